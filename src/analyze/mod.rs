@@ -1,0 +1,530 @@
+//! Time-weighted analysis of pool samples (DESIGN §1.2, §1.3): per-instance and
+//! per-service statistics over calendar-month windows, and alert and
+//! sustained-high episodes. Pure: no file or clock is read here.
+//!
+//! Samples may arrive in any order across instances and slightly out of order
+//! within one: each instance has a reorder buffer holding `reorder_window` of
+//! its newest samples; a sample older than what has already left the buffer is
+//! rejected (like Prometheus' out-of-order window), never silently misplaced.
+//! A sample's value holds until the next sample of its instance, but never longer
+//! than `max_gap`; unless configured, `max_gap` is 3 × the median interval of the
+//! instance's first buffered samples (at least 10 intervals), fixed from then on
+//! so that the analysis streams.
+
+pub mod distribution;
+pub mod episodes;
+pub mod timeline;
+pub mod window;
+
+use std::collections::VecDeque;
+
+use crate::config::{AlertRule, PoolSize};
+use distribution::Distribution;
+use episodes::{Episode, EpisodeTracker, Qualify, Segment};
+use timeline::Timeline;
+use window::Window;
+
+/// The fixed thresholds every statistics block reports time above.
+pub const REPORTED_THRESHOLDS: [f64; 3] = [0.60, 0.80, 0.90];
+
+/// `max_gap` for an instance with fewer than two samples.
+pub const FALLBACK_MAX_GAP: i64 = 180;
+
+/// What the analysis needs to know.
+#[derive(Debug, Clone)]
+pub struct AnalyzerSettings {
+    /// The windows statistics are computed for.
+    pub windows: Vec<Window>,
+    /// Episodes (alerts, sustained) are kept when they overlap this window.
+    pub episode_window: Window,
+    /// Alert rules to replay.
+    pub alerts: Vec<AlertRule>,
+    /// Policy rule 3 threshold.
+    pub sustained_utilization: f64,
+    /// Policy rule 3 duration, seconds.
+    pub sustained_for: i64,
+    /// Fixed `max_gap`, or `None` for 3 × median interval.
+    pub max_gap: Option<i64>,
+    /// Per-instance out-of-order tolerance, seconds.
+    pub reorder_window: i64,
+    /// Each service's current pool, for samples without `max_overflow`.
+    pub service_pools: Vec<PoolSize>,
+    /// Overflow factor, for samples whose pool size is not the current one.
+    pub overflow_factor: f64,
+}
+
+/// Statistics of one window (an instance's or a service's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowStats {
+    /// The window.
+    pub window: Window,
+    /// Seconds covered by samples.
+    pub covered_seconds: i64,
+    /// covered / window length.
+    pub coverage: f64,
+    /// Time-weighted mean utilization.
+    pub mean_utilization: f64,
+    /// Time-weighted median.
+    pub p50_utilization: f64,
+    /// Time-weighted 95th percentile.
+    pub p95_utilization: f64,
+    /// Time-weighted 99th percentile.
+    pub p99_utilization: f64,
+    /// Highest utilization.
+    pub max_utilization: f64,
+    /// Time-weighted mean of connections checked out.
+    pub mean_checked_out: f64,
+    /// Seconds above each of [`REPORTED_THRESHOLDS`].
+    pub seconds_above: [i64; 3],
+    /// Seconds with a pool at `pool_size + max_overflow` (service: any pool).
+    pub saturated_seconds: i64,
+    /// Pool timeout errors (increase of the cumulative counter).
+    pub timeouts: u64,
+    /// Seconds with callers waiting (service: summed over instances).
+    pub waiting_seconds: i64,
+    /// Most callers seen waiting at once in one pool.
+    pub max_waiting: u32,
+    /// Samples inside the window.
+    pub samples: u64,
+}
+
+impl WindowStats {
+    fn from_distribution(window: Window, dist: &Distribution) -> Self {
+        let covered = dist.covered();
+        let ps = dist.percentiles(&[0.50, 0.95, 0.99]);
+        WindowStats {
+            window,
+            covered_seconds: covered,
+            coverage: if window.seconds() > 0 { covered as f64 / window.seconds() as f64 } else { 0.0 },
+            mean_utilization: dist.mean(),
+            p50_utilization: ps[0],
+            p95_utilization: ps[1],
+            p99_utilization: ps[2],
+            max_utilization: dist.max(),
+            mean_checked_out: dist.mean_checked_out(),
+            seconds_above: REPORTED_THRESHOLDS.map(|t| dist.seconds_above(t)),
+            saturated_seconds: dist.saturated_seconds(),
+            timeouts: 0,
+            waiting_seconds: 0,
+            max_waiting: 0,
+            samples: 0,
+        }
+    }
+}
+
+/// An alert episode of one instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEpisode {
+    /// Index of the rule in [`AnalyzerSettings::alerts`].
+    pub rule: usize,
+    /// The episode.
+    pub episode: Episode,
+}
+
+/// Results for one instance.
+#[derive(Debug, Clone)]
+pub struct InstanceResult {
+    /// The series id given to [`Analyzer::push`].
+    pub series: u32,
+    /// Index of its service.
+    pub service: usize,
+    /// The `max_gap` used, seconds.
+    pub max_gap: i64,
+    /// Statistics per window, in the order of the settings.
+    pub windows: Vec<WindowStats>,
+    /// Fired alert episodes overlapping the episode window.
+    pub alerts: Vec<AlertEpisode>,
+    /// Sustained-high episodes overlapping the episode window.
+    pub sustained: Vec<Episode>,
+    /// Pool sizes seen, with the first instant each took effect (changes only).
+    pub pool_size_changes: Vec<(i64, u32)>,
+}
+
+/// Results for one service.
+#[derive(Debug, Clone)]
+pub struct ServiceResult {
+    /// Statistics per window (Σ checked_out / Σ pool_size), in settings order.
+    pub windows: Vec<WindowStats>,
+}
+
+/// The whole analysis.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Per instance, in order of first appearance.
+    pub instances: Vec<InstanceResult>,
+    /// Per service, in the order of the settings' `service_pools`.
+    pub services: Vec<ServiceResult>,
+}
+
+/// Why a sample was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Stable code.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    ts: i64,
+    checked_out: u32,
+    pool_size: u32,
+    capacity: u32,
+    waiting: u32,
+    timeouts: Option<u64>,
+}
+
+impl Point {
+    fn same_values(&self, other: &Point) -> bool {
+        (self.checked_out, self.pool_size, self.capacity, self.waiting, self.timeouts)
+            == (other.checked_out, other.pool_size, other.capacity, other.waiting, other.timeouts)
+    }
+}
+
+/// Per-window accumulators of one instance.
+#[derive(Default)]
+struct InstanceWindow {
+    dist: Distribution,
+    /// Run-length cache in front of `dist`: (checked_out, pool_size, saturated), seconds.
+    pending: Option<((u32, u32, bool), i64)>,
+    timeouts: u64,
+    waiting_seconds: i64,
+    max_waiting: u32,
+    samples: u64,
+}
+
+impl InstanceWindow {
+    fn add(&mut self, state: (u32, u32, bool), seconds: i64) {
+        match &mut self.pending {
+            Some((s, len)) if *s == state => *len += seconds,
+            _ => {
+                if let Some((s, len)) = self.pending.take() {
+                    self.dist.add(s.0, s.1, s.2, len);
+                }
+                self.pending = Some((state, seconds));
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((s, len)) = self.pending.take() {
+            self.dist.add(s.0, s.1, s.2, len);
+        }
+    }
+}
+
+struct SeriesState {
+    series: u32,
+    service: usize,
+    buffer: VecDeque<Point>,
+    newest: i64,
+    released: Option<Point>,
+    max_gap: Option<i64>,
+    windows: Vec<InstanceWindow>,
+    alerts: Vec<EpisodeTracker>,
+    sustained: EpisodeTracker,
+    pool_size_changes: Vec<(i64, u32)>,
+}
+
+/// Streaming analyzer: [`push`](Analyzer::push) samples, then [`finish`](Analyzer::finish).
+pub struct Analyzer {
+    settings: AnalyzerSettings,
+    series: Vec<Option<SeriesState>>,
+    order: Vec<u32>,
+    timelines: Vec<Vec<Timeline>>,
+}
+
+/// The sample fields the analyzer uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// Series id (dense small integers work best).
+    pub series: u32,
+    /// Index of the service in the settings.
+    pub service: usize,
+    /// Unix seconds.
+    pub ts: i64,
+    /// Connections in use.
+    pub checked_out: u32,
+    /// Pool size.
+    pub pool_size: u32,
+    /// Overflow limit, when known.
+    pub max_overflow: Option<u32>,
+    /// Callers waiting, when known.
+    pub waiting: Option<u32>,
+    /// Cumulative timeouts, when known.
+    pub timeouts: Option<u64>,
+}
+
+fn ceil_factor(value: u32, factor: f64) -> u32 {
+    crate::policy::ceil_times(value, factor)
+}
+
+impl Analyzer {
+    /// A new analyzer.
+    pub fn new(settings: AnalyzerSettings) -> Self {
+        let timelines = settings
+            .service_pools
+            .iter()
+            .map(|_| settings.windows.iter().map(|w| Timeline::new(*w)).collect())
+            .collect();
+        Analyzer {
+            settings,
+            series: Vec::new(),
+            order: Vec::new(),
+            timelines,
+        }
+    }
+
+    fn capacity(&self, obs: &Observation) -> u32 {
+        let overflow = match obs.max_overflow {
+            Some(mo) => mo,
+            None => {
+                let current = self.settings.service_pools[obs.service];
+                if current.pool_size == obs.pool_size {
+                    current.max_overflow
+                } else {
+                    ceil_factor(obs.pool_size, self.settings.overflow_factor)
+                }
+            }
+        };
+        obs.pool_size + overflow
+    }
+
+    /// Adds one sample. A rejected sample changes nothing.
+    pub fn push(&mut self, obs: Observation) -> Result<(), Rejected> {
+        let point = Point {
+            ts: obs.ts,
+            checked_out: obs.checked_out,
+            pool_size: obs.pool_size,
+            capacity: self.capacity(&obs),
+            waiting: obs.waiting.unwrap_or(0),
+            timeouts: obs.timeouts,
+        };
+        let idx = obs.series as usize;
+        if self.series.len() <= idx {
+            self.series.resize_with(idx + 1, || None);
+        }
+        if self.series[idx].is_none() {
+            self.order.push(obs.series);
+            self.series[idx] = Some(SeriesState {
+                series: obs.series,
+                service: obs.service,
+                buffer: VecDeque::new(),
+                newest: i64::MIN,
+                released: None,
+                max_gap: self.settings.max_gap,
+                windows: self.settings.windows.iter().map(|_| InstanceWindow::default()).collect(),
+                alerts: self
+                    .settings
+                    .alerts
+                    .iter()
+                    .map(|r| EpisodeTracker::new(r.above, r.for_seconds, Qualify::LongerThan))
+                    .collect(),
+                sustained: EpisodeTracker::new(
+                    self.settings.sustained_utilization,
+                    self.settings.sustained_for,
+                    Qualify::AtLeast,
+                ),
+                pool_size_changes: Vec::new(),
+            });
+        }
+        let state = self.series[idx].as_mut().expect("inserted above");
+        if let Some(last) = state.released
+            && point.ts <= last.ts
+        {
+            return Err(Rejected {
+                code: "out-of-order",
+                message: format!(
+                    "sample at {} arrives after samples up to {} of the same instance were analysed (more than the reorder window of {} late); sort the file or raise policy.reorder_window",
+                    point.ts,
+                    last.ts,
+                    crate::config::format_duration(self.settings.reorder_window)
+                ),
+            });
+        }
+        // Insert in time order; in-order samples take the fast path.
+        if state.buffer.back().is_none_or(|b| b.ts < point.ts) {
+            state.buffer.push_back(point);
+        } else {
+            match state.buffer.binary_search_by_key(&point.ts, |p| p.ts) {
+                Ok(i) => {
+                    if state.buffer[i].same_values(&point) {
+                        return Ok(()); // exact duplicate: stored once
+                    }
+                    return Err(Rejected {
+                        code: "conflicting-duplicate",
+                        message: format!(
+                            "a different sample of the same instance has the same timestamp {}",
+                            point.ts
+                        ),
+                    });
+                }
+                Err(i) => state.buffer.insert(i, point),
+            }
+        }
+        state.newest = state.newest.max(point.ts);
+        let reorder = self.settings.reorder_window;
+        while let Some(front) = state.buffer.front() {
+            let old_enough = state.newest - front.ts > reorder;
+            if !old_enough || (state.max_gap.is_none() && state.buffer.len() <= 10) {
+                break;
+            }
+            let Some(p) = state.buffer.pop_front() else { break };
+            release(state, p, &self.settings, &mut self.timelines);
+        }
+        Ok(())
+    }
+
+    /// Ends the stream and computes every statistic.
+    pub fn finish(mut self) -> Analysis {
+        let mut instances = Vec::with_capacity(self.order.len());
+        let mut service_extra: Vec<Vec<(u64, i64, u32, u64)>> =
+            vec![vec![(0, 0, 0, 0); self.settings.windows.len()]; self.settings.service_pools.len()];
+        for &id in &self.order {
+            let mut state = self.series[id as usize].take().expect("ordered ids exist");
+            while let Some(p) = state.buffer.pop_front() {
+                release(&mut state, p, &self.settings, &mut self.timelines);
+            }
+            let max_gap = state.max_gap.unwrap_or(FALLBACK_MAX_GAP);
+            if let Some(last) = state.released {
+                emit(&mut state, last, last.ts + max_gap, &self.settings, &mut self.timelines);
+            }
+            for t in &mut state.alerts {
+                t.close();
+            }
+            state.sustained.close();
+            let ew = self.settings.episode_window;
+            let overlaps = |e: &Episode| e.start < ew.end && e.end > ew.start;
+            let mut alerts = Vec::new();
+            for (rule, tracker) in state.alerts.iter_mut().enumerate() {
+                alerts.extend(tracker.take().into_iter().filter(overlaps).map(|episode| AlertEpisode { rule, episode }));
+            }
+            alerts.sort_by_key(|a| (a.episode.start, a.rule));
+            let sustained: Vec<Episode> = state.sustained.take().into_iter().filter(overlaps).collect();
+            let windows: Vec<WindowStats> = state
+                .windows
+                .iter_mut()
+                .zip(&self.settings.windows)
+                .enumerate()
+                .map(|(k, (acc, w))| {
+                    acc.flush();
+                    let mut stats = WindowStats::from_distribution(*w, &acc.dist);
+                    stats.timeouts = acc.timeouts;
+                    stats.waiting_seconds = acc.waiting_seconds;
+                    stats.max_waiting = acc.max_waiting;
+                    stats.samples = acc.samples;
+                    let extra = &mut service_extra[state.service][k];
+                    extra.0 += acc.timeouts;
+                    extra.1 += acc.waiting_seconds;
+                    extra.2 = extra.2.max(acc.max_waiting);
+                    extra.3 += acc.samples;
+                    stats
+                })
+                .collect();
+            instances.push(InstanceResult {
+                series: state.series,
+                service: state.service,
+                max_gap,
+                windows,
+                alerts,
+                sustained,
+                pool_size_changes: state.pool_size_changes,
+            });
+        }
+        let services = self
+            .timelines
+            .iter()
+            .zip(service_extra)
+            .map(|(timelines, extras)| ServiceResult {
+                windows: timelines
+                    .iter()
+                    .zip(&self.settings.windows)
+                    .zip(extras)
+                    .map(|((timeline, w), (timeouts, waiting_seconds, max_waiting, samples))| {
+                        let mut stats = WindowStats::from_distribution(*w, &timeline.distribution());
+                        stats.timeouts = timeouts;
+                        stats.waiting_seconds = waiting_seconds;
+                        stats.max_waiting = max_waiting;
+                        stats.samples = samples;
+                        stats
+                    })
+                    .collect(),
+            })
+            .collect();
+        Analysis { instances, services }
+    }
+}
+
+/// Median of the intervals between the buffered samples × 3.
+fn estimate_max_gap(buffer: &VecDeque<Point>) -> i64 {
+    let mut intervals: Vec<i64> = buffer.iter().zip(buffer.iter().skip(1)).map(|(a, b)| b.ts - a.ts).collect();
+    if intervals.is_empty() {
+        return FALLBACK_MAX_GAP;
+    }
+    intervals.sort_unstable();
+    let median = intervals[(intervals.len() - 1) / 2];
+    (3 * median).max(1)
+}
+
+/// Moves one sample out of the reorder buffer into the analysis.
+fn release(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
+    if state.max_gap.is_none() {
+        let mut all = state.buffer.clone();
+        all.push_front(p);
+        state.max_gap = Some(estimate_max_gap(&all));
+    }
+    let max_gap = state.max_gap.unwrap_or(FALLBACK_MAX_GAP);
+    if let Some(last) = state.released {
+        emit(state, last, p.ts.min(last.ts + max_gap), settings, timelines);
+        if let (Some(prev), Some(now)) = (last.timeouts, p.timeouts) {
+            // A counter that went down was reset (process restart): count from zero.
+            let delta = if now >= prev { now - prev } else { now };
+            for (acc, w) in state.windows.iter_mut().zip(&settings.windows) {
+                if w.contains(p.ts) {
+                    acc.timeouts += delta;
+                }
+            }
+        }
+    }
+    if state.pool_size_changes.last().is_none_or(|&(_, size)| size != p.pool_size) {
+        state.pool_size_changes.push((p.ts, p.pool_size));
+    }
+    for (acc, w) in state.windows.iter_mut().zip(&settings.windows) {
+        if w.contains(p.ts) {
+            acc.samples += 1;
+        }
+    }
+    state.released = Some(p);
+}
+
+/// Accounts the segment `[p.ts, end)` over which sample `p` holds.
+fn emit(state: &mut SeriesState, p: Point, end: i64, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
+    if end <= p.ts {
+        return;
+    }
+    let saturated = p.checked_out >= p.capacity;
+    for (k, (acc, w)) in state.windows.iter_mut().zip(&settings.windows).enumerate() {
+        if let Some((a, b)) = w.clip(p.ts, end) {
+            acc.add((p.checked_out, p.pool_size, saturated), b - a);
+            if p.waiting > 0 {
+                acc.waiting_seconds += b - a;
+                acc.max_waiting = acc.max_waiting.max(p.waiting);
+            }
+            timelines[state.service][k].add(a, b, p.checked_out, p.pool_size, saturated);
+        }
+    }
+    let seg = Segment {
+        start: p.ts,
+        end,
+        checked_out: p.checked_out,
+        pool_size: p.pool_size,
+    };
+    for t in &mut state.alerts {
+        t.push(seg);
+    }
+    state.sustained.push(seg);
+}
+
+#[cfg(test)]
+mod tests;

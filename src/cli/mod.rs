@@ -1,0 +1,138 @@
+//! Command-line definitions (clap derive). No logic lives here: each subcommand's
+//! arguments are plain data handed to `crate::commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Connection-pool capacity planning for SQLAlchemy QueuePool backends on PostgreSQL.
+///
+/// poolcap reads what the pools did, applies the capacity policy of the
+/// hazard card "Database connection pool exhaustion", and explains its decision.
+#[derive(Debug, Parser)]
+#[command(name = "poolcap", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The config file.
+    #[arg(long, global = true, env = "POOLCAP_CONFIG", default_value = "poolcap.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, global = true, env = "POOLCAP_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// When to use colour on a terminal (NO_COLOR is respected under `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// More detail on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// JSON for machines (schema pinned by tests).
+    Json,
+}
+
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide each service's pool size for a month from its metrics.
+    Plan(PlanArgs),
+    /// Write the sample deployment or large benchmark inputs.
+    Generate(GenerateArgs),
+}
+
+/// Where metrics come from.
+#[derive(Debug, Args, Clone)]
+pub struct MetricsArgs {
+    /// Metric files: CSV, plain or gzip (see README "Metrics CSV").
+    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    pub metrics: Vec<PathBuf>,
+    /// Service name for files without a `service` column.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Skip bad rows (counted and reported) instead of failing the run.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+/// `poolcap plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Metric inputs.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// The month to review, YYYY-MM, in the configured time zone.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: String,
+    /// Exit 3 when any recommendation differs from current, 4 when the budget blocks.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `poolcap generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+/// What `generate` writes.
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// The sample deployment of `data/`: config and three months of metrics.
+    Sample {
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+    /// A large single-month CSV for benchmarks.
+    Bench {
+        /// Output file (`.gz` suffix: gzip).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Number of instances (one service, `backend`).
+        #[arg(long, default_value_t = 50)]
+        instances: u32,
+        /// Sample interval.
+        #[arg(long, default_value = "15s")]
+        interval: String,
+        /// Month to cover, YYYY-MM (UTC).
+        #[arg(long, default_value = "2026-10")]
+        month: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}

@@ -1,0 +1,257 @@
+//! Reading metric files into the analyzer, shared by every command that takes
+//! `--metrics`: streaming, diagnostics with `path:line`, strict by default.
+//!
+//! Parsing and analysis run on two threads joined by a bounded channel of
+//! sample batches, so a run uses both cores and memory stays bounded.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use anyhow::bail;
+
+use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected};
+use crate::cli::MetricsArgs;
+use crate::config::Settings;
+use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
+use crate::render::Printer;
+
+/// What the inputs gave, for summaries and reports.
+#[derive(Debug, Default)]
+pub struct InputSummary {
+    /// Each file with its counts.
+    pub files: Vec<(PathBuf, FileSummary)>,
+    /// Samples the analysis used.
+    pub samples: u64,
+    /// Samples of services not in the config, by service.
+    pub unknown_services: BTreeMap<String, u64>,
+    /// Rows and samples rejected (parser and analyzer), with the first few in full.
+    pub diagnostics: Diagnostics,
+}
+
+impl InputSummary {
+    /// Data rows read in all files.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|(_, f)| f.rows).sum()
+    }
+
+    /// Bytes read (uncompressed).
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|(_, f)| f.bytes).sum()
+    }
+}
+
+/// The analysis of all inputs, with the series they named.
+pub struct Loaded {
+    /// Statistics and episodes.
+    pub analysis: Analysis,
+    /// Service/instance names by series id.
+    pub series: SeriesTable,
+    /// Counts and diagnostics.
+    pub summary: InputSummary,
+}
+
+const BATCH: usize = 8192;
+
+/// Samples for the analysis thread, with the series first seen since the last batch
+/// (id and index of its service, `None` for a service not in the config).
+struct Batch {
+    new_series: Vec<(u32, Option<usize>)>,
+    samples: Vec<Sample>,
+}
+
+/// What the analysis thread hands back.
+struct Analysed {
+    analysis: Analysis,
+    rejected: Vec<(Sample, Rejected)>,
+    rejected_by_code: BTreeMap<&'static str, u64>,
+    used: u64,
+    unknown: BTreeMap<u32, u64>,
+}
+
+fn analyse(rx: mpsc::Receiver<Batch>, settings: AnalyzerSettings) -> Analysed {
+    let mut analyzer = Analyzer::new(settings);
+    let mut service_of: Vec<Option<usize>> = Vec::new();
+    let mut out = Analysed {
+        analysis: Analysis {
+            instances: Vec::new(),
+            services: Vec::new(),
+        },
+        rejected: Vec::new(),
+        rejected_by_code: BTreeMap::new(),
+        used: 0,
+        unknown: BTreeMap::new(),
+    };
+    while let Ok(batch) = rx.recv() {
+        for (id, service) in batch.new_series {
+            if service_of.len() <= id as usize {
+                service_of.resize(id as usize + 1, None);
+            }
+            service_of[id as usize] = service;
+        }
+        for s in batch.samples {
+            let Some(service) = service_of.get(s.series as usize).copied().flatten() else {
+                *out.unknown.entry(s.series).or_default() += 1;
+                continue;
+            };
+            let obs = Observation {
+                series: s.series,
+                service,
+                ts: s.ts,
+                checked_out: s.checked_out,
+                pool_size: s.pool_size,
+                max_overflow: s.max_overflow,
+                waiting: s.waiting,
+                timeouts: s.timeouts,
+            };
+            match analyzer.push(obs) {
+                Ok(()) => out.used += 1,
+                Err(r) => {
+                    *out.rejected_by_code.entry(r.code).or_default() += 1;
+                    if out.rejected.len() < Diagnostics::SHOWN {
+                        out.rejected.push((s, r));
+                    }
+                }
+            }
+        }
+    }
+    out.analysis = analyzer.finish();
+    out
+}
+
+/// Reads every file of `args` and analyses it. Bad rows fail the run (listing
+/// the first ones and the count) unless `--lenient`.
+pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings, printer: &mut Printer) -> anyhow::Result<Loaded> {
+    let opts = ReadOptions {
+        service: args.service.clone(),
+    };
+    let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
+    let (tx, rx) = mpsc::sync_channel::<Batch>(8);
+    let worker = std::thread::spawn(move || analyse(rx, analyzer));
+
+    let mut series = SeriesTable::default();
+    let mut diags = Diagnostics::default();
+    let mut files = Vec::new();
+    let mut read_result: anyhow::Result<()> = Ok(());
+    let mut announced = 0usize;
+    let mut batch = Batch {
+        new_series: Vec::new(),
+        samples: Vec::with_capacity(BATCH),
+    };
+    for (file_index, path) in args.metrics.iter().enumerate() {
+        let input = match ingest::open(path) {
+            Ok(i) => i,
+            Err(e) => {
+                read_result = Err(e.into());
+                break;
+            }
+        };
+        let mut disconnected = false;
+        let result = ingest::csv::read(path, input, file_index as u32, &opts, &mut series, &mut diags, &mut |table, s| {
+            while announced < table.len() {
+                let key = table.key(announced as u32);
+                let slot = service_names.iter().position(|n| *n == key.service);
+                batch.new_series.push((announced as u32, slot));
+                announced += 1;
+            }
+            batch.samples.push(s);
+            if batch.samples.len() == BATCH {
+                let full = std::mem::replace(
+                    &mut batch,
+                    Batch {
+                        new_series: Vec::new(),
+                        samples: Vec::with_capacity(BATCH),
+                    },
+                );
+                disconnected |= tx.send(full).is_err();
+            }
+        });
+        if disconnected {
+            read_result = Err(anyhow::anyhow!("the analysis thread stopped early"));
+            break;
+        }
+        match result {
+            Ok(summary) => files.push((path.clone(), summary)),
+            Err(e) => {
+                read_result = Err(e.into());
+                break;
+            }
+        }
+    }
+    if !batch.samples.is_empty() {
+        let _ = tx.send(batch);
+    }
+    drop(tx);
+    let analysed = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;
+    read_result?;
+
+    let shown = analysed.rejected.len() as u64;
+    for (s, r) in analysed.rejected {
+        diags.reject(Diagnostic {
+            path: args.metrics[s.file as usize].clone(),
+            line: Some(s.line),
+            code: r.code,
+            message: r.message,
+        });
+    }
+    let mut unshown = analysed.rejected_by_code.values().sum::<u64>() - shown;
+    for (code, n) in &analysed.rejected_by_code {
+        let take = unshown.min(*n);
+        diags.count(code, take);
+        unshown -= take;
+    }
+    let mut unknown_services: BTreeMap<String, u64> = BTreeMap::new();
+    for (id, n) in analysed.unknown {
+        *unknown_services.entry(series.key(id).service.clone()).or_default() += n;
+    }
+    for d in diags.notices() {
+        printer.note(&format!("note: {d}"));
+    }
+    for (service, n) in &unknown_services {
+        printer.warn(&format!(
+            "{n} sample(s) of service {service:?} ignored: it is not in {}",
+            settings.path.display()
+        ));
+    }
+    if diags.rejected() > 0 {
+        let listing = diags.shown().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        let counts = diags
+            .by_code()
+            .iter()
+            .map(|(code, n)| format!("{n} {code}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = diags.rejected() - diags.shown().len() as u64;
+        let more = if more > 0 { format!("\n… and {more} more") } else { String::new() };
+        if !args.lenient {
+            bail!(
+                "{listing}{more}\n{} bad row(s) ({counts}); fix them, or pass --lenient to skip them",
+                diags.rejected()
+            );
+        }
+        printer.warn(&format!("{listing}{more}"));
+        printer.warn(&format!("skipped {} bad row(s) ({counts}) under --lenient", diags.rejected()));
+    }
+    if analysed.used == 0 {
+        bail!(
+            "no samples of the configured service(s) {} in {} file(s); the metrics name {}",
+            service_names.join(", "),
+            args.metrics.len(),
+            if unknown_services.is_empty() {
+                "no service".to_string()
+            } else {
+                unknown_services.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        );
+    }
+    Ok(Loaded {
+        analysis: analysed.analysis,
+        series,
+        summary: InputSummary {
+            files,
+            samples: analysed.used,
+            unknown_services,
+            diagnostics: diags,
+        },
+    })
+}

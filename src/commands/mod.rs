@@ -1,0 +1,33 @@
+//! The glue of each subcommand: read config and inputs, call the pure core,
+//! hand results to `render`. One module per subcommand.
+
+pub mod generate;
+pub mod metrics;
+pub mod plan;
+
+use crate::cli::{Cli, Command};
+use crate::config::ConfigError;
+use crate::exit::ExitStatus;
+use crate::render::Printer;
+
+/// A usage mistake found after parsing (a bad `--month`, say): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command line.
+pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    match &cli.command {
+        Command::Plan(args) => plan::run(&cli.global, args, printer),
+        Command::Generate(args) => generate::run(args, printer),
+    }
+}
+
+/// The exit status an error maps to: config and usage errors 2, the rest 1.
+pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
+    if err.chain().any(|c| c.is::<ConfigError>() || c.is::<UsageError>()) {
+        ExitStatus::Usage
+    } else {
+        ExitStatus::Error
+    }
+}

@@ -1,0 +1,141 @@
+//! `poolcap plan`: metrics → analysis → policy → table or JSON, with `--check`
+//! exit codes for CI.
+
+use crate::analyze::window::{Month, format_instant};
+use crate::analyze::{Analysis, AnalyzerSettings};
+use crate::cli::{Format, GlobalArgs, PlanArgs};
+use crate::config::{self, Settings};
+use crate::exit::ExitStatus;
+use crate::ingest::SeriesTable;
+use crate::policy::{self, Evidence, MonthEvidence, Plan, PolicyParams, SustainedEvidence};
+use crate::render::{self, Printer};
+
+use super::UsageError;
+use super::metrics;
+
+/// Everything a plan needs, for `plan` and (later) `review` and `apply`.
+pub struct PlanOutcome {
+    /// The reviewed month.
+    pub month: Month,
+    /// Months before it whose statistics the policy saw, most recent first.
+    pub earlier: Vec<Month>,
+    /// The decisions and budget.
+    pub plan: Plan,
+    /// The analysis behind them (window 0 is the reviewed month).
+    pub analysis: Analysis,
+    /// Series names.
+    pub series: SeriesTable,
+    /// Input counts.
+    pub summary: metrics::InputSummary,
+}
+
+/// Parses `--month`.
+pub fn parse_month(text: &str) -> Result<Month, UsageError> {
+    text.parse::<Month>().map_err(|m| UsageError(format!("--month: {m}")))
+}
+
+/// Loads config-driven inputs and decides (no output).
+pub fn compute(settings: &Settings, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<PlanOutcome> {
+    let month = parse_month(&args.month)?;
+    let tz = &settings.policy.timezone;
+    let months_back = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
+    let mut earlier = Vec::with_capacity(months_back);
+    let mut m = month;
+    for _ in 0..months_back {
+        m = m.previous();
+        earlier.push(m);
+    }
+    let mut windows = vec![month.window(tz)];
+    windows.extend(earlier.iter().map(|m| m.window(tz)));
+    let analyzer = AnalyzerSettings {
+        episode_window: windows[0],
+        windows,
+        alerts: settings.alerts.clone(),
+        sustained_utilization: settings.policy.sustained_utilization,
+        sustained_for: settings.policy.sustained_for,
+        max_gap: settings.policy.max_gap,
+        reorder_window: settings.policy.reorder_window,
+        service_pools: settings.services.iter().map(|s| s.current).collect(),
+        overflow_factor: settings.policy.overflow_factor,
+    };
+    let loaded = metrics::load(&args.metrics, settings, analyzer, printer)?;
+    let evidence = evidence(settings, &loaded.analysis, &loaded.series);
+    let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let plan = policy::plan(&evidence, &pools, &PolicyParams::from_settings(&settings.policy), &settings.database);
+    Ok(PlanOutcome {
+        month,
+        earlier,
+        plan,
+        analysis: loaded.analysis,
+        series: loaded.series,
+        summary: loaded.summary,
+    })
+}
+
+/// Builds each configured service's evidence from the analysis.
+pub fn evidence(settings: &Settings, analysis: &Analysis, series: &SeriesTable) -> Vec<Evidence> {
+    let tz = &settings.policy.timezone;
+    settings
+        .services
+        .iter()
+        .enumerate()
+        .map(|(k, service)| {
+            let windows = &analysis.services[k].windows;
+            let month_evidence = |w: &crate::analyze::WindowStats| MonthEvidence {
+                mean_utilization: w.mean_utilization,
+                coverage: w.coverage,
+                saturated_seconds: w.saturated_seconds,
+                timeouts: w.timeouts,
+            };
+            let sustained = analysis
+                .instances
+                .iter()
+                .filter(|i| i.service == k)
+                .flat_map(|i| i.sustained.iter().map(move |e| (i, e)))
+                .max_by_key(|(i, e)| (e.sustained_checked_out, e.duration(), std::cmp::Reverse((e.start, i.series))))
+                .map(|(i, e)| SustainedEvidence {
+                    instance: series.key(i.series).instance.clone(),
+                    start: format_instant(e.start, tz),
+                    duration: e.duration(),
+                    level_checked_out: e.sustained_checked_out,
+                    pool_size: e.pool_size,
+                });
+            Evidence {
+                service: service.name.clone(),
+                current: service.current,
+                concurrent_users: service.concurrent_users,
+                max_pool_size: service.max_pool_size,
+                month: month_evidence(&windows[0]),
+                earlier: windows[1..]
+                    .iter()
+                    .map(|w| (w.covered_seconds > 0).then(|| month_evidence(w)))
+                    .collect(),
+                sustained,
+            }
+        })
+        .collect()
+}
+
+/// Runs `poolcap plan`.
+pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let settings = config::load(&global.config)?;
+    let outcome = compute(&settings, args, printer)?;
+    let report = render::plan::PlanReport::new(&settings, &outcome);
+    match global.format {
+        Format::Json => printer.json(&report)?,
+        Format::Table => {
+            let text = render::plan::table(&report, printer);
+            printer.out(&text)?;
+        }
+    }
+    let status = if !args.check {
+        ExitStatus::Ok
+    } else if outcome.plan.blocked() {
+        ExitStatus::Blocked
+    } else if outcome.plan.decisions.iter().any(policy::Decision::changes) {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Ok
+    };
+    Ok(status)
+}

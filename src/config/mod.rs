@@ -1,0 +1,220 @@
+//! `poolcap.toml`: what the user wrote ([`raw`]) and the validated settings the
+//! rest of poolcap works from ([`Settings`]).
+//!
+//! Invariants: a [`Settings`] value exists only after every key was checked; every
+//! error names the file, the line and the key; defaults are those of DESIGN §1.3–1.5
+//! and are written down once, here.
+
+pub mod duration;
+mod raw;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::{format_duration, parse_duration};
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file the settings were read from.
+    pub path: PathBuf,
+    /// Policy thresholds and factors.
+    pub policy: PolicySettings,
+    /// Alert rules replayed over history (default: warning and critical of DESIGN §1.3).
+    pub alerts: Vec<AlertRule>,
+    /// The database's connection budget.
+    pub database: DatabaseBudget,
+    /// The services whose pools poolcap sizes, in the order of the file.
+    pub services: Vec<ServiceSettings>,
+}
+
+/// The capacity policy's numbers (DESIGN §1.4).
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    /// Time zone in which calendar months and hours are taken.
+    pub timezone: jiff::tz::TimeZone,
+    /// Its IANA name, as written.
+    pub timezone_name: String,
+    /// Monthly escalation: a month mean above this grows the pool.
+    pub escalate_mean_utilization: f64,
+    /// Connections added by one escalation step.
+    pub escalate_step: u32,
+    /// Sustained-high threshold.
+    pub sustained_utilization: f64,
+    /// How long, in seconds, utilization must stay above the threshold.
+    pub sustained_for: i64,
+    /// Data gate: the least service coverage of a month that allows a mean-based decision.
+    pub min_coverage: f64,
+    /// `pool_size = ceil(concurrent_users × users_factor)`.
+    pub users_factor: f64,
+    /// `max_overflow = ceil(pool_size × overflow_factor)`.
+    pub overflow_factor: f64,
+    /// Advisory "overprovisioned" when the mean stays below this…
+    pub overprovisioned_utilization: f64,
+    /// …for this many consecutive months (the reviewed month included).
+    pub overprovisioned_months: u32,
+    /// Fixed `max_gap` in seconds; `None` means 3 × each instance's median interval.
+    pub max_gap: Option<i64>,
+    /// How far back in time, per instance, a row may arrive out of order.
+    pub reorder_window: i64,
+}
+
+/// One alert rule: utilization above `above` for more than `for_seconds`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// Rule name (also the Prometheus severity label).
+    pub name: String,
+    /// Threshold on `checked_out / pool_size`.
+    pub above: f64,
+    /// The `for:` duration in seconds.
+    pub for_seconds: i64,
+}
+
+/// The database's connection budget (DESIGN §1.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseBudget {
+    /// Server `max_connections`.
+    pub max_connections: u32,
+    /// Server `superuser_reserved_connections`.
+    pub superuser_reserved_connections: u32,
+    /// Server `reserved_connections` (PostgreSQL 16+).
+    pub reserved_connections: u32,
+    /// Connections kept free on purpose (migrations, admin sessions, psql).
+    pub headroom: u32,
+    /// Connections used by clients poolcap does not size (cron jobs, BI tools…).
+    pub other_clients: u32,
+}
+
+impl DatabaseBudget {
+    /// Connections the pools may use in all: max − reserved − headroom (never negative).
+    pub fn limit(&self) -> u32 {
+        self.max_connections
+            .saturating_sub(self.superuser_reserved_connections)
+            .saturating_sub(self.reserved_connections)
+            .saturating_sub(self.headroom)
+    }
+}
+
+/// A pool's two sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PoolSize {
+    /// QueuePool `pool_size`.
+    pub pool_size: u32,
+    /// QueuePool `max_overflow`.
+    pub max_overflow: u32,
+}
+
+impl PoolSize {
+    /// Connections one process may open: `pool_size + max_overflow`.
+    pub fn capacity(self) -> u32 {
+        self.pool_size + self.max_overflow
+    }
+}
+
+/// One deployable service and its pools.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// Service name, as in the metrics' `service` column.
+    pub name: String,
+    /// Replicas (pods, containers) of the service.
+    pub replicas: u32,
+    /// Processes per replica, each with its own pool (gunicorn/uvicorn workers).
+    pub processes_per_replica: u32,
+    /// Peak concurrent users, for the sizing formula.
+    pub concurrent_users: Option<u32>,
+    /// Hard upper limit on `pool_size`.
+    pub max_pool_size: Option<u32>,
+    /// The pool as deployed now.
+    pub current: PoolSize,
+}
+
+impl ServiceSettings {
+    /// Pools of this service open at once: replicas × processes per replica.
+    pub fn pools(&self) -> u32 {
+        self.replicas * self.processes_per_replica
+    }
+}
+
+/// What can go wrong reading `poolcap.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {source}", path = .path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A syntax error, an unknown key, or a value of the wrong type.
+    #[error("{}: {message}", Location { path, line: *line, column: *column })]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key whose value is well-typed but not allowed.
+    #[error("{}: {key}: {message}", Location { path, line: *line, column: *column })]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The key, as a path such as `services[1].replicas`.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+struct Location<'a> {
+    path: &'a Path,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Validates config text; `path` is used in messages only.
+pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    raw::parse(path, text)
+}
+
+/// 1-based (line, column) of a byte offset in `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+//! The config file as written (serde, unknown keys rejected) and its validation
+//! into [`Settings`]. Value errors are located with a span-keeping parse of the
+//! same text, so they name file, line and key.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{
+    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolSize, ServiceSettings, Settings,
+    line_column, parse_duration,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    policy: RawPolicy,
+    alerts: Option<Vec<RawAlert>>,
+    #[serde(default)]
+    database: RawDatabase,
+    services: Option<Vec<RawService>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    timezone: Option<String>,
+    escalate_mean_utilization: Option<f64>,
+    escalate_step: Option<i64>,
+    sustained_utilization: Option<f64>,
+    sustained_for: Option<String>,
+    min_coverage: Option<f64>,
+    users_factor: Option<f64>,
+    overflow_factor: Option<f64>,
+    overprovisioned_utilization: Option<f64>,
+    overprovisioned_months: Option<i64>,
+    max_gap: Option<String>,
+    reorder_window: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    name: String,
+    above: f64,
+    #[serde(rename = "for")]
+    for_: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    max_connections: Option<i64>,
+    superuser_reserved_connections: Option<i64>,
+    reserved_connections: Option<i64>,
+    headroom: Option<i64>,
+    other_clients: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: String,
+    replicas: Option<i64>,
+    processes_per_replica: Option<i64>,
+    concurrent_users: Option<i64>,
+    max_pool_size: Option<i64>,
+    current: Option<RawPool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    pool_size: i64,
+    max_overflow: i64,
+}
+
+/// Finds where a key path was written, for error messages.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+    doc: Option<toml_edit::Document<&'a str>>,
+}
+
+/// One step of a key path: a table key or an array index.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Locator<'a> {
+    fn invalid(&self, segs: &[Seg<'_>], message: impl Into<String>) -> ConfigError {
+        let key = segs
+            .iter()
+            .map(|s| match s {
+                Seg::Key(k) => format!(".{k}"),
+                Seg::Index(i) => format!("[{i}]"),
+            })
+            .collect::<String>()
+            .trim_start_matches('.')
+            .to_string();
+        let (line, column) = match self.span(segs) {
+            Some(offset) => {
+                let (l, c) = line_column(self.text, offset);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key,
+            message: message.into(),
+        }
+    }
+
+    /// Byte offset of the deepest part of `segs` that exists in the file.
+    fn span(&self, segs: &[Seg<'_>]) -> Option<usize> {
+        let doc = self.doc.as_ref()?;
+        let mut item = doc.as_item();
+        let mut best = None;
+        for seg in segs {
+            let next = match seg {
+                Seg::Key(k) => item.get(k),
+                Seg::Index(i) => item.get(*i),
+            };
+            match next {
+                Some(found) => {
+                    item = found;
+                    if let Some(span) = found.span() {
+                        best = Some(span.start);
+                    }
+                }
+                None => break,
+            }
+        }
+        best
+    }
+}
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+    let raw: RawConfig = toml_edit::de::from_str(text).map_err(|err| {
+        let (line, column) = match err.span() {
+            Some(span) => {
+                let (l, c) = line_column(text, span.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: err.message().trim().to_string(),
+        }
+    })?;
+    let loc = Locator {
+        path,
+        text,
+        doc: toml_edit::Document::parse(text).ok(),
+    };
+    validate(raw, &loc)
+}
+
+fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value > low && value <= high {
+        Ok(value)
+    } else {
+        Err(loc.invalid(segs, format!("must be greater than {low} and at most {high}, got {value}")))
+    }
+}
+
+fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: i64) -> Result<u32, ConfigError> {
+    if value < min || value > i64::from(u32::MAX) {
+        return Err(loc.invalid(segs, format!("must be a whole number of at least {min}, got {value}")));
+    }
+    Ok(value as u32)
+}
+
+fn duration(loc: &Locator<'_>, segs: &[Seg<'_>], text: &str) -> Result<i64, ConfigError> {
+    parse_duration(text).map_err(|message| loc.invalid(segs, message))
+}
+
+fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
+    use Seg::{Index, Key};
+    let p = raw.policy;
+    let policy_key = |k| [Key("policy"), Key(k)];
+
+    let timezone_name = p.timezone.unwrap_or_else(|| "UTC".to_string());
+    let timezone = jiff::tz::TimeZone::get(&timezone_name).map_err(|_| {
+        loc.invalid(
+            &policy_key("timezone"),
+            format!("unknown time zone {timezone_name:?}; use an IANA name such as \"Europe/London\" or \"UTC\""),
+        )
+    })?;
+    let policy = PolicySettings {
+        timezone,
+        timezone_name,
+        escalate_mean_utilization: fraction(
+            loc,
+            &policy_key("escalate_mean_utilization"),
+            p.escalate_mean_utilization.unwrap_or(0.60),
+            0.0,
+            1.0,
+        )?,
+        escalate_step: count(loc, &policy_key("escalate_step"), p.escalate_step.unwrap_or(5), 1)?,
+        sustained_utilization: fraction(
+            loc,
+            &policy_key("sustained_utilization"),
+            p.sustained_utilization.unwrap_or(0.80),
+            0.0,
+            1.0,
+        )?,
+        sustained_for: duration(loc, &policy_key("sustained_for"), p.sustained_for.as_deref().unwrap_or("5m"))?,
+        min_coverage: {
+            let v = p.min_coverage.unwrap_or(0.8);
+            if !(0.0..=1.0).contains(&v) {
+                return Err(loc.invalid(&policy_key("min_coverage"), format!("must be between 0 and 1, got {v}")));
+            }
+            v
+        },
+        users_factor: fraction(loc, &policy_key("users_factor"), p.users_factor.unwrap_or(1.5), 0.0, 100.0)?,
+        overflow_factor: {
+            let v = p.overflow_factor.unwrap_or(0.5);
+            if !(v.is_finite() && (0.0..=10.0).contains(&v)) {
+                return Err(loc.invalid(&policy_key("overflow_factor"), format!("must be between 0 and 10, got {v}")));
+            }
+            v
+        },
+        overprovisioned_utilization: fraction(
+            loc,
+            &policy_key("overprovisioned_utilization"),
+            p.overprovisioned_utilization.unwrap_or(0.20),
+            0.0,
+            1.0,
+        )?,
+        overprovisioned_months: count(
+            loc,
+            &policy_key("overprovisioned_months"),
+            p.overprovisioned_months.unwrap_or(3),
+            1,
+        )?,
+        max_gap: match p.max_gap.as_deref() {
+            Some(text) => Some(duration(loc, &policy_key("max_gap"), text)?),
+            None => None,
+        },
+        reorder_window: duration(loc, &policy_key("reorder_window"), p.reorder_window.as_deref().unwrap_or("1h"))?,
+    };
+
+    let alerts = match raw.alerts {
+        None => vec![
+            AlertRule { name: "warning".into(), above: 0.80, for_seconds: 300 },
+            AlertRule { name: "critical".into(), above: 0.90, for_seconds: 120 },
+        ],
+        Some(list) => {
+            let mut rules: Vec<AlertRule> = Vec::with_capacity(list.len());
+            for (i, a) in list.into_iter().enumerate() {
+                let seg = |k| [Key("alerts"), Index(i), Key(k)];
+                if a.name.trim().is_empty() {
+                    return Err(loc.invalid(&seg("name"), "must not be empty"));
+                }
+                if rules.iter().any(|r| r.name == a.name) {
+                    return Err(loc.invalid(&seg("name"), format!("alert rule {:?} is defined twice", a.name)));
+                }
+                rules.push(AlertRule {
+                    above: fraction(loc, &seg("above"), a.above, 0.0, 10.0)?,
+                    for_seconds: duration(loc, &seg("for"), &a.for_)?,
+                    name: a.name,
+                });
+            }
+            rules
+        }
+    };
+
+    let d = raw.database;
+    let db_key = |k| [Key("database"), Key(k)];
+    let database = DatabaseBudget {
+        max_connections: count(loc, &db_key("max_connections"), d.max_connections.unwrap_or(100), 1)?,
+        superuser_reserved_connections: count(
+            loc,
+            &db_key("superuser_reserved_connections"),
+            d.superuser_reserved_connections.unwrap_or(3),
+            0,
+        )?,
+        reserved_connections: count(loc, &db_key("reserved_connections"), d.reserved_connections.unwrap_or(0), 0)?,
+        headroom: count(loc, &db_key("headroom"), d.headroom.unwrap_or(5), 0)?,
+        other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0)?,
+    };
+
+    let Some(raw_services) = raw.services.filter(|s| !s.is_empty()) else {
+        return Err(loc.invalid(
+            &[Key("services")],
+            "at least one [[services]] table is needed (name, replicas, processes_per_replica, current)",
+        ));
+    };
+    let mut services: Vec<ServiceSettings> = Vec::with_capacity(raw_services.len());
+    for (i, s) in raw_services.into_iter().enumerate() {
+        let seg = |k| [Key("services"), Index(i), Key(k)];
+        if s.name.trim().is_empty() {
+            return Err(loc.invalid(&seg("name"), "must not be empty"));
+        }
+        if services.iter().any(|other| other.name == s.name) {
+            return Err(loc.invalid(&seg("name"), format!("service {:?} is defined twice", s.name)));
+        }
+        let Some(current) = s.current else {
+            return Err(loc.invalid(
+                &[Key("services"), Index(i)],
+                format!("service {:?} needs `current = {{ pool_size = N, max_overflow = M }}`", s.name),
+            ));
+        };
+        let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
+        let current = PoolSize {
+            pool_size: count(loc, &cur_key("pool_size"), current.pool_size, 1)?,
+            max_overflow: count(loc, &cur_key("max_overflow"), current.max_overflow, 0)?,
+        };
+        let max_pool_size = match s.max_pool_size {
+            Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1)?),
+            None => None,
+        };
+        services.push(ServiceSettings {
+            replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1)?,
+            processes_per_replica: count(loc, &seg("processes_per_replica"), s.processes_per_replica.unwrap_or(1), 1)?,
+            concurrent_users: match s.concurrent_users {
+                Some(v) => Some(count(loc, &seg("concurrent_users"), v, 0)?),
+                None => None,
+            },
+            max_pool_size,
+            current,
+            name: s.name,
+        });
+    }
+
+    Ok(Settings {
+        path: loc.path.to_path_buf(),
+        policy,
+        alerts,
+        database,
+        services,
+    })
+}

@@ -1,0 +1,418 @@
+//! Pool metrics as CSV (DESIGN §1.1): header-driven, any column order, extra
+//! columns ignored with one notice, plain or gzip.
+//!
+//! Required columns: `ts`, `service` (unless the run names one with `--service`),
+//! `pool_size`, `checked_out`; `instance` defaults to `default`. Optional:
+//! `max_overflow`, `checked_in`, `overflow`, `waiting`, `timeouts`. Each bad row
+//! becomes a diagnostic with its line and the run goes on, so that one run counts
+//! every bad row; the caller decides whether any bad row fails the run.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::timestamp::parse_timestamp;
+use super::{Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, Sample, SeriesTable};
+
+/// The columns poolcap understands, in the order of DESIGN §1.1.
+pub const KNOWN_COLUMNS: [&str; 10] = [
+    "ts",
+    "service",
+    "instance",
+    "pool_size",
+    "checked_out",
+    "checked_in",
+    "overflow",
+    "max_overflow",
+    "waiting",
+    "timeouts",
+];
+
+#[derive(Default)]
+struct Columns {
+    ts: usize,
+    service: Option<usize>,
+    instance: Option<usize>,
+    pool_size: usize,
+    checked_out: usize,
+    checked_in: Option<usize>,
+    overflow: Option<usize>,
+    max_overflow: Option<usize>,
+    waiting: Option<usize>,
+    timeouts: Option<usize>,
+}
+
+fn map_header(path: &Path, header: &csv::ByteRecord, opts: &ReadOptions, diags: &mut Diagnostics) -> Result<Columns, IngestError> {
+    let mut found: [Option<usize>; 10] = [None; 10];
+    let mut extra = Vec::new();
+    for (i, name) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(name);
+        let name = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        match KNOWN_COLUMNS.iter().position(|k| *k == name) {
+            Some(k) if found[k].is_some() => {
+                return Err(IngestError::Header {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    message: format!("column {name:?} appears twice in the header"),
+                });
+            }
+            Some(k) => found[k] = Some(i),
+            None => extra.push(name),
+        }
+    }
+    let mut missing: Vec<&str> = Vec::new();
+    for (k, required) in [(0, true), (1, opts.service.is_none()), (3, true), (4, true)] {
+        if required && found[k].is_none() {
+            missing.push(KNOWN_COLUMNS[k]);
+        }
+    }
+    if !missing.is_empty() {
+        let header_text: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+        let mut message = format!(
+            "header lacks required column(s) {}; found {:?}. Required: ts, service, pool_size, checked_out",
+            missing.join(", "),
+            header_text.join(",")
+        );
+        if missing.contains(&"service") {
+            message.push_str(" (or name the service with --service)");
+        }
+        return Err(IngestError::Header {
+            path: path.to_path_buf(),
+            line: 1,
+            message,
+        });
+    }
+    if !extra.is_empty() {
+        diags.notice(Diagnostic {
+            path: path.to_path_buf(),
+            line: Some(1),
+            code: "ignored-columns",
+            message: format!("ignored column(s) not used by poolcap: {}", extra.join(", ")),
+        });
+    }
+    Ok(Columns {
+        ts: found[0].unwrap_or_default(),
+        service: found[1],
+        instance: found[2],
+        pool_size: found[3].unwrap_or_default(),
+        checked_out: found[4].unwrap_or_default(),
+        checked_in: found[5],
+        overflow: found[6],
+        max_overflow: found[7],
+        waiting: found[8],
+        timeouts: found[9],
+    })
+}
+
+/// A non-negative whole number; `"20.0"` is accepted (exporters write floats).
+fn parse_count(field: &[u8]) -> Result<u64, ()> {
+    let field = field.trim_ascii();
+    let (int, frac) = match field.iter().position(|&b| b == b'.') {
+        Some(dot) => (&field[..dot], &field[dot + 1..]),
+        None => (field, &[][..]),
+    };
+    if int.is_empty() || int.len() > 18 || !frac.iter().all(|&b| b == b'0') {
+        return Err(());
+    }
+    let mut v: u64 = 0;
+    for &b in int {
+        if !b.is_ascii_digit() {
+            return Err(());
+        }
+        v = v * 10 + u64::from(b - b'0');
+    }
+    Ok(v)
+}
+
+/// A signed whole number (SQLAlchemy's `overflow()` starts at −pool_size).
+fn parse_signed(field: &[u8]) -> Result<i64, ()> {
+    let field = field.trim_ascii();
+    match field.first() {
+        Some(b'-') => parse_count(&field[1..]).map(|v| -(v as i64)),
+        _ => parse_count(field).map(|v| v as i64),
+    }
+}
+
+struct RowError {
+    code: &'static str,
+    message: String,
+}
+
+fn row_error(code: &'static str, message: String) -> RowError {
+    RowError { code, message }
+}
+
+fn field<'r>(record: &'r csv::ByteRecord, index: usize, name: &str) -> Result<&'r [u8], RowError> {
+    match record.get(index) {
+        Some(f) if !f.trim_ascii().is_empty() => Ok(f.trim_ascii()),
+        _ => Err(row_error("missing-value", format!("{name} is empty"))),
+    }
+}
+
+fn count_field(record: &csv::ByteRecord, index: usize, name: &str) -> Result<u64, RowError> {
+    let f = field(record, index, name)?;
+    parse_count(f).map_err(|()| {
+        row_error(
+            "bad-number",
+            format!("{name} {:?} is not a non-negative whole number", String::from_utf8_lossy(f)),
+        )
+    })
+}
+
+fn optional_count(record: &csv::ByteRecord, index: Option<usize>, name: &str) -> Result<Option<u64>, RowError> {
+    match index {
+        Some(i) if record.get(i).is_some_and(|f| !f.trim_ascii().is_empty()) => count_field(record, i, name).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn small(value: u64, name: &str) -> Result<u32, RowError> {
+    u32::try_from(value).map_err(|_| row_error("bad-number", format!("{name} {value} is out of range")))
+}
+
+/// Streams one CSV file, calling `sink` with every valid sample (and the series
+/// table, which may have grown by the sample's series).
+pub fn read(
+    path: &Path,
+    input: impl Read,
+    file: u32,
+    opts: &ReadOptions,
+    series: &mut SeriesTable,
+    diags: &mut Diagnostics,
+    sink: &mut dyn FnMut(&SeriesTable, Sample),
+) -> Result<FileSummary, IngestError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(input);
+    let io_error = |err: csv::Error, path: &Path| -> IngestError {
+        let line = err.position().map_or(0, csv::Position::line);
+        match err.into_kind() {
+            csv::ErrorKind::Io(source) => IngestError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            other => IngestError::Header {
+                path: path.to_path_buf(),
+                line,
+                message: format!("not readable as CSV: {other:?}"),
+            },
+        }
+    };
+    let header = reader.byte_headers().map_err(|e| io_error(e, path))?.clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(IngestError::NoSamples {
+            path: path.to_path_buf(),
+            rows: 0,
+            rejected: 0,
+        });
+    }
+    let cols = map_header(path, &header, opts, diags)?;
+    let default_service = opts.service.as_deref().unwrap_or("").as_bytes();
+    let mut summary = FileSummary::default();
+    let mut record = csv::ByteRecord::new();
+    // The last (service, instance) pair and its id: consecutive rows usually share it.
+    let mut last_key: Vec<u8> = Vec::new();
+    let mut last_id = None;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(err) => return Err(io_error(err, path)),
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        if record.len() == 1 && record[0].trim_ascii().is_empty() {
+            continue; // blank line
+        }
+        summary.rows += 1;
+        let parsed = (|| -> Result<Sample, RowError> {
+            if record.len() != header.len() {
+                return Err(row_error(
+                    "field-count",
+                    format!("row has {} fields, the header has {}", record.len(), header.len()),
+                ));
+            }
+            let ts_field = field(&record, cols.ts, "ts")?;
+            let ts = parse_timestamp(ts_field).map_err(|m| row_error("bad-timestamp", m))?;
+            let service = match cols.service {
+                Some(i) => field(&record, i, "service")?,
+                None => default_service,
+            };
+            let instance = match cols.instance {
+                Some(i) => field(&record, i, "instance")?,
+                None => b"default".as_slice(),
+            };
+            let pool_size = small(count_field(&record, cols.pool_size, "pool_size")?, "pool_size")?;
+            if pool_size == 0 {
+                return Err(row_error("bad-number", "pool_size is 0; a QueuePool has at least one connection".into()));
+            }
+            let checked_out = small(count_field(&record, cols.checked_out, "checked_out")?, "checked_out")?;
+            let max_overflow = optional_count(&record, cols.max_overflow, "max_overflow")?
+                .map(|v| small(v, "max_overflow"))
+                .transpose()?;
+            if let Some(mo) = max_overflow
+                && checked_out > pool_size + mo
+            {
+                return Err(row_error(
+                    "over-capacity",
+                    format!("checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}"),
+                ));
+            }
+            optional_count(&record, cols.checked_in, "checked_in")?;
+            if let Some(i) = cols.overflow
+                && record.get(i).is_some_and(|f| !f.trim_ascii().is_empty())
+            {
+                parse_signed(&record[i]).map_err(|()| {
+                    row_error(
+                        "bad-number",
+                        format!("overflow {:?} is not a whole number", String::from_utf8_lossy(&record[i])),
+                    )
+                })?;
+            }
+            let waiting = optional_count(&record, cols.waiting, "waiting")?.map(|v| small(v, "waiting")).transpose()?;
+            let timeouts = optional_count(&record, cols.timeouts, "timeouts")?;
+            let id = {
+                let same = last_id.is_some()
+                    && last_key.len() == service.len() + 1 + instance.len()
+                    && last_key[..service.len()] == *service
+                    && last_key[service.len() + 1..] == *instance;
+                if !same {
+                    last_key.clear();
+                    last_key.extend_from_slice(service);
+                    last_key.push(0);
+                    last_key.extend_from_slice(instance);
+                    last_id = Some(series.intern(service, instance));
+                }
+                last_id.unwrap_or_default()
+            };
+            Ok(Sample {
+                series: id,
+                ts,
+                pool_size,
+                checked_out,
+                max_overflow,
+                waiting,
+                timeouts,
+                line,
+                file,
+            })
+        })();
+        match parsed {
+            Ok(sample) => {
+                summary.accepted += 1;
+                sink(series, sample);
+            }
+            Err(e) => {
+                summary.rejected += 1;
+                diags.reject(Diagnostic {
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                    code: e.code,
+                    message: e.message,
+                });
+            }
+        }
+    }
+    summary.bytes = reader.position().byte();
+    if summary.accepted == 0 {
+        return Err(IngestError::NoSamples {
+            path: path.to_path_buf(),
+            rows: summary.rows,
+            rejected: summary.rejected,
+        });
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn run(text: &str, opts: &ReadOptions) -> (Result<FileSummary, IngestError>, Vec<Sample>, Diagnostics, SeriesTable) {
+        let mut series = SeriesTable::default();
+        let mut diags = Diagnostics::default();
+        let mut out = Vec::new();
+        let result = read(
+            &PathBuf::from("m.csv"),
+            text.as_bytes(),
+            0,
+            opts,
+            &mut series,
+            &mut diags,
+            &mut |_, s| out.push(s),
+        );
+        (result, out, diags, series)
+    }
+
+    #[test]
+    fn any_column_order_and_extra_columns() {
+        let text = "checked_out,note,ts,pool_size,service\n3,x,2026-10-01T00:00:00Z,20,backend\n";
+        let (result, samples, diags, series) = run(text, &ReadOptions::default());
+        assert_eq!(result.unwrap().accepted, 1);
+        assert_eq!(samples[0].checked_out, 3);
+        assert_eq!(samples[0].pool_size, 20);
+        assert_eq!(series.key(samples[0].series).instance, "default");
+        assert_eq!(diags.notices().len(), 1);
+        assert!(diags.notices()[0].message.contains("note"));
+    }
+
+    #[test]
+    fn bad_rows_name_their_line_and_are_counted() {
+        let text = "ts,service,instance,pool_size,checked_out\n\
+                    2026-10-01T00:00:00Z,b,i,20,3\n\
+                    2026-10-01T00:01:00Z,b,i,twenty,3\n\
+                    2026-10-01T00:02:00Z,b,i,20\n\
+                    2026-10-01T00:03:00,b,i,20,3\n";
+        let (result, samples, diags, _) = run(text, &ReadOptions::default());
+        let summary = result.unwrap();
+        assert_eq!((summary.accepted, summary.rejected), (1, 3));
+        assert_eq!(samples.len(), 1);
+        let lines: Vec<_> = diags.shown().iter().map(|d| (d.line, d.code)).collect();
+        assert_eq!(
+            lines,
+            vec![(Some(3), "bad-number"), (Some(4), "field-count"), (Some(5), "bad-timestamp")]
+        );
+        assert_eq!(diags.shown()[0].to_string(), "m.csv:3: pool_size \"twenty\" is not a non-negative whole number [bad-number]");
+    }
+
+    #[test]
+    fn missing_required_column_is_a_header_error() {
+        let (result, ..) = run("ts,service,checked_out\n1,b,2\n", &ReadOptions::default());
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with("m.csv:1: header lacks required column(s) pool_size"), "{err}");
+    }
+
+    #[test]
+    fn service_column_may_come_from_options() {
+        let opts = ReadOptions {
+            service: Some("backend".into()),
+        };
+        let (result, samples, _, series) = run("ts,pool_size,checked_out\n1790000000,20,2\n", &opts);
+        assert!(result.is_ok());
+        assert_eq!(series.key(samples[0].series).service, "backend");
+    }
+
+    #[test]
+    fn empty_and_header_only_files_are_errors() {
+        for text in ["", "ts,service,pool_size,checked_out\n", "ts,service,pool_size,checked_out\n1,b,0,0\n"] {
+            let (result, ..) = run(text, &ReadOptions::default());
+            assert!(matches!(result, Err(IngestError::NoSamples { .. })), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn over_capacity_and_optional_columns() {
+        let text = "ts,service,pool_size,checked_out,max_overflow,overflow,waiting,timeouts\n\
+                    1790000000,b,20,31,10,11,0,0\n\
+                    1790000060,b,20,30,10,10,4,2\n\
+                    1790000120,b,20.0,2,10,-18,,\n";
+        let (result, samples, diags, _) = run(text, &ReadOptions::default());
+        assert_eq!(result.unwrap().rejected, 1);
+        assert_eq!(diags.shown()[0].code, "over-capacity");
+        assert_eq!(samples[0].waiting, Some(4));
+        assert_eq!(samples[0].timeouts, Some(2));
+        assert_eq!(samples[1].pool_size, 20);
+        assert_eq!(samples[1].timeouts, None);
+    }
+}

@@ -1,0 +1,256 @@
+//! Metric inputs: opening files (plain or gzip), the pool [`Sample`] every format
+//! is turned into, the table of series (service, instance) seen, and the
+//! diagnostics bad rows become.
+//!
+//! Invariants: parsers stream (one pass, memory independent of file size); every
+//! rejected row becomes a [`Diagnostic`] with `path:line` and a stable code; a file
+//! that yields no sample is an error, never an empty result.
+
+pub mod csv;
+pub mod timestamp;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Index of a series (one service's pool in one instance) in a [`SeriesTable`].
+pub type SeriesId = u32;
+
+/// One observation of one pool in one process (DESIGN §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Which service/instance this is.
+    pub series: SeriesId,
+    /// Unix seconds, UTC.
+    pub ts: i64,
+    /// Configured QueuePool size (≥ 1).
+    pub pool_size: u32,
+    /// Connections in use.
+    pub checked_out: u32,
+    /// Configured overflow limit, when the file has it.
+    pub max_overflow: Option<u32>,
+    /// Callers blocked waiting for a connection, when the file has it.
+    pub waiting: Option<u32>,
+    /// Cumulative pool timeout errors, when the file has it.
+    pub timeouts: Option<u64>,
+    /// Line of the input the sample came from (for diagnostics downstream).
+    pub line: u64,
+    /// Which input file (index into the run's file list).
+    pub file: u32,
+}
+
+/// A service/instance pair.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// The deployable.
+    pub service: String,
+    /// The process or pod owning the pool.
+    pub instance: String,
+}
+
+/// Interns service/instance pairs to small ids, so per-row work is a lookup.
+#[derive(Debug, Default)]
+pub struct SeriesTable {
+    keys: Vec<SeriesKey>,
+    index: HashMap<Box<[u8]>, SeriesId>,
+    scratch: Vec<u8>,
+}
+
+impl SeriesTable {
+    /// Id of the pair, adding it when new.
+    pub fn intern(&mut self, service: &[u8], instance: &[u8]) -> SeriesId {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(service);
+        self.scratch.push(0);
+        self.scratch.extend_from_slice(instance);
+        if let Some(&id) = self.index.get(self.scratch.as_slice()) {
+            return id;
+        }
+        let id = self.keys.len() as SeriesId;
+        self.keys.push(SeriesKey {
+            service: String::from_utf8_lossy(service).into_owned(),
+            instance: String::from_utf8_lossy(instance).into_owned(),
+        });
+        self.index.insert(self.scratch.clone().into_boxed_slice(), id);
+        id
+    }
+
+    /// The pair behind an id.
+    pub fn key(&self, id: SeriesId) -> &SeriesKey {
+        &self.keys[id as usize]
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no series was seen.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// All pairs, indexed by id.
+    pub fn keys(&self) -> &[SeriesKey] {
+        &self.keys
+    }
+}
+
+/// A rejected row or a notice about an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The input file.
+    pub path: PathBuf,
+    /// 1-based line, when the diagnostic is about one row.
+    pub line: Option<u64>,
+    /// Stable kebab-case code (`bad-number`, `bad-timestamp`, …).
+    pub code: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {} [{}]", self.message, self.code)
+    }
+}
+
+/// Rejected rows of a run: the first few in full, all of them counted by code.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    shown: Vec<Diagnostic>,
+    by_code: BTreeMap<&'static str, u64>,
+    rejected: u64,
+    notices: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// How many rejected rows are kept in full; the rest are only counted.
+    pub const SHOWN: usize = 20;
+
+    /// Records a rejected row.
+    pub fn reject(&mut self, diagnostic: Diagnostic) {
+        self.rejected += 1;
+        *self.by_code.entry(diagnostic.code).or_default() += 1;
+        if self.shown.len() < Self::SHOWN {
+            self.shown.push(diagnostic);
+        }
+    }
+
+    /// Counts `n` rejected rows that are not kept in full.
+    pub fn count(&mut self, code: &'static str, n: u64) {
+        if n > 0 {
+            self.rejected += n;
+            *self.by_code.entry(code).or_default() += n;
+        }
+    }
+
+    /// Records a notice (nothing rejected: e.g. ignored columns).
+    pub fn notice(&mut self, diagnostic: Diagnostic) {
+        self.notices.push(diagnostic);
+    }
+
+    /// Rows rejected in all.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// The first rejected rows, in input order.
+    pub fn shown(&self) -> &[Diagnostic] {
+        &self.shown
+    }
+
+    /// Rejected rows counted by code.
+    pub fn by_code(&self) -> &BTreeMap<&'static str, u64> {
+        &self.by_code
+    }
+
+    /// Notices.
+    pub fn notices(&self) -> &[Diagnostic] {
+        &self.notices
+    }
+}
+
+/// Options every metrics reader takes.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Service for files that have no `service` column.
+    pub service: Option<String>,
+}
+
+/// What one file gave.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Data rows read.
+    pub rows: u64,
+    /// Samples passed on.
+    pub accepted: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// Bytes read (uncompressed).
+    pub bytes: u64,
+}
+
+/// A failure that stops reading an input.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        /// The input file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The header lacks a required column, or the file is not CSV.
+    #[error("{path}:{line}: {message}", path = .path.display())]
+    Header {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line of the header.
+        line: u64,
+        /// What is missing.
+        message: String,
+    },
+    /// The file held no valid sample.
+    #[error("{path}: no valid samples ({rows} data rows, {rejected} rejected); nothing to analyse", path = .path.display())]
+    NoSamples {
+        /// The input file.
+        path: PathBuf,
+        /// Data rows read.
+        rows: u64,
+        /// Rows rejected.
+        rejected: u64,
+    },
+}
+
+/// Opens an input, decompressing gzip (detected by its magic bytes, whatever the name).
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut magic[got..]).map_err(io)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    if got == 2 && magic == [0x1f, 0x8b] {
+        let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
+        Ok(Box::new(decoder))
+    } else {
+        Ok(Box::new(file))
+    }
+}

@@ -1,0 +1,50 @@
+//! poolcap: database connection-pool capacity planning.
+//!
+//! Data flows one way: [`cli`] → [`config`] → [`ingest`] → [`analyze`] →
+//! [`policy`] → [`render`]. [`analyze`] and [`policy`] never read files or the
+//! clock. [`commands`] holds the glue of each subcommand.
+
+pub mod analyze;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod generate;
+pub mod ingest;
+pub mod policy;
+pub mod render;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+pub use exit::ExitStatus;
+
+/// Parses `args` (program name first), runs the command, and returns how it ended.
+/// Errors are printed once, with their cause chain, on stderr.
+pub fn main_with_args<I, T>(args: I) -> ExitStatus
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let status = if err.use_stderr() { ExitStatus::Usage } else { ExitStatus::Ok };
+            // clap prints help/version to stdout and errors to stderr itself.
+            let _ = err.print();
+            return status;
+        }
+    };
+    let mut printer = render::Printer::from_global(&cli.global);
+    match commands::run(&cli, &mut printer) {
+        Ok(status) => status,
+        Err(err) => {
+            if render::is_broken_pipe(&err) {
+                return ExitStatus::Ok;
+            }
+            printer.error(&err);
+            commands::exit_status_of(&err)
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! The capacity policy (DESIGN §1.4) and its guards (§1.5), as pure functions:
+//! evidence in, findings and a recommendation out. No I/O, no clock.
+//!
+//! Invariants (property-tested):
+//! - each rule yields a candidate `pool_size`; the recommendation is the largest
+//!   candidate (rules do not add up), never below the current size, and capped by
+//!   `max_pool_size` (but still never below current);
+//! - more load never gives a smaller recommendation;
+//! - whenever `pool_size` changes, `max_overflow = ceil(pool_size × overflow_factor)`;
+//! - the budget is checked on the recommendation: a plan over it is blocked.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::{DatabaseBudget, PoolSize};
+
+/// `ceil(value × factor)` without floating-point surprises such as
+/// `ceil(10 × 1.1) = 12` (1.1 is not exact in binary).
+pub fn ceil_times(value: u32, factor: f64) -> u32 {
+    let product = f64::from(value) * factor;
+    let rounded = product.round();
+    if (product - rounded).abs() < 1e-9 {
+        rounded as u32
+    } else {
+        product.ceil() as u32
+    }
+}
+
+/// The policy's numbers (from `[policy]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyParams {
+    /// Rule 2 threshold.
+    pub escalate_mean_utilization: f64,
+    /// Rule 2 (and 3, 4) step.
+    pub escalate_step: u32,
+    /// Rule 3 threshold.
+    pub sustained_utilization: f64,
+    /// Rule 3 duration, seconds.
+    pub sustained_for: i64,
+    /// Rule 7 gate.
+    pub min_coverage: f64,
+    /// Rule 1 factor.
+    pub users_factor: f64,
+    /// Rule 5 factor.
+    pub overflow_factor: f64,
+    /// Rule 6 threshold.
+    pub overprovisioned_utilization: f64,
+    /// Rule 6 months.
+    pub overprovisioned_months: u32,
+}
+
+impl PolicyParams {
+    /// From validated settings.
+    pub fn from_settings(p: &crate::config::PolicySettings) -> Self {
+        PolicyParams {
+            escalate_mean_utilization: p.escalate_mean_utilization,
+            escalate_step: p.escalate_step,
+            sustained_utilization: p.sustained_utilization,
+            sustained_for: p.sustained_for,
+            min_coverage: p.min_coverage,
+            users_factor: p.users_factor,
+            overflow_factor: p.overflow_factor,
+            overprovisioned_utilization: p.overprovisioned_utilization,
+            overprovisioned_months: p.overprovisioned_months,
+        }
+    }
+}
+
+/// A month's service-level numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MonthEvidence {
+    /// Time-weighted mean utilization.
+    pub mean_utilization: f64,
+    /// Covered share of the month.
+    pub coverage: f64,
+    /// Seconds with any pool saturated.
+    pub saturated_seconds: i64,
+    /// Pool timeouts.
+    pub timeouts: u64,
+}
+
+/// The worst sustained-high episode of the month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SustainedEvidence {
+    /// The instance it happened in.
+    pub instance: String,
+    /// When it started (RFC 3339, for the message).
+    pub start: String,
+    /// How long it lasted, seconds.
+    pub duration: i64,
+    /// Connections held through its best `sustained_for` window.
+    pub level_checked_out: u32,
+    /// Pool size during it.
+    pub pool_size: u32,
+}
+
+/// Everything the policy looks at for one service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// Service name.
+    pub service: String,
+    /// The pool as deployed.
+    pub current: PoolSize,
+    /// Peak concurrent users, when configured.
+    pub concurrent_users: Option<u32>,
+    /// Hard limit, when configured.
+    pub max_pool_size: Option<u32>,
+    /// The reviewed month.
+    pub month: MonthEvidence,
+    /// Earlier months, most recent first (`None`: no data at all).
+    pub earlier: Vec<Option<MonthEvidence>>,
+    /// The worst sustained-high episode, if any.
+    pub sustained: Option<SustainedEvidence>,
+}
+
+/// Stable finding codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Code {
+    /// Rule 1.
+    SizingFormula,
+    /// Rule 2.
+    MonthlyEscalation,
+    /// Rule 3.
+    SustainedHigh,
+    /// Rule 4.
+    Saturation,
+    /// Rule 6 (advisory).
+    Overprovisioned,
+    /// Rule 7.
+    InsufficientData,
+    /// Guard: connection budget.
+    BudgetExceeded,
+    /// Guard: hard limit.
+    MaxPoolSize,
+}
+
+impl Code {
+    /// The kebab-case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::SizingFormula => "sizing-formula",
+            Code::MonthlyEscalation => "monthly-escalation",
+            Code::SustainedHigh => "sustained-high",
+            Code::Saturation => "saturation",
+            Code::Overprovisioned => "overprovisioned",
+            Code::InsufficientData => "insufficient-data",
+            Code::BudgetExceeded => "budget-exceeded",
+            Code::MaxPoolSize => "max-pool-size",
+        }
+    }
+
+    /// The rule as written in the policy (hazard card wording where it has one).
+    pub fn rule_text(self) -> &'static str {
+        match self {
+            Code::SizingFormula => "pool_size = ceil(concurrent_users × users_factor); the result is a floor for the recommendation.",
+            Code::MonthlyEscalation => "If average pool utilization > escalate_mean_utilization for one month, increase pool_size by escalate_step.",
+            Code::SustainedHigh => "If utilization stays > sustained_utilization for sustained_for, increase immediately: +escalate_step until the episode's level would be at or below the threshold.",
+            Code::Saturation => "Samples at pool_size + max_overflow, or any pool timeout, are censored demand: increase by at least escalate_step.",
+            Code::Overprovisioned => "A service below overprovisioned_utilization for overprovisioned_months months is reported; poolcap never shrinks a pool by itself.",
+            Code::InsufficientData => "A month with coverage below min_coverage gives no mean-based decision.",
+            Code::BudgetExceeded => "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom.",
+            Code::MaxPoolSize => "pool_size never exceeds the service's max_pool_size.",
+        }
+    }
+}
+
+/// What a finding does to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Its candidate is above the current size.
+    Raise,
+    /// Evaluated; asks for no change.
+    Info,
+    /// For people to consider; changes nothing.
+    Advisory,
+    /// A guard limited the recommendation.
+    Limit,
+    /// A guard blocks the plan.
+    Block,
+}
+
+/// One rule's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable code.
+    pub code: Code,
+    /// What it does to the decision.
+    pub effect: Effect,
+    /// The rule's candidate `pool_size`, for rules that propose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_pool_size: Option<u32>,
+    /// One sentence with the numbers.
+    pub message: String,
+    /// The rule as written.
+    pub rule: &'static str,
+    /// The numbers behind it.
+    pub evidence: Value,
+}
+
+/// The decision for one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// Service name.
+    pub service: String,
+    /// As deployed.
+    pub current: PoolSize,
+    /// As recommended.
+    pub recommended: PoolSize,
+    /// The finding that set the recommendation, when it differs from current.
+    pub deciding: Option<Code>,
+    /// Every rule that fired, in rule order.
+    pub findings: Vec<Finding>,
+}
+
+impl Decision {
+    /// Whether the recommendation differs from what is deployed.
+    pub fn changes(&self) -> bool {
+        self.recommended != self.current
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn finding(code: Code, current: u32, candidate: Option<u32>, message: String, evidence: Value) -> Finding {
+    let effect = match candidate {
+        Some(c) if c > current => Effect::Raise,
+        _ => Effect::Info,
+    };
+    Finding {
+        code,
+        effect,
+        candidate_pool_size: candidate,
+        message,
+        rule: code.rule_text(),
+        evidence,
+    }
+}
+
+/// Applies every rule to one service's evidence.
+pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
+    let current = e.current.pool_size;
+    let step = p.escalate_step;
+    let mut findings = Vec::new();
+
+    // Rule 1: sizing formula.
+    if let Some(users) = e.concurrent_users {
+        let size = ceil_times(users, p.users_factor).max(1);
+        let message = if size > current {
+            format!("{users} concurrent users × {} = {size} connections, above the current {current}", p.users_factor)
+        } else {
+            format!("{users} concurrent users × {} = {size} connections; the current {current} already covers it", p.users_factor)
+        };
+        findings.push(finding(
+            Code::SizingFormula,
+            current,
+            Some(size),
+            message,
+            json!({"concurrent_users": users, "users_factor": p.users_factor, "pool_size": size}),
+        ));
+    }
+
+    let gated = e.month.coverage < p.min_coverage;
+    // Rule 7: data gate.
+    if gated {
+        findings.push(Finding {
+            code: Code::InsufficientData,
+            effect: Effect::Advisory,
+            candidate_pool_size: None,
+            message: format!(
+                "samples cover {} of the month, below the {} needed; the monthly mean is not used for a decision",
+                pct(e.month.coverage),
+                pct(p.min_coverage)
+            ),
+            rule: Code::InsufficientData.rule_text(),
+            evidence: json!({"coverage": e.month.coverage, "min_coverage": p.min_coverage}),
+        });
+    }
+
+    // Rule 2: monthly escalation.
+    if !gated && e.month.mean_utilization > p.escalate_mean_utilization {
+        let size = current + step;
+        findings.push(finding(
+            Code::MonthlyEscalation,
+            current,
+            Some(size),
+            format!(
+                "mean utilization {} over the month is above {}: pool_size {current} + {step} = {size}",
+                pct(e.month.mean_utilization),
+                pct(p.escalate_mean_utilization)
+            ),
+            json!({"mean_utilization": e.month.mean_utilization, "threshold": p.escalate_mean_utilization, "step": step}),
+        ));
+    }
+
+    // Rule 3: sustained high.
+    if let Some(s) = &e.sustained {
+        let mut size = current;
+        while f64::from(s.level_checked_out) > p.sustained_utilization * f64::from(size) {
+            size += step;
+        }
+        let message = if size > current {
+            format!(
+                "{} held ≥ {} connections for {} from {} (u > {} at pool_size {}); at {size} that level is {}, so increase now",
+                s.instance,
+                s.level_checked_out,
+                crate::config::format_duration(s.duration),
+                s.start,
+                pct(p.sustained_utilization),
+                s.pool_size,
+                pct(f64::from(s.level_checked_out) / f64::from(size)),
+            )
+        } else {
+            format!(
+                "{} held ≥ {} connections for {} from {}; the current pool_size {current} already keeps that level at {}",
+                s.instance,
+                s.level_checked_out,
+                crate::config::format_duration(s.duration),
+                s.start,
+                pct(f64::from(s.level_checked_out) / f64::from(current)),
+            )
+        };
+        findings.push(finding(
+            Code::SustainedHigh,
+            current,
+            Some(size),
+            message,
+            json!({
+                "instance": s.instance, "start": s.start, "duration_seconds": s.duration,
+                "sustained_checked_out": s.level_checked_out, "pool_size": s.pool_size,
+                "threshold": p.sustained_utilization, "for_seconds": p.sustained_for,
+            }),
+        ));
+    }
+
+    // Rule 4: saturation.
+    if e.month.saturated_seconds > 0 || e.month.timeouts > 0 {
+        let size = current + step;
+        findings.push(finding(
+            Code::Saturation,
+            current,
+            Some(size),
+            format!(
+                "pools were saturated for {} and {} checkout(s) timed out: true demand is unknown (censored), so grow by at least {step} to {size}",
+                crate::config::format_duration(e.month.saturated_seconds),
+                e.month.timeouts
+            ),
+            json!({"saturated_seconds": e.month.saturated_seconds, "timeouts": e.month.timeouts, "step": step}),
+        ));
+    }
+
+    // Rule 6: never shrink by itself; advisory only.
+    let months = p.overprovisioned_months as usize;
+    let low = |m: &MonthEvidence| m.coverage >= p.min_coverage && m.mean_utilization < p.overprovisioned_utilization;
+    if !gated
+        && low(&e.month)
+        && e.earlier.len() + 1 >= months
+        && e.earlier.iter().take(months - 1).all(|m| m.as_ref().is_some_and(low))
+    {
+        let means: Vec<f64> = std::iter::once(e.month.mean_utilization)
+            .chain(e.earlier.iter().take(months - 1).flatten().map(|m| m.mean_utilization))
+            .collect();
+        findings.push(Finding {
+            code: Code::Overprovisioned,
+            effect: Effect::Advisory,
+            candidate_pool_size: None,
+            message: format!(
+                "mean utilization stayed below {} for {months} month(s) ({}); consider a smaller pool — poolcap does not shrink it",
+                pct(p.overprovisioned_utilization),
+                means.iter().map(|m| pct(*m)).collect::<Vec<_>>().join(", ")
+            ),
+            rule: Code::Overprovisioned.rule_text(),
+            evidence: json!({"monthly_means": means, "threshold": p.overprovisioned_utilization}),
+        });
+    }
+
+    // The largest candidate wins; never below current.
+    let best = findings
+        .iter()
+        .filter_map(|f| f.candidate_pool_size)
+        .fold(current, u32::max);
+    let mut pool_size = best;
+    let mut deciding = findings
+        .iter()
+        .find(|f| f.effect == Effect::Raise && f.candidate_pool_size == Some(best))
+        .map(|f| f.code);
+
+    // Guard: hard limit.
+    if let Some(limit) = e.max_pool_size
+        && pool_size > limit
+    {
+        let capped = limit.max(current);
+        findings.push(Finding {
+            code: Code::MaxPoolSize,
+            effect: Effect::Limit,
+            candidate_pool_size: Some(capped),
+            message: format!(
+                "the rules ask for pool_size {pool_size}, above max_pool_size {limit}: capped at {capped}; the remaining demand needs another remedy (more processes, PgBouncer, faster queries)"
+            ),
+            rule: Code::MaxPoolSize.rule_text(),
+            evidence: json!({"requested": pool_size, "max_pool_size": limit}),
+        });
+        pool_size = capped;
+        if capped > current {
+            deciding = Some(Code::MaxPoolSize);
+        } else {
+            deciding = None;
+        }
+    }
+
+    let recommended = if pool_size == current {
+        e.current
+    } else {
+        PoolSize {
+            pool_size,
+            max_overflow: ceil_times(pool_size, p.overflow_factor),
+        }
+    };
+    Decision {
+        service: e.service.clone(),
+        current: e.current,
+        recommended,
+        deciding,
+        findings,
+    }
+}
+
+/// A service's share of the connection budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetLine {
+    /// Service name.
+    pub service: String,
+    /// replicas × processes per replica.
+    pub pools: u32,
+    /// `pool_size + max_overflow` recommended.
+    pub per_pool: u32,
+    /// pools × per_pool.
+    pub connections: u32,
+    /// The same with the current sizes.
+    pub current_connections: u32,
+}
+
+/// The connection budget checked on the recommendation (DESIGN §1.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Budget {
+    /// max − superuser reserved − reserved − headroom.
+    pub limit: u32,
+    /// Σ lines + other clients, recommended sizes.
+    pub required: u32,
+    /// The same with the current sizes.
+    pub current_required: u32,
+    /// `required ≤ limit`.
+    pub ok: bool,
+    /// The inputs of `limit`.
+    pub database: BudgetDatabase,
+    /// Per service.
+    pub services: Vec<BudgetLine>,
+}
+
+/// The database side of the budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetDatabase {
+    /// `max_connections`.
+    pub max_connections: u32,
+    /// `superuser_reserved_connections`.
+    pub superuser_reserved_connections: u32,
+    /// `reserved_connections`.
+    pub reserved_connections: u32,
+    /// Configured headroom.
+    pub headroom: u32,
+    /// Declared other clients.
+    pub other_clients: u32,
+}
+
+/// Checks the budget for the given (service, pools) and decisions.
+pub fn check_budget(db: &DatabaseBudget, pools: &[u32], decisions: &[Decision]) -> Budget {
+    let services: Vec<BudgetLine> = decisions
+        .iter()
+        .zip(pools)
+        .map(|(d, &pools)| BudgetLine {
+            service: d.service.clone(),
+            pools,
+            per_pool: d.recommended.capacity(),
+            connections: pools * d.recommended.capacity(),
+            current_connections: pools * d.current.capacity(),
+        })
+        .collect();
+    let required = services.iter().map(|l| l.connections).sum::<u32>() + db.other_clients;
+    let current_required = services.iter().map(|l| l.current_connections).sum::<u32>() + db.other_clients;
+    let limit = db.limit();
+    Budget {
+        limit,
+        required,
+        current_required,
+        ok: required <= limit,
+        database: BudgetDatabase {
+            max_connections: db.max_connections,
+            superuser_reserved_connections: db.superuser_reserved_connections,
+            reserved_connections: db.reserved_connections,
+            headroom: db.headroom,
+            other_clients: db.other_clients,
+        },
+        services,
+    }
+}
+
+/// The whole plan: decisions, then the budget guard on them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// One per service, in config order.
+    pub decisions: Vec<Decision>,
+    /// The budget on the recommendation.
+    pub budget: Budget,
+}
+
+impl Plan {
+    /// Whether the budget guard blocks the plan.
+    pub fn blocked(&self) -> bool {
+        !self.budget.ok
+    }
+}
+
+/// Decides every service, then checks the budget and records a
+/// `budget-exceeded` finding on the services that grow (or on all of them when
+/// the current sizes alone break it).
+pub fn plan(evidence: &[Evidence], pools: &[u32], params: &PolicyParams, db: &DatabaseBudget) -> Plan {
+    let mut decisions: Vec<Decision> = evidence.iter().map(|e| decide(e, params)).collect();
+    let budget = check_budget(db, pools, &decisions);
+    if !budget.ok {
+        let any_growing = decisions.iter().any(Decision::changes);
+        let arithmetic = budget
+            .services
+            .iter()
+            .map(|l| format!("{} × {}", l.pools, l.per_pool))
+            .chain((db.other_clients > 0).then(|| db.other_clients.to_string()))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let message = format!(
+            "the plan needs {arithmetic} = {} connections but the budget is {} ({} max_connections − {} superuser reserved − {} reserved − {} headroom); ways out: fewer processes per replica, PgBouncer in transaction mode, or a larger max_connections (needs a database restart)",
+            budget.required,
+            budget.limit,
+            db.max_connections,
+            db.superuser_reserved_connections,
+            db.reserved_connections,
+            db.headroom,
+        );
+        for d in &mut decisions {
+            if d.changes() || !any_growing {
+                d.findings.push(Finding {
+                    code: Code::BudgetExceeded,
+                    effect: Effect::Block,
+                    candidate_pool_size: None,
+                    message: message.clone(),
+                    rule: Code::BudgetExceeded.rule_text(),
+                    evidence: json!({"required": budget.required, "limit": budget.limit, "current_required": budget.current_required}),
+                });
+            }
+        }
+    }
+    Plan { decisions, budget }
+}
+
+#[cfg(test)]
+mod tests;

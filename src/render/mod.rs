@@ -1,0 +1,119 @@
+//! Everything poolcap prints: the [`Printer`] (the only writer to stdout and
+//! stderr), the colour decision, and the renderers of each command's output.
+//!
+//! Data goes to stdout; notices, warnings and errors go to stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod plan;
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+/// Decides colour once: the flag, then `NO_COLOR` (non-empty), then whether
+/// stdout is a terminal.
+pub fn use_color(choice: ColorChoice, no_color: Option<&str>, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => no_color.is_none_or(str::is_empty) && is_terminal,
+    }
+}
+
+/// The one place output is written.
+pub struct Printer {
+    color: bool,
+    quiet: bool,
+    verbose: u8,
+}
+
+/// Whether an error is (caused by) a closed stdout pipe, which ends a run quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+impl Printer {
+    /// From the global options and the environment.
+    pub fn from_global(global: &GlobalArgs) -> Self {
+        let no_color = std::env::var("NO_COLOR").ok();
+        Printer {
+            color: use_color(global.color, no_color.as_deref(), io::stdout().is_terminal()),
+            quiet: global.quiet,
+            verbose: global.verbose,
+        }
+    }
+
+    /// Whether output may use colour.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// Writes data to stdout.
+    pub fn out(&mut self, text: &str) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()
+    }
+
+    /// Writes a JSON value to stdout, pretty, with a final newline.
+    pub fn json<T: serde::Serialize>(&mut self, value: &T) -> anyhow::Result<()> {
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        self.out(&text)?;
+        Ok(())
+    }
+
+    /// A notice on stderr (hidden by `--quiet`).
+    pub fn note(&mut self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Detail on stderr (shown with `-v`).
+    pub fn detail(&mut self, text: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning on stderr (hidden by `--quiet`).
+    pub fn warn(&mut self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}: {text}", self.paint("warning", "33"));
+        }
+    }
+
+    /// An error and its cause chain on stderr; always shown.
+    pub fn error(&mut self, err: &anyhow::Error) {
+        eprintln!("{}: {err}", self.paint("error", "31;1"));
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+
+    /// `text` in an ANSI colour when colour is on.
+    pub fn paint(&self, text: &str, ansi: &str) -> String {
+        if self.color {
+            format!("\x1b[{ansi}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn color_flag_then_no_color_then_terminal() {
+        assert!(use_color(ColorChoice::Always, Some("1"), false));
+        assert!(!use_color(ColorChoice::Never, None, true));
+        assert!(!use_color(ColorChoice::Auto, Some("1"), true));
+        assert!(use_color(ColorChoice::Auto, Some(""), true));
+        assert!(use_color(ColorChoice::Auto, None, true));
+        assert!(!use_color(ColorChoice::Auto, None, false));
+    }
+}

@@ -1,0 +1,383 @@
+//! The plan as JSON (a schema pinned by tests) and as a table for people.
+//!
+//! Instants are RFC 3339 in the configured time zone; ratios are rounded to six
+//! decimals so that output is byte-stable.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::analyze::window::{Window, format_instant};
+use crate::analyze::{REPORTED_THRESHOLDS, WindowStats};
+use crate::commands::plan::PlanOutcome;
+use crate::config::{PoolSize, Settings, format_duration};
+use crate::policy::{Budget, Code, Effect, Finding};
+
+use super::Printer;
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// `plan --format json`.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// IANA zone months are taken in.
+    pub timezone: String,
+    /// The month as instants.
+    pub window: WindowJson,
+    /// Input counts.
+    pub inputs: InputsJson,
+    /// One per configured service.
+    pub services: Vec<ServiceJson>,
+    /// The connection budget on the recommendation.
+    pub budget: Budget,
+    /// Whether a guard blocks the plan.
+    pub blocked: bool,
+}
+
+/// A window as instants.
+#[derive(Debug, Serialize)]
+pub struct WindowJson {
+    /// First instant inside.
+    pub start: String,
+    /// First instant after.
+    pub end: String,
+}
+
+/// Input counts.
+#[derive(Debug, Serialize)]
+pub struct InputsJson {
+    /// Files read.
+    pub files: Vec<String>,
+    /// Data rows read.
+    pub rows: u64,
+    /// Samples used.
+    pub samples: u64,
+    /// Rows rejected (only non-zero under `--lenient`).
+    pub rejected: u64,
+}
+
+/// Statistics of a window.
+#[derive(Debug, Serialize)]
+pub struct StatsJson {
+    /// Time-weighted mean utilization.
+    pub mean_utilization: f64,
+    /// Median.
+    pub p50_utilization: f64,
+    /// 95th percentile.
+    pub p95_utilization: f64,
+    /// 99th percentile.
+    pub p99_utilization: f64,
+    /// Maximum.
+    pub max_utilization: f64,
+    /// Mean connections checked out.
+    pub mean_checked_out: f64,
+    /// Covered share of the window.
+    pub coverage: f64,
+    /// Covered seconds.
+    pub covered_seconds: i64,
+    /// Seconds above 0.60, 0.80, 0.90.
+    pub seconds_above: std::collections::BTreeMap<String, i64>,
+    /// Seconds saturated.
+    pub saturated_seconds: i64,
+    /// Pool timeouts.
+    pub timeouts: u64,
+    /// Seconds with callers waiting.
+    pub waiting_seconds: i64,
+    /// Most callers waiting at once.
+    pub max_waiting: u32,
+    /// Samples in the window.
+    pub samples: u64,
+}
+
+impl StatsJson {
+    fn new(w: &WindowStats) -> Self {
+        StatsJson {
+            mean_utilization: round6(w.mean_utilization),
+            p50_utilization: round6(w.p50_utilization),
+            p95_utilization: round6(w.p95_utilization),
+            p99_utilization: round6(w.p99_utilization),
+            max_utilization: round6(w.max_utilization),
+            mean_checked_out: round6(w.mean_checked_out),
+            coverage: round6(w.coverage),
+            covered_seconds: w.covered_seconds,
+            seconds_above: REPORTED_THRESHOLDS
+                .iter()
+                .zip(w.seconds_above)
+                .map(|(t, s)| (format!("{t:.2}"), s))
+                .collect(),
+            saturated_seconds: w.saturated_seconds,
+            timeouts: w.timeouts,
+            waiting_seconds: w.waiting_seconds,
+            max_waiting: w.max_waiting,
+            samples: w.samples,
+        }
+    }
+}
+
+/// One instance of a service.
+#[derive(Debug, Serialize)]
+pub struct InstanceJson {
+    /// Instance name.
+    pub instance: String,
+    /// `max_gap` used, seconds.
+    pub max_gap_seconds: i64,
+    /// Its statistics for the month.
+    pub stats: StatsJson,
+}
+
+/// An earlier month's headline numbers.
+#[derive(Debug, Serialize)]
+pub struct HistoryJson {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Mean utilization.
+    pub mean_utilization: f64,
+    /// p95.
+    pub p95_utilization: f64,
+    /// Coverage.
+    pub coverage: f64,
+}
+
+/// One replayed alert episode.
+#[derive(Debug, Serialize)]
+pub struct AlertJson {
+    /// Rule name.
+    pub rule: String,
+    /// Instance.
+    pub instance: String,
+    /// When the condition first held.
+    pub start: String,
+    /// When the alert fired.
+    pub fired_at: String,
+    /// When it resolved (or coverage ended).
+    pub end: String,
+    /// Seconds from start to end.
+    pub duration_seconds: i64,
+    /// Highest utilization in the episode.
+    pub peak_utilization: f64,
+}
+
+/// One service's decision and evidence.
+#[derive(Debug, Serialize)]
+pub struct ServiceJson {
+    /// Name.
+    pub service: String,
+    /// As deployed.
+    pub current: PoolSize,
+    /// As recommended.
+    pub recommended: PoolSize,
+    /// Whether the recommendation differs.
+    pub changes: bool,
+    /// The finding that set the recommendation.
+    pub deciding: Option<Code>,
+    /// Service-level statistics for the month.
+    pub stats: StatsJson,
+    /// Per instance.
+    pub instances: Vec<InstanceJson>,
+    /// Earlier months seen by the policy, most recent first.
+    pub history: Vec<HistoryJson>,
+    /// Findings in rule order.
+    pub findings: Vec<Finding>,
+    /// Fired alert episodes overlapping the month.
+    pub alerts: Vec<AlertJson>,
+}
+
+impl PlanReport {
+    /// Assembles the report.
+    pub fn new(settings: &Settings, outcome: &PlanOutcome) -> Self {
+        let tz = &settings.policy.timezone;
+        let window: Window = outcome.month.window(tz);
+        let services = settings
+            .services
+            .iter()
+            .enumerate()
+            .map(|(k, service)| {
+                let decision = &outcome.plan.decisions[k];
+                let windows = &outcome.analysis.services[k].windows;
+                let mut instances: Vec<_> = outcome.analysis.instances.iter().filter(|i| i.service == k).collect();
+                instances.sort_by(|a, b| outcome.series.key(a.series).instance.cmp(&outcome.series.key(b.series).instance));
+                let mut alerts: Vec<AlertJson> = instances
+                    .iter()
+                    .flat_map(|i| {
+                        i.alerts.iter().map(|a| AlertJson {
+                            rule: settings.alerts[a.rule].name.clone(),
+                            instance: outcome.series.key(i.series).instance.clone(),
+                            start: format_instant(a.episode.start, tz),
+                            fired_at: format_instant(a.episode.fired_at, tz),
+                            end: format_instant(a.episode.end, tz),
+                            duration_seconds: a.episode.duration(),
+                            peak_utilization: round6(a.episode.peak_utilization),
+                        })
+                    })
+                    .collect();
+                alerts.sort_by(|a, b| (&a.start, &a.instance, &a.rule).cmp(&(&b.start, &b.instance, &b.rule)));
+                ServiceJson {
+                    service: service.name.clone(),
+                    current: decision.current,
+                    recommended: decision.recommended,
+                    changes: decision.changes(),
+                    deciding: decision.deciding,
+                    stats: StatsJson::new(&windows[0]),
+                    instances: instances
+                        .iter()
+                        .map(|i| InstanceJson {
+                            instance: outcome.series.key(i.series).instance.clone(),
+                            max_gap_seconds: i.max_gap,
+                            stats: StatsJson::new(&i.windows[0]),
+                        })
+                        .collect(),
+                    history: outcome
+                        .earlier
+                        .iter()
+                        .zip(&windows[1..])
+                        .map(|(m, w)| HistoryJson {
+                            month: m.to_string(),
+                            mean_utilization: round6(w.mean_utilization),
+                            p95_utilization: round6(w.p95_utilization),
+                            coverage: round6(w.coverage),
+                        })
+                        .collect(),
+                    findings: decision.findings.clone(),
+                    alerts,
+                }
+            })
+            .collect();
+        PlanReport {
+            month: outcome.month.to_string(),
+            timezone: settings.policy.timezone_name.clone(),
+            window: WindowJson {
+                start: format_instant(window.start, tz),
+                end: format_instant(window.end, tz),
+            },
+            inputs: InputsJson {
+                files: outcome.summary.files.iter().map(|(p, _)| p.display().to_string()).collect(),
+                rows: outcome.summary.rows(),
+                samples: outcome.summary.samples,
+                rejected: outcome.summary.diagnostics.rejected(),
+            },
+            services,
+            budget: outcome.plan.budget.clone(),
+            blocked: outcome.plan.blocked(),
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn pad(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The plan for people.
+pub fn table(report: &PlanReport, printer: &Printer) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "poolcap plan — {} ({}), {} sample(s) from {} file(s)\n",
+        report.month,
+        report.timezone,
+        report.inputs.samples,
+        report.inputs.files.len()
+    );
+    let mut rows = vec![
+        ["SERVICE", "CURRENT", "RECOMMENDED", "MEAN", "P95", "MAX", "COVERAGE", "DECISION"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for s in &report.services {
+        let decision = match (s.changes, s.deciding) {
+            (true, Some(code)) => printer.paint(&format!("increase ({})", code.as_str()), "33;1"),
+            (true, None) => printer.paint("increase", "33;1"),
+            (false, _) => "keep".to_string(),
+        };
+        rows.push(vec![
+            s.service.clone(),
+            format!("{} + {}", s.current.pool_size, s.current.max_overflow),
+            format!("{} + {}", s.recommended.pool_size, s.recommended.max_overflow),
+            pct(s.stats.mean_utilization),
+            pct(s.stats.p95_utilization),
+            pct(s.stats.max_utilization),
+            pct(s.stats.coverage),
+            decision,
+        ]);
+    }
+    out.push_str(&pad(&rows));
+    for s in &report.services {
+        if s.findings.is_empty() && s.alerts.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}", s.service);
+        for f in &s.findings {
+            let mark = match f.effect {
+                Effect::Raise => "↑",
+                Effect::Block => "✗",
+                Effect::Limit => "⊤",
+                Effect::Advisory => "!",
+                Effect::Info => "·",
+            };
+            let _ = writeln!(out, "  {mark} {:<19} {}", f.code.as_str(), f.message);
+        }
+        if !s.alerts.is_empty() {
+            let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+            for a in &s.alerts {
+                *counts.entry(a.rule.as_str()).or_default() += 1;
+            }
+            let summary: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            let longest = s.alerts.iter().max_by_key(|a| a.duration_seconds).expect("non-empty");
+            let _ = writeln!(
+                out,
+                "  alerts replayed: {} (longest: {} {} on {} from {}, {}, peak {})",
+                summary.join(", "),
+                longest.rule,
+                "episode",
+                longest.instance,
+                longest.start,
+                format_duration(longest.duration_seconds),
+                pct(longest.peak_utilization)
+            );
+        }
+    }
+    let b = &report.budget;
+    let terms: Vec<String> = b
+        .services
+        .iter()
+        .map(|l| format!("{} × {}", l.pools, l.per_pool))
+        .chain((b.database.other_clients > 0).then(|| b.database.other_clients.to_string()))
+        .collect();
+    let verdict = if b.ok {
+        printer.paint("ok", "32")
+    } else {
+        printer.paint("BLOCKED", "31;1")
+    };
+    let _ = writeln!(
+        out,
+        "\nbudget: {} = {} of {} connections ({} max − {} superuser − {} reserved − {} headroom): {verdict}",
+        terms.join(" + "),
+        b.required,
+        b.limit,
+        b.database.max_connections,
+        b.database.superuser_reserved_connections,
+        b.database.reserved_connections,
+        b.database.headroom,
+    );
+    out
+}
