@@ -30,7 +30,11 @@ where
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
-            let status = if err.use_stderr() { ExitStatus::Usage } else { ExitStatus::Ok };
+            let status = if err.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Ok
+            };
             // clap prints help/version to stdout and errors to stderr itself.
             let _ = err.print();
             return status;

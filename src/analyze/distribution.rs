@@ -78,7 +78,11 @@ impl Distribution {
         if covered == 0 {
             return 0.0;
         }
-        let weighted: f64 = self.seconds.iter().map(|(st, s)| f64::from(st.checked_out) * *s as f64).sum();
+        let weighted: f64 = self
+            .seconds
+            .iter()
+            .map(|(st, s)| f64::from(st.checked_out) * *s as f64)
+            .sum();
         weighted / covered as f64
     }
 
@@ -110,7 +114,9 @@ impl Distribution {
                         return f64::from(c) / f64::from(pool);
                     }
                 }
-                sorted.last().map_or(0.0, |&(c, pool, _)| f64::from(c) / f64::from(pool))
+                sorted
+                    .last()
+                    .map_or(0.0, |&(c, pool, _)| f64::from(c) / f64::from(pool))
             })
             .collect()
     }

@@ -7,9 +7,9 @@
 //! its newest samples; a sample older than what has already left the buffer is
 //! rejected (like Prometheus' out-of-order window), never silently misplaced.
 //! A sample's value holds until the next sample of its instance, but never longer
-//! than `max_gap`; unless configured, `max_gap` is 3 × the median interval of the
-//! instance's first buffered samples (at least 10 intervals), fixed from then on
-//! so that the analysis streams.
+//! than `max_gap`; unless configured, `max_gap` is 3 × the median of the
+//! instance's first 10 intervals (in time order), fixed from then on so that
+//! the analysis streams.
 
 pub mod distribution;
 pub mod episodes;
@@ -95,7 +95,11 @@ impl WindowStats {
         WindowStats {
             window,
             covered_seconds: covered,
-            coverage: if window.seconds() > 0 { covered as f64 / window.seconds() as f64 } else { 0.0 },
+            coverage: if window.seconds() > 0 {
+                covered as f64 / window.seconds() as f64
+            } else {
+                0.0
+            },
             mean_utilization: dist.mean(),
             p50_utilization: ps[0],
             p95_utilization: ps[1],
@@ -177,8 +181,19 @@ struct Point {
 
 impl Point {
     fn same_values(&self, other: &Point) -> bool {
-        (self.checked_out, self.pool_size, self.capacity, self.waiting, self.timeouts)
-            == (other.checked_out, other.pool_size, other.capacity, other.waiting, other.timeouts)
+        (
+            self.checked_out,
+            self.pool_size,
+            self.capacity,
+            self.waiting,
+            self.timeouts,
+        ) == (
+            other.checked_out,
+            other.pool_size,
+            other.capacity,
+            other.waiting,
+            other.timeouts,
+        )
     }
 }
 
@@ -220,6 +235,8 @@ struct SeriesState {
     buffer: VecDeque<Point>,
     newest: i64,
     released: Option<Point>,
+    /// Samples released before `max_gap` was known (the first few only).
+    first: Vec<Point>,
     max_gap: Option<i64>,
     windows: Vec<InstanceWindow>,
     alerts: Vec<EpisodeTracker>,
@@ -313,8 +330,14 @@ impl Analyzer {
                 buffer: VecDeque::new(),
                 newest: i64::MIN,
                 released: None,
+                first: Vec::new(),
                 max_gap: self.settings.max_gap,
-                windows: self.settings.windows.iter().map(|_| InstanceWindow::default()).collect(),
+                windows: self
+                    .settings
+                    .windows
+                    .iter()
+                    .map(|_| InstanceWindow::default())
+                    .collect(),
                 alerts: self
                     .settings
                     .alerts
@@ -330,7 +353,8 @@ impl Analyzer {
             });
         }
         let state = self.series[idx].as_mut().expect("inserted above");
-        if let Some(last) = state.released
+        let last_released = state.first.last().copied().or(state.released);
+        if let Some(last) = last_released
             && point.ts <= last.ts
         {
             return Err(Rejected {
@@ -367,7 +391,7 @@ impl Analyzer {
         let reorder = self.settings.reorder_window;
         while let Some(front) = state.buffer.front() {
             let old_enough = state.newest - front.ts > reorder;
-            if !old_enough || (state.max_gap.is_none() && state.buffer.len() <= 10) {
+            if !old_enough {
                 break;
             }
             let Some(p) = state.buffer.pop_front() else { break };
@@ -386,6 +410,7 @@ impl Analyzer {
             while let Some(p) = state.buffer.pop_front() {
                 release(&mut state, p, &self.settings, &mut self.timelines);
             }
+            settle_max_gap(&mut state, &self.settings, &mut self.timelines);
             let max_gap = state.max_gap.unwrap_or(FALLBACK_MAX_GAP);
             if let Some(last) = state.released {
                 emit(&mut state, last, last.ts + max_gap, &self.settings, &mut self.timelines);
@@ -398,7 +423,13 @@ impl Analyzer {
             let overlaps = |e: &Episode| e.start < ew.end && e.end > ew.start;
             let mut alerts = Vec::new();
             for (rule, tracker) in state.alerts.iter_mut().enumerate() {
-                alerts.extend(tracker.take().into_iter().filter(overlaps).map(|episode| AlertEpisode { rule, episode }));
+                alerts.extend(
+                    tracker
+                        .take()
+                        .into_iter()
+                        .filter(overlaps)
+                        .map(|episode| AlertEpisode { rule, episode }),
+                );
             }
             alerts.sort_by_key(|a| (a.episode.start, a.rule));
             let sustained: Vec<Episode> = state.sustained.take().into_iter().filter(overlaps).collect();
@@ -456,9 +487,12 @@ impl Analyzer {
     }
 }
 
-/// Median of the intervals between the buffered samples × 3.
-fn estimate_max_gap(buffer: &VecDeque<Point>) -> i64 {
-    let mut intervals: Vec<i64> = buffer.iter().zip(buffer.iter().skip(1)).map(|(a, b)| b.ts - a.ts).collect();
+/// Intervals `max_gap` is estimated from: the instance's first ones.
+const GAP_ESTIMATE_INTERVALS: usize = 10;
+
+/// 3 × the median interval between consecutive (time-ordered) samples.
+fn estimate_max_gap(points: &[Point]) -> i64 {
+    let mut intervals: Vec<i64> = points.windows(2).map(|w| w[1].ts - w[0].ts).collect();
     if intervals.is_empty() {
         return FALLBACK_MAX_GAP;
     }
@@ -467,13 +501,33 @@ fn estimate_max_gap(buffer: &VecDeque<Point>) -> i64 {
     (3 * median).max(1)
 }
 
-/// Moves one sample out of the reorder buffer into the analysis.
+/// Moves one sample, in time order, out of the reorder buffer. Until `max_gap`
+/// is known the samples wait in `first`: the estimate then depends only on the
+/// instance's first samples in time order, never on the order rows arrived in.
 fn release(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
-    if state.max_gap.is_none() {
-        let mut all = state.buffer.clone();
-        all.push_front(p);
-        state.max_gap = Some(estimate_max_gap(&all));
+    if state.max_gap.is_some() {
+        advance(state, p, settings, timelines);
+        return;
     }
+    state.first.push(p);
+    if state.first.len() > GAP_ESTIMATE_INTERVALS {
+        settle_max_gap(state, settings, timelines);
+    }
+}
+
+/// Fixes `max_gap` from the samples held back so far and analyses them.
+fn settle_max_gap(state: &mut SeriesState, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
+    if state.max_gap.is_some() {
+        return;
+    }
+    state.max_gap = Some(estimate_max_gap(&state.first));
+    for p in std::mem::take(&mut state.first) {
+        advance(state, p, settings, timelines);
+    }
+}
+
+/// Analyses the next sample in time order: the previous one's segment ends here.
+fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
     let max_gap = state.max_gap.unwrap_or(FALLBACK_MAX_GAP);
     if let Some(last) = state.released {
         emit(state, last, p.ts.min(last.ts + max_gap), settings, timelines);
@@ -487,7 +541,11 @@ fn release(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
             }
         }
     }
-    if state.pool_size_changes.last().is_none_or(|&(_, size)| size != p.pool_size) {
+    if state
+        .pool_size_changes
+        .last()
+        .is_none_or(|&(_, size)| size != p.pool_size)
+    {
         state.pool_size_changes.push((p.ts, p.pool_size));
     }
     for (acc, w) in state.windows.iter_mut().zip(&settings.windows) {

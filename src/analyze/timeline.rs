@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn sums_instances_and_counts_coverage() {
-        let w = Window { start: 1000, end: 1000 + 3 * 86_400 };
+        let w = Window {
+            start: 1000,
+            end: 1000 + 3 * 86_400,
+        };
         let mut t = Timeline::new(w);
         // Instance A: 5 of 10 for the first day; instance B: 10 of 10 for 12 h in it.
         t.add(1000, 1000 + 86_400, 5, 10, false);
@@ -139,7 +142,10 @@ mod tests {
 
     #[test]
     fn segments_spanning_empty_days_hold_their_value() {
-        let w = Window { start: 0, end: 3 * 86_400 };
+        let w = Window {
+            start: 0,
+            end: 3 * 86_400,
+        };
         let mut t = Timeline::new(w);
         t.add(100, 2 * 86_400 + 100, 1, 4, false);
         let d = t.distribution();

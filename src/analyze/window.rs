@@ -21,18 +21,30 @@ impl Month {
     /// The month before.
     pub fn previous(self) -> Month {
         if self.month == 1 {
-            Month { year: self.year - 1, month: 12 }
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
         } else {
-            Month { year: self.year, month: self.month - 1 }
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
         }
     }
 
     /// The month after.
     pub fn next(self) -> Month {
         if self.month == 12 {
-            Month { year: self.year + 1, month: 1 }
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            Month { year: self.year, month: self.month + 1 }
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
@@ -49,7 +61,9 @@ fn local_midnight(month: Month, tz: &TimeZone) -> i64 {
     let date = Date::new(month.year, month.month, 1).expect("month is valid by construction");
     // Midnight may not exist on a DST-change day in some zones; jiff's compatible
     // disambiguation then takes the next valid instant, as a wall clock would.
-    date.to_zoned_datetime(tz.clone()).map(|z| z.timestamp().as_second()).expect("dates in range")
+    date.to_zoned_datetime(tz.clone())
+        .map(|z| z.timestamp().as_second())
+        .expect("dates in range")
 }
 
 impl fmt::Display for Month {

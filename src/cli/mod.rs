@@ -24,7 +24,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The config file.
-    #[arg(long, global = true, env = "POOLCAP_CONFIG", default_value = "poolcap.toml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "POOLCAP_CONFIG",
+        default_value = "poolcap.toml",
+        value_name = "FILE"
+    )]
     pub config: PathBuf,
     /// Output format on stdout.
     #[arg(long, global = true, env = "POOLCAP_FORMAT", value_enum, default_value_t = Format::Table)]

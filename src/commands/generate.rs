@@ -33,7 +33,9 @@ fn create(path: &Path) -> anyhow::Result<Box<dyn Write>> {
 }
 
 fn finish(mut writer: Box<dyn Write>, path: &Path) -> anyhow::Result<()> {
-    writer.flush().with_context(|| format!("{}: write failed", path.display()))?;
+    writer
+        .flush()
+        .with_context(|| format!("{}: write failed", path.display()))?;
     drop(writer);
     Ok(())
 }
@@ -51,11 +53,15 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 text.push_str(generate::HEADER);
                 text.push('\n');
                 for row in &rows {
-                    let ppr = services.iter().find(|s| s.name == row.service).map_or(1, |s| s.processes_per_replica);
+                    let ppr = services
+                        .iter()
+                        .find(|s| s.name == row.service)
+                        .map_or(1, |s| s.processes_per_replica);
                     generate::write_row(&mut text, row, ppr);
                 }
                 let mut w = create(&path)?;
-                w.write_all(text.as_bytes()).with_context(|| format!("{}: write failed", path.display()))?;
+                w.write_all(text.as_bytes())
+                    .with_context(|| format!("{}: write failed", path.display()))?;
                 finish(w, &path)?;
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
             }
@@ -70,8 +76,10 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
             let month = parse_month(month)?;
             let interval = parse_duration(interval).map_err(|m| UsageError(format!("--interval: {m}")))?;
             let mut w = create(out)?;
-            let rows = generate::bench_csv(month, *instances, interval, *seed, |chunk| w.write_all(chunk.as_bytes()))
-                .with_context(|| format!("{}: write failed", out.display()))?;
+            let rows = generate::bench_csv(month, *instances, interval, *seed, |chunk| {
+                w.write_all(chunk.as_bytes())
+            })
+            .with_context(|| format!("{}: write failed", out.display()))?;
             finish(w, out)?;
             printer.note(&format!("wrote {} ({rows} rows)", out.display()));
         }

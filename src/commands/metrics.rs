@@ -69,7 +69,7 @@ struct Analysed {
     unknown: BTreeMap<u32, u64>,
 }
 
-fn analyse(rx: mpsc::Receiver<Batch>, settings: AnalyzerSettings) -> Analysed {
+fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settings: AnalyzerSettings) -> Analysed {
     let mut analyzer = Analyzer::new(settings);
     let mut service_of: Vec<Option<usize>> = Vec::new();
     let mut out = Analysed {
@@ -89,7 +89,8 @@ fn analyse(rx: mpsc::Receiver<Batch>, settings: AnalyzerSettings) -> Analysed {
             }
             service_of[id as usize] = service;
         }
-        for s in batch.samples {
+        let mut samples = batch.samples;
+        for s in samples.drain(..) {
             let Some(service) = service_of.get(s.series as usize).copied().flatten() else {
                 *out.unknown.entry(s.series).or_default() += 1;
                 continue;
@@ -114,6 +115,8 @@ fn analyse(rx: mpsc::Receiver<Batch>, settings: AnalyzerSettings) -> Analysed {
                 }
             }
         }
+        // Hand the allocation back to the reader: no allocator churn per batch.
+        let _ = recycle.send(samples);
     }
     out.analysis = analyzer.finish();
     out
@@ -121,13 +124,19 @@ fn analyse(rx: mpsc::Receiver<Batch>, settings: AnalyzerSettings) -> Analysed {
 
 /// Reads every file of `args` and analyses it. Bad rows fail the run (listing
 /// the first ones and the count) unless `--lenient`.
-pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings, printer: &mut Printer) -> anyhow::Result<Loaded> {
+pub fn load(
+    args: &MetricsArgs,
+    settings: &Settings,
+    analyzer: AnalyzerSettings,
+    printer: &mut Printer,
+) -> anyhow::Result<Loaded> {
     let opts = ReadOptions {
         service: args.service.clone(),
     };
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let (tx, rx) = mpsc::sync_channel::<Batch>(8);
-    let worker = std::thread::spawn(move || analyse(rx, analyzer));
+    let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Sample>>();
+    let worker = std::thread::spawn(move || analyse(rx, recycle_tx, analyzer));
 
     let mut series = SeriesTable::default();
     let mut diags = Diagnostics::default();
@@ -147,25 +156,34 @@ pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings,
             }
         };
         let mut disconnected = false;
-        let result = ingest::csv::read(path, input, file_index as u32, &opts, &mut series, &mut diags, &mut |table, s| {
-            while announced < table.len() {
-                let key = table.key(announced as u32);
-                let slot = service_names.iter().position(|n| *n == key.service);
-                batch.new_series.push((announced as u32, slot));
-                announced += 1;
-            }
-            batch.samples.push(s);
-            if batch.samples.len() == BATCH {
-                let full = std::mem::replace(
-                    &mut batch,
-                    Batch {
-                        new_series: Vec::new(),
-                        samples: Vec::with_capacity(BATCH),
-                    },
-                );
-                disconnected |= tx.send(full).is_err();
-            }
-        });
+        let result = ingest::csv::read(
+            path,
+            input,
+            file_index as u32,
+            &opts,
+            &mut series,
+            &mut diags,
+            &mut |table, s| {
+                while announced < table.len() {
+                    let key = table.key(announced as u32);
+                    let slot = service_names.iter().position(|n| *n == key.service);
+                    batch.new_series.push((announced as u32, slot));
+                    announced += 1;
+                }
+                batch.samples.push(s);
+                if batch.samples.len() == BATCH {
+                    let empty = recycle_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                    let full = std::mem::replace(
+                        &mut batch,
+                        Batch {
+                            new_series: Vec::new(),
+                            samples: empty,
+                        },
+                    );
+                    disconnected |= tx.send(full).is_err();
+                }
+            },
+        );
         if disconnected {
             read_result = Err(anyhow::anyhow!("the analysis thread stopped early"));
             break;
@@ -182,7 +200,9 @@ pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings,
         let _ = tx.send(batch);
     }
     drop(tx);
-    let analysed = worker.join().map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;
+    let analysed = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;
     read_result?;
 
     let shown = analysed.rejected.len() as u64;
@@ -214,7 +234,12 @@ pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings,
         ));
     }
     if diags.rejected() > 0 {
-        let listing = diags.shown().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        let listing = diags
+            .shown()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         let counts = diags
             .by_code()
             .iter()
@@ -222,7 +247,11 @@ pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings,
             .collect::<Vec<_>>()
             .join(", ");
         let more = diags.rejected() - diags.shown().len() as u64;
-        let more = if more > 0 { format!("\n… and {more} more") } else { String::new() };
+        let more = if more > 0 {
+            format!("\n… and {more} more")
+        } else {
+            String::new()
+        };
         if !args.lenient {
             bail!(
                 "{listing}{more}\n{} bad row(s) ({counts}); fix them, or pass --lenient to skip them",
@@ -230,7 +259,10 @@ pub fn load(args: &MetricsArgs, settings: &Settings, analyzer: AnalyzerSettings,
             );
         }
         printer.warn(&format!("{listing}{more}"));
-        printer.warn(&format!("skipped {} bad row(s) ({counts}) under --lenient", diags.rejected()));
+        printer.warn(&format!(
+            "skipped {} bad row(s) ({counts}) under --lenient",
+            diags.rejected()
+        ));
     }
     if analysed.used == 0 {
         bail!(

@@ -61,7 +61,12 @@ pub fn compute(settings: &Settings, args: &PlanArgs, printer: &mut Printer) -> a
     let loaded = metrics::load(&args.metrics, settings, analyzer, printer)?;
     let evidence = evidence(settings, &loaded.analysis, &loaded.series);
     let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
-    let plan = policy::plan(&evidence, &pools, &PolicyParams::from_settings(&settings.policy), &settings.database);
+    let plan = policy::plan(
+        &evidence,
+        &pools,
+        &PolicyParams::from_settings(&settings.policy),
+        &settings.database,
+    );
     Ok(PlanOutcome {
         month,
         earlier,
@@ -92,7 +97,13 @@ pub fn evidence(settings: &Settings, analysis: &Analysis, series: &SeriesTable) 
                 .iter()
                 .filter(|i| i.service == k)
                 .flat_map(|i| i.sustained.iter().map(move |e| (i, e)))
-                .max_by_key(|(i, e)| (e.sustained_checked_out, e.duration(), std::cmp::Reverse((e.start, i.series))))
+                .max_by_key(|(i, e)| {
+                    (
+                        e.sustained_checked_out,
+                        e.duration(),
+                        std::cmp::Reverse((e.start, i.series)),
+                    )
+                })
                 .map(|(i, e)| SustainedEvidence {
                     instance: series.key(i.series).instance.clone(),
                     start: format_instant(e.start, tz),

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolSize, ServiceSettings, Settings,
-    line_column, parse_duration,
+    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolSize, ServiceSettings, Settings, line_column,
+    parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -169,7 +169,10 @@ fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64
     if value.is_finite() && value > low && value <= high {
         Ok(value)
     } else {
-        Err(loc.invalid(segs, format!("must be greater than {low} and at most {high}, got {value}")))
+        Err(loc.invalid(
+            segs,
+            format!("must be greater than {low} and at most {high}, got {value}"),
+        ))
     }
 }
 
@@ -214,7 +217,11 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             0.0,
             1.0,
         )?,
-        sustained_for: duration(loc, &policy_key("sustained_for"), p.sustained_for.as_deref().unwrap_or("5m"))?,
+        sustained_for: duration(
+            loc,
+            &policy_key("sustained_for"),
+            p.sustained_for.as_deref().unwrap_or("5m"),
+        )?,
         min_coverage: {
             let v = p.min_coverage.unwrap_or(0.8);
             if !(0.0..=1.0).contains(&v) {
@@ -222,11 +229,20 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             }
             v
         },
-        users_factor: fraction(loc, &policy_key("users_factor"), p.users_factor.unwrap_or(1.5), 0.0, 100.0)?,
+        users_factor: fraction(
+            loc,
+            &policy_key("users_factor"),
+            p.users_factor.unwrap_or(1.5),
+            0.0,
+            100.0,
+        )?,
         overflow_factor: {
             let v = p.overflow_factor.unwrap_or(0.5);
             if !(v.is_finite() && (0.0..=10.0).contains(&v)) {
-                return Err(loc.invalid(&policy_key("overflow_factor"), format!("must be between 0 and 10, got {v}")));
+                return Err(loc.invalid(
+                    &policy_key("overflow_factor"),
+                    format!("must be between 0 and 10, got {v}"),
+                ));
             }
             v
         },
@@ -247,13 +263,25 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             Some(text) => Some(duration(loc, &policy_key("max_gap"), text)?),
             None => None,
         },
-        reorder_window: duration(loc, &policy_key("reorder_window"), p.reorder_window.as_deref().unwrap_or("1h"))?,
+        reorder_window: duration(
+            loc,
+            &policy_key("reorder_window"),
+            p.reorder_window.as_deref().unwrap_or("1h"),
+        )?,
     };
 
     let alerts = match raw.alerts {
         None => vec![
-            AlertRule { name: "warning".into(), above: 0.80, for_seconds: 300 },
-            AlertRule { name: "critical".into(), above: 0.90, for_seconds: 120 },
+            AlertRule {
+                name: "warning".into(),
+                above: 0.80,
+                for_seconds: 300,
+            },
+            AlertRule {
+                name: "critical".into(),
+                above: 0.90,
+                for_seconds: 120,
+            },
         ],
         Some(list) => {
             let mut rules: Vec<AlertRule> = Vec::with_capacity(list.len());
@@ -285,7 +313,12 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             d.superuser_reserved_connections.unwrap_or(3),
             0,
         )?,
-        reserved_connections: count(loc, &db_key("reserved_connections"), d.reserved_connections.unwrap_or(0), 0)?,
+        reserved_connections: count(
+            loc,
+            &db_key("reserved_connections"),
+            d.reserved_connections.unwrap_or(0),
+            0,
+        )?,
         headroom: count(loc, &db_key("headroom"), d.headroom.unwrap_or(5), 0)?,
         other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0)?,
     };
@@ -308,7 +341,10 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
         let Some(current) = s.current else {
             return Err(loc.invalid(
                 &[Key("services"), Index(i)],
-                format!("service {:?} needs `current = {{ pool_size = N, max_overflow = M }}`", s.name),
+                format!(
+                    "service {:?} needs `current = {{ pool_size = N, max_overflow = M }}`",
+                    s.name
+                ),
             ));
         };
         let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
@@ -322,7 +358,12 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
         };
         services.push(ServiceSettings {
             replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1)?,
-            processes_per_replica: count(loc, &seg("processes_per_replica"), s.processes_per_replica.unwrap_or(1), 1)?,
+            processes_per_replica: count(
+                loc,
+                &seg("processes_per_replica"),
+                s.processes_per_replica.unwrap_or(1),
+                1,
+            )?,
             concurrent_users: match s.concurrent_users {
                 Some(v) => Some(count(loc, &seg("concurrent_users"), v, 0)?),
                 None => None,

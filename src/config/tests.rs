@@ -15,7 +15,14 @@ fn minimal_config_takes_design_defaults() {
     assert_eq!(s.policy.sustained_for, 300);
     assert_eq!(s.policy.min_coverage, 0.8);
     assert_eq!(s.alerts.len(), 2);
-    assert_eq!(s.alerts[1], AlertRule { name: "critical".into(), above: 0.9, for_seconds: 120 });
+    assert_eq!(
+        s.alerts[1],
+        AlertRule {
+            name: "critical".into(),
+            above: 0.9,
+            for_seconds: 120
+        }
+    );
     assert_eq!(s.database.limit(), 100 - 3 - 5);
     assert_eq!(s.services[0].pools(), 1);
 }
@@ -74,13 +81,22 @@ fn bad_value_names_file_line_and_key() {
     );
     let text = "[policy]\ntimezone = \"Mars/Olympus\"\n".to_string() + MINIMAL;
     let err = parse_text(&text).unwrap_err().to_string();
-    assert!(err.starts_with("poolcap.toml:2:12: policy.timezone: unknown time zone"), "{err}");
+    assert!(
+        err.starts_with("poolcap.toml:2:12: policy.timezone: unknown time zone"),
+        "{err}"
+    );
     let text = MINIMAL.replace("pool_size = 20", "pool_size = 0");
     let err = parse_text(&text).unwrap_err().to_string();
-    assert!(err.starts_with("poolcap.toml:3:") && err.contains("services[0].current.pool_size"), "{err}");
+    assert!(
+        err.starts_with("poolcap.toml:3:") && err.contains("services[0].current.pool_size"),
+        "{err}"
+    );
     let text = format!("[policy]\nsustained_for = \"5\"\n{MINIMAL}");
     let err = parse_text(&text).unwrap_err().to_string();
-    assert!(err.contains("policy.sustained_for") && err.contains("without a unit"), "{err}");
+    assert!(
+        err.contains("policy.sustained_for") && err.contains("without a unit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -89,7 +105,10 @@ fn services_are_required_and_unique() {
     assert!(err.contains("services"), "{err}");
     let twice = format!("{MINIMAL}{MINIMAL}");
     let err = parse_text(&twice).unwrap_err().to_string();
-    assert!(err.contains("defined twice") && err.starts_with("poolcap.toml:5:"), "{err}");
+    assert!(
+        err.contains("defined twice") && err.starts_with("poolcap.toml:5:"),
+        "{err}"
+    );
 }
 
 #[test]

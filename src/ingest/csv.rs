@@ -41,7 +41,12 @@ struct Columns {
     timeouts: Option<usize>,
 }
 
-fn map_header(path: &Path, header: &csv::ByteRecord, opts: &ReadOptions, diags: &mut Diagnostics) -> Result<Columns, IngestError> {
+fn map_header(
+    path: &Path,
+    header: &csv::ByteRecord,
+    opts: &ReadOptions,
+    diags: &mut Diagnostics,
+) -> Result<Columns, IngestError> {
     let mut found: [Option<usize>; 10] = [None; 10];
     let mut extra = Vec::new();
     for (i, name) in header.iter().enumerate() {
@@ -105,6 +110,22 @@ fn map_header(path: &Path, header: &csv::ByteRecord, opts: &ReadOptions, diags: 
 
 /// A non-negative whole number; `"20.0"` is accepted (exporters write floats).
 fn parse_count(field: &[u8]) -> Result<u64, ()> {
+    // Fast path: 1–9 plain digits.
+    if !field.is_empty() && field.len() < 10 {
+        let mut v: u64 = 0;
+        let mut plain = true;
+        for &b in field {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                plain = false;
+                break;
+            }
+            v = v * 10 + u64::from(d);
+        }
+        if plain {
+            return Ok(v);
+        }
+    }
     let field = field.trim_ascii();
     let (int, frac) = match field.iter().position(|&b| b == b'.') {
         Some(dot) => (&field[..dot], &field[dot + 1..]),
@@ -141,11 +162,13 @@ fn row_error(code: &'static str, message: String) -> RowError {
     RowError { code, message }
 }
 
+#[inline]
 fn field<'r>(record: &'r csv::ByteRecord, index: usize, name: &str) -> Result<&'r [u8], RowError> {
-    match record.get(index) {
-        Some(f) if !f.trim_ascii().is_empty() => Ok(f.trim_ascii()),
-        _ => Err(row_error("missing-value", format!("{name} is empty"))),
+    let f = record.get(index).map(<[u8]>::trim_ascii).unwrap_or_default();
+    if f.is_empty() {
+        return Err(row_error("missing-value", format!("{name} is empty")));
     }
+    Ok(f)
 }
 
 fn count_field(record: &csv::ByteRecord, index: usize, name: &str) -> Result<u64, RowError> {
@@ -153,7 +176,10 @@ fn count_field(record: &csv::ByteRecord, index: usize, name: &str) -> Result<u64
     parse_count(f).map_err(|()| {
         row_error(
             "bad-number",
-            format!("{name} {:?} is not a non-negative whole number", String::from_utf8_lossy(f)),
+            format!(
+                "{name} {:?} is not a non-negative whole number",
+                String::from_utf8_lossy(f)
+            ),
         )
     })
 }
@@ -167,6 +193,29 @@ fn optional_count(record: &csv::ByteRecord, index: Option<usize>, name: &str) ->
 
 fn small(value: u64, name: &str) -> Result<u32, RowError> {
     u32::try_from(value).map_err(|_| row_error("bad-number", format!("{name} {value} is out of range")))
+}
+
+/// The series of a row, trying the last row's series and the one after it
+/// before hashing.
+#[inline]
+fn lookup_series(series: &mut SeriesTable, last_id: &mut Option<u32>, service: &[u8], instance: &[u8]) -> u32 {
+    let matches = |series: &SeriesTable, id: u32| {
+        let key = series.key(id);
+        key.instance.as_bytes() == instance && key.service.as_bytes() == service
+    };
+    if let Some(last) = *last_id {
+        if matches(series, last) {
+            return last;
+        }
+        let next = if last as usize + 1 < series.len() { last + 1 } else { 0 };
+        if matches(series, next) {
+            *last_id = Some(next);
+            return next;
+        }
+    }
+    let id = series.intern(service, instance);
+    *last_id = Some(id);
+    id
 }
 
 /// Streams one CSV file, calling `sink` with every valid sample (and the series
@@ -211,9 +260,9 @@ pub fn read(
     let default_service = opts.service.as_deref().unwrap_or("").as_bytes();
     let mut summary = FileSummary::default();
     let mut record = csv::ByteRecord::new();
-    // The last (service, instance) pair and its id: consecutive rows usually share it.
-    let mut last_key: Vec<u8> = Vec::new();
-    let mut last_id = None;
+    // The last row's series id: the next row is usually the same series, or the
+    // next one of an exporter that writes every instance in turn.
+    let mut last_id: Option<u32> = None;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -244,7 +293,10 @@ pub fn read(
             };
             let pool_size = small(count_field(&record, cols.pool_size, "pool_size")?, "pool_size")?;
             if pool_size == 0 {
-                return Err(row_error("bad-number", "pool_size is 0; a QueuePool has at least one connection".into()));
+                return Err(row_error(
+                    "bad-number",
+                    "pool_size is 0; a QueuePool has at least one connection".into(),
+                ));
             }
             let checked_out = small(count_field(&record, cols.checked_out, "checked_out")?, "checked_out")?;
             let max_overflow = optional_count(&record, cols.max_overflow, "max_overflow")?
@@ -265,26 +317,18 @@ pub fn read(
                 parse_signed(&record[i]).map_err(|()| {
                     row_error(
                         "bad-number",
-                        format!("overflow {:?} is not a whole number", String::from_utf8_lossy(&record[i])),
+                        format!(
+                            "overflow {:?} is not a whole number",
+                            String::from_utf8_lossy(&record[i])
+                        ),
                     )
                 })?;
             }
-            let waiting = optional_count(&record, cols.waiting, "waiting")?.map(|v| small(v, "waiting")).transpose()?;
+            let waiting = optional_count(&record, cols.waiting, "waiting")?
+                .map(|v| small(v, "waiting"))
+                .transpose()?;
             let timeouts = optional_count(&record, cols.timeouts, "timeouts")?;
-            let id = {
-                let same = last_id.is_some()
-                    && last_key.len() == service.len() + 1 + instance.len()
-                    && last_key[..service.len()] == *service
-                    && last_key[service.len() + 1..] == *instance;
-                if !same {
-                    last_key.clear();
-                    last_key.extend_from_slice(service);
-                    last_key.push(0);
-                    last_key.extend_from_slice(instance);
-                    last_id = Some(series.intern(service, instance));
-                }
-                last_id.unwrap_or_default()
-            };
+            let id = lookup_series(series, &mut last_id, service, instance);
             Ok(Sample {
                 series: id,
                 ts,
@@ -329,7 +373,10 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    fn run(text: &str, opts: &ReadOptions) -> (Result<FileSummary, IngestError>, Vec<Sample>, Diagnostics, SeriesTable) {
+    fn run(
+        text: &str,
+        opts: &ReadOptions,
+    ) -> (Result<FileSummary, IngestError>, Vec<Sample>, Diagnostics, SeriesTable) {
         let mut series = SeriesTable::default();
         let mut diags = Diagnostics::default();
         let mut out = Vec::new();
@@ -371,16 +418,26 @@ mod tests {
         let lines: Vec<_> = diags.shown().iter().map(|d| (d.line, d.code)).collect();
         assert_eq!(
             lines,
-            vec![(Some(3), "bad-number"), (Some(4), "field-count"), (Some(5), "bad-timestamp")]
+            vec![
+                (Some(3), "bad-number"),
+                (Some(4), "field-count"),
+                (Some(5), "bad-timestamp")
+            ]
         );
-        assert_eq!(diags.shown()[0].to_string(), "m.csv:3: pool_size \"twenty\" is not a non-negative whole number [bad-number]");
+        assert_eq!(
+            diags.shown()[0].to_string(),
+            "m.csv:3: pool_size \"twenty\" is not a non-negative whole number [bad-number]"
+        );
     }
 
     #[test]
     fn missing_required_column_is_a_header_error() {
         let (result, ..) = run("ts,service,checked_out\n1,b,2\n", &ReadOptions::default());
         let err = result.unwrap_err().to_string();
-        assert!(err.starts_with("m.csv:1: header lacks required column(s) pool_size"), "{err}");
+        assert!(
+            err.starts_with("m.csv:1: header lacks required column(s) pool_size"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -395,7 +452,11 @@ mod tests {
 
     #[test]
     fn empty_and_header_only_files_are_errors() {
-        for text in ["", "ts,service,pool_size,checked_out\n", "ts,service,pool_size,checked_out\n1,b,0,0\n"] {
+        for text in [
+            "",
+            "ts,service,pool_size,checked_out\n",
+            "ts,service,pool_size,checked_out\n1,b,0,0\n",
+        ] {
             let (result, ..) = run(text, &ReadOptions::default());
             assert!(matches!(result, Err(IngestError::NoSamples { .. })), "{text:?}");
         }

@@ -8,6 +8,10 @@
 
 /// Parses a timestamp into Unix seconds (UTC).
 pub fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
+    // Fast path: plain Unix seconds (10 digits until 2286).
+    if field.len() == 10 && field.iter().all(u8::is_ascii_digit) {
+        return Ok(field.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0')));
+    }
     let field = trim(field);
     if field.is_empty() {
         return Err("empty timestamp".into());
@@ -89,7 +93,13 @@ fn digits(s: &[u8]) -> Option<i64> {
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fff…](Z|±HH:MM)`; `None` for anything else.
 fn parse_rfc3339_fast(s: &[u8]) -> Option<i64> {
-    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || !matches!(s[10], b'T' | b't' | b' ') || s[13] != b':' || s[16] != b':' {
+    if s.len() < 20
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
         return None;
     }
     let year = digits(&s[0..4])?;
@@ -98,7 +108,13 @@ fn parse_rfc3339_fast(s: &[u8]) -> Option<i64> {
     let hour = digits(&s[11..13])?;
     let minute = digits(&s[14..16])?;
     let second = digits(&s[17..19])?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -181,7 +197,11 @@ mod tests {
 
     #[test]
     fn rejects_missing_offset_and_garbage() {
-        assert!(parse_timestamp(b"2026-10-01T08:00:00").unwrap_err().contains("no UTC offset"));
+        assert!(
+            parse_timestamp(b"2026-10-01T08:00:00")
+                .unwrap_err()
+                .contains("no UTC offset")
+        );
         assert!(parse_timestamp(b"2026-02-30T08:00:00Z").is_err());
         assert!(parse_timestamp(b"yesterday").is_err());
         assert!(parse_timestamp(b"").is_err());

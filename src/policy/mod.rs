@@ -153,13 +153,25 @@ impl Code {
     /// The rule as written in the policy (hazard card wording where it has one).
     pub fn rule_text(self) -> &'static str {
         match self {
-            Code::SizingFormula => "pool_size = ceil(concurrent_users × users_factor); the result is a floor for the recommendation.",
-            Code::MonthlyEscalation => "If average pool utilization > escalate_mean_utilization for one month, increase pool_size by escalate_step.",
-            Code::SustainedHigh => "If utilization stays > sustained_utilization for sustained_for, increase immediately: +escalate_step until the episode's level would be at or below the threshold.",
-            Code::Saturation => "Samples at pool_size + max_overflow, or any pool timeout, are censored demand: increase by at least escalate_step.",
-            Code::Overprovisioned => "A service below overprovisioned_utilization for overprovisioned_months months is reported; poolcap never shrinks a pool by itself.",
+            Code::SizingFormula => {
+                "pool_size = ceil(concurrent_users × users_factor); the result is a floor for the recommendation."
+            }
+            Code::MonthlyEscalation => {
+                "If average pool utilization > escalate_mean_utilization for one month, increase pool_size by escalate_step."
+            }
+            Code::SustainedHigh => {
+                "If utilization stays > sustained_utilization for sustained_for, increase immediately: +escalate_step until the episode's level would be at or below the threshold."
+            }
+            Code::Saturation => {
+                "Samples at pool_size + max_overflow, or any pool timeout, are censored demand: increase by at least escalate_step."
+            }
+            Code::Overprovisioned => {
+                "A service below overprovisioned_utilization for overprovisioned_months months is reported; poolcap never shrinks a pool by itself."
+            }
             Code::InsufficientData => "A month with coverage below min_coverage gives no mean-based decision.",
-            Code::BudgetExceeded => "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom.",
+            Code::BudgetExceeded => {
+                "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom."
+            }
             Code::MaxPoolSize => "pool_size never exceeds the service's max_pool_size.",
         }
     }
@@ -250,9 +262,15 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
     if let Some(users) = e.concurrent_users {
         let size = ceil_times(users, p.users_factor).max(1);
         let message = if size > current {
-            format!("{users} concurrent users × {} = {size} connections, above the current {current}", p.users_factor)
+            format!(
+                "{users} concurrent users × {} = {size} connections, above the current {current}",
+                p.users_factor
+            )
         } else {
-            format!("{users} concurrent users × {} = {size} connections; the current {current} already covers it", p.users_factor)
+            format!(
+                "{users} concurrent users × {} = {size} connections; the current {current} already covers it",
+                p.users_factor
+            )
         };
         findings.push(finding(
             Code::SizingFormula,

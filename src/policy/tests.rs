@@ -1,0 +1,281 @@
+use super::*;
+use proptest::prelude::*;
+
+fn params() -> PolicyParams {
+    PolicyParams {
+        escalate_mean_utilization: 0.60,
+        escalate_step: 5,
+        sustained_utilization: 0.80,
+        sustained_for: 300,
+        min_coverage: 0.8,
+        users_factor: 1.5,
+        overflow_factor: 0.5,
+        overprovisioned_utilization: 0.20,
+        overprovisioned_months: 3,
+    }
+}
+
+fn month(mean: f64) -> MonthEvidence {
+    MonthEvidence {
+        mean_utilization: mean,
+        coverage: 1.0,
+        saturated_seconds: 0,
+        timeouts: 0,
+    }
+}
+
+fn evidence(pool_size: u32, mean: f64) -> Evidence {
+    Evidence {
+        service: "backend".into(),
+        current: PoolSize {
+            pool_size,
+            max_overflow: pool_size / 2,
+        },
+        concurrent_users: None,
+        max_pool_size: None,
+        month: month(mean),
+        earlier: vec![Some(month(mean)), Some(month(mean))],
+        sustained: None,
+    }
+}
+
+fn sustained(level: u32, pool_size: u32) -> SustainedEvidence {
+    SustainedEvidence {
+        instance: "backend-0".into(),
+        start: "2026-10-05T08:10:00+01:00".into(),
+        duration: 600,
+        level_checked_out: level,
+        pool_size,
+    }
+}
+
+fn codes(d: &Decision) -> Vec<&'static str> {
+    d.findings.iter().map(|f| f.code.as_str()).collect()
+}
+
+#[test]
+fn ceil_times_is_exact_on_decimal_factors() {
+    assert_eq!(ceil_times(10, 1.5), 15);
+    assert_eq!(ceil_times(25, 0.5), 13);
+    assert_eq!(ceil_times(10, 1.1), 11);
+    assert_eq!(ceil_times(7, 1.5), 11);
+    assert_eq!(ceil_times(0, 0.5), 0);
+}
+
+#[test]
+fn quiet_month_keeps_the_pool() {
+    let d = decide(&evidence(20, 0.45), &params());
+    assert!(!d.changes());
+    assert!(d.findings.is_empty());
+    assert_eq!(d.deciding, None);
+}
+
+#[test]
+fn monthly_escalation_adds_one_step_and_overflow_follows() {
+    let d = decide(&evidence(20, 0.62), &params());
+    assert_eq!(
+        d.recommended,
+        PoolSize {
+            pool_size: 25,
+            max_overflow: 13
+        }
+    );
+    assert_eq!(codes(&d), vec!["monthly-escalation"]);
+    assert_eq!(d.deciding, Some(Code::MonthlyEscalation));
+    // Exactly at the threshold is not above it.
+    assert!(!decide(&evidence(20, 0.60), &params()).changes());
+}
+
+#[test]
+fn sustained_high_steps_until_the_level_fits() {
+    let mut e = evidence(20, 0.5);
+    e.sustained = Some(sustained(30, 20));
+    let d = decide(&e, &params());
+    // 30 / 25 = 1.2, 30 / 30 = 1.0, 30 / 35 = 0.857, 30 / 40 = 0.75.
+    assert_eq!(d.recommended.pool_size, 40);
+    assert_eq!(d.recommended.max_overflow, 20);
+    assert_eq!(d.deciding, Some(Code::SustainedHigh));
+}
+
+#[test]
+fn rules_do_not_add_up_the_largest_wins() {
+    let mut e = evidence(20, 0.7);
+    e.sustained = Some(sustained(19, 20)); // needs 25
+    e.month.saturated_seconds = 60; // needs 25
+    let d = decide(&e, &params());
+    assert_eq!(d.recommended.pool_size, 25);
+    assert_eq!(codes(&d), vec!["monthly-escalation", "sustained-high", "saturation"]);
+}
+
+#[test]
+fn saturation_or_timeouts_alone_raise_by_a_step() {
+    let mut e = evidence(20, 0.3);
+    e.month.timeouts = 3;
+    let d = decide(&e, &params());
+    assert_eq!(d.recommended.pool_size, 25);
+    assert!(d.findings[0].message.contains("censored"));
+}
+
+#[test]
+fn sizing_formula_is_a_floor() {
+    let mut e = evidence(20, 0.3);
+    e.concurrent_users = Some(18);
+    let d = decide(&e, &params());
+    assert_eq!(
+        d.recommended,
+        PoolSize {
+            pool_size: 27,
+            max_overflow: 14
+        }
+    );
+    e.concurrent_users = Some(10);
+    let d = decide(&e, &params());
+    assert!(!d.changes());
+    assert_eq!(d.findings[0].effect, Effect::Info);
+}
+
+#[test]
+fn max_pool_size_caps_but_never_shrinks() {
+    let mut e = evidence(20, 0.7);
+    e.sustained = Some(sustained(40, 20));
+    e.max_pool_size = Some(30);
+    let d = decide(&e, &params());
+    assert_eq!(d.recommended.pool_size, 30);
+    assert_eq!(d.deciding, Some(Code::MaxPoolSize));
+    e.max_pool_size = Some(10);
+    let d = decide(&e, &params());
+    assert_eq!(d.recommended.pool_size, 20);
+    assert!(codes(&d).contains(&"max-pool-size"));
+}
+
+#[test]
+fn low_coverage_gates_the_mean_rules() {
+    let mut e = evidence(20, 0.9);
+    e.month.coverage = 0.5;
+    let d = decide(&e, &params());
+    assert!(!d.changes());
+    assert_eq!(codes(&d), vec!["insufficient-data"]);
+    // Evidence of real events still counts.
+    e.month.saturated_seconds = 10;
+    assert_eq!(decide(&e, &params()).recommended.pool_size, 25);
+}
+
+#[test]
+fn overprovisioned_is_advisory_and_needs_three_months() {
+    let d = decide(&evidence(20, 0.1), &params());
+    assert_eq!(codes(&d), vec!["overprovisioned"]);
+    assert!(!d.changes());
+    let mut e = evidence(20, 0.1);
+    e.earlier[1] = None;
+    assert!(decide(&e, &params()).findings.is_empty());
+    e.earlier[1] = Some(month(0.3));
+    assert!(decide(&e, &params()).findings.is_empty());
+}
+
+#[test]
+fn budget_blocks_and_explains() {
+    let db = DatabaseBudget {
+        max_connections: 100,
+        superuser_reserved_connections: 3,
+        reserved_connections: 0,
+        headroom: 5,
+        other_clients: 0,
+    };
+    // The card's 20 + 10 on 2 × 2 processes already needs 120 of 92.
+    let plan = plan(&[evidence(20, 0.3)], &[4], &params(), &db);
+    assert!(plan.blocked());
+    assert_eq!((plan.budget.required, plan.budget.limit), (120, 92));
+    let f = plan.decisions[0].findings.last().unwrap();
+    assert_eq!(f.code, Code::BudgetExceeded);
+    assert!(
+        f.message.contains("4 × 30 = 120") && f.message.contains("PgBouncer"),
+        "{}",
+        f.message
+    );
+    let plan2 = super::plan(&[evidence(20, 0.3)], &[2], &params(), &db);
+    assert!(!plan2.blocked());
+    assert!(plan2.decisions[0].findings.is_empty());
+}
+
+fn arb_evidence() -> impl Strategy<Value = Evidence> {
+    (
+        1u32..80,
+        0.0f64..1.5,
+        0.0f64..=1.0,
+        0i64..3600,
+        0u64..5,
+        prop::option::of(0u32..200),
+        prop::option::of(0u32..100),
+        prop::option::of(1u32..120),
+    )
+        .prop_map(
+            |(pool, mean, coverage, saturated, timeouts, level, users, max)| Evidence {
+                service: "s".into(),
+                current: PoolSize {
+                    pool_size: pool,
+                    max_overflow: pool / 2,
+                },
+                concurrent_users: users,
+                max_pool_size: max,
+                month: MonthEvidence {
+                    mean_utilization: mean,
+                    coverage,
+                    saturated_seconds: saturated,
+                    timeouts,
+                },
+                earlier: vec![Some(month(mean)), Some(month(mean))],
+                sustained: level.map(|l| sustained(l, pool)),
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn never_below_current(e in arb_evidence()) {
+        let d = decide(&e, &params());
+        prop_assert!(d.recommended.pool_size >= e.current.pool_size);
+    }
+
+    #[test]
+    fn overflow_follows_the_factor_whenever_the_size_changes(e in arb_evidence(), factor in 0.0f64..2.0) {
+        let p = PolicyParams { overflow_factor: factor, ..params() };
+        let d = decide(&e, &p);
+        if d.recommended.pool_size != e.current.pool_size {
+            prop_assert_eq!(d.recommended.max_overflow, ceil_times(d.recommended.pool_size, factor));
+        } else {
+            prop_assert_eq!(d.recommended, e.current);
+        }
+    }
+
+    /// More load — a higher mean, a longer saturation, more timeouts, a higher
+    /// sustained level — never gives a smaller pool.
+    #[test]
+    fn monotone_in_load(e in arb_evidence(), dm in 0.0f64..0.5, ds in 0i64..600, dt in 0u64..3, dl in 0u32..40) {
+        let mut more = e.clone();
+        more.month.mean_utilization += dm;
+        more.month.saturated_seconds += ds;
+        more.month.timeouts += dt;
+        more.sustained = match &e.sustained {
+            Some(s) => Some(SustainedEvidence { level_checked_out: s.level_checked_out + dl, ..s.clone() }),
+            None if dl > 0 => Some(sustained(dl, e.current.pool_size)),
+            None => None,
+        };
+        let base = decide(&e, &params()).recommended.pool_size;
+        let loaded = decide(&more, &params()).recommended.pool_size;
+        prop_assert!(loaded >= base, "{loaded} < {base}");
+    }
+
+    #[test]
+    fn an_unblocked_plan_stays_within_budget(es in prop::collection::vec(arb_evidence(), 1..4), max in 20u32..400, other in 0u32..20) {
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
+        let pools: Vec<u32> = (0..es.len() as u32).map(|i| i % 3 + 1).collect();
+        let plan = plan(&es, &pools, &params(), &db);
+        let used: u32 = plan.decisions.iter().zip(&pools).map(|(d, n)| n * d.recommended.capacity()).sum::<u32>() + other;
+        prop_assert_eq!(plan.budget.required, used);
+        if !plan.blocked() {
+            prop_assert!(used <= db.limit());
+        } else {
+            prop_assert!(plan.decisions.iter().any(|d| d.findings.iter().any(|f| f.code == Code::BudgetExceeded)));
+        }
+    }
+}

@@ -199,7 +199,13 @@ impl PlanReport {
                 let decision = &outcome.plan.decisions[k];
                 let windows = &outcome.analysis.services[k].windows;
                 let mut instances: Vec<_> = outcome.analysis.instances.iter().filter(|i| i.service == k).collect();
-                instances.sort_by(|a, b| outcome.series.key(a.series).instance.cmp(&outcome.series.key(b.series).instance));
+                instances.sort_by(|a, b| {
+                    outcome
+                        .series
+                        .key(a.series)
+                        .instance
+                        .cmp(&outcome.series.key(b.series).instance)
+                });
                 let mut alerts: Vec<AlertJson> = instances
                     .iter()
                     .flat_map(|i| {
@@ -254,7 +260,12 @@ impl PlanReport {
                 end: format_instant(window.end, tz),
             },
             inputs: InputsJson {
-                files: outcome.summary.files.iter().map(|(p, _)| p.display().to_string()).collect(),
+                files: outcome
+                    .summary
+                    .files
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect(),
                 rows: outcome.summary.rows(),
                 samples: outcome.summary.samples,
                 rejected: outcome.summary.diagnostics.rejected(),
@@ -299,9 +310,18 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         report.inputs.files.len()
     );
     let mut rows = vec![
-        ["SERVICE", "CURRENT", "RECOMMENDED", "MEAN", "P95", "MAX", "COVERAGE", "DECISION"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "SERVICE",
+            "CURRENT",
+            "RECOMMENDED",
+            "MEAN",
+            "P95",
+            "MAX",
+            "COVERAGE",
+            "DECISION",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for s in &report.services {
         let decision = match (s.changes, s.deciding) {
@@ -345,10 +365,9 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
             let longest = s.alerts.iter().max_by_key(|a| a.duration_seconds).expect("non-empty");
             let _ = writeln!(
                 out,
-                "  alerts replayed: {} (longest: {} {} on {} from {}, {}, peak {})",
+                "  alerts replayed: {} (longest: {} episode on {} from {}, {}, peak {})",
                 summary.join(", "),
                 longest.rule,
-                "episode",
                 longest.instance,
                 longest.start,
                 format_duration(longest.duration_seconds),

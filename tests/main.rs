@@ -1,0 +1,7 @@
+//! The one integration test binary: the `poolcap` executable run as a user
+//! would, through a small harness (`util`).
+#![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
+
+mod cli;
+mod plan;
+mod util;

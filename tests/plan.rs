@@ -1,0 +1,190 @@
+//! `poolcap plan` on the sample deployment: golden JSON and the schema CI relies on.
+
+use serde::Deserialize;
+
+use crate::util::{poolcap, root, sample_plan};
+
+/// The fields the issue promises to machines; deserializing pins them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Pool {
+    pool_size: u32,
+    max_overflow: u32,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Stats {
+    mean_utilization: f64,
+    p95_utilization: f64,
+    max_utilization: f64,
+    coverage: f64,
+    saturated_seconds: i64,
+    timeouts: u64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Finding {
+    code: String,
+    message: String,
+    evidence: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Alert {
+    rule: String,
+    instance: String,
+    start: String,
+    fired_at: String,
+    end: String,
+    peak_utilization: f64,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Service {
+    service: String,
+    current: Pool,
+    recommended: Pool,
+    stats: Stats,
+    findings: Vec<Finding>,
+    alerts: Vec<Alert>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Budget {
+    limit: u32,
+    required: u32,
+    ok: bool,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlanJson {
+    month: String,
+    timezone: String,
+    services: Vec<Service>,
+    budget: Budget,
+}
+
+fn plan_json(month: &str) -> (String, PlanJson) {
+    let out = sample_plan(month, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let parsed: PlanJson = serde_json::from_str(&out.stdout).expect("plan JSON keeps its schema");
+    (out.stdout, parsed)
+}
+
+#[test]
+fn october_escalates_the_backend() {
+    let (text, plan) = plan_json("2026-10");
+    assert_eq!(plan.timezone, "Europe/London");
+    let backend = &plan.services[0];
+    assert_eq!(
+        (backend.recommended.pool_size, backend.recommended.max_overflow),
+        (25, 13)
+    );
+    assert!(backend.stats.mean_utilization > 0.60);
+    assert!(backend.findings.iter().any(|f| f.code == "monthly-escalation"));
+    assert!(plan.services[1].findings.iter().any(|f| f.code == "overprovisioned"));
+    assert!(plan.budget.ok);
+    insta::assert_snapshot!("plan-2026-10.json", text);
+}
+
+#[test]
+fn august_changes_nothing() {
+    let (text, plan) = plan_json("2026-08");
+    for s in &plan.services {
+        assert_eq!(
+            (s.current.pool_size, s.current.max_overflow),
+            (s.recommended.pool_size, s.recommended.max_overflow)
+        );
+        assert!(s.alerts.is_empty());
+    }
+    insta::assert_snapshot!("plan-2026-08.json", text);
+}
+
+#[test]
+fn september_incident_is_saturation_and_blocked_by_budget() {
+    let (_, plan) = plan_json("2026-09");
+    let backend = &plan.services[0];
+    assert!(backend.stats.saturated_seconds > 0 && backend.stats.timeouts > 0);
+    let codes: Vec<&str> = backend.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(
+        codes.contains(&"saturation") && codes.contains(&"sustained-high") && codes.contains(&"budget-exceeded"),
+        "{codes:?}"
+    );
+    assert!(!plan.budget.ok);
+    assert!(
+        backend
+            .alerts
+            .iter()
+            .any(|a| a.rule == "critical" && a.start.starts_with("2026-09-16T09:"))
+    );
+}
+
+#[test]
+fn table_output_snapshot() {
+    let out = sample_plan("2026-10", &[]);
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("plan-2026-10.txt", out.stdout);
+}
+
+#[test]
+fn coverage_under_the_gate_gives_insufficient_data() {
+    // Only the first week of October: coverage ≈ 23 %.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("week.csv");
+    let mut text = String::from("ts,service,instance,pool_size,checked_out\n");
+    let start = 1_790_809_200; // 2026-10-01T00:00:00+01:00
+    for i in 0..(7 * 1440) {
+        text.push_str(&format!("{},backend,a,20,{}\n", start + i * 60, 15));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        csv.to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let backend = &plan["services"][0];
+    let codes: Vec<&str> = backend["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    // 75 % mean would escalate, but not on 23 % coverage; the worker has no data at all.
+    assert!(
+        codes.contains(&"insufficient-data") && !codes.contains(&"monthly-escalation"),
+        "{codes:?}"
+    );
+    assert_eq!(plan["services"][1]["stats"]["coverage"], 0.0);
+}
+
+#[test]
+fn sample_data_is_what_the_generator_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = poolcap(&["generate", "sample", "--out", dir.path().to_str().unwrap()]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for month in ["2026-08", "2026-09", "2026-10"] {
+        let name = format!("metrics/{month}.csv.gz");
+        let made = std::fs::read(dir.path().join(&name)).unwrap();
+        let committed = std::fs::read(root().join("data").join(&name)).unwrap();
+        assert!(
+            made == committed,
+            "data/{name} differs from `poolcap generate sample` output; regenerate it"
+        );
+    }
+}

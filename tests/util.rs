@@ -1,0 +1,64 @@
+//! A tiny harness: `poolcap(&[...]).run()` gives exit code, stdout and stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Run {
+    command: Command,
+}
+
+/// The crate root, where `data/` lives.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `poolcap ARGS…`, run from the crate root with a clean environment.
+pub fn poolcap(args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_poolcap"));
+    command
+        .args(args)
+        .current_dir(root())
+        .env_remove("POOLCAP_CONFIG")
+        .env_remove("POOLCAP_FORMAT")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    Run { command }
+}
+
+impl Run {
+    #[allow(dead_code)]
+    pub fn cwd(mut self, dir: &Path) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        let out = self.command.output().expect("poolcap runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The sample metrics in `data/metrics`, as command-line arguments.
+pub const SAMPLE_METRICS: [&str; 3] = [
+    "data/metrics/2026-08.csv.gz",
+    "data/metrics/2026-09.csv.gz",
+    "data/metrics/2026-10.csv.gz",
+];
+
+/// `plan --config data/poolcap.toml --metrics <sample> --month MONTH` plus `extra`.
+pub fn sample_plan(month: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["plan", "--config", "data/poolcap.toml", "--month", month, "--metrics"];
+    args.extend(SAMPLE_METRICS);
+    args.extend(extra);
+    poolcap(&args).run()
+}
