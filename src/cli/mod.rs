@@ -137,8 +137,20 @@ pub enum GenerateWhat {
         /// Month to cover, YYYY-MM (UTC).
         #[arg(long, default_value = "2026-10")]
         month: String,
+        /// Timestamp style of the `ts` column.
+        #[arg(long, value_enum, default_value_t = TimestampStyle::Rfc3339)]
+        timestamps: TimestampStyle,
         /// Random seed.
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+}
+
+/// How generated files write `ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimestampStyle {
+    /// `2026-10-01T08:00:02Z`.
+    Rfc3339,
+    /// `1790841602`.
+    Unix,
 }

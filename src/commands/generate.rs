@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{GenerateArgs, GenerateWhat};
+use crate::cli::{GenerateArgs, GenerateWhat, TimestampStyle};
 use crate::config::parse_duration;
 use crate::exit::ExitStatus;
 use crate::generate;
@@ -71,14 +71,20 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
             instances,
             interval,
             month,
+            timestamps,
             seed,
         } => {
             let month = parse_month(month)?;
             let interval = parse_duration(interval).map_err(|m| UsageError(format!("--interval: {m}")))?;
             let mut w = create(out)?;
-            let rows = generate::bench_csv(month, *instances, interval, *seed, |chunk| {
-                w.write_all(chunk.as_bytes())
-            })
+            let rows = generate::bench_csv(
+                month,
+                *instances,
+                interval,
+                *seed,
+                *timestamps == TimestampStyle::Rfc3339,
+                |chunk| w.write_all(chunk.as_bytes()),
+            )
             .with_context(|| format!("{}: write failed", out.display()))?;
             finish(w, out)?;
             printer.note(&format!("wrote {} ({rows} rows)", out.display()));

@@ -248,13 +248,15 @@ pub fn sample_month(month: Month, seed: u64, tz: &TimeZone) -> Vec<Row> {
 }
 
 /// Generates the benchmark input: one month (UTC) of samples every `interval`
-/// seconds for `instances` instances of `backend`, written as CSV into `out`
-/// chunk by chunk through `flush` (so memory stays small).
+/// seconds for `instances` instances of `backend`, timestamps as RFC 3339 or
+/// Unix seconds, written as CSV chunk by chunk through `flush` (so memory stays
+/// small).
 pub fn bench_csv(
     month: Month,
     instances: u32,
     interval: i64,
     seed: u64,
+    rfc3339: bool,
     mut flush: impl FnMut(&str) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
     let window = month.window(&TimeZone::UTC);
@@ -273,12 +275,13 @@ pub fn bench_csv(
             *noise = 0.95 * *noise + 0.03 * rng.normal();
             let checked_out = ((shape + *noise).clamp(0.0, 1.5) * 20.0).round() as u32;
             use std::fmt::Write as _;
-            let _ = writeln!(
-                out,
-                "{},backend,backend-{i:02},20,10,{},0,0",
-                t + rng.below(3) as i64,
-                checked_out.min(30)
-            );
+            let ts = t + rng.below(3) as i64;
+            if rfc3339 {
+                let _ = write!(out, "{}", jiff::Timestamp::from_second(ts).expect("in range"));
+            } else {
+                let _ = write!(out, "{ts}");
+            }
+            let _ = writeln!(out, ",backend,backend-{i:02},20,10,{},0,0", checked_out.min(30));
             rows += 1;
         }
         if out.len() > (1 << 20) - 4096 {
