@@ -187,3 +187,20 @@ fn missing_file_names_the_path() {
         out.stderr
     );
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_0() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcap"))
+        .args(["plan", "--config", "data/poolcap.toml", "--month", "2026-10", "--format", "json", "--metrics"])
+        .args(crate::util::SAMPLE_METRICS)
+        .current_dir(crate::util::root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -1,0 +1,25 @@
+//! Writing decisions into deployment files: the `.env`, TOML and YAML editors
+//! (each changes only the values of the keys poolcap manages and keeps every
+//! other byte), the change log, and the all-or-nothing file replacement.
+
+pub mod yaml;
+
+use std::fmt;
+
+/// A value poolcap writes, typed so that each format writes it natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A whole number (`pool_size = 25`).
+    Int(i64),
+    /// A boolean (`pool_pre_ping = true`).
+    Bool(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
