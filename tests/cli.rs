@@ -192,7 +192,16 @@ fn missing_file_names_the_path() {
 fn a_closed_stdout_pipe_ends_quietly_with_0() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_poolcap"))
-        .args(["plan", "--config", "data/poolcap.toml", "--month", "2026-10", "--format", "json", "--metrics"])
+        .args([
+            "plan",
+            "--config",
+            "data/poolcap.toml",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--metrics",
+        ])
         .args(crate::util::SAMPLE_METRICS)
         .current_dir(crate::util::root())
         .stdout(Stdio::piped())

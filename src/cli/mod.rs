@@ -71,6 +71,10 @@ pub enum ColorChoice {
 pub enum Command {
     /// Decide each service's pool size for a month from its metrics.
     Plan(PlanArgs),
+    /// Write the month's decision into the services' target files and change log.
+    Apply(ApplyArgs),
+    /// Incident path: resize one service's pool now, without metrics.
+    Override(OverrideArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
 }
@@ -92,15 +96,84 @@ pub struct MetricsArgs {
 /// `poolcap plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    /// Metrics and month.
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+    /// Exit 3 when a target file (or, without targets, a recommendation) would
+    /// change, 4 when the budget blocks.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// What a plan is computed from.
+#[derive(Debug, Args, Clone)]
+pub struct PlanInputs {
     /// Metric inputs.
     #[command(flatten)]
     pub metrics: MetricsArgs,
     /// The month to review, YYYY-MM, in the configured time zone.
     #[arg(long, value_name = "YYYY-MM")]
     pub month: String,
-    /// Exit 3 when any recommendation differs from current, 4 when the budget blocks.
+}
+
+/// Who and why, for change-log entries.
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Author of the change-log entry (default: `git config user.name`, else $USER).
+    #[arg(long, env = "POOLCAP_AUTHOR", value_name = "NAME")]
+    pub author: Option<String>,
+    /// Ticket id recorded in the entry.
+    #[arg(long, value_name = "ID")]
+    pub ticket: Option<String>,
+    /// Write even though the plan breaks the connection budget (needs --reason).
+    #[arg(long, requires = "reason")]
+    pub allow_over_budget: bool,
+    /// Show a unified diff of every file that would change; write nothing.
     #[arg(long)]
-    pub check: bool,
+    pub dry_run: bool,
+    /// How long to wait for another poolcap run holding the lock.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub lock_timeout: String,
+}
+
+/// `poolcap apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Metrics and month.
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+    /// Who, ticket, dry run, budget override.
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Why the budget guard is overridden (with --allow-over-budget).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// `poolcap override`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("size").required(true).args(["bump", "to"])))]
+pub struct OverrideArgs {
+    /// The service to resize.
+    pub service: String,
+    /// Add one escalation step (policy.escalate_step) to the current pool_size.
+    #[arg(long)]
+    pub bump: bool,
+    /// Set pool_size to N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub to: Option<u32>,
+    /// Why (recorded in the change log).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Incident id (recorded in the change log and its entry id).
+    #[arg(long, value_name = "ID")]
+    pub incident: Option<String>,
+    /// Write a separate env override file instead of the service's targets.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Who, ticket, dry run, budget override.
+    #[command(flatten)]
+    pub change: ChangeArgs,
 }
 
 /// `poolcap generate`.

@@ -1,9 +1,13 @@
 //! The glue of each subcommand: read config and inputs, call the pure core,
 //! hand results to `render`. One module per subcommand.
 
+pub mod apply;
+pub mod change;
 pub mod generate;
 pub mod metrics;
+pub mod overrides;
 pub mod plan;
+pub mod targets;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
@@ -19,6 +23,8 @@ pub struct UsageError(pub String);
 pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     match &cli.command {
         Command::Plan(args) => plan::run(&cli.global, args, printer),
+        Command::Apply(args) => apply::run(&cli.global, args, printer),
+        Command::Override(args) => overrides::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::analyze::window::{Month, format_instant};
 use crate::analyze::{Analysis, AnalyzerSettings};
-use crate::cli::{Format, GlobalArgs, PlanArgs};
-use crate::config::{self, Settings};
+use crate::cli::{Format, GlobalArgs, PlanArgs, PlanInputs};
+use crate::config::{self, PoolSize, Settings};
 use crate::exit::ExitStatus;
 use crate::ingest::SeriesTable;
 use crate::policy::{self, Evidence, MonthEvidence, Plan, PolicyParams, SustainedEvidence};
@@ -12,6 +12,7 @@ use crate::render::{self, Printer};
 
 use super::UsageError;
 use super::metrics;
+use super::targets::{self, Deployed, PendingFile};
 
 /// Everything a plan needs, for `plan` and (later) `review` and `apply`.
 pub struct PlanOutcome {
@@ -27,6 +28,19 @@ pub struct PlanOutcome {
     pub series: SeriesTable,
     /// Input counts.
     pub summary: metrics::InputSummary,
+    /// Each service as deployed (from its targets or the config).
+    pub deployed: Vec<Deployed>,
+}
+
+impl PlanOutcome {
+    /// Every target file that must change for the recommendation, per service.
+    pub fn pending_files(&self, settings: &Settings) -> anyhow::Result<Vec<Vec<PendingFile>>> {
+        self.deployed
+            .iter()
+            .zip(&self.plan.decisions)
+            .map(|(d, decision)| targets::pending_files(d, decision.recommended, &settings.pool))
+            .collect()
+    }
 }
 
 /// Parses `--month`.
@@ -35,8 +49,10 @@ pub fn parse_month(text: &str) -> Result<Month, UsageError> {
 }
 
 /// Loads config-driven inputs and decides (no output).
-pub fn compute(settings: &Settings, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<PlanOutcome> {
+pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) -> anyhow::Result<PlanOutcome> {
     let month = parse_month(&args.month)?;
+    // Read the deployed state first: a bad target file fails before any metric is read.
+    let deployed = targets::read_all(settings)?;
     let tz = &settings.policy.timezone;
     let months_back = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
     let mut earlier = Vec::with_capacity(months_back);
@@ -55,18 +71,18 @@ pub fn compute(settings: &Settings, args: &PlanArgs, printer: &mut Printer) -> a
         sustained_for: settings.policy.sustained_for,
         max_gap: settings.policy.max_gap,
         reorder_window: settings.policy.reorder_window,
-        service_pools: settings.services.iter().map(|s| s.current).collect(),
+        service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
     };
     let loaded = metrics::load(&args.metrics, settings, analyzer, printer)?;
-    let evidence = evidence(settings, &loaded.analysis, &loaded.series);
+    let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
+    let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
     let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
-    let plan = policy::plan(
-        &evidence,
-        &pools,
-        &PolicyParams::from_settings(&settings.policy),
-        &settings.database,
-    );
+    let params = PolicyParams::from_settings(&settings.policy);
+    let mut plan = policy::plan(&evidence, &pools, &params, &settings.database);
+    for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
+        decision.findings.extend(d.findings.iter().cloned());
+    }
     Ok(PlanOutcome {
         month,
         earlier,
@@ -74,12 +90,18 @@ pub fn compute(settings: &Settings, args: &PlanArgs, printer: &mut Printer) -> a
         analysis: loaded.analysis,
         series: loaded.series,
         summary: loaded.summary,
+        deployed,
     })
 }
 
 /// Builds each configured service's evidence from the analysis.
-pub fn evidence(settings: &Settings, analysis: &Analysis, series: &SeriesTable) -> Vec<Evidence> {
+pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, series: &SeriesTable) -> Vec<Evidence> {
     let tz = &settings.policy.timezone;
+    let month_end = analysis
+        .services
+        .first()
+        .and_then(|s| s.windows.first())
+        .map_or(i64::MAX, |w| w.window.end);
     settings
         .services
         .iter()
@@ -111,9 +133,25 @@ pub fn evidence(settings: &Settings, analysis: &Analysis, series: &SeriesTable) 
                     level_checked_out: e.sustained_checked_out,
                     pool_size: e.pool_size,
                 });
+            // The pool size in effect at the end of the month: the last size each
+            // instance reported before the month ended, the largest of them.
+            let observed = analysis
+                .instances
+                .iter()
+                .filter(|i| i.service == k)
+                .filter_map(|i| {
+                    i.pool_size_changes
+                        .iter()
+                        .rev()
+                        .find(|(ts, _)| *ts < month_end)
+                        .map(|(_, size)| *size)
+                })
+                .max()
+                .unwrap_or(current[k].pool_size);
             Evidence {
                 service: service.name.clone(),
-                current: service.current,
+                current: current[k],
+                observed_pool_size: observed,
                 concurrent_users: service.concurrent_users,
                 max_pool_size: service.max_pool_size,
                 month: month_evidence(&windows[0]),
@@ -130,7 +168,7 @@ pub fn evidence(settings: &Settings, analysis: &Analysis, series: &SeriesTable) 
 /// Runs `poolcap plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
-    let outcome = compute(&settings, args, printer)?;
+    let outcome = compute(&settings, &args.inputs, printer)?;
     let report = render::plan::PlanReport::new(&settings, &outcome);
     match global.format {
         Format::Json => printer.json(&report)?,
@@ -139,14 +177,25 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
             printer.out(&text)?;
         }
     }
-    let status = if !args.check {
-        ExitStatus::Ok
-    } else if outcome.plan.blocked() {
-        ExitStatus::Blocked
-    } else if outcome.plan.decisions.iter().any(policy::Decision::changes) {
-        ExitStatus::Changes
-    } else {
-        ExitStatus::Ok
-    };
-    Ok(status)
+    if !args.check {
+        return Ok(ExitStatus::Ok);
+    }
+    if outcome.plan.blocked() {
+        return Ok(ExitStatus::Blocked);
+    }
+    // With targets, the files are what CI checks: any byte that would change
+    // (a new size, or a drifted fixed setting) is a change.
+    let pending = outcome.pending_files(&settings)?;
+    let mut changes = false;
+    for ((service, decision), files) in settings.services.iter().zip(&outcome.plan.decisions).zip(&pending) {
+        if service.targets.is_empty() {
+            changes |= decision.changes();
+        } else {
+            for f in files {
+                printer.note(&format!("would change: {} ({})", f.shown, service.name));
+            }
+            changes |= !files.is_empty();
+        }
+    }
+    Ok(if changes { ExitStatus::Changes } else { ExitStatus::Ok })
 }

@@ -26,6 +26,139 @@ pub struct Settings {
     pub database: DatabaseBudget,
     /// The services whose pools poolcap sizes, in the order of the file.
     pub services: Vec<ServiceSettings>,
+    /// The card's fixed pool settings, written with every change (`[pool]`).
+    pub pool: PoolDefaults,
+    /// A site's own change-log entry template (`[changelog] template`).
+    pub changelog_template: Option<PathBuf>,
+}
+
+impl Settings {
+    /// The directory relative paths in the config are taken from.
+    pub fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+}
+
+/// The card's fixed design settings (DESIGN §1.4), written beside the sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolDefaults {
+    /// `pool_timeout`, seconds (card: 30).
+    pub pool_timeout: i64,
+    /// `pool_recycle`, seconds (card: 3600).
+    pub pool_recycle: i64,
+    /// `pool_pre_ping` (card: true).
+    pub pool_pre_ping: bool,
+    /// `statement_timeout`, milliseconds (card: 30 s).
+    pub statement_timeout_ms: i64,
+}
+
+impl Default for PoolDefaults {
+    fn default() -> Self {
+        PoolDefaults {
+            pool_timeout: 30,
+            pool_recycle: 3600,
+            pool_pre_ping: true,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// A setting poolcap manages in target files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Setting {
+    /// QueuePool `pool_size`.
+    PoolSize,
+    /// QueuePool `max_overflow`.
+    MaxOverflow,
+    /// `pool_timeout`, seconds.
+    PoolTimeout,
+    /// `pool_recycle`, seconds.
+    PoolRecycle,
+    /// `pool_pre_ping`.
+    PoolPrePing,
+    /// PostgreSQL `statement_timeout`, milliseconds.
+    StatementTimeout,
+}
+
+impl Setting {
+    /// Every setting, in the order they are written.
+    pub const ALL: [Setting; 6] = [
+        Setting::PoolSize,
+        Setting::MaxOverflow,
+        Setting::PoolTimeout,
+        Setting::PoolRecycle,
+        Setting::PoolPrePing,
+        Setting::StatementTimeout,
+    ];
+
+    /// The setting's name (also its default TOML key).
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::PoolSize => "pool_size",
+            Setting::MaxOverflow => "max_overflow",
+            Setting::PoolTimeout => "pool_timeout",
+            Setting::PoolRecycle => "pool_recycle",
+            Setting::PoolPrePing => "pool_pre_ping",
+            Setting::StatementTimeout => "statement_timeout",
+        }
+    }
+
+    /// Its default environment variable (also the default YAML key).
+    pub fn env_key(self) -> &'static str {
+        match self {
+            Setting::PoolSize => "DB_POOL_SIZE",
+            Setting::MaxOverflow => "DB_MAX_OVERFLOW",
+            Setting::PoolTimeout => "DB_POOL_TIMEOUT",
+            Setting::PoolRecycle => "DB_POOL_RECYCLE",
+            Setting::PoolPrePing => "DB_POOL_PRE_PING",
+            Setting::StatementTimeout => "DB_STATEMENT_TIMEOUT",
+        }
+    }
+
+    /// The setting called `name`.
+    pub fn from_name(name: &str) -> Option<Setting> {
+        Setting::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// The format of a target file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A dotenv file.
+    Env,
+    /// A TOML file, edited with toml_edit.
+    Toml,
+    /// A YAML file (ConfigMap, Helm values).
+    Yaml,
+}
+
+impl TargetKind {
+    /// Lower-case name, as in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Env => "env",
+            TargetKind::Toml => "toml",
+            TargetKind::Yaml => "yaml",
+        }
+    }
+}
+
+/// A file a service's pool settings are written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Its format.
+    pub kind: TargetKind,
+    /// The path as written in the config (for messages).
+    pub shown: String,
+    /// The path, resolved against the config's directory.
+    pub path: PathBuf,
+    /// Keys leading to the settings' table or map (TOML, YAML).
+    pub prefix: Vec<String>,
+    /// The settings managed in this file and their key names.
+    pub keys: Vec<(Setting, String)>,
 }
 
 /// The capacity policy's numbers (DESIGN §1.4).
@@ -124,8 +257,14 @@ pub struct ServiceSettings {
     pub concurrent_users: Option<u32>,
     /// Hard upper limit on `pool_size`.
     pub max_pool_size: Option<u32>,
-    /// The pool as deployed now.
-    pub current: PoolSize,
+    /// The pool as configured (`current`); with targets, the files are the truth
+    /// and this is only the fallback for values they lack.
+    pub current: Option<PoolSize>,
+    /// Files the settings are written to, in the order of the config (the first
+    /// is the source of truth).
+    pub targets: Vec<Target>,
+    /// The service's change log, when it keeps one.
+    pub changelog: Option<PathBuf>,
 }
 
 impl ServiceSettings {

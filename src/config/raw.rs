@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolSize, ServiceSettings, Settings, line_column,
-    parse_duration,
+    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, ServiceSettings, Setting, Settings,
+    Target, TargetKind, line_column, parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -20,6 +20,42 @@ struct RawConfig {
     #[serde(default)]
     database: RawDatabase,
     services: Option<Vec<RawService>>,
+    #[serde(default)]
+    pool: RawPoolDefaults,
+    #[serde(default)]
+    changelog: RawChangelog,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoolDefaults {
+    pool_timeout: Option<String>,
+    pool_recycle: Option<String>,
+    pool_pre_ping: Option<bool>,
+    statement_timeout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChangelog {
+    template: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargets {
+    env: Option<RawTarget>,
+    toml: Option<RawTarget>,
+    yaml: Option<RawTarget>,
+    changelog: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    path: String,
+    prefix: Option<String>,
+    keys: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +103,7 @@ struct RawService {
     concurrent_users: Option<i64>,
     max_pool_size: Option<i64>,
     current: Option<RawPool>,
+    targets: Option<RawTargets>,
 }
 
 #[derive(Deserialize)]
@@ -338,20 +375,27 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
         if services.iter().any(|other| other.name == s.name) {
             return Err(loc.invalid(&seg("name"), format!("service {:?} is defined twice", s.name)));
         }
-        let Some(current) = s.current else {
+        let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
+        let current = match s.current {
+            Some(c) => Some(PoolSize {
+                pool_size: count(loc, &cur_key("pool_size"), c.pool_size, 1)?,
+                max_overflow: count(loc, &cur_key("max_overflow"), c.max_overflow, 0)?,
+            }),
+            None => None,
+        };
+        let (targets, changelog) = match s.targets {
+            Some(t) => targets(loc, i, t)?,
+            None => (Vec::new(), None),
+        };
+        if current.is_none() && targets.is_empty() {
             return Err(loc.invalid(
                 &[Key("services"), Index(i)],
                 format!(
-                    "service {:?} needs `current = {{ pool_size = N, max_overflow = M }}`",
+                    "service {:?} needs `current = {{ pool_size = N, max_overflow = M }}` or [services.targets] to read them from",
                     s.name
                 ),
             ));
-        };
-        let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
-        let current = PoolSize {
-            pool_size: count(loc, &cur_key("pool_size"), current.pool_size, 1)?,
-            max_overflow: count(loc, &cur_key("max_overflow"), current.max_overflow, 0)?,
-        };
+        }
         let max_pool_size = match s.max_pool_size {
             Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1)?),
             None => None,
@@ -370,9 +414,29 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             },
             max_pool_size,
             current,
+            targets,
+            changelog,
             name: s.name,
         });
     }
+    let pk = |k| [Key("pool"), Key(k)];
+    let defaults = PoolDefaults::default();
+    let pool = PoolDefaults {
+        pool_timeout: match raw.pool.pool_timeout.as_deref() {
+            Some(t) => duration(loc, &pk("pool_timeout"), t)?,
+            None => defaults.pool_timeout,
+        },
+        pool_recycle: match raw.pool.pool_recycle.as_deref() {
+            Some(t) => duration(loc, &pk("pool_recycle"), t)?,
+            None => defaults.pool_recycle,
+        },
+        pool_pre_ping: raw.pool.pool_pre_ping.unwrap_or(defaults.pool_pre_ping),
+        statement_timeout_ms: match raw.pool.statement_timeout.as_deref() {
+            Some(t) => duration(loc, &pk("statement_timeout"), t)? * 1000,
+            None => defaults.statement_timeout_ms,
+        },
+    };
+    let changelog_template = raw.changelog.template.map(|t| resolve(loc.path, &t));
 
     Ok(Settings {
         path: loc.path.to_path_buf(),
@@ -380,5 +444,109 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
         alerts,
         database,
         services,
+        pool,
+        changelog_template,
     })
+}
+
+/// A path from the config, relative to the config's directory.
+fn resolve(config: &Path, path: &str) -> std::path::PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    match config.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+type Targets = (Vec<Target>, Option<std::path::PathBuf>);
+
+fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets, ConfigError> {
+    use Seg::{Index, Key};
+    let base = |kind: &'static str| [Key("services"), Index(service), Key("targets"), Key(kind)];
+    let mut out: Vec<(usize, Target)> = Vec::new();
+    for (kind, raw_target) in [
+        (TargetKind::Env, raw.env),
+        (TargetKind::Toml, raw.toml),
+        (TargetKind::Yaml, raw.yaml),
+    ] {
+        let Some(t) = raw_target else { continue };
+        let segs = base(kind.name());
+        let at = |k| [segs[0], segs[1], segs[2], segs[3], Key(k)];
+        if t.path.trim().is_empty() {
+            return Err(loc.invalid(&at("path"), "must not be empty"));
+        }
+        let prefix: Vec<String> = match (&t.prefix, kind) {
+            (Some(_), TargetKind::Env) => {
+                return Err(loc.invalid(&at("prefix"), "env files have no prefix; name the keys with `keys`"));
+            }
+            (Some(p), _) => {
+                let parts: Vec<String> = p.split('.').map(str::to_string).collect();
+                if parts.iter().any(|s| s.trim().is_empty()) {
+                    return Err(loc.invalid(
+                        &at("prefix"),
+                        format!("{p:?} is not a dotted path like \"database.pool\""),
+                    ));
+                }
+                parts
+            }
+            (None, _) => Vec::new(),
+        };
+        let keys: Vec<(Setting, String)> = match t.keys {
+            None => Setting::ALL
+                .into_iter()
+                .map(|s| {
+                    (
+                        s,
+                        if kind == TargetKind::Toml {
+                            s.name()
+                        } else {
+                            s.env_key()
+                        }
+                        .to_string(),
+                    )
+                })
+                .collect(),
+            Some(map) => {
+                let mut keys = Vec::new();
+                for (name, key) in map {
+                    let Some(setting) = Setting::from_name(&name) else {
+                        return Err(loc.invalid(
+                            &[segs[0], segs[1], segs[2], segs[3], Key("keys"), Key(&name)],
+                            format!(
+                                "unknown setting {name:?}; settings are {}",
+                                Setting::ALL.map(Setting::name).join(", ")
+                            ),
+                        ));
+                    };
+                    if key.trim().is_empty() {
+                        return Err(loc.invalid(
+                            &[segs[0], segs[1], segs[2], segs[3], Key("keys"), Key(&name)],
+                            "must not be empty",
+                        ));
+                    }
+                    keys.push((setting, key));
+                }
+                keys.sort();
+                keys
+            }
+        };
+        let order = loc.span(&segs).unwrap_or(usize::MAX);
+        out.push((
+            order,
+            Target {
+                kind,
+                path: resolve(loc.path, &t.path),
+                shown: t.path,
+                prefix,
+                keys,
+            },
+        ));
+    }
+    // The order written in the file decides which target is the source of truth.
+    out.sort_by_key(|(order, _)| *order);
+    let changelog = raw.changelog.map(|c| resolve(loc.path, &c));
+    Ok((out.into_iter().map(|(_, t)| t).collect(), changelog))
 }

@@ -101,6 +101,10 @@ pub struct Evidence {
     pub service: String,
     /// The pool as deployed.
     pub current: PoolSize,
+    /// The pool size in effect at the end of the reviewed month (what produced
+    /// the evidence). Escalation steps are taken from it, so a plan applied once
+    /// is not escalated again by the same month's numbers.
+    pub observed_pool_size: u32,
     /// Peak concurrent users, when configured.
     pub concurrent_users: Option<u32>,
     /// Hard limit, when configured.
@@ -133,6 +137,10 @@ pub enum Code {
     BudgetExceeded,
     /// Guard: hard limit.
     MaxPoolSize,
+    /// Target files (or the config) disagree on a current value.
+    TargetsDisagree,
+    /// A managed key is set more than once in an env file.
+    DuplicateKey,
 }
 
 impl Code {
@@ -147,6 +155,8 @@ impl Code {
             Code::InsufficientData => "insufficient-data",
             Code::BudgetExceeded => "budget-exceeded",
             Code::MaxPoolSize => "max-pool-size",
+            Code::TargetsDisagree => "targets-disagree",
+            Code::DuplicateKey => "duplicate-key",
         }
     }
 
@@ -173,6 +183,10 @@ impl Code {
                 "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom."
             }
             Code::MaxPoolSize => "pool_size never exceeds the service's max_pool_size.",
+            Code::TargetsDisagree => {
+                "The first target file is the source of truth for the current pool; the others must agree with it."
+            }
+            Code::DuplicateKey => "A managed key is set once per env file; applications read the last occurrence.",
         }
     }
 }
@@ -255,7 +269,13 @@ fn finding(code: Code, current: u32, candidate: Option<u32>, message: String, ev
 /// Applies every rule to one service's evidence.
 pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
     let current = e.current.pool_size;
+    let observed = e.observed_pool_size.max(1);
     let step = p.escalate_step;
+    let base_note = if observed == current {
+        String::new()
+    } else {
+        format!(" (the pool in effect during the month; {current} is deployed now)")
+    };
     let mut findings = Vec::new();
 
     // Rule 1: sizing formula.
@@ -300,13 +320,13 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 2: monthly escalation.
     if !gated && e.month.mean_utilization > p.escalate_mean_utilization {
-        let size = current + step;
+        let size = observed + step;
         findings.push(finding(
             Code::MonthlyEscalation,
             current,
             Some(size),
             format!(
-                "mean utilization {} over the month is above {}: pool_size {current} + {step} = {size}",
+                "mean utilization {} over the month is above {}: pool_size {observed}{base_note} + {step} = {size}",
                 pct(e.month.mean_utilization),
                 pct(p.escalate_mean_utilization)
             ),
@@ -316,7 +336,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 3: sustained high.
     if let Some(s) = &e.sustained {
-        let mut size = current;
+        let mut size = observed;
         while f64::from(s.level_checked_out) > p.sustained_utilization * f64::from(size) {
             size += step;
         }
@@ -356,13 +376,13 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 4: saturation.
     if e.month.saturated_seconds > 0 || e.month.timeouts > 0 {
-        let size = current + step;
+        let size = observed + step;
         findings.push(finding(
             Code::Saturation,
             current,
             Some(size),
             format!(
-                "pools were saturated for {} and {} checkout(s) timed out: true demand is unknown (censored), so grow by at least {step} to {size}",
+                "pools were saturated for {} and {} checkout(s) timed out: true demand is unknown (censored), so grow pool_size {observed}{base_note} by at least {step} to {size}",
                 crate::config::format_duration(e.month.saturated_seconds),
                 e.month.timeouts
             ),

@@ -31,6 +31,7 @@ fn evidence(pool_size: u32, mean: f64) -> Evidence {
             pool_size,
             max_overflow: pool_size / 2,
         },
+        observed_pool_size: pool_size,
         concurrent_users: None,
         max_pool_size: None,
         month: month(mean),
@@ -170,6 +171,23 @@ fn overprovisioned_is_advisory_and_needs_three_months() {
     assert!(decide(&e, &params()).findings.is_empty());
     e.earlier[1] = Some(month(0.3));
     assert!(decide(&e, &params()).findings.is_empty());
+}
+
+#[test]
+fn steps_are_taken_from_the_observed_pool_so_applying_twice_is_stable() {
+    // The month ran at 20; the pool was already raised to 25 by an earlier apply.
+    let mut e = evidence(25, 0.62);
+    e.observed_pool_size = 20;
+    e.sustained = Some(sustained(19, 20));
+    e.month.timeouts = 1;
+    let d = decide(&e, &params());
+    assert!(!d.changes(), "{d:?}");
+    assert!(d.findings.iter().all(|f| f.candidate_pool_size == Some(25)));
+    assert!(
+        d.findings[0]
+            .message
+            .contains("pool_size 20 (the pool in effect during the month; 25 is deployed now) + 5 = 25")
+    );
 }
 
 #[test]

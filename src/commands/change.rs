@@ -1,0 +1,220 @@
+//! What `apply` and `override` share: who made the change, the change-log
+//! entry, the dry-run diff with secrets masked, and the locked all-or-nothing
+//! write.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::config::{Setting, Settings, TargetKind, parse_duration};
+use crate::policy::{Budget, Effect, Finding};
+use crate::render::Printer;
+use crate::write::atomic::{self, FileChange, Lock};
+use crate::write::changelog::{self, BudgetRow, Entry, FindingRow, SettingRow, Sizes};
+use crate::write::{Value, redact_urls};
+
+use super::UsageError;
+use super::targets::{Deployed, PendingFile, masked};
+
+/// The author of a change: `--author`, else `git config user.name`, else `$USER`.
+pub fn author(flag: Option<&str>) -> String {
+    if let Some(a) = flag.filter(|a| !a.trim().is_empty()) {
+        return a.trim().to_string();
+    }
+    let git = std::process::Command::new("git")
+        .args(["config", "user.name"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    if let Ok(out) = git
+        && out.status.success()
+    {
+        let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Today's date in the configured zone.
+pub fn today(settings: &Settings) -> String {
+    jiff::Timestamp::now()
+        .to_zoned_datetime(settings.policy.timezone.clone())
+        .strftime("%Y-%m-%d")
+        .to_string()
+}
+
+/// The budget as one line of arithmetic.
+pub fn budget_row(budget: &Budget) -> BudgetRow {
+    let terms: Vec<String> = budget
+        .services
+        .iter()
+        .map(|l| format!("{} × {}", l.pools, l.per_pool))
+        .chain((budget.database.other_clients > 0).then(|| budget.database.other_clients.to_string()))
+        .collect();
+    BudgetRow {
+        arithmetic: terms.join(" + "),
+        required: budget.required,
+        limit: budget.limit,
+        ok: budget.ok,
+    }
+}
+
+/// One row per managed setting, named as in the service's first target.
+pub fn setting_rows(deployed: &Deployed, after: &BTreeMap<Setting, Value>) -> Vec<SettingRow> {
+    let names: BTreeMap<Setting, String> = deployed
+        .files
+        .first()
+        .map(|f| f.target.keys.iter().cloned().collect())
+        .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
+    Setting::ALL
+        .into_iter()
+        .filter_map(|s| {
+            let key = names.get(&s)?.clone();
+            let before = deployed.values.get(&s).cloned().unwrap_or_else(|| "—".to_string());
+            let after = after.get(&s)?.to_string();
+            Some(SettingRow {
+                changed: before != after,
+                key,
+                before,
+                after,
+            })
+        })
+        .collect()
+}
+
+/// The findings an entry records: everything but the purely informative ones.
+pub fn finding_rows(findings: &[Finding]) -> Vec<FindingRow> {
+    findings
+        .iter()
+        .filter(|f| f.effect != Effect::Info)
+        .map(|f| FindingRow {
+            code: f.code.as_str().to_string(),
+            message: f.message.clone(),
+        })
+        .collect()
+}
+
+/// Sizes from the two settings that make them.
+pub fn sizes(pool: crate::config::PoolSize) -> Sizes {
+    Sizes {
+        pool_size: pool.pool_size,
+        max_overflow: pool.max_overflow,
+    }
+}
+
+/// Change-log files being built up in one run (several services may share one).
+#[derive(Default)]
+pub struct ChangeLogs {
+    logs: BTreeMap<PathBuf, (Option<String>, String)>,
+}
+
+impl ChangeLogs {
+    /// Adds `entry` to the log at `path` unless the log already has it.
+    /// Returns whether it was added.
+    pub fn add(&mut self, settings: &Settings, path: &Path, entry: &Entry) -> anyhow::Result<bool> {
+        if !self.logs.contains_key(path) {
+            let before = match std::fs::read_to_string(path) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e).with_context(|| format!("{}: cannot read the change log", path.display())),
+            };
+            let text = before.clone().unwrap_or_default();
+            self.logs.insert(path.to_path_buf(), (before, text));
+        }
+        let (_, text) = self.logs.get_mut(path).expect("inserted above");
+        if changelog::contains(text, &entry.id) {
+            return Ok(false);
+        }
+        let template = match &settings.changelog_template {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read the change-log template", p.display()))?,
+            None => changelog::DEFAULT_TEMPLATE.to_string(),
+        };
+        let rendered = changelog::render(&template, entry)?;
+        *text = changelog::insert(Some(text.as_str()), &rendered);
+        Ok(true)
+    }
+
+    /// The logs that changed, as pending files.
+    pub fn into_pending(self, settings: &Settings) -> Vec<PendingFile> {
+        self.logs
+            .into_iter()
+            .filter(|(_, (before, after))| before.as_deref() != Some(after.as_str()))
+            .map(|(path, (before, after))| PendingFile {
+                shown: path.strip_prefix(settings.dir()).unwrap_or(&path).display().to_string(),
+                path,
+                before,
+                after,
+                managed_keys: Vec::new(),
+                kind: TargetKind::Env,
+            })
+            .collect()
+    }
+}
+
+/// A unified diff of every pending file, values poolcap does not manage masked.
+pub fn diff(files: &[PendingFile], changelogs: usize) -> String {
+    let mut out = String::new();
+    for (i, f) in files.iter().enumerate() {
+        let is_log = i >= files.len() - changelogs;
+        let show = |text: &str| {
+            if is_log {
+                redact_urls(text)
+            } else {
+                masked(f.kind, text, &f.managed_keys)
+            }
+        };
+        let before = f.before.as_deref().map(show).unwrap_or_default();
+        let after = show(&f.after);
+        let old_name = if f.before.is_some() {
+            format!("a/{}", f.shown)
+        } else {
+            "/dev/null".to_string()
+        };
+        let text = similar::TextDiff::from_lines(&before, &after)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &format!("b/{}", f.shown))
+            .to_string();
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Parses `--lock-timeout`.
+pub fn lock_timeout(text: &str) -> Result<std::time::Duration, UsageError> {
+    parse_duration(text)
+        .map(|s| std::time::Duration::from_secs(s as u64))
+        .map_err(|m| UsageError(format!("--lock-timeout: {m}")))
+}
+
+/// Takes the run's lock (beside the config), so that what is read is what is replaced.
+pub fn lock(settings: &Settings, timeout: &str) -> anyhow::Result<Lock> {
+    let timeout = lock_timeout(timeout)?;
+    Ok(Lock::acquire(&settings.dir().join(".poolcap.lock"), timeout)?)
+}
+
+/// Writes every pending file, all or nothing, and says what was written.
+pub fn write_all(files: &[PendingFile], printer: &mut Printer) -> anyhow::Result<()> {
+    let changes: Vec<FileChange> = files
+        .iter()
+        .map(|f| FileChange {
+            path: f.path.clone(),
+            contents: f.after.clone().into_bytes(),
+        })
+        .collect();
+    atomic::replace_all(&changes)?;
+    for f in files {
+        printer.note(&format!("wrote {}", f.shown));
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! `poolcap override SERVICE --bump | --to N`: the incident path of the hazard
+//! card ("immediately increase pool_size and max_overflow via environment
+//! variable update"). No metrics: the current pool comes from the targets, the
+//! new one is checked against the hard limit and the connection budget, and
+//! the result is written with an incident change-log entry. It prints exactly
+//! what to deploy.
+
+use std::fmt::Write as _;
+
+use anyhow::bail;
+
+use crate::cli::{Format, GlobalArgs, OverrideArgs};
+use crate::config::{self, PoolSize, Setting, Target, TargetKind};
+use crate::exit::ExitStatus;
+use crate::policy::{self, Decision, ceil_times};
+use crate::render::Printer;
+use crate::write::changelog::{self, Entry};
+
+use super::UsageError;
+use super::change::{self, ChangeLogs};
+use super::targets::{self, TargetState};
+
+/// Runs `poolcap override`.
+pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let settings = config::load(&global.config)?;
+    let Some(k) = settings.services.iter().position(|s| s.name == args.service) else {
+        return Err(UsageError(format!(
+            "unknown service {:?}; {} defines {}",
+            args.service,
+            settings.path.display(),
+            settings
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    };
+    if args.reason.trim().is_empty() {
+        return Err(UsageError("--reason must say why (it goes in the change log)".into()).into());
+    }
+    let service = &settings.services[k];
+    if service.targets.is_empty() && args.out.is_none() {
+        bail!(
+            "service {:?} has no [services.targets] to write; name a file for the override with --out FILE",
+            service.name
+        );
+    }
+    let _lock = if args.change.dry_run {
+        None
+    } else {
+        Some(change::lock(&settings, &args.change.lock_timeout)?)
+    };
+    let deployed = targets::read_all(&settings)?;
+    let current = deployed[k].current;
+    let pool_size = match args.to {
+        Some(n) => n,
+        None => current.pool_size + settings.policy.escalate_step,
+    };
+    let new = PoolSize {
+        pool_size,
+        max_overflow: ceil_times(pool_size, settings.policy.overflow_factor),
+    };
+    if let Some(limit) = service.max_pool_size
+        && pool_size > limit
+    {
+        printer.warn(&format!(
+            "pool_size {pool_size} is above {}'s max_pool_size {limit}; raise max_pool_size in {} if that is intended. Nothing was written.",
+            service.name,
+            settings.path.display()
+        ));
+        return Ok(ExitStatus::Blocked);
+    }
+
+    // The budget with this service at its new size and every other at its current one.
+    let decisions: Vec<Decision> = settings
+        .services
+        .iter()
+        .zip(&deployed)
+        .enumerate()
+        .map(|(i, (s, d))| Decision {
+            service: s.name.clone(),
+            current: d.current,
+            recommended: if i == k { new } else { d.current },
+            deciding: None,
+            findings: Vec::new(),
+        })
+        .collect();
+    let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let budget = policy::check_budget(&settings.database, &pools, &decisions);
+    let budget_row = change::budget_row(&budget);
+    if !budget.ok && !args.change.allow_over_budget {
+        printer.warn(&format!(
+            "{} + {} for {} breaks the connection budget: {} = {} of {}. Ways out: fewer processes per replica, PgBouncer, a larger max_connections (needs a restart). Nothing was written; to write it anyway: --allow-over-budget",
+            new.pool_size, new.max_overflow, service.name, budget_row.arithmetic, budget.required, budget.limit
+        ));
+        return Ok(ExitStatus::Blocked);
+    }
+
+    let values = targets::desired(new, &settings.pool);
+    let mut files = match &args.out {
+        None => targets::pending_files(&deployed[k], new, &settings.pool)?,
+        Some(out) => {
+            // A separate env file with the service's env key names (defaults otherwise).
+            let keys = service
+                .targets
+                .iter()
+                .find(|t| t.kind == TargetKind::Env)
+                .map(|t| t.keys.clone())
+                .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
+            let target = Target {
+                kind: TargetKind::Env,
+                shown: out.display().to_string(),
+                path: out.clone(),
+                prefix: Vec::new(),
+                keys,
+            };
+            let text = match std::fs::read_to_string(out) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(anyhow::Error::new(e).context(format!("{}: cannot read", out.display()))),
+            };
+            let state = TargetState {
+                target,
+                text,
+                values: Default::default(),
+            };
+            let after = targets::render(&state, &values)?;
+            if state.text.as_deref() == Some(after.as_str()) {
+                Vec::new()
+            } else {
+                vec![targets::PendingFile {
+                    path: out.clone(),
+                    shown: out.display().to_string(),
+                    before: state.text.clone(),
+                    after,
+                    managed_keys: state.target.keys.iter().map(|(_, k)| k.clone()).collect(),
+                    kind: TargetKind::Env,
+                }]
+            }
+        }
+    };
+
+    let mut logs = ChangeLogs::default();
+    if let Some(log) = &service.changelog {
+        let rows = change::setting_rows(&deployed[k], &values);
+        let (before, after) = (change::sizes(current), change::sizes(new));
+        let date = change::today(&settings);
+        let context = match &args.incident {
+            Some(id) => format!("incident-{id}"),
+            None => format!("override-{date}"),
+        };
+        let findings = deployed[k].findings.clone();
+        let entry = Entry {
+            id: changelog::entry_id(&service.name, &context, before, after, &rows),
+            kind: "override",
+            date,
+            service: service.name.clone(),
+            month: None,
+            incident: args.incident.clone(),
+            ticket: args.change.ticket.clone(),
+            reason: Some(args.reason.clone()),
+            over_budget_reason: (!budget.ok).then(|| args.reason.clone()),
+            author: change::author(args.change.author.as_deref()),
+            before,
+            after,
+            settings: rows,
+            findings: change::finding_rows(&findings),
+            budget: budget_row.clone(),
+        };
+        logs.add(&settings, log, &entry)?;
+    }
+    let log_files = logs.into_pending(&settings);
+    let log_count = log_files.len();
+    files.extend(log_files);
+
+    // What to deploy, in the service's env key names.
+    let env_keys: Vec<(Setting, String)> = service
+        .targets
+        .iter()
+        .find(|t| t.kind == TargetKind::Env)
+        .map(|t| t.keys.clone())
+        .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
+    let mut deploy = String::new();
+    let _ = writeln!(
+        deploy,
+        "{}: pool {} + {} → {} + {} (budget {} = {} of {}{})",
+        service.name,
+        current.pool_size,
+        current.max_overflow,
+        new.pool_size,
+        new.max_overflow,
+        budget_row.arithmetic,
+        budget.required,
+        budget.limit,
+        if budget.ok { ", ok" } else { ", OVER BUDGET" }
+    );
+    let _ = writeln!(
+        deploy,
+        "Deploy these environment variables to every {} container:",
+        service.name
+    );
+    for (setting, key) in &env_keys {
+        if let Some(v) = values.get(setting) {
+            let _ = writeln!(deploy, "  {key}={v}");
+        }
+    }
+    let _ = writeln!(
+        deploy,
+        "then restart the {} containers ({} replica(s) × {} process(es)) and investigate the cause: slow queries, database performance, an unexpected load spike.",
+        service.name, service.replicas, service.processes_per_replica
+    );
+
+    if args.change.dry_run {
+        match global.format {
+            Format::Json => printer.json(&serde_json::json!({
+                "dry_run": true, "service": service.name, "current": current, "new": new,
+                "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
+            }))?,
+            Format::Table => {
+                printer.out(&change::diff(&files, log_count))?;
+                printer.out(&deploy)?;
+            }
+        }
+        printer.note(&format!(
+            "dry run: {} file(s) would change; nothing written",
+            files.len()
+        ));
+        return Ok(ExitStatus::Ok);
+    }
+    if files.is_empty() {
+        printer.note("nothing to change: the files already hold these values");
+    } else {
+        change::write_all(&files, printer)?;
+    }
+    match global.format {
+        Format::Json => printer.json(&serde_json::json!({
+            "dry_run": false, "service": service.name, "current": current, "new": new,
+            "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
+        }))?,
+        Format::Table => printer.out(&deploy)?,
+    }
+    Ok(ExitStatus::Ok)
+}

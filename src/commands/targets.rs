@@ -1,0 +1,274 @@
+//! The deployed state of each service, read from its target files, and the
+//! files as they must be after a decision. Shared by `plan --check`, `apply`
+//! and `override`.
+//!
+//! The first target (in config order) is the source of truth for the current
+//! pool; other targets, and the config's `current`, that say otherwise are a
+//! `targets-disagree` finding. A value missing from every target falls back to
+//! `current`; with neither, the run stops with an error naming the files.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::config::{PoolDefaults, PoolSize, ServiceSettings, Setting, Settings, Target, TargetKind};
+use crate::policy::{Code, Effect, Finding};
+use crate::write::{self, Value};
+
+/// One target file as it is now.
+#[derive(Debug, Clone)]
+pub struct TargetState {
+    /// The target from the config.
+    pub target: Target,
+    /// Its text; `None` when the file does not exist yet.
+    pub text: Option<String>,
+    /// The managed settings it holds, as written.
+    pub values: BTreeMap<Setting, String>,
+}
+
+/// A service as deployed.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// The pool in effect now.
+    pub current: PoolSize,
+    /// Every managed setting's current value (from the first file that has it).
+    pub values: BTreeMap<Setting, String>,
+    /// Its target files.
+    pub files: Vec<TargetState>,
+    /// What reading them found (disagreements, duplicate keys).
+    pub findings: Vec<Finding>,
+}
+
+fn read_target(target: &Target) -> anyhow::Result<TargetState> {
+    let text = match std::fs::read_to_string(&target.path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.kind != TargetKind::Yaml => None,
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read target file", target.path.display())),
+    };
+    let mut values = BTreeMap::new();
+    if let Some(text) = &text {
+        let keys: Vec<&str> = target.keys.iter().map(|(_, k)| k.as_str()).collect();
+        let prefix: Vec<&str> = target.prefix.iter().map(String::as_str).collect();
+        let found: Vec<Option<String>> = match target.kind {
+            TargetKind::Env => {
+                let file = write::env::parse(text);
+                keys.iter().map(|k| file.get(k).map(|a| a.value.clone())).collect()
+            }
+            TargetKind::Toml => write::toml_file::read(text, &prefix, &keys)
+                .with_context(|| format!("{}: cannot read the pool settings", target.path.display()))?,
+            TargetKind::Yaml => write::yaml::read(text, &prefix, &keys)
+                .with_context(|| format!("{}: cannot read the pool settings", target.path.display()))?,
+        };
+        for ((setting, _), value) in target.keys.iter().zip(found) {
+            if let Some(v) = value {
+                values.insert(*setting, v);
+            }
+        }
+    }
+    Ok(TargetState {
+        target: target.clone(),
+        text,
+        values,
+    })
+}
+
+fn parse_count(state: &TargetState, setting: Setting, text: &str) -> anyhow::Result<u32> {
+    let key = state
+        .target
+        .keys
+        .iter()
+        .find(|(s, _)| *s == setting)
+        .map_or("", |(_, k)| k.as_str());
+    text.trim()
+        .parse::<u32>()
+        .with_context(|| format!("{}: {key} is {text:?}, not a whole number", state.target.path.display()))
+}
+
+/// Reads one service's targets and resolves its current pool.
+pub fn read_deployed(service: &ServiceSettings) -> anyhow::Result<Deployed> {
+    let files = service
+        .targets
+        .iter()
+        .map(read_target)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut findings = Vec::new();
+    let mut values: BTreeMap<Setting, String> = BTreeMap::new();
+    for file in &files {
+        for (setting, value) in &file.values {
+            values.entry(*setting).or_insert_with(|| value.clone());
+        }
+        if let Some(text) = &file.text
+            && file.target.kind == TargetKind::Env
+        {
+            let managed: Vec<&str> = file.target.keys.iter().map(|(_, k)| k.as_str()).collect();
+            for (key, lines) in write::env::parse(text).duplicates() {
+                if !managed.contains(&key.as_str()) {
+                    continue;
+                }
+                let last = lines.last().copied().unwrap_or_default();
+                findings.push(Finding {
+                    code: Code::DuplicateKey,
+                    effect: Effect::Advisory,
+                    candidate_pool_size: None,
+                    message: format!(
+                        "{key} is set {} times in {} (lines {}); applications read the last one (line {last}), so that is the one poolcap reads and changes — remove the others",
+                        lines.len(),
+                        file.target.shown,
+                        lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    ),
+                    rule: Code::DuplicateKey.rule_text(),
+                    evidence: json!({"file": file.target.shown, "key": key, "lines": lines}),
+                });
+            }
+        }
+    }
+    let mut resolve = |setting: Setting, fallback: Option<u32>| -> anyhow::Result<u32> {
+        let sources: Vec<(String, u32)> = files
+            .iter()
+            .filter_map(|f| f.values.get(&setting).map(|v| (f, v)))
+            .map(|(f, v)| Ok((f.target.shown.clone(), parse_count(f, setting, v)?)))
+            .collect::<anyhow::Result<_>>()?;
+        let mut all = sources.clone();
+        if let Some(c) = fallback {
+            all.push(("poolcap.toml `current`".to_string(), c));
+        }
+        let Some((truth_file, truth)) = all.first().cloned() else {
+            bail!(
+                "service {:?}: no current {} — none of its targets ({}) sets it and the config has no `current`",
+                service.name,
+                setting.name(),
+                service
+                    .targets
+                    .iter()
+                    .map(|t| t.shown.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        let others: Vec<&(String, u32)> = all.iter().skip(1).filter(|(_, v)| *v != truth).collect();
+        if !others.is_empty() && !sources.is_empty() {
+            findings.push(Finding {
+                code: Code::TargetsDisagree,
+                effect: Effect::Advisory,
+                candidate_pool_size: None,
+                message: format!(
+                    "{} is {truth} in {truth_file} (the source of truth) but {}; the next apply writes the same value everywhere",
+                    setting.name(),
+                    others.iter().map(|(f, v)| format!("{v} in {f}")).collect::<Vec<_>>().join(", ")
+                ),
+                rule: Code::TargetsDisagree.rule_text(),
+                evidence: json!({"setting": setting.name(), "values": all.iter().map(|(f, v)| json!({"source": f, "value": v})).collect::<Vec<_>>()}),
+            });
+        }
+        Ok(truth)
+    };
+    let current = PoolSize {
+        pool_size: resolve(Setting::PoolSize, service.current.map(|c| c.pool_size))?,
+        max_overflow: resolve(Setting::MaxOverflow, service.current.map(|c| c.max_overflow))?,
+    };
+    values.insert(Setting::PoolSize, current.pool_size.to_string());
+    values.insert(Setting::MaxOverflow, current.max_overflow.to_string());
+    Ok(Deployed {
+        current,
+        values,
+        files,
+        findings,
+    })
+}
+
+/// Every configured service's deployed state, in config order.
+pub fn read_all(settings: &Settings) -> anyhow::Result<Vec<Deployed>> {
+    settings.services.iter().map(read_deployed).collect()
+}
+
+/// The value every managed setting must have for `pool`.
+pub fn desired(pool: PoolSize, defaults: &PoolDefaults) -> BTreeMap<Setting, Value> {
+    Setting::ALL
+        .into_iter()
+        .map(|s| {
+            let v = match s {
+                Setting::PoolSize => Value::Int(i64::from(pool.pool_size)),
+                Setting::MaxOverflow => Value::Int(i64::from(pool.max_overflow)),
+                Setting::PoolTimeout => Value::Int(defaults.pool_timeout),
+                Setting::PoolRecycle => Value::Int(defaults.pool_recycle),
+                Setting::PoolPrePing => Value::Bool(defaults.pool_pre_ping),
+                Setting::StatementTimeout => Value::Int(defaults.statement_timeout_ms),
+            };
+            (s, v)
+        })
+        .collect()
+}
+
+/// A file that must change, with its text before and after.
+#[derive(Debug, Clone)]
+pub struct PendingFile {
+    /// Where it goes.
+    pub path: PathBuf,
+    /// As written in the config (for messages).
+    pub shown: String,
+    /// The text now (`None`: the file does not exist yet).
+    pub before: Option<String>,
+    /// The text it must have.
+    pub after: String,
+    /// Keys whose values may be shown (all others are masked in diffs).
+    pub managed_keys: Vec<String>,
+    /// Its format, for masking.
+    pub kind: TargetKind,
+}
+
+/// The new text of one target for `values`.
+pub fn render(state: &TargetState, values: &BTreeMap<Setting, Value>) -> anyhow::Result<String> {
+    let text = state.text.clone().unwrap_or_default();
+    let changes: Vec<(&str, Value)> = state
+        .target
+        .keys
+        .iter()
+        .filter_map(|(s, k)| values.get(s).map(|v| (k.as_str(), *v)))
+        .collect();
+    let prefix: Vec<&str> = state.target.prefix.iter().map(String::as_str).collect();
+    let path = state.target.path.display();
+    Ok(match state.target.kind {
+        TargetKind::Env => {
+            let changes: Vec<(&str, String)> = changes.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            write::env::edit(&text, &changes)
+        }
+        TargetKind::Toml => {
+            write::toml_file::edit(&text, &prefix, &changes).with_context(|| format!("{path}: cannot edit"))?
+        }
+        TargetKind::Yaml => {
+            write::yaml::edit(&text, &prefix, &changes).with_context(|| format!("{path}: cannot edit"))?
+        }
+    })
+}
+
+/// The target files of one service that must change for `pool`.
+pub fn pending_files(deployed: &Deployed, pool: PoolSize, defaults: &PoolDefaults) -> anyhow::Result<Vec<PendingFile>> {
+    let values = desired(pool, defaults);
+    let mut out = Vec::new();
+    for state in &deployed.files {
+        let after = render(state, &values)?;
+        if state.text.as_deref() != Some(after.as_str()) {
+            out.push(PendingFile {
+                path: state.target.path.clone(),
+                shown: state.target.shown.clone(),
+                before: state.text.clone(),
+                after,
+                managed_keys: state.target.keys.iter().map(|(_, k)| k.clone()).collect(),
+                kind: state.target.kind,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `text` with every value poolcap does not manage masked, for showing.
+pub fn masked(kind: TargetKind, text: &str, managed: &[String]) -> String {
+    let managed: Vec<&str> = managed.iter().map(String::as_str).collect();
+    match kind {
+        TargetKind::Env => write::env::mask(text, &managed),
+        TargetKind::Toml => write::toml_file::mask(text, &managed),
+        TargetKind::Yaml => write::mask_yaml(text, &managed),
+    }
+}

@@ -1,0 +1,246 @@
+//! The capacity change log: a Markdown file, newest entry first under a fixed
+//! header, each entry rendered from a template (minijinja) and marked with a
+//! hidden stable id (`<!-- poolcap:id=… -->`) so that a rerun never adds the
+//! same entry twice.
+
+use serde::Serialize;
+
+/// The template shipped with poolcap (`templates/changelog-entry.md.j2`).
+pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/changelog-entry.md.j2");
+
+/// The header of a new change log.
+pub const HEADER: &str = "# Connection-pool capacity change log\n\n\
+Changes to database connection-pool settings, newest first. Entries are written by\n\
+`poolcap apply` (monthly review) and `poolcap override` (incidents); the hidden\n\
+`poolcap:id` comments let poolcap recognise an entry it has already written.\n";
+
+const MARKER: &str = "<!-- poolcap:id=";
+
+/// One setting's row.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SettingRow {
+    /// Key as written in the first target (e.g. `DB_POOL_SIZE`).
+    pub key: String,
+    /// Value before (`—` when unset).
+    pub before: String,
+    /// Value after.
+    pub after: String,
+    /// Whether it changes.
+    pub changed: bool,
+}
+
+/// A finding as the entry shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingRow {
+    /// Stable code.
+    pub code: String,
+    /// Its sentence with numbers.
+    pub message: String,
+}
+
+/// The budget arithmetic of the entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BudgetRow {
+    /// `4 × 38 + 2 × 15 + 12`.
+    pub arithmetic: String,
+    /// Connections needed.
+    pub required: u32,
+    /// Connections allowed.
+    pub limit: u32,
+    /// Within budget.
+    pub ok: bool,
+}
+
+/// Pool sizes as the template sees them.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Sizes {
+    /// `pool_size`.
+    pub pool_size: u32,
+    /// `max_overflow`.
+    pub max_overflow: u32,
+}
+
+/// Everything an entry says.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Entry {
+    /// Stable id (see [`entry_id`]).
+    pub id: String,
+    /// `review` or `override`.
+    pub kind: &'static str,
+    /// Date of the change, `YYYY-MM-DD` in the configured zone.
+    pub date: String,
+    /// Service name.
+    pub service: String,
+    /// Reviewed month (review entries).
+    pub month: Option<String>,
+    /// Incident id (override entries).
+    pub incident: Option<String>,
+    /// Ticket id.
+    pub ticket: Option<String>,
+    /// Why (override entries).
+    pub reason: Option<String>,
+    /// Why the budget guard was overridden, when it was.
+    pub over_budget_reason: Option<String>,
+    /// Who.
+    pub author: String,
+    /// Sizes before.
+    pub before: Sizes,
+    /// Sizes after.
+    pub after: Sizes,
+    /// Every managed setting.
+    pub settings: Vec<SettingRow>,
+    /// Findings that drove the change.
+    pub findings: Vec<FindingRow>,
+    /// The budget arithmetic.
+    pub budget: BudgetRow,
+}
+
+/// FNV-1a, 64 bits: a stable hash that no library version can change.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// `service:context:before>after:hash`, where the hash covers every setting's
+/// before and after value: the same change for the same month or incident
+/// always gets the same id.
+pub fn entry_id(service: &str, context: &str, before: Sizes, after: Sizes, settings: &[SettingRow]) -> String {
+    let all: String = settings
+        .iter()
+        .map(|s| format!("{}={}>{};", s.key, s.before, s.after))
+        .collect();
+    format!(
+        "{service}:{context}:{}+{}>{}+{}:{:08x}",
+        before.pool_size,
+        before.max_overflow,
+        after.pool_size,
+        after.max_overflow,
+        fnv1a(&all) & 0xffff_ffff
+    )
+}
+
+/// What went wrong rendering an entry.
+#[derive(Debug, thiserror::Error)]
+#[error("change-log template: {0}")]
+pub struct TemplateError(String);
+
+/// Renders one entry, its id marker first.
+pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("entry", template)
+        .map_err(|e| TemplateError(e.to_string()))?;
+    let body = env
+        .get_template("entry")
+        .and_then(|t| t.render(minijinja::value::Serde(entry)))
+        .map_err(|e| TemplateError(e.to_string()))?;
+    let body = body.trim_end();
+    Ok(format!("{MARKER}{} -->\n{body}\n", entry.id))
+}
+
+/// Whether the log already holds the entry `id`.
+pub fn contains(log: &str, id: &str) -> bool {
+    log.contains(&format!("{MARKER}{id} -->"))
+}
+
+/// The log with `entry` inserted as the newest (before every earlier entry, after
+/// the header); a new log starts with [`HEADER`].
+pub fn insert(log: Option<&str>, entry: &str) -> String {
+    let log = match log {
+        Some(l) if !l.trim().is_empty() => l.to_string(),
+        _ => HEADER.to_string(),
+    };
+    match log.find(MARKER) {
+        Some(at) => format!("{}{entry}\n{}", &log[..at], &log[at..]),
+        None => {
+            let mut out = log.trim_end().to_string();
+            out.push_str("\n\n");
+            out.push_str(entry);
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            kind: "review",
+            date: "2026-11-02".into(),
+            service: "backend".into(),
+            month: Some("2026-10".into()),
+            incident: None,
+            ticket: Some("CAP-42".into()),
+            reason: None,
+            over_budget_reason: None,
+            author: "Ada".into(),
+            before: Sizes {
+                pool_size: 20,
+                max_overflow: 10,
+            },
+            after: Sizes {
+                pool_size: 25,
+                max_overflow: 13,
+            },
+            settings: vec![SettingRow {
+                key: "DB_POOL_SIZE".into(),
+                before: "20".into(),
+                after: "25".into(),
+                changed: true,
+            }],
+            findings: vec![FindingRow {
+                code: "monthly-escalation".into(),
+                message: "mean 61.5% > 60%".into(),
+            }],
+            budget: BudgetRow {
+                arithmetic: "4 × 38".into(),
+                required: 152,
+                limit: 237,
+                ok: true,
+            },
+        }
+    }
+
+    #[test]
+    fn newest_first_under_the_header() {
+        let first = render(DEFAULT_TEMPLATE, &entry("a")).unwrap();
+        let log = insert(None, &first);
+        assert!(log.starts_with(HEADER));
+        let second = render(DEFAULT_TEMPLATE, &entry("b")).unwrap();
+        let log = insert(Some(&log), &second);
+        let a = log.find("poolcap:id=a").unwrap();
+        let b = log.find("poolcap:id=b").unwrap();
+        assert!(b < a, "newest first:\n{log}");
+        assert!(contains(&log, "a") && contains(&log, "b") && !contains(&log, "c"));
+    }
+
+    #[test]
+    fn ids_are_stable_and_cover_every_setting() {
+        let rows = entry("x").settings;
+        let s = |p, m| Sizes {
+            pool_size: p,
+            max_overflow: m,
+        };
+        let id = entry_id("backend", "2026-10", s(20, 10), s(25, 13), &rows);
+        assert_eq!(id, entry_id("backend", "2026-10", s(20, 10), s(25, 13), &rows));
+        assert!(id.starts_with("backend:2026-10:20+10>25+13:"));
+        let mut other = rows.clone();
+        other[0].after = "26".into();
+        assert_ne!(id, entry_id("backend", "2026-10", s(20, 10), s(25, 13), &other));
+    }
+
+    #[test]
+    fn a_site_template_is_used_and_errors_are_clear() {
+        let out = render("{{ service }} {{ after.pool_size }}", &entry("x")).unwrap();
+        assert_eq!(out, "<!-- poolcap:id=x -->\nbackend 25\n");
+        assert!(
+            render("{{ service ", &entry("x"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("change-log template:")
+        );
+    }
+}
