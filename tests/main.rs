@@ -2,6 +2,8 @@
 //! would, through a small harness (`util`).
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
+mod apply;
 mod cli;
+mod edits;
 mod plan;
 mod util;

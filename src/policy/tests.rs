@@ -225,14 +225,17 @@ fn arb_evidence() -> impl Strategy<Value = Evidence> {
         prop::option::of(0u32..200),
         prop::option::of(0u32..100),
         prop::option::of(1u32..120),
+        0u32..10,
     )
         .prop_map(
-            |(pool, mean, coverage, saturated, timeouts, level, users, max)| Evidence {
+            |(pool, mean, coverage, saturated, timeouts, level, users, max, grown)| Evidence {
                 service: "s".into(),
                 current: PoolSize {
                     pool_size: pool,
                     max_overflow: pool / 2,
                 },
+                // The month may have run on a smaller pool than the one deployed now.
+                observed_pool_size: pool.saturating_sub(grown).max(1),
                 concurrent_users: users,
                 max_pool_size: max,
                 month: MonthEvidence {
