@@ -3,10 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{Output, poolcap, root, SAMPLE_METRICS};
+use crate::util::{Output, SAMPLE_METRICS, poolcap, root};
 
 /// The secrets in the sample's target files: none may ever be printed.
-const SECRETS: [&str; 4] = ["Wr4ng-Horse-Battery", "Tr0ub4dor-3", "9f8e7d6c5b4a", "registry.internal"];
+const SECRETS: [&str; 4] = [
+    "Wr4ng-Horse-Battery",
+    "Tr0ub4dor-3",
+    "9f8e7d6c5b4a",
+    "registry.internal",
+];
 
 /// A copy of `data/poolcap.toml` and `data/deploy/` in a temporary directory.
 pub struct Deployment {
@@ -35,7 +40,12 @@ impl Deployment {
     /// Every file of the deployment, for before/after comparisons.
     pub fn snapshot(&self) -> Vec<(String, String)> {
         let mut files = Vec::new();
-        for rel in ["deploy/backend.env", "deploy/values.yaml", "deploy/worker.toml", "CHANGELOG-capacity.md"] {
+        for rel in [
+            "deploy/backend.env",
+            "deploy/values.yaml",
+            "deploy/worker.toml",
+            "CHANGELOG-capacity.md",
+        ] {
             files.push((rel.to_string(), self.read(rel)));
         }
         files
@@ -57,7 +67,12 @@ impl Deployment {
 
 fn assert_no_secrets(out: &Output, what: &str) {
     for s in SECRETS {
-        assert!(!out.stdout.contains(s) && !out.stderr.contains(s), "{what} printed a secret {s:?}:\n{}\n{}", out.stdout, out.stderr);
+        assert!(
+            !out.stdout.contains(s) && !out.stderr.contains(s),
+            "{what} printed a secret {s:?}:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
     }
 }
 
@@ -83,21 +98,43 @@ fn check_apply_then_check_again() {
     let d = Deployment::new();
     let out = d.run(&["plan", "--month", "2026-10", "--check"]);
     assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(out.stderr.contains("would change: deploy/backend.env (backend)"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("would change: deploy/backend.env (backend)"),
+        "{}",
+        out.stderr
+    );
 
     let before = d.snapshot();
     let out = d.run(&["apply", "--month", "2026-10", "--dry-run", "--author", "Test Author"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("-DB_POOL_SIZE=20\n+DB_POOL_SIZE=25"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("-DB_POOL_SIZE=20\n+DB_POOL_SIZE=25"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("+    DB_POOL_SIZE: \"25\""), "{}", out.stdout);
     assert_eq!(d.snapshot(), before, "--dry-run writes nothing");
     assert_no_secrets(&out, "apply --dry-run");
 
-    let out = d.run(&["apply", "--month", "2026-10", "--author", "Test Author", "--ticket", "CAP-1"]);
+    let out = d.run(&[
+        "apply",
+        "--month",
+        "2026-10",
+        "--author",
+        "Test Author",
+        "--ticket",
+        "CAP-1",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_no_secrets(&out, "apply");
-    assert!(d.read("deploy/backend.env").contains("DB_POOL_SIZE=25\nDB_MAX_OVERFLOW=13\n"));
-    assert!(d.read("deploy/values.yaml").contains("DB_POOL_SIZE: \"25\"\n    DB_MAX_OVERFLOW: \"13\"\n"));
+    assert!(
+        d.read("deploy/backend.env")
+            .contains("DB_POOL_SIZE=25\nDB_MAX_OVERFLOW=13\n")
+    );
+    assert!(
+        d.read("deploy/values.yaml")
+            .contains("DB_POOL_SIZE: \"25\"\n    DB_MAX_OVERFLOW: \"13\"\n")
+    );
     insta::assert_snapshot!("changelog-2026-10.md", normalize_date(&d.read("CHANGELOG-capacity.md")));
 
     let out = d.run(&["plan", "--month", "2026-10", "--check"]);
@@ -120,7 +157,11 @@ fn applying_twice_changes_nothing_the_second_time() {
 /// file system or user cannot, so the caller skips.
 fn make_unwritable(dir: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let immutable = std::process::Command::new("chattr").arg("+i").arg(dir).status().is_ok_and(|s| s.success());
+    let immutable = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
     if !immutable {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
     }
@@ -139,7 +180,9 @@ fn one_unwritable_target_changes_no_file() {
     // Move the YAML target into its own directory, and make that directory unwritable.
     std::fs::create_dir(d.path("deploy/helm")).unwrap();
     std::fs::rename(d.path("deploy/values.yaml"), d.path("deploy/helm/values.yaml")).unwrap();
-    let config = d.read("poolcap.toml").replace("deploy/values.yaml", "deploy/helm/values.yaml");
+    let config = d
+        .read("poolcap.toml")
+        .replace("deploy/values.yaml", "deploy/helm/values.yaml");
     std::fs::write(d.path("poolcap.toml"), config).unwrap();
     let before = (d.read("deploy/backend.env"), d.read("deploy/helm/values.yaml"));
     if !make_unwritable(&d.path("deploy/helm")) {
@@ -150,10 +193,20 @@ fn one_unwritable_target_changes_no_file() {
     let out = d.run(&["apply", "--month", "2026-10", "--author", "A"]);
     make_writable(&d.path("deploy/helm"));
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stderr.contains("deploy/helm/values.yaml") && out.stderr.contains("no file was changed"), "{}", out.stderr);
-    assert_eq!((d.read("deploy/backend.env"), d.read("deploy/helm/values.yaml")), before);
+    assert!(
+        out.stderr.contains("deploy/helm/values.yaml") && out.stderr.contains("no file was changed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        (d.read("deploy/backend.env"), d.read("deploy/helm/values.yaml")),
+        before
+    );
     assert!(!d.path("CHANGELOG-capacity.md").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(d.path("deploy")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(d.path("deploy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 3, "no temporary file left behind: {leftovers:?}");
 }
 
@@ -162,8 +215,18 @@ fn two_concurrent_applies_write_once() {
     use std::process::{Command, Stdio};
     let d = Deployment::new();
     let spawn = || {
-        let mut args: Vec<String> = vec!["apply".into(), "--month".into(), "2026-10".into(), "--author".into(), "A".into()];
-        args.extend(["--config".into(), d.path("poolcap.toml").display().to_string(), "--metrics".into()]);
+        let mut args: Vec<String> = vec![
+            "apply".into(),
+            "--month".into(),
+            "2026-10".into(),
+            "--author".into(),
+            "A".into(),
+        ];
+        args.extend([
+            "--config".into(),
+            d.path("poolcap.toml").display().to_string(),
+            "--metrics".into(),
+        ]);
         args.extend(SAMPLE_METRICS.iter().map(|m| root().join(m).display().to_string()));
         Command::new(env!("CARGO_BIN_EXE_poolcap"))
             .args(&args)
@@ -190,14 +253,27 @@ fn a_blocked_plan_is_refused_unless_overridden_with_a_reason() {
     let before = d.snapshot();
     let out = d.run(&["apply", "--month", "2026-09", "--author", "A"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
-    assert!(out.stderr.contains("blocked by the connection budget") && out.stderr.contains("4 × 60"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("blocked by the connection budget") && out.stderr.contains("4 × 60"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(d.snapshot(), before);
 
     let out = d.run(&["apply", "--month", "2026-09", "--allow-over-budget"]);
     assert_eq!(out.code, 2, "--allow-over-budget needs --reason");
 
     let reason = "max_connections raised to 400 in CHG-12, restart on Sunday";
-    let out = d.run(&["apply", "--month", "2026-09", "--author", "A", "--allow-over-budget", "--reason", reason]);
+    let out = d.run(&[
+        "apply",
+        "--month",
+        "2026-09",
+        "--author",
+        "A",
+        "--allow-over-budget",
+        "--reason",
+        reason,
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let log = d.read("CHANGELOG-capacity.md");
     assert!(log.contains(&format!("**Applied over budget**: {reason}")), "{log}");
@@ -207,16 +283,45 @@ fn a_blocked_plan_is_refused_unless_overridden_with_a_reason() {
 #[test]
 fn override_bumps_writes_and_says_what_to_deploy() {
     let d = Deployment::new();
-    let out = d.run(&["override", "backend", "--bump", "--reason", "pool exhausted during ward round", "--incident", "INC-881", "--author", "On Call"]);
+    let out = d.run(&[
+        "override",
+        "backend",
+        "--bump",
+        "--reason",
+        "pool exhausted during ward round",
+        "--incident",
+        "INC-881",
+        "--author",
+        "On Call",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("backend: pool 20 + 10 → 25 + 13"), "{}", out.stdout);
-    assert!(out.stdout.contains("  DB_POOL_SIZE=25\n  DB_MAX_OVERFLOW=13\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  DB_POOL_SIZE=25\n  DB_MAX_OVERFLOW=13\n"),
+        "{}",
+        out.stdout
+    );
     assert_no_secrets(&out, "override");
     let log = d.read("CHANGELOG-capacity.md");
-    assert!(log.contains("**Incident override** for INC-881: pool exhausted during ward round"), "{log}");
-    assert!(log.contains("poolcap:id=backend:incident-INC-881:20+10>25+13:"), "{log}");
+    assert!(
+        log.contains("**Incident override** for INC-881: pool exhausted during ward round"),
+        "{log}"
+    );
+    assert!(
+        log.contains("poolcap:id=backend:incident-INC-881:20+10>25+13:"),
+        "{log}"
+    );
     // The same override again (same incident, now from 25): a new step and a new entry.
-    let out = d.run(&["override", "backend", "--to", "25", "--reason", "again", "--incident", "INC-881"]);
+    let out = d.run(&[
+        "override",
+        "backend",
+        "--to",
+        "25",
+        "--reason",
+        "again",
+        "--incident",
+        "INC-881",
+    ]);
     assert_eq!(out.code, 0);
     assert!(out.stderr.contains("nothing to change"), "{}", out.stderr);
 }
@@ -225,13 +330,25 @@ fn override_bumps_writes_and_says_what_to_deploy() {
 fn override_to_an_out_file_and_its_guards() {
     let d = Deployment::new();
     let env = d.path("override.env");
-    let out = d.run(&["override", "worker", "--to", "14", "--reason", "HL7 backlog", "--out", env.to_str().unwrap()]);
+    let out = d.run(&[
+        "override",
+        "worker",
+        "--to",
+        "14",
+        "--reason",
+        "HL7 backlog",
+        "--out",
+        env.to_str().unwrap(),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         d.read("override.env"),
         "# managed by poolcap\nDB_POOL_SIZE=14\nDB_MAX_OVERFLOW=7\nDB_POOL_TIMEOUT=30\nDB_POOL_RECYCLE=3600\nDB_POOL_PRE_PING=true\nDB_STATEMENT_TIMEOUT=30000\n"
     );
-    assert!(d.read("deploy/worker.toml").contains("pool_size = 10"), "targets untouched with --out");
+    assert!(
+        d.read("deploy/worker.toml").contains("pool_size = 10"),
+        "targets untouched with --out"
+    );
 
     let out = d.run(&["override", "backend", "--to", "61", "--reason", "x"]);
     assert_eq!(out.code, 4, "above max_pool_size: {}", out.stderr);
@@ -261,7 +378,11 @@ fn secrets_never_appear_in_any_output() {
         assert_no_secrets(&out, &args.join(" "));
     }
     // A broken target file: the error names the file, not its content.
-    std::fs::write(d.path("deploy/worker.toml"), "url = \"postgresql://w:Tr0ub4dor-3@db\"\n[database.pool\n").unwrap();
+    std::fs::write(
+        d.path("deploy/worker.toml"),
+        "url = \"postgresql://w:Tr0ub4dor-3@db\"\n[database.pool\n",
+    )
+    .unwrap();
     let out = d.run(&["plan", "--month", "2026-10"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("deploy/worker.toml"), "{}", out.stderr);
@@ -271,7 +392,9 @@ fn secrets_never_appear_in_any_output() {
 #[test]
 fn disagreeing_targets_and_duplicate_keys_are_findings() {
     let d = Deployment::new();
-    let yaml = d.read("deploy/values.yaml").replace("DB_POOL_SIZE: \"20\"", "DB_POOL_SIZE: \"18\"");
+    let yaml = d
+        .read("deploy/values.yaml")
+        .replace("DB_POOL_SIZE: \"20\"", "DB_POOL_SIZE: \"18\"");
     std::fs::write(d.path("deploy/values.yaml"), yaml).unwrap();
     let env = d.read("deploy/backend.env") + "DB_MAX_OVERFLOW=10\n";
     std::fs::write(d.path("deploy/backend.env"), env).unwrap();
@@ -279,13 +402,26 @@ fn disagreeing_targets_and_duplicate_keys_are_findings() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let backend = &plan["services"][0];
-    assert_eq!(backend["current"]["pool_size"], 20, "the env file is the source of truth");
+    assert_eq!(
+        backend["current"]["pool_size"], 20,
+        "the env file is the source of truth"
+    );
     let messages: Vec<(&str, &str)> = backend["findings"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| (f["code"].as_str().unwrap(), f["message"].as_str().unwrap()))
         .collect();
-    assert!(messages.iter().any(|(c, m)| *c == "targets-disagree" && m.contains("18 in deploy/values.yaml")), "{messages:?}");
-    assert!(messages.iter().any(|(c, m)| *c == "duplicate-key" && m.contains("DB_MAX_OVERFLOW is set 2 times")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|(c, m)| *c == "targets-disagree" && m.contains("18 in deploy/values.yaml")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|(c, m)| *c == "duplicate-key" && m.contains("DB_MAX_OVERFLOW is set 2 times")),
+        "{messages:?}"
+    );
 }

@@ -36,7 +36,11 @@ fn check(case: &Path, ext: &str, edit: impl Fn(&str) -> String) {
     let input = std::fs::read_to_string(case.join(format!("in.{ext}"))).unwrap();
     let expected = std::fs::read_to_string(case.join(format!("out.{ext}"))).unwrap();
     let got = edit(&input);
-    assert!(got == expected, "{}:\n--- expected\n{expected:?}\n--- got\n{got:?}", case.display());
+    assert!(
+        got == expected,
+        "{}:\n--- expected\n{expected:?}\n--- got\n{got:?}",
+        case.display()
+    );
     // Editing the result again changes nothing.
     assert_eq!(edit(&got), got, "{}: not idempotent", case.display());
 }
@@ -52,6 +56,8 @@ fn env_in_out_trees() {
 #[test]
 fn toml_in_out_trees() {
     for case in cases("toml") {
-        check(&case, "toml", |text| write::toml_file::edit(text, &["database", "pool"], &TOML_CHANGES).unwrap());
+        check(&case, "toml", |text| {
+            write::toml_file::edit(text, &["database", "pool"], &TOML_CHANGES).unwrap()
+        });
     }
 }

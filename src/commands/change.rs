@@ -51,14 +51,8 @@ pub fn today(settings: &Settings) -> String {
 
 /// The budget as one line of arithmetic.
 pub fn budget_row(budget: &Budget) -> BudgetRow {
-    let terms: Vec<String> = budget
-        .services
-        .iter()
-        .map(|l| format!("{} × {}", l.pools, l.per_pool))
-        .chain((budget.database.other_clients > 0).then(|| budget.database.other_clients.to_string()))
-        .collect();
     BudgetRow {
-        arithmetic: terms.join(" + "),
+        arithmetic: budget.arithmetic(),
         required: budget.required,
         limit: budget.limit,
         ok: budget.ok,

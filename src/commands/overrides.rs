@@ -212,33 +212,25 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         service.name, service.replicas, service.processes_per_replica
     );
 
+    let json = serde_json::json!({
+        "dry_run": args.change.dry_run, "service": service.name, "current": current, "new": new,
+        "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
+    });
     if args.change.dry_run {
-        match global.format {
-            Format::Json => printer.json(&serde_json::json!({
-                "dry_run": true, "service": service.name, "current": current, "new": new,
-                "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
-            }))?,
-            Format::Table => {
-                printer.out(&change::diff(&files, log_count))?;
-                printer.out(&deploy)?;
-            }
+        if global.format == Format::Table {
+            printer.out(&change::diff(&files, log_count))?;
         }
         printer.note(&format!(
             "dry run: {} file(s) would change; nothing written",
             files.len()
         ));
-        return Ok(ExitStatus::Ok);
-    }
-    if files.is_empty() {
+    } else if files.is_empty() {
         printer.note("nothing to change: the files already hold these values");
     } else {
         change::write_all(&files, printer)?;
     }
     match global.format {
-        Format::Json => printer.json(&serde_json::json!({
-            "dry_run": false, "service": service.name, "current": current, "new": new,
-            "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
-        }))?,
+        Format::Json => printer.json(&json)?,
         Format::Table => printer.out(&deploy)?,
     }
     Ok(ExitStatus::Ok)

@@ -545,6 +545,19 @@ pub fn check_budget(db: &DatabaseBudget, pools: &[u32], decisions: &[Decision]) 
     }
 }
 
+impl Budget {
+    /// The sum as written: `4 × 38 + 2 × 15 + 12` (pools × connections per pool,
+    /// then other clients).
+    pub fn arithmetic(&self) -> String {
+        self.services
+            .iter()
+            .map(|l| format!("{} × {}", l.pools, l.per_pool))
+            .chain((self.database.other_clients > 0).then(|| self.database.other_clients.to_string()))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+}
+
 /// The whole plan: decisions, then the budget guard on them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -569,13 +582,7 @@ pub fn plan(evidence: &[Evidence], pools: &[u32], params: &PolicyParams, db: &Da
     let budget = check_budget(db, pools, &decisions);
     if !budget.ok {
         let any_growing = decisions.iter().any(Decision::changes);
-        let arithmetic = budget
-            .services
-            .iter()
-            .map(|l| format!("{} × {}", l.pools, l.per_pool))
-            .chain((db.other_clients > 0).then(|| db.other_clients.to_string()))
-            .collect::<Vec<_>>()
-            .join(" + ");
+        let arithmetic = budget.arithmetic();
         let message = format!(
             "the plan needs {arithmetic} = {} connections but the budget is {} ({} max_connections − {} superuser reserved − {} reserved − {} headroom); ways out: fewer processes per replica, PgBouncer in transaction mode, or a larger max_connections (needs a database restart)",
             budget.required,

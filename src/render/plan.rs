@@ -376,12 +376,7 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         }
     }
     let b = &report.budget;
-    let terms: Vec<String> = b
-        .services
-        .iter()
-        .map(|l| format!("{} × {}", l.pools, l.per_pool))
-        .chain((b.database.other_clients > 0).then(|| b.database.other_clients.to_string()))
-        .collect();
+
     let verdict = if b.ok {
         printer.paint("ok", "32")
     } else {
@@ -390,7 +385,7 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
     let _ = writeln!(
         out,
         "\nbudget: {} = {} of {} connections ({} max − {} superuser − {} reserved − {} headroom): {verdict}",
-        terms.join(" + "),
+        b.arithmetic(),
         b.required,
         b.limit,
         b.database.max_connections,
