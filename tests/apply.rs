@@ -108,7 +108,7 @@ fn check_apply_then_check_again() {
     let out = d.run(&["apply", "--month", "2026-10", "--dry-run", "--author", "Test Author"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("-DB_POOL_SIZE=20\n+DB_POOL_SIZE=25"),
+        out.stdout.contains("\n-DB_POOL_SIZE=20\n") && out.stdout.contains("\n+DB_POOL_SIZE=25\n"),
         "{}",
         out.stdout
     );

@@ -17,6 +17,8 @@ fn help_snapshots() {
         vec!["plan", "--help"],
         vec!["generate", "--help"],
         vec!["generate", "bench", "--help"],
+        vec!["apply", "--help"],
+        vec!["override", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

@@ -13,6 +13,7 @@
 
 pub mod distribution;
 pub mod episodes;
+pub mod fingerprint;
 pub mod timeline;
 pub mod window;
 

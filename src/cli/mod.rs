@@ -22,6 +22,7 @@ pub struct Cli {
 
 /// Options shared by every subcommand.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config file.
     #[arg(

@@ -143,7 +143,8 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     };
 
     let mut logs = ChangeLogs::default();
-    if let Some(log) = &service.changelog {
+    // An entry records a change: none when the files already hold these values.
+    if let Some(log) = service.changelog.as_ref().filter(|_| !files.is_empty()) {
         let rows = change::setting_rows(&deployed[k], &values);
         let (before, after) = (change::sizes(current), change::sizes(new));
         let date = change::today(&settings);
