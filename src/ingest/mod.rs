@@ -7,6 +7,7 @@
 //! that yields no sample is an error, never an empty result.
 
 pub mod csv;
+pub mod slowlog;
 pub mod timestamp;
 
 use std::collections::{BTreeMap, HashMap};
