@@ -54,6 +54,8 @@ pub enum Format {
     Table,
     /// JSON for machines (schema pinned by tests).
     Json,
+    /// CSV rows (`slowlog` only).
+    Csv,
 }
 
 /// Colour choice.
@@ -76,6 +78,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Incident path: resize one service's pool now, without metrics.
     Override(OverrideArgs),
+    /// Digest PostgreSQL or MySQL/MariaDB slow-query logs by query fingerprint.
+    Slowlog(SlowlogArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
 }
@@ -227,4 +231,60 @@ pub enum TimestampStyle {
     Rfc3339,
     /// `1790841602`.
     Unix,
+}
+
+/// Slow-log inputs (shared by `slowlog` and `plan`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SlowlogInputs {
+    /// `log_line_prefix` of PostgreSQL stderr logs (default: detected from the log).
+    #[arg(long, value_name = "PREFIX")]
+    pub log_line_prefix: Option<String>,
+    /// Log format (default: detected from the content).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<LogFormat>,
+    /// Zone for log timestamps with abbreviated zone names (default: policy.timezone).
+    #[arg(long, value_name = "ZONE")]
+    pub log_timezone: Option<String>,
+}
+
+/// Slow-log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// PostgreSQL stderr log with a log_line_prefix.
+    Stderr,
+    /// PostgreSQL csvlog.
+    Csvlog,
+    /// PostgreSQL jsonlog (15+).
+    Jsonlog,
+    /// MySQL / MariaDB slow query log.
+    Mysql,
+}
+
+/// `poolcap slowlog`.
+#[derive(Debug, Args)]
+pub struct SlowlogArgs {
+    /// Log files, plain or gzip.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Format, prefix, zone.
+    #[command(flatten)]
+    pub inputs: SlowlogInputs,
+    /// Slow-review threshold in seconds (default: policy.slow_query_seconds, 5).
+    #[arg(long, value_name = "SECONDS")]
+    pub threshold: Option<f64>,
+    /// Only statements ending at or after this instant (RFC 3339, or YYYY-MM-DD in policy.timezone).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only statements ending before this instant.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Fingerprints to list (by total time).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// Show the slowest raw statement and its parameters per fingerprint (may hold patient data).
+    #[arg(long)]
+    pub show_samples: bool,
+    /// Threads (default: the machine's cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }

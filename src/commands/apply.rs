@@ -101,36 +101,29 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     let log_count = log_files.len();
     files.extend(log_files);
 
+    let json = serde_json::json!({
+        "dry_run": args.change.dry_run,
+        "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(),
+        "services": summary,
+    });
     if files.is_empty() {
         printer.note("nothing to change: every target file already matches the plan");
-        if global.format == Format::Json {
-            printer.json(&serde_json::json!({"dry_run": args.change.dry_run, "files": [], "services": []}))?;
-        }
-        return Ok(ExitStatus::Ok);
-    }
-    if args.change.dry_run {
-        match global.format {
-            Format::Json => printer.json(&serde_json::json!({
-                "dry_run": true,
-                "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(),
-                "services": summary,
-            }))?,
-            Format::Table => printer.out(&change::diff(&files, log_count))?,
+    } else if args.change.dry_run {
+        if global.format != Format::Json {
+            printer.out(&change::diff(&files, log_count))?;
         }
         printer.note(&format!(
             "dry run: {} file(s) would change; nothing written",
             files.len()
         ));
-        return Ok(ExitStatus::Ok);
+    } else {
+        change::write_all(&files, printer)?;
+        if global.format != Format::Json {
+            printer.out(&(summary.join("\n") + "\n"))?;
+        }
     }
-    change::write_all(&files, printer)?;
-    match global.format {
-        Format::Json => printer.json(&serde_json::json!({
-            "dry_run": false,
-            "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(),
-            "services": summary,
-        }))?,
-        Format::Table => printer.out(&(summary.join("\n") + "\n"))?,
+    if global.format == Format::Json {
+        printer.json(&json)?;
     }
     Ok(ExitStatus::Ok)
 }

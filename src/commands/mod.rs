@@ -7,6 +7,7 @@ pub mod generate;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
+pub mod slowlog;
 pub mod targets;
 
 use crate::cli::{Cli, Command};
@@ -21,10 +22,14 @@ pub struct UsageError(pub String);
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    if cli.global.format == crate::cli::Format::Csv && !matches!(cli.command, Command::Slowlog(_)) {
+        return Err(UsageError("--format csv is for `slowlog`; use table or json here".into()).into());
+    }
     match &cli.command {
         Command::Plan(args) => plan::run(&cli.global, args, printer),
         Command::Apply(args) => apply::run(&cli.global, args, printer),
         Command::Override(args) => overrides::run(&cli.global, args, printer),
+        Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

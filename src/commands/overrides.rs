@@ -232,7 +232,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     }
     match global.format {
         Format::Json => printer.json(&json)?,
-        Format::Table => printer.out(&deploy)?,
+        Format::Table | Format::Csv => printer.out(&deploy)?,
     }
     Ok(ExitStatus::Ok)
 }

@@ -172,7 +172,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
     let report = render::plan::PlanReport::new(&settings, &outcome);
     match global.format {
         Format::Json => printer.json(&report)?,
-        Format::Table => {
+        Format::Table | Format::Csv => {
             let text = render::plan::table(&report, printer);
             printer.out(&text)?;
         }

@@ -190,6 +190,8 @@ pub struct PolicySettings {
     pub max_gap: Option<i64>,
     /// How far back in time, per instance, a row may arrive out of order.
     pub reorder_window: i64,
+    /// Slow-query review threshold, seconds (card: 5).
+    pub slow_query_seconds: f64,
 }
 
 /// One alert rule: utilization above `above` for more than `for_seconds`.
@@ -343,7 +345,21 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 
 /// Validates config text; `path` is used in messages only.
 pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
-    raw::parse(path, text)
+    raw::parse(path, text, true)
+}
+
+/// Settings for commands that need no services (`slowlog`): the file when it
+/// exists; when it does not and `optional` is set (the default path was not
+/// changed), every default.
+pub fn load_optional(path: &Path, optional: bool) -> Result<Settings, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => raw::parse(path, &text, false),
+        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => raw::parse(path, "", false),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// 1-based (line, column) of a byte offset in `text`.

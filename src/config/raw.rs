@@ -73,6 +73,7 @@ struct RawPolicy {
     overprovisioned_months: Option<i64>,
     max_gap: Option<String>,
     reorder_window: Option<String>,
+    slow_query_seconds: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -178,7 +179,7 @@ impl<'a> Locator<'a> {
     }
 }
 
-pub(super) fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+pub(super) fn parse(path: &Path, text: &str, services_required: bool) -> Result<Settings, ConfigError> {
     let raw: RawConfig = toml_edit::de::from_str(text).map_err(|err| {
         let (line, column) = match err.span() {
             Some(span) => {
@@ -199,7 +200,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
         text,
         doc: toml_edit::Document::parse(text).ok(),
     };
-    validate(raw, &loc)
+    validate(raw, &loc, services_required)
 }
 
 fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64) -> Result<f64, ConfigError> {
@@ -224,7 +225,7 @@ fn duration(loc: &Locator<'_>, segs: &[Seg<'_>], text: &str) -> Result<i64, Conf
     parse_duration(text).map_err(|message| loc.invalid(segs, message))
 }
 
-fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> {
+fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Result<Settings, ConfigError> {
     use Seg::{Index, Key};
     let p = raw.policy;
     let policy_key = |k| [Key("policy"), Key(k)];
@@ -305,6 +306,16 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
             &policy_key("reorder_window"),
             p.reorder_window.as_deref().unwrap_or("1h"),
         )?,
+        slow_query_seconds: match p.slow_query_seconds {
+            Some(v) if !(v.is_finite() && v > 0.0) => {
+                return Err(loc.invalid(
+                    &policy_key("slow_query_seconds"),
+                    format!("must be a positive number of seconds, got {v}"),
+                ));
+            }
+            Some(v) => v,
+            None => 5.0,
+        },
     };
 
     let alerts = match raw.alerts {
@@ -360,12 +371,13 @@ fn validate(raw: RawConfig, loc: &Locator<'_>) -> Result<Settings, ConfigError> 
         other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0)?,
     };
 
-    let Some(raw_services) = raw.services.filter(|s| !s.is_empty()) else {
+    let raw_services = raw.services.unwrap_or_default();
+    if raw_services.is_empty() && services_required {
         return Err(loc.invalid(
             &[Key("services")],
             "at least one [[services]] table is needed (name, replicas, processes_per_replica, current)",
         ));
-    };
+    }
     let mut services: Vec<ServiceSettings> = Vec::with_capacity(raw_services.len());
     for (i, s) in raw_services.into_iter().enumerate() {
         let seg = |k| [Key("services"), Index(i), Key(k)];

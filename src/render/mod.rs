@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod plan;
+pub mod slowlog;
 
 use std::io::{self, IsTerminal, Write};
 
@@ -44,6 +45,11 @@ impl Printer {
             quiet: global.quiet,
             verbose: global.verbose,
         }
+    }
+
+    /// Whether `-v` was given.
+    pub fn verbose(&self) -> bool {
+        self.verbose > 0 && !self.quiet
     }
 
     /// Whether output may use colour.

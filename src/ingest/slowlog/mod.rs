@@ -9,6 +9,8 @@
 //! nothing per entry in the common case.
 
 pub mod mysql;
+pub mod postgres;
+pub mod reader;
 
 use std::borrow::Cow;
 
@@ -81,7 +83,8 @@ impl ParseStats {
         self.unrecognized += 1;
         if self.first_unrecognized.len() < Self::KEPT {
             let cut = &text[..text.len().min(200)];
-            self.first_unrecognized.push((line, String::from_utf8_lossy(cut).trim_end().to_string()));
+            self.first_unrecognized
+                .push((line, String::from_utf8_lossy(cut).trim_end().to_string()));
         }
     }
 
@@ -101,4 +104,10 @@ impl ParseStats {
 /// `text` as UTF-8, replacing invalid bytes (logs are not always clean).
 pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
+}
+
+/// Where parsed entries go (a digest, a counter in tests…).
+pub trait EntrySink: Send {
+    /// Takes one entry.
+    fn entry(&mut self, e: &LogEntry<'_>);
 }

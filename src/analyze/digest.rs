@@ -1,0 +1,553 @@
+//! The slow-query digest (DESIGN §1.7): per fingerprint count, total, mean,
+//! percentiles, max, first/last seen, by database and user, per hour of day;
+//! overall statements, time, span, and the connections they held (mean and
+//! peak concurrency). Pure, mergeable (so chunks and files can be digested in
+//! parallel), and bounded in memory.
+//!
+//! Bounds: durations go into a log-scale histogram whose buckets are 2% wide,
+//! so every percentile is within 1% of the true value (the bucket's geometric
+//! midpoint; clamped to the exact min and max). Concurrency is kept per second
+//! of the log's span (4 bytes a second, allocated a day at a time). At most
+//! [`MAX_FINGERPRINTS`] fingerprints are kept; statements of later new shapes
+//! are counted under one `(other fingerprints)` row, and the report says so.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::fingerprint::{Dialect, fingerprint};
+use crate::ingest::slowlog::{EntryKind, EntrySink, LogEntry};
+
+/// The most distinct fingerprints kept.
+pub const MAX_FINGERPRINTS: usize = 50_000;
+
+/// The row statements of fingerprints beyond the limit are counted in.
+pub const OTHER: &str = "(other fingerprints)";
+
+const BUCKET_BASE_MS: f64 = 0.001;
+const GROWTH: f64 = 1.02;
+
+fn bucket(ms: f64) -> i32 {
+    if ms <= BUCKET_BASE_MS {
+        return 0;
+    }
+    ((ms / BUCKET_BASE_MS).ln() / GROWTH.ln()).floor() as i32 + 1
+}
+
+fn bucket_value(b: i32) -> f64 {
+    if b == 0 {
+        return BUCKET_BASE_MS;
+    }
+    // Geometric midpoint of [base·g^(b−1), base·g^b).
+    BUCKET_BASE_MS * GROWTH.powf(f64::from(b) - 0.5)
+}
+
+/// A log-scale histogram of durations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Histogram {
+    first: i32,
+    counts: Vec<u32>,
+}
+
+impl Histogram {
+    /// Counts one duration.
+    pub fn add(&mut self, ms: f64) {
+        let b = bucket(ms);
+        if self.counts.is_empty() {
+            self.first = b;
+            self.counts.push(0);
+        }
+        if b < self.first {
+            let grow = (self.first - b) as usize;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.first = b;
+        }
+        let i = (b - self.first) as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
+    }
+
+    /// Adds another histogram.
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        let last = |h: &Histogram| h.first + h.counts.len() as i32 - 1;
+        let first = self.first.min(other.first);
+        let mut counts = vec![0u32; (last(self).max(last(other)) - first + 1) as usize];
+        for h in [&*self, other] {
+            for (i, &c) in h.counts.iter().enumerate() {
+                counts[(h.first - first) as usize + i] += c;
+            }
+        }
+        self.first = first;
+        self.counts = counts;
+    }
+
+    /// The `p` quantile (0..=1), within 1%.
+    pub fn quantile(&self, p: f64) -> f64 {
+        let total: u64 = self.counts.iter().map(|&c| u64::from(c)).sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let need = ((p * total as f64).ceil() as u64).max(1);
+        let mut acc = 0u64;
+        for (i, &c) in self.counts.iter().enumerate() {
+            acc += u64::from(c);
+            if acc >= need {
+                return bucket_value(self.first + i as i32);
+            }
+        }
+        bucket_value(self.first + self.counts.len() as i32 - 1)
+    }
+}
+
+/// Counts per second of in-flight milliseconds, for concurrency.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    /// Day number (Unix days) → milliseconds in flight per second of that day.
+    days: BTreeMap<i64, Vec<f32>>,
+}
+
+impl InFlight {
+    /// Adds a statement running over `[start_ms, end_ms)`.
+    pub fn add(&mut self, start_ms: i64, end_ms: i64) {
+        let mut t = start_ms;
+        while t < end_ms {
+            let second = t.div_euclid(1000);
+            let next = ((second + 1) * 1000).min(end_ms);
+            let day = second.div_euclid(86_400);
+            let slot = self.days.entry(day).or_insert_with(|| vec![0.0; 86_400]);
+            slot[second.rem_euclid(86_400) as usize] += (next - t) as f32;
+            t = next;
+        }
+    }
+
+    /// Adds another.
+    pub fn merge(&mut self, other: InFlight) {
+        for (day, values) in other.days {
+            match self.days.get_mut(&day) {
+                Some(mine) => mine.iter_mut().zip(values).for_each(|(a, b)| *a += b),
+                None => {
+                    self.days.insert(day, values);
+                }
+            }
+        }
+    }
+
+    /// The second with most statements in flight on average: (Unix second, mean in flight).
+    pub fn peak(&self) -> Option<(i64, f64)> {
+        let mut best: Option<(i64, f32)> = None;
+        for (day, values) in &self.days {
+            for (i, &v) in values.iter().enumerate() {
+                if best.is_none_or(|(_, b)| v > b) {
+                    best = Some((day * 86_400 + i as i64, v));
+                }
+            }
+        }
+        best.map(|(s, v)| (s, f64::from(v) / 1000.0))
+    }
+}
+
+/// Per-fingerprint numbers.
+#[derive(Debug, Clone, Default)]
+pub struct FingerprintStats {
+    /// Executed statements.
+    pub count: u64,
+    /// Their summed duration, ms.
+    pub total_ms: f64,
+    /// Plus parse and bind time, ms.
+    pub hold_ms: f64,
+    /// Shortest, ms.
+    pub min_ms: f64,
+    /// Longest, ms.
+    pub max_ms: f64,
+    /// Statements over the threshold.
+    pub over_threshold: u64,
+    /// Durations.
+    pub histogram: Histogram,
+    /// First and last end time seen, Unix ms.
+    pub first_ms: i64,
+    /// Last end time seen, Unix ms.
+    pub last_ms: i64,
+    /// (database, user) → statements.
+    pub by_database_user: BTreeMap<(String, String), u64>,
+    /// Statements per hour of day (in the digest's zone).
+    pub hours: [u64; 24],
+    /// The slowest statement's text and parameters (only with samples on).
+    pub sample: Option<(f64, String, Option<String>)>,
+}
+
+impl FingerprintStats {
+    fn merge(&mut self, other: FingerprintStats) {
+        if other.count > 0 {
+            if self.count == 0 {
+                self.min_ms = other.min_ms;
+                self.first_ms = other.first_ms;
+                self.last_ms = other.last_ms;
+            }
+            self.min_ms = self.min_ms.min(other.min_ms);
+            self.first_ms = self.first_ms.min(other.first_ms);
+            self.last_ms = self.last_ms.max(other.last_ms);
+        }
+        self.count += other.count;
+        self.total_ms += other.total_ms;
+        self.hold_ms += other.hold_ms;
+        self.max_ms = self.max_ms.max(other.max_ms);
+        self.over_threshold += other.over_threshold;
+        self.histogram.merge(&other.histogram);
+        for (k, v) in other.by_database_user {
+            *self.by_database_user.entry(k).or_default() += v;
+        }
+        for (h, v) in self.hours.iter_mut().zip(other.hours) {
+            *h += v;
+        }
+        if let Some(s) = other.sample
+            && self.sample.as_ref().is_none_or(|mine| s.0 > mine.0)
+        {
+            self.sample = Some(s);
+        }
+    }
+}
+
+/// How to digest.
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    /// SQL dialect of the statements.
+    pub dialect: Dialect,
+    /// The slow-review threshold, ms.
+    pub threshold_ms: f64,
+    /// Zone for hours of day.
+    pub timezone: jiff::tz::TimeZone,
+    /// Only statements ending at or after this Unix ms.
+    pub since_ms: Option<i64>,
+    /// Only statements ending before this Unix ms.
+    pub until_ms: Option<i64>,
+    /// Keep the slowest raw statement per fingerprint.
+    pub keep_samples: bool,
+}
+
+/// The digest being built.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    settings: DigestSettings,
+    /// Fingerprint → stats.
+    pub fingerprints: HashMap<String, FingerprintStats>,
+    /// Raw text → fingerprint cache (prepared statements repeat their text).
+    cache: HashMap<String, String>,
+    /// Executed statements.
+    pub statements: u64,
+    /// Their summed duration, ms.
+    pub total_ms: f64,
+    /// Plus parse/bind, ms.
+    pub hold_ms: f64,
+    /// Parse and bind entries.
+    pub parse_bind: u64,
+    /// Bare `duration:` lines and their ms.
+    pub bare: (u64, f64),
+    /// MySQL administrator commands.
+    pub admin: u64,
+    /// Statements over the threshold.
+    pub over_threshold: u64,
+    /// Earliest start and latest end, Unix ms.
+    pub span: Option<(i64, i64)>,
+    /// Statements of fingerprints beyond the limit.
+    pub overflowed: u64,
+    /// Entries outside `--since`/`--until`.
+    pub filtered: u64,
+    /// Time in flight per second.
+    pub in_flight: InFlight,
+    hour_cache: (i64, usize),
+}
+
+impl Digest {
+    /// An empty digest.
+    pub fn new(settings: DigestSettings) -> Self {
+        Digest {
+            settings,
+            fingerprints: HashMap::new(),
+            cache: HashMap::new(),
+            statements: 0,
+            total_ms: 0.0,
+            hold_ms: 0.0,
+            parse_bind: 0,
+            bare: (0, 0.0),
+            admin: 0,
+            over_threshold: 0,
+            span: None,
+            overflowed: 0,
+            filtered: 0,
+            in_flight: InFlight::default(),
+            hour_cache: (i64::MIN, 0),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &DigestSettings {
+        &self.settings
+    }
+
+    fn hour_of_day(&mut self, end_ms: i64) -> usize {
+        let utc_hour = end_ms.div_euclid(3_600_000);
+        if self.hour_cache.0 != utc_hour {
+            let hour = jiff::Timestamp::from_millisecond(end_ms)
+                .map(|t| t.to_zoned_datetime(self.settings.timezone.clone()).hour() as usize)
+                .unwrap_or(0);
+            self.hour_cache = (utc_hour, hour);
+        }
+        self.hour_cache.1
+    }
+
+    fn fingerprint_of(&mut self, text: &str) -> String {
+        if let Some(fp) = self.cache.get(text) {
+            return fp.clone();
+        }
+        let fp = fingerprint(text, self.settings.dialect);
+        if self.cache.len() >= 4096 {
+            self.cache.clear();
+        }
+        if text.len() <= 4096 {
+            self.cache.insert(text.to_string(), fp.clone());
+        }
+        fp
+    }
+
+    /// Adds one log entry.
+    pub fn add(&mut self, e: &LogEntry<'_>) {
+        if self.settings.since_ms.is_some_and(|s| e.end_ms < s) || self.settings.until_ms.is_some_and(|u| e.end_ms >= u)
+        {
+            self.filtered += 1;
+            return;
+        }
+        let start_ms = e.end_ms - e.duration_ms.round() as i64;
+        match e.kind {
+            EntryKind::Bare => {
+                self.bare.0 += 1;
+                self.bare.1 += e.duration_ms;
+                self.hold_ms += e.duration_ms;
+                self.in_flight.add(start_ms, e.end_ms);
+                self.extend_span(start_ms, e.end_ms);
+                return;
+            }
+            EntryKind::Admin => {
+                self.admin += 1;
+                return;
+            }
+            _ => {}
+        }
+        let executed = e.kind.is_executed();
+        let fp = self.fingerprint_of(&e.text);
+        let hour = self.hour_of_day(e.end_ms);
+        let over = executed && e.duration_ms > self.settings.threshold_ms;
+        self.hold_ms += e.duration_ms;
+        self.in_flight.add(start_ms, e.end_ms);
+        self.extend_span(start_ms, e.end_ms);
+        if executed {
+            self.statements += 1;
+            self.total_ms += e.duration_ms;
+            self.over_threshold += u64::from(over);
+        } else {
+            self.parse_bind += 1;
+        }
+        let key = if self.fingerprints.contains_key(&fp) || self.fingerprints.len() < MAX_FINGERPRINTS {
+            fp
+        } else {
+            self.overflowed += u64::from(executed);
+            OTHER.to_string()
+        };
+        let keep_samples = self.settings.keep_samples;
+        let stats = self.fingerprints.entry(key).or_default();
+        stats.hold_ms += e.duration_ms;
+        if !executed {
+            return;
+        }
+        if stats.count == 0 {
+            stats.min_ms = e.duration_ms;
+            stats.first_ms = e.end_ms;
+            stats.last_ms = e.end_ms;
+        }
+        stats.count += 1;
+        stats.total_ms += e.duration_ms;
+        stats.min_ms = stats.min_ms.min(e.duration_ms);
+        stats.max_ms = stats.max_ms.max(e.duration_ms);
+        stats.first_ms = stats.first_ms.min(e.end_ms);
+        stats.last_ms = stats.last_ms.max(e.end_ms);
+        stats.over_threshold += u64::from(over);
+        stats.histogram.add(e.duration_ms);
+        stats.hours[hour] += 1;
+        let db = e.database.as_deref().unwrap_or("").to_string();
+        let user = e.user.as_deref().unwrap_or("").to_string();
+        match stats.by_database_user.get_mut(&(db.clone(), user.clone())) {
+            Some(n) => *n += 1,
+            None => {
+                stats.by_database_user.insert((db, user), 1);
+            }
+        }
+        if keep_samples && stats.sample.as_ref().is_none_or(|s| e.duration_ms > s.0) {
+            stats.sample = Some((
+                e.duration_ms,
+                e.text.to_string(),
+                e.parameters.as_deref().map(str::to_string),
+            ));
+        }
+    }
+
+    fn extend_span(&mut self, start: i64, end: i64) {
+        self.span = Some(match self.span {
+            None => (start, end),
+            Some((a, b)) => (a.min(start), b.max(end)),
+        });
+    }
+
+    /// Adds another digest (of another chunk or file) made with the same settings.
+    pub fn merge(&mut self, other: Digest) {
+        self.statements += other.statements;
+        self.total_ms += other.total_ms;
+        self.hold_ms += other.hold_ms;
+        self.parse_bind += other.parse_bind;
+        self.bare.0 += other.bare.0;
+        self.bare.1 += other.bare.1;
+        self.admin += other.admin;
+        self.over_threshold += other.over_threshold;
+        self.overflowed += other.overflowed;
+        self.filtered += other.filtered;
+        if let Some((a, b)) = other.span {
+            self.extend_span(a, b);
+        }
+        self.in_flight.merge(other.in_flight);
+        for (fp, stats) in other.fingerprints {
+            let key = if self.fingerprints.contains_key(&fp) || self.fingerprints.len() < MAX_FINGERPRINTS {
+                fp
+            } else {
+                self.overflowed += stats.count;
+                OTHER.to_string()
+            };
+            self.fingerprints.entry(key).or_default().merge(stats);
+        }
+    }
+
+    /// Σ duration / span: the mean number of connections the statements held.
+    pub fn mean_concurrency(&self) -> f64 {
+        match self.span {
+            Some((a, b)) if b > a => self.hold_ms / (b - a) as f64,
+            _ => 0.0,
+        }
+    }
+}
+
+impl EntrySink for Digest {
+    fn entry(&mut self, e: &LogEntry<'_>) {
+        self.add(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    fn settings() -> DigestSettings {
+        DigestSettings {
+            dialect: Dialect::Postgres,
+            threshold_ms: 5000.0,
+            timezone: jiff::tz::TimeZone::UTC,
+            since_ms: None,
+            until_ms: None,
+            keep_samples: false,
+        }
+    }
+
+    fn entry(end_ms: i64, duration_ms: f64, kind: EntryKind, text: &str) -> LogEntry<'_> {
+        LogEntry {
+            end_ms,
+            duration_ms,
+            kind,
+            database: Some(Cow::Borrowed("clinic")),
+            user: Some(Cow::Borrowed("app")),
+            text: Cow::Borrowed(text),
+            parameters: None,
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn histogram_quantiles_are_within_one_percent() {
+        let mut h = Histogram::default();
+        let values: Vec<f64> = (1..=10_000).map(|i| f64::from(i) * 0.37).collect();
+        for v in &values {
+            h.add(*v);
+        }
+        for p in [0.5, 0.95, 0.99] {
+            let exact = values[((p * values.len() as f64).ceil() as usize) - 1];
+            let got = h.quantile(p);
+            assert!((got - exact).abs() / exact <= 0.01, "p{p}: {got} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn counts_statements_hold_time_and_slow_ones() {
+        let mut d = Digest::new(settings());
+        d.add(&entry(1_000, 0.5, EntryKind::Parse, "select $1"));
+        d.add(&entry(1_001, 0.25, EntryKind::Bind, "select $1"));
+        d.add(&entry(1_010, 2.0, EntryKind::Execute, "select $1"));
+        d.add(&entry(9_000, 6000.0, EntryKind::Statement, "select pg_sleep(6)"));
+        d.add(&entry(9_500, 1.0, EntryKind::Bare, ""));
+        assert_eq!((d.statements, d.parse_bind, d.bare.0, d.over_threshold), (2, 2, 1, 1));
+        assert_eq!(d.total_ms, 6002.0);
+        assert_eq!(d.hold_ms, 6003.75);
+        let select = &d.fingerprints["select ?"];
+        assert_eq!((select.count, select.hold_ms), (1, 2.75));
+        assert_eq!(d.span, Some((999, 9_500)));
+    }
+
+    #[test]
+    fn peak_concurrency_counts_overlap() {
+        let mut d = Digest::new(settings());
+        // Three statements overlapping during the second 10:
+        d.add(&entry(11_000, 1000.0, EntryKind::Statement, "a"));
+        d.add(&entry(11_000, 2000.0, EntryKind::Statement, "b"));
+        d.add(&entry(10_500, 500.0, EntryKind::Statement, "c"));
+        let (second, peak) = d.in_flight.peak().unwrap();
+        assert_eq!(second, 10);
+        assert_eq!(peak, 2.5);
+        assert!((d.mean_concurrency() - 3500.0 / 2000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn merging_equals_digesting_everything_at_once() {
+        let entries: Vec<LogEntry<'static>> = (0..200)
+            .map(|i| {
+                entry(
+                    1_000 + i * 37,
+                    f64::from(i as u32 % 17) + 0.5,
+                    EntryKind::Statement,
+                    if i % 3 == 0 { "select 1" } else { "update t set a = 2" },
+                )
+            })
+            .collect();
+        let mut whole = Digest::new(settings());
+        entries.iter().for_each(|e| whole.add(e));
+        let mut a = Digest::new(settings());
+        let mut b = Digest::new(settings());
+        entries[..77].iter().for_each(|e| a.add(e));
+        entries[77..].iter().for_each(|e| b.add(e));
+        a.merge(b);
+        assert_eq!(
+            (a.statements, a.total_ms, a.span),
+            (whole.statements, whole.total_ms, whole.span)
+        );
+        for (fp, s) in &whole.fingerprints {
+            let m = &a.fingerprints[fp];
+            assert_eq!(
+                (m.count, m.total_ms, m.max_ms, m.min_ms, m.first_ms, m.last_ms),
+                (s.count, s.total_ms, s.max_ms, s.min_ms, s.first_ms, s.last_ms)
+            );
+            assert_eq!(m.histogram.quantile(0.95), s.histogram.quantile(0.95));
+        }
+        assert_eq!(a.in_flight.peak(), whole.in_flight.peak());
+    }
+}
