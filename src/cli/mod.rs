@@ -119,6 +119,13 @@ pub struct PlanInputs {
     /// The month to review, YYYY-MM, in the configured time zone.
     #[arg(long, value_name = "YYYY-MM")]
     pub month: String,
+    /// Database slow-query logs of the month (PostgreSQL or MySQL/MariaDB), for
+    /// the `slow-queries` finding.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub slowlog: Vec<PathBuf>,
+    /// How to read the slow logs.
+    #[command(flatten)]
+    pub slowlog_inputs: SlowlogInputs,
 }
 
 /// Who and why, for change-log entries.
@@ -201,6 +208,21 @@ pub enum GenerateWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// A slow-query log of the sample workload (benchmark inputs: --size 1G).
+    Slowlog {
+        /// Output file (`.gz` suffix: gzip).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Format.
+        #[arg(long, value_enum, default_value_t = GeneratedLog::Postgres)]
+        format: GeneratedLog,
+        /// Approximate size (uncompressed): 200K, 50M, 1G.
+        #[arg(long, default_value = "50M")]
+        size: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// A large single-month CSV for benchmarks.
     Bench {
         /// Output file (`.gz` suffix: gzip).
@@ -222,6 +244,15 @@ pub enum GenerateWhat {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+}
+
+/// Which slow-log format `generate slowlog` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GeneratedLog {
+    /// PostgreSQL stderr, log_line_prefix '%m [%p] %q%u@%d '.
+    Postgres,
+    /// MariaDB slow query log.
+    Mariadb,
 }
 
 /// How generated files write `ts`.

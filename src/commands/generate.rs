@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::{GenerateArgs, GenerateWhat, TimestampStyle};
+use crate::cli::{GenerateArgs, GenerateWhat, GeneratedLog, TimestampStyle};
 use crate::config::parse_duration;
 use crate::exit::ExitStatus;
 use crate::generate;
@@ -40,6 +40,50 @@ fn finish(mut writer: Box<dyn Write>, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn tz_month_start_ms(tz: &jiff::tz::TimeZone, month: crate::analyze::window::Month) -> i64 {
+    month.window(tz).start * 1000
+}
+
+/// `200K`, `50M`, `1G` (powers of 1024), or plain bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 50M or 1G"))?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        _ => return Err(format!("{text:?} has an unknown unit; use K, M or G")),
+    };
+    Ok(n * mult)
+}
+
+fn write_slowlog(
+    path: &Path,
+    format: GeneratedLog,
+    seed: u64,
+    start_ms: i64,
+    mean_gap_ms: f64,
+    bytes: u64,
+) -> anyhow::Result<u64> {
+    let mut w = create(path)?;
+    let write = |w: &mut Box<dyn Write>, chunk: &str| w.write_all(chunk.as_bytes());
+    let statements = match format {
+        GeneratedLog::Postgres => {
+            generate::slowlog::postgres_stderr(seed, start_ms, mean_gap_ms, bytes, |c| write(&mut w, c))
+        }
+        GeneratedLog::Mariadb => {
+            generate::slowlog::mariadb_slow(seed, start_ms, mean_gap_ms, bytes, |c| write(&mut w, c))
+        }
+    }
+    .with_context(|| format!("{}: write failed", path.display()))?;
+    finish(w, path)?;
+    Ok(statements)
+}
+
 /// Runs `poolcap generate`.
 pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     match &args.what {
@@ -65,6 +109,30 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 finish(w, &path)?;
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
             }
+            // October's slow logs, in both formats: ~20 000 statements each.
+            let october = tz_month_start_ms(&tz, crate::analyze::window::Month { year: 2026, month: 10 });
+            for (name, format) in [
+                ("postgresql-2026-10.log.gz", GeneratedLog::Postgres),
+                ("mariadb-slow-2026-10.log.gz", GeneratedLog::Mariadb),
+            ] {
+                let path = out.join("slowlog").join(name);
+                let statements = write_slowlog(&path, format, *seed, october, 160_000.0, 3 << 20)?;
+                printer.note(&format!("wrote {} ({statements} statements)", path.display()));
+            }
+        }
+        GenerateWhat::Slowlog {
+            out,
+            format,
+            size,
+            seed,
+        } => {
+            let bytes = parse_size(size).map_err(|m| UsageError(format!("--size: {m}")))?;
+            let start = tz_month_start_ms(
+                &jiff::tz::TimeZone::UTC,
+                crate::analyze::window::Month { year: 2026, month: 10 },
+            );
+            let statements = write_slowlog(out, *format, *seed, start, 1.0, bytes)?;
+            printer.note(&format!("wrote {} ({statements} statements)", out.display()));
         }
         GenerateWhat::Bench {
             out,

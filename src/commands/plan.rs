@@ -12,7 +12,10 @@ use crate::render::{self, Printer};
 
 use super::UsageError;
 use super::metrics;
+use super::slowlog;
 use super::targets::{self, Deployed, PendingFile};
+use crate::analyze::digest::DigestSettings;
+use crate::analyze::fingerprint::Dialect;
 
 /// Everything a plan needs, for `plan` and (later) `review` and `apply`.
 pub struct PlanOutcome {
@@ -30,6 +33,8 @@ pub struct PlanOutcome {
     pub summary: metrics::InputSummary,
     /// Each service as deployed (from its targets or the config).
     pub deployed: Vec<Deployed>,
+    /// The month's slow-query digest, when slow logs were given.
+    pub slow: Option<slowlog::Digested>,
 }
 
 impl PlanOutcome {
@@ -83,6 +88,32 @@ pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) ->
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }
+    let slow = if args.slowlog.is_empty() {
+        None
+    } else {
+        let month_window = month.window(tz);
+        let base = DigestSettings {
+            dialect: Dialect::Postgres,
+            threshold_ms: settings.policy.slow_query_seconds * 1000.0,
+            timezone: tz.clone(),
+            since_ms: Some(month_window.start * 1000),
+            until_ms: Some(month_window.end * 1000),
+            keep_samples: false,
+        };
+        let digested = slowlog::digest_files(
+            &args.slowlog,
+            &args.slowlog_inputs,
+            settings,
+            &base,
+            slowlog::threads(None),
+        )?;
+        if let Some(finding) = slow_query_finding(&digested, settings) {
+            for decision in &mut plan.decisions {
+                decision.findings.push(finding.clone());
+            }
+        }
+        Some(digested)
+    };
     Ok(PlanOutcome {
         month,
         earlier,
@@ -91,6 +122,48 @@ pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) ->
         series: loaded.series,
         summary: loaded.summary,
         deployed,
+        slow,
+    })
+}
+
+/// The advisory `slow-queries` finding: statements over the review threshold
+/// and the connections logged statements held (Little's law).
+pub fn slow_query_finding(d: &slowlog::Digested, settings: &Settings) -> Option<policy::Finding> {
+    let g = &d.digest;
+    if g.over_threshold == 0 {
+        return None;
+    }
+    let span_ms = g.span.map_or(0.0, |(a, b)| (b - a) as f64);
+    let mut slow: Vec<(&String, &crate::analyze::digest::FingerprintStats)> =
+        g.fingerprints.iter().filter(|(_, s)| s.over_threshold > 0).collect();
+    slow.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
+    let peak = g.in_flight.peak().map_or(0.0, |p| p.1);
+    let cost = |s: &crate::analyze::digest::FingerprintStats| if span_ms > 0.0 { s.hold_ms / span_ms } else { 0.0 };
+    Some(policy::Finding {
+        code: policy::Code::SlowQueries,
+        effect: policy::Effect::Advisory,
+        candidate_pool_size: None,
+        message: format!(
+            "{} statement(s) in {} query shape(s) ran longer than {} s (the slowest {:.1} s); statements in the database log held {:.2} connections on average (peak {:.1}); the costliest slow shape held {:.3} — optimise it before growing the pool (`poolcap slowlog`)",
+            g.over_threshold,
+            slow.len(),
+            settings.policy.slow_query_seconds,
+            slow.iter().map(|(_, s)| s.max_ms).fold(0.0, f64::max) / 1000.0,
+            g.mean_concurrency(),
+            peak,
+            slow.first().map_or(0.0, |(_, s)| cost(s)),
+        ),
+        rule: policy::Code::SlowQueries.rule_text(),
+        evidence: serde_json::json!({
+            "over_threshold": g.over_threshold,
+            "threshold_seconds": settings.policy.slow_query_seconds,
+            "mean_concurrency": g.mean_concurrency(),
+            "peak_concurrency": peak,
+            "fingerprints": slow.iter().take(10).map(|(fp, s)| serde_json::json!({
+                "fingerprint": fp, "count": s.count, "over_threshold": s.over_threshold,
+                "max_ms": s.max_ms, "total_ms": s.total_ms, "mean_connections": cost(s),
+            })).collect::<Vec<_>>(),
+        }),
     })
 }
 

@@ -8,6 +8,8 @@
 //! bytes on every machine: the PRNG is written here, not taken from a crate
 //! whose streams may change between versions.
 
+pub mod slowlog;
+
 use jiff::tz::TimeZone;
 
 use crate::analyze::window::Month;

@@ -141,6 +141,8 @@ pub enum Code {
     TargetsDisagree,
     /// A managed key is set more than once in an env file.
     DuplicateKey,
+    /// Slow queries in the database's log held connections (advisory).
+    SlowQueries,
 }
 
 impl Code {
@@ -157,6 +159,7 @@ impl Code {
             Code::MaxPoolSize => "max-pool-size",
             Code::TargetsDisagree => "targets-disagree",
             Code::DuplicateKey => "duplicate-key",
+            Code::SlowQueries => "slow-queries",
         }
     }
 
@@ -187,6 +190,9 @@ impl Code {
                 "The first target file is the source of truth for the current pool; the others must agree with it."
             }
             Code::DuplicateKey => "A managed key is set once per env file; applications read the last occurrence.",
+            Code::SlowQueries => {
+                "Quarterly review of slow query logs (queries taking > slow_query_seconds): slow queries hold connections and starve the pool; optimise them before growing it."
+            }
         }
     }
 }
