@@ -178,10 +178,15 @@ fn sample_data_is_what_the_generator_makes() {
     let dir = tempfile::tempdir().unwrap();
     let out = poolcap(&["generate", "sample", "--out", dir.path().to_str().unwrap()]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for month in ["2026-08", "2026-09", "2026-10"] {
-        let name = format!("metrics/{month}.csv.gz");
-        let made = std::fs::read(dir.path().join(&name)).unwrap();
-        let committed = std::fs::read(root().join("data").join(&name)).unwrap();
+    for name in [
+        "metrics/2026-08.csv.gz",
+        "metrics/2026-09.csv.gz",
+        "metrics/2026-10.csv.gz",
+        "slowlog/postgresql-2026-10.log.gz",
+        "slowlog/mariadb-slow-2026-10.log.gz",
+    ] {
+        let made = std::fs::read(dir.path().join(name)).unwrap();
+        let committed = std::fs::read(root().join("data").join(name)).unwrap();
         assert!(
             made == committed,
             "data/{name} differs from `poolcap generate sample` output; regenerate it"
