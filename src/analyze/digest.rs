@@ -13,6 +13,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::ingest::FxBuild;
+
 use super::fingerprint::{Dialect, fingerprint};
 use crate::ingest::slowlog::{EntryKind, EntrySink, LogEntry};
 
@@ -174,8 +176,9 @@ pub struct FingerprintStats {
     pub first_ms: i64,
     /// Last end time seen, Unix ms.
     pub last_ms: i64,
-    /// (database, user) → statements.
-    pub by_database_user: BTreeMap<(String, String), u64>,
+    /// (database, user, statements), in order of first appearance; few pairs,
+    /// so a linear search with no allocation per statement.
+    pub by_database_user: Vec<(String, String, u64)>,
     /// Statements per hour of day (in the digest's zone).
     pub hours: [u64; 24],
     /// The slowest statement's text and parameters (only with samples on).
@@ -183,6 +186,13 @@ pub struct FingerprintStats {
 }
 
 impl FingerprintStats {
+    fn count_database_user(&mut self, db: &str, user: &str, n: u64) {
+        match self.by_database_user.iter_mut().find(|(d, u, _)| d == db && u == user) {
+            Some(entry) => entry.2 += n,
+            None => self.by_database_user.push((db.to_string(), user.to_string(), n)),
+        }
+    }
+
     fn merge(&mut self, other: FingerprintStats) {
         if other.count > 0 {
             if self.count == 0 {
@@ -200,8 +210,8 @@ impl FingerprintStats {
         self.max_ms = self.max_ms.max(other.max_ms);
         self.over_threshold += other.over_threshold;
         self.histogram.merge(&other.histogram);
-        for (k, v) in other.by_database_user {
-            *self.by_database_user.entry(k).or_default() += v;
+        for (db, user, n) in other.by_database_user {
+            self.count_database_user(&db, &user, n);
         }
         for (h, v) in self.hours.iter_mut().zip(other.hours) {
             *h += v;
@@ -235,10 +245,12 @@ pub struct DigestSettings {
 #[derive(Debug, Clone)]
 pub struct Digest {
     settings: DigestSettings,
-    /// Fingerprint → stats.
-    pub fingerprints: HashMap<String, FingerprintStats>,
-    /// Raw text → fingerprint cache (prepared statements repeat their text).
-    cache: HashMap<String, String>,
+    /// Fingerprints and their stats, in order of first appearance.
+    fingerprints: Vec<(String, FingerprintStats)>,
+    /// Fingerprint → index in `fingerprints`.
+    index: HashMap<String, u32, FxBuild>,
+    /// Raw text → index (prepared statements repeat their text exactly).
+    cache: HashMap<Box<str>, u32, FxBuild>,
     /// Executed statements.
     pub statements: u64,
     /// Their summed duration, ms.
@@ -269,8 +281,9 @@ impl Digest {
     pub fn new(settings: DigestSettings) -> Self {
         Digest {
             settings,
-            fingerprints: HashMap::new(),
-            cache: HashMap::new(),
+            fingerprints: Vec::new(),
+            index: HashMap::default(),
+            cache: HashMap::default(),
             statements: 0,
             total_ms: 0.0,
             hold_ms: 0.0,
@@ -302,18 +315,49 @@ impl Digest {
         self.hour_cache.1
     }
 
-    fn fingerprint_of(&mut self, text: &str) -> String {
-        if let Some(fp) = self.cache.get(text) {
-            return fp.clone();
+    /// Every fingerprint with its stats, in order of first appearance.
+    pub fn fingerprints(&self) -> impl Iterator<Item = (&String, &FingerprintStats)> {
+        self.fingerprints.iter().map(|(fp, s)| (fp, s))
+    }
+
+    /// The stats of one fingerprint.
+    pub fn get(&self, fingerprint: &str) -> Option<&FingerprintStats> {
+        self.index.get(fingerprint).map(|&i| &self.fingerprints[i as usize].1)
+    }
+
+    /// Index of `fp`, adding it (or the overflow row) when new; `None` means the
+    /// overflow row was used.
+    fn slot(&mut self, fp: &str) -> (u32, bool) {
+        if let Some(&i) = self.index.get(fp) {
+            return (i, false);
+        }
+        let (key, overflow) = if self.fingerprints.len() < MAX_FINGERPRINTS {
+            (fp, false)
+        } else {
+            (OTHER, true)
+        };
+        if let Some(&i) = self.index.get(key) {
+            return (i, overflow);
+        }
+        let i = self.fingerprints.len() as u32;
+        self.fingerprints.push((key.to_string(), FingerprintStats::default()));
+        self.index.insert(key.to_string(), i);
+        (i, overflow)
+    }
+
+    fn slot_of_text(&mut self, text: &str) -> (u32, bool) {
+        if let Some(&i) = self.cache.get(text) {
+            return (i, self.fingerprints[i as usize].0 == OTHER);
         }
         let fp = fingerprint(text, self.settings.dialect);
-        if self.cache.len() >= 4096 {
+        let (i, overflow) = self.slot(&fp);
+        if self.cache.len() >= 8192 {
             self.cache.clear();
         }
         if text.len() <= 4096 {
-            self.cache.insert(text.to_string(), fp.clone());
+            self.cache.insert(text.into(), i);
         }
-        fp
+        (i, overflow)
     }
 
     /// Adds one log entry.
@@ -340,7 +384,7 @@ impl Digest {
             _ => {}
         }
         let executed = e.kind.is_executed();
-        let fp = self.fingerprint_of(&e.text);
+        let (slot, overflow) = self.slot_of_text(&e.text);
         let hour = self.hour_of_day(e.end_ms);
         let over = executed && e.duration_ms > self.settings.threshold_ms;
         self.hold_ms += e.duration_ms;
@@ -353,14 +397,11 @@ impl Digest {
         } else {
             self.parse_bind += 1;
         }
-        let key = if self.fingerprints.contains_key(&fp) || self.fingerprints.len() < MAX_FINGERPRINTS {
-            fp
-        } else {
+        if overflow {
             self.overflowed += u64::from(executed);
-            OTHER.to_string()
-        };
+        }
         let keep_samples = self.settings.keep_samples;
-        let stats = self.fingerprints.entry(key).or_default();
+        let stats = &mut self.fingerprints[slot as usize].1;
         stats.hold_ms += e.duration_ms;
         if !executed {
             return;
@@ -379,14 +420,7 @@ impl Digest {
         stats.over_threshold += u64::from(over);
         stats.histogram.add(e.duration_ms);
         stats.hours[hour] += 1;
-        let db = e.database.as_deref().unwrap_or("").to_string();
-        let user = e.user.as_deref().unwrap_or("").to_string();
-        match stats.by_database_user.get_mut(&(db.clone(), user.clone())) {
-            Some(n) => *n += 1,
-            None => {
-                stats.by_database_user.insert((db, user), 1);
-            }
-        }
+        stats.count_database_user(e.database.as_deref().unwrap_or(""), e.user.as_deref().unwrap_or(""), 1);
         if keep_samples && stats.sample.as_ref().is_none_or(|s| e.duration_ms > s.0) {
             stats.sample = Some((
                 e.duration_ms,
@@ -420,13 +454,11 @@ impl Digest {
         }
         self.in_flight.merge(other.in_flight);
         for (fp, stats) in other.fingerprints {
-            let key = if self.fingerprints.contains_key(&fp) || self.fingerprints.len() < MAX_FINGERPRINTS {
-                fp
-            } else {
+            let (slot, overflow) = self.slot(&fp);
+            if overflow {
                 self.overflowed += stats.count;
-                OTHER.to_string()
-            };
-            self.fingerprints.entry(key).or_default().merge(stats);
+            }
+            self.fingerprints[slot as usize].1.merge(stats);
         }
     }
 
@@ -499,7 +531,7 @@ mod tests {
         assert_eq!((d.statements, d.parse_bind, d.bare.0, d.over_threshold), (2, 2, 1, 1));
         assert_eq!(d.total_ms, 6002.0);
         assert_eq!(d.hold_ms, 6003.75);
-        let select = &d.fingerprints["select ?"];
+        let select = d.get("select ?").unwrap();
         assert_eq!((select.count, select.hold_ms), (1, 2.75));
         assert_eq!(d.span, Some((999, 9_500)));
     }
@@ -540,8 +572,8 @@ mod tests {
             (a.statements, a.total_ms, a.span),
             (whole.statements, whole.total_ms, whole.span)
         );
-        for (fp, s) in &whole.fingerprints {
-            let m = &a.fingerprints[fp];
+        for (fp, s) in whole.fingerprints() {
+            let m = a.get(fp).unwrap();
             assert_eq!(
                 (m.count, m.total_ms, m.max_ms, m.min_ms, m.first_ms, m.last_ms),
                 (s.count, s.total_ms, s.max_ms, s.min_ms, s.first_ms, s.last_ms)

@@ -213,9 +213,9 @@ pub enum GenerateWhat {
         /// Output file (`.gz` suffix: gzip).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// Format.
+        /// Which database's log to write.
         #[arg(long, value_enum, default_value_t = GeneratedLog::Postgres)]
-        format: GeneratedLog,
+        dialect: GeneratedLog,
         /// Approximate size (uncompressed): 200K, 50M, 1G.
         #[arg(long, default_value = "50M")]
         size: String,

@@ -122,7 +122,7 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
         }
         GenerateWhat::Slowlog {
             out,
-            format,
+            dialect,
             size,
             seed,
         } => {
@@ -131,7 +131,7 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 &jiff::tz::TimeZone::UTC,
                 crate::analyze::window::Month { year: 2026, month: 10 },
             );
-            let statements = write_slowlog(out, *format, *seed, start, 1.0, bytes)?;
+            let statements = write_slowlog(out, *dialect, *seed, start, 1.0, bytes)?;
             printer.note(&format!("wrote {} ({statements} statements)", out.display()));
         }
         GenerateWhat::Bench {

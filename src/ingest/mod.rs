@@ -74,7 +74,8 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A `HashMap` hasher builder for [`FxHasher`].
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// Interns service/instance pairs to small ids, so per-row work is a lookup.
 #[derive(Debug, Default)]

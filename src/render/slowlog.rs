@@ -201,7 +201,7 @@ fn fingerprint_json(
         by_database_user: s
             .by_database_user
             .iter()
-            .map(|((database, user), count)| DbUserJson {
+            .map(|(database, user, count)| DbUserJson {
                 database: database.clone(),
                 user: user.clone(),
                 count: *count,
@@ -225,8 +225,7 @@ impl SlowlogReport {
     pub fn new(d: &Digested, tz: &jiff::tz::TimeZone, top: usize, samples: bool) -> Self {
         let g = &d.digest;
         let span_ms = g.span.map_or(0.0, |(a, b)| (b - a) as f64);
-        let mut ranked: Vec<(&String, &FingerprintStats)> =
-            g.fingerprints.iter().filter(|(_, s)| s.count > 0).collect();
+        let mut ranked: Vec<(&String, &FingerprintStats)> = g.fingerprints().filter(|(_, s)| s.count > 0).collect();
         ranked.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
         let to_json = |(fp, s): &(&String, &FingerprintStats)| fingerprint_json(fp, s, span_ms, tz, samples);
         SlowlogReport {

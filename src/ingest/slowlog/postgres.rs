@@ -179,24 +179,11 @@ fn field_end(line: &[u8], start: usize, esc: u8, next: Option<&Part>) -> Option<
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
+    match needle {
+        [] => Some(0),
+        [one] => memchr::memchr(*one, hay),
+        _ => memchr::memmem::find(hay, needle),
     }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..].iter().position(|&c| c == first) {
-            None => return None,
-            Some(p) => {
-                i += p;
-                if hay[i..].starts_with(needle) {
-                    return Some(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    None
 }
 
 impl Prefix {
@@ -491,11 +478,11 @@ impl StderrParser {
             return buf.len();
         }
         // Only complete lines count: search back from the last newline.
-        let Some(mut end) = buf.iter().rposition(|&c| c == b'\n') else {
+        let Some(mut end) = memchr::memrchr(b'\n', buf) else {
             return 0;
         };
         loop {
-            let start = buf[..end].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+            let start = memchr::memrchr(b'\n', &buf[..end]).map_or(0, |p| p + 1);
             let line = &buf[start..end];
             if start > 0
                 && line.first() != Some(&b'\t')

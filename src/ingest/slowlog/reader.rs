@@ -129,28 +129,18 @@ pub fn detect_format(head: &[u8], path: &Path) -> InputFormat {
     }
 }
 
-/// Fills `buf` with up to `want` more bytes; returns whether the input ended.
+/// Appends up to `want` more bytes to `buf` (no zeroing: `read_to_end` fills the
+/// spare capacity); returns whether the input ended.
 fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, SlowlogError> {
     let start = buf.len();
-    buf.resize(start + want, 0);
-    let mut got = 0;
-    while got < want {
-        match input.read(&mut buf[start + got..]) {
-            Ok(0) => {
-                buf.truncate(start + got);
-                return Ok(true);
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(source) => {
-                return Err(SlowlogError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        }
+    buf.reserve(want);
+    match input.take(want as u64).read_to_end(buf) {
+        Ok(_) => Ok(buf.len() - start < want),
+        Err(source) => Err(SlowlogError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    Ok(false)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(crate::ingest::IngestError) -> SlowlogError + '_ {
@@ -279,7 +269,7 @@ where
 }
 
 fn count_lines(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', b).count() as u64
 }
 
 /// Splits the file into whole-message chunks and parses them on `threads` workers.
