@@ -115,7 +115,7 @@ pub fn postgres_stderr(
     bytes: u64,
     mut flush: impl FnMut(&str) -> std::io::Result<()>,
 ) -> std::io::Result<u64> {
-    let mut rng = Rng::new(seed ^ 0x5057_4c4f_47);
+    let mut rng = Rng::new(seed ^ 0x0050_574c_4f47);
     let mut out = String::with_capacity(1 << 20);
     let mut written = 0u64;
     let mut t = start_ms;
@@ -140,7 +140,7 @@ pub fn postgres_stderr(
             }
         }
         statements += 1;
-        if statements % 5000 == 0 {
+        if statements.is_multiple_of(5000) {
             let _ = writeln!(out, "{} [{}] LOG:  checkpoint starting: time", pg_time(t), 19_000);
         }
         if out.len() > (1 << 20) {
