@@ -40,10 +40,6 @@ fn finish(mut writer: Box<dyn Write>, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tz_month_start_ms(tz: &jiff::tz::TimeZone, month: crate::analyze::window::Month) -> i64 {
-    month.window(tz).start * 1000
-}
-
 /// `200K`, `50M`, `1G` (powers of 1024), or plain bytes.
 fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -65,7 +61,7 @@ fn write_slowlog(
     path: &Path,
     format: GeneratedLog,
     seed: u64,
-    start_ms: i64,
+    span: (i64, i64),
     mean_gap_ms: f64,
     bytes: u64,
 ) -> anyhow::Result<u64> {
@@ -73,10 +69,10 @@ fn write_slowlog(
     let write = |w: &mut Box<dyn Write>, chunk: &str| w.write_all(chunk.as_bytes());
     let statements = match format {
         GeneratedLog::Postgres => {
-            generate::slowlog::postgres_stderr(seed, start_ms, mean_gap_ms, bytes, |c| write(&mut w, c))
+            generate::slowlog::postgres_stderr(seed, span.0, span.1, mean_gap_ms, bytes, |c| write(&mut w, c))
         }
         GeneratedLog::Mariadb => {
-            generate::slowlog::mariadb_slow(seed, start_ms, mean_gap_ms, bytes, |c| write(&mut w, c))
+            generate::slowlog::mariadb_slow(seed, span.0, span.1, mean_gap_ms, bytes, |c| write(&mut w, c))
         }
     }
     .with_context(|| format!("{}: write failed", path.display()))?;
@@ -110,13 +106,14 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
             }
             // October's slow logs, in both formats: ~20 000 statements each.
-            let october = tz_month_start_ms(&tz, crate::analyze::window::Month { year: 2026, month: 10 });
+            let october = crate::analyze::window::Month { year: 2026, month: 10 }.window(&tz);
+            let span = (october.start * 1000, october.end * 1000);
             for (name, format) in [
                 ("postgresql-2026-10.log.gz", GeneratedLog::Postgres),
                 ("mariadb-slow-2026-10.log.gz", GeneratedLog::Mariadb),
             ] {
                 let path = out.join("slowlog").join(name);
-                let statements = write_slowlog(&path, format, *seed, october, 160_000.0, 3 << 20)?;
+                let statements = write_slowlog(&path, format, *seed, span, 330_000.0, 64 << 20)?;
                 printer.note(&format!("wrote {} ({statements} statements)", path.display()));
             }
         }
@@ -127,11 +124,8 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
             seed,
         } => {
             let bytes = parse_size(size).map_err(|m| UsageError(format!("--size: {m}")))?;
-            let start = tz_month_start_ms(
-                &jiff::tz::TimeZone::UTC,
-                crate::analyze::window::Month { year: 2026, month: 10 },
-            );
-            let statements = write_slowlog(out, *dialect, *seed, start, 1.0, bytes)?;
+            let october = crate::analyze::window::Month { year: 2026, month: 10 }.window(&jiff::tz::TimeZone::UTC);
+            let statements = write_slowlog(out, *dialect, *seed, (october.start * 1000, i64::MAX), 1.0, bytes)?;
             printer.note(&format!("wrote {} ({statements} statements)", out.display()));
         }
         GenerateWhat::Bench {

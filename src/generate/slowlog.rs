@@ -106,11 +106,13 @@ fn pg_time(ms: i64) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 
-/// Writes a PostgreSQL stderr log from `start_ms` until about `bytes` are
-/// written, chunk by chunk through `flush`; returns the statements written.
+/// Writes a PostgreSQL stderr log from `start_ms` until `end_ms` or until about
+/// `bytes` are written, chunk by chunk through `flush`; returns the statements
+/// written.
 pub fn postgres_stderr(
     seed: u64,
     start_ms: i64,
+    end_ms: i64,
     mean_gap_ms: f64,
     bytes: u64,
     mut flush: impl FnMut(&str) -> std::io::Result<()>,
@@ -122,6 +124,9 @@ pub fn postgres_stderr(
     let mut statements = 0u64;
     while written < bytes {
         t += gap_ms(&mut rng, t, mean_gap_ms);
+        if t >= end_ms {
+            break;
+        }
         let s = statement(&mut rng);
         let pid = 20_000 + rng.below(64);
         let head = format!("{} [{pid}] {}@{} ", pg_time(t), s.user, s.database);
@@ -159,6 +164,7 @@ pub fn postgres_stderr(
 pub fn mariadb_slow(
     seed: u64,
     start_ms: i64,
+    end_ms: i64,
     mean_gap_ms: f64,
     bytes: u64,
     mut flush: impl FnMut(&str) -> std::io::Result<()>,
@@ -173,6 +179,9 @@ pub fn mariadb_slow(
     let mut db = "";
     while written < bytes {
         t += gap_ms(&mut rng, t, mean_gap_ms);
+        if t >= end_ms {
+            break;
+        }
         let s = statement(&mut rng);
         let start = t - s.ms.round() as i64;
         let second = t / 1000;
