@@ -345,16 +345,19 @@ impl Digest {
         (i, overflow)
     }
 
-    fn slot_of_text(&mut self, text: &str) -> (u32, bool) {
-        if let Some(&i) = self.cache.get(text) {
+    /// The slot of a statement's fingerprint. Texts of the extended protocol
+    /// (`$n` parameters, no literals) repeat exactly and are cached; texts with
+    /// literals rarely repeat, so caching them would only cost.
+    fn slot_of_text(&mut self, text: &str, cacheable: bool) -> (u32, bool) {
+        if cacheable && let Some(&i) = self.cache.get(text) {
             return (i, self.fingerprints[i as usize].0 == OTHER);
         }
         let fp = fingerprint(text, self.settings.dialect);
         let (i, overflow) = self.slot(&fp);
-        if self.cache.len() >= 8192 {
-            self.cache.clear();
-        }
-        if text.len() <= 4096 {
+        if cacheable && text.len() <= 4096 {
+            if self.cache.len() >= 8192 {
+                self.cache.clear();
+            }
             self.cache.insert(text.into(), i);
         }
         (i, overflow)
@@ -384,7 +387,8 @@ impl Digest {
             _ => {}
         }
         let executed = e.kind.is_executed();
-        let (slot, overflow) = self.slot_of_text(&e.text);
+        let cacheable = matches!(e.kind, EntryKind::Execute | EntryKind::Parse | EntryKind::Bind);
+        let (slot, overflow) = self.slot_of_text(&e.text, cacheable);
         let hour = self.hour_of_day(e.end_ms);
         let over = executed && e.duration_ms > self.settings.threshold_ms;
         self.hold_ms += e.duration_ms;

@@ -182,8 +182,16 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
     while out.ends_with(';') || out.ends_with(' ') {
         out.pop();
     }
+    if IN_LIST.find(out.as_bytes()).is_none() && VALUES_LIST.find(out.as_bytes()).is_none() {
+        return out;
+    }
     collapse_lists(&out)
 }
+
+static IN_LIST: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("in ("));
+static VALUES_LIST: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("values ("));
 
 fn utf8_len(first: u8) -> usize {
     match first {
@@ -284,7 +292,7 @@ fn collapse_lists(fp: &str) -> String {
 /// Finds `kw` at a word boundary.
 fn find_word(text: &str, kw: &str) -> Option<usize> {
     let mut from = 0;
-    while let Some(p) = text[from..].find(kw) {
+    while let Some(p) = memchr::memmem::find(&text.as_bytes()[from..], kw.as_bytes()) {
         let at = from + p;
         if at == 0 || !is_ident_byte(text.as_bytes()[at - 1]) {
             return Some(at);

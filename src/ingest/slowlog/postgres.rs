@@ -517,10 +517,7 @@ impl StderrParser {
             }
         };
         while pos < chunk.len() {
-            let end = chunk[pos..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(chunk.len(), |p| pos + p);
+            let end = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |p| pos + p);
             let mut line = &chunk[pos..end];
             if let [head @ .., b'\r'] = line {
                 line = head;
@@ -654,7 +651,17 @@ pub fn parse_json_chunk(
         return;
     }
     let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-    for (k, line) in body.split(|&c| c == b'\n').enumerate() {
+    let mut from = 0;
+    let lines = std::iter::from_fn(|| {
+        if from > body.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &body[from..]).map_or(body.len(), |p| from + p);
+        let line = &body[from..end];
+        from = end + 1;
+        Some(line)
+    });
+    for (k, line) in lines.enumerate() {
         let line_no = first_line + k as u64;
         stats.lines += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -699,7 +706,7 @@ pub fn json_split_point(buf: &[u8], eof: bool) -> usize {
     if eof {
         buf.len()
     } else {
-        buf.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1)
+        memchr::memrchr(b'\n', buf).map_or(0, |p| p + 1)
     }
 }
 
