@@ -17,6 +17,8 @@ fn help_snapshots() {
         vec!["plan", "--help"],
         vec!["generate", "--help"],
         vec!["generate", "bench", "--help"],
+        vec!["generate", "slowlog", "--help"],
+        vec!["slowlog", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
     ] {

@@ -6,4 +6,5 @@ mod apply;
 mod cli;
 mod edits;
 mod plan;
+mod slowlog;
 mod util;

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::ingest::FxBuild;
 
-use super::fingerprint::{Dialect, fingerprint};
+use super::fingerprint::{Dialect, fingerprint_into};
 use crate::ingest::slowlog::{EntryKind, EntrySink, LogEntry};
 
 /// The most distinct fingerprints kept.
@@ -274,6 +274,8 @@ pub struct Digest {
     /// Time in flight per second.
     pub in_flight: InFlight,
     hour_cache: (i64, usize),
+    /// Reused buffer for fingerprints.
+    scratch: String,
 }
 
 impl Digest {
@@ -296,6 +298,7 @@ impl Digest {
             filtered: 0,
             in_flight: InFlight::default(),
             hour_cache: (i64::MIN, 0),
+            scratch: String::new(),
         }
     }
 
@@ -352,8 +355,10 @@ impl Digest {
         if cacheable && let Some(&i) = self.cache.get(text) {
             return (i, self.fingerprints[i as usize].0 == OTHER);
         }
-        let fp = fingerprint(text, self.settings.dialect);
+        let mut fp = std::mem::take(&mut self.scratch);
+        fingerprint_into(text, self.settings.dialect, &mut fp);
         let (i, overflow) = self.slot(&fp);
+        self.scratch = fp;
         if cacheable && text.len() <= 4096 {
             if self.cache.len() >= 8192 {
                 self.cache.clear();

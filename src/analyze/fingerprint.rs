@@ -36,18 +36,38 @@ fn is_ident_byte(b: u8) -> bool {
 /// The fingerprint of one statement.
 pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
     let mut out = String::with_capacity(sql.len().min(4096));
+    fingerprint_into(sql, dialect, &mut out);
+    out
+}
+
+/// The fingerprint of one statement, written into `out` (cleared first), so a
+/// caller digesting millions of statements reuses one buffer.
+pub fn fingerprint_into(sql: &str, dialect: Dialect, out: &mut String) {
+    out.clear();
+    let out_ref = out;
+    let mut out = std::mem::take(out_ref);
+    fingerprint_body(sql, dialect, &mut out);
+    *out_ref = out;
+}
+
+fn fingerprint_body(sql: &str, dialect: Dialect, out: &mut String) {
     let b = sql.as_bytes();
     let n = b.len();
     let mut i = 0;
     // Whether a space is owed before the next token.
     let mut space = false;
-    let push_token = |out: &mut String, space: &mut bool, text: &str| {
+    #[inline(always)]
+    fn push_token(out: &mut String, space: &mut bool, text: &str) {
         if *space && !out.is_empty() {
             out.push(' ');
         }
         *space = false;
-        out.push_str(text);
-    };
+        match text.as_bytes() {
+            // One ASCII byte (`?`, `(`, `=` …): a push, not a copy.
+            [one] if one.is_ascii() => out.push(*one as char),
+            _ => out.push_str(text),
+        }
+    }
     while i < n {
         let c = b[i];
         match c {
@@ -77,15 +97,15 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
             }
             b'\'' => {
                 i = skip_quoted(b, i, b'\'', dialect == Dialect::MySql);
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
             }
             b'"' if dialect == Dialect::MySql => {
                 i = skip_quoted(b, i, b'"', true);
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
             }
             b'"' | b'`' => {
                 let end = skip_quoted(b, i, c, false);
-                push_token(&mut out, &mut space, &sql[i..end]);
+                push_token(out, &mut space, &sql[i..end]);
                 i = end;
             }
             b'$' if dialect == Dialect::Postgres => {
@@ -95,7 +115,7 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
                     j += 1;
                 }
                 if j > i + 1 {
-                    push_token(&mut out, &mut space, "?");
+                    push_token(out, &mut space, "?");
                     i = j;
                     continue;
                 }
@@ -107,20 +127,20 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
                     let tag = &sql[i..=k];
                     let body = k + 1;
                     let end = sql[body..].find(tag).map_or(n, |p| body + p + tag.len());
-                    push_token(&mut out, &mut space, "?");
+                    push_token(out, &mut space, "?");
                     i = end;
                 } else {
-                    push_token(&mut out, &mut space, "$");
+                    push_token(out, &mut space, "$");
                     i += 1;
                 }
             }
             b'0'..=b'9' => {
                 i = skip_number(b, i);
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
             }
             b'.' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 i = skip_number(b, i + 1);
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
             }
             b'-' | b'+'
                 if b.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == b'.')
@@ -132,15 +152,15 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
                 // A signed literal: `= -5`, `(-1, 2)`.
                 if out.ends_with('?') && space {
                     // `? - 5` is arithmetic, not a sign.
-                    push_token(&mut out, &mut space, &sql[i..=i]);
+                    push_token(out, &mut space, &sql[i..=i]);
                     i += 1;
                     continue;
                 }
                 i = skip_number(b, i + 1);
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
             }
             b'?' => {
-                push_token(&mut out, &mut space, "?");
+                push_token(out, &mut space, "?");
                 i += 1;
             }
             _ if is_ident_byte(c) => {
@@ -152,16 +172,16 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
                 // E'…', B'…', X'…', N'…' prefixed strings.
                 if i < n && b[i] == b'\'' && word.len() == 1 && b"eEbBxXnN".contains(&word.as_bytes()[0]) {
                     i = skip_quoted(b, i, b'\'', word.eq_ignore_ascii_case("e") || dialect == Dialect::MySql);
-                    push_token(&mut out, &mut space, "?");
+                    push_token(out, &mut space, "?");
                     continue;
                 }
                 if word.eq_ignore_ascii_case("true")
                     || word.eq_ignore_ascii_case("false")
                     || word.eq_ignore_ascii_case("null")
                 {
-                    push_token(&mut out, &mut space, "?");
+                    push_token(out, &mut space, "?");
                 } else {
-                    push_token(&mut out, &mut space, &word.to_ascii_lowercase());
+                    push_token(out, &mut space, &word.to_ascii_lowercase());
                 }
             }
             _ => {
@@ -171,7 +191,7 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
                 if piece == "," || piece == ")" {
                     space = false;
                 }
-                push_token(&mut out, &mut space, piece);
+                push_token(out, &mut space, piece);
                 if piece == "," {
                     space = true;
                 }
@@ -182,10 +202,17 @@ pub fn fingerprint(sql: &str, dialect: Dialect) -> String {
     while out.ends_with(';') || out.ends_with(' ') {
         out.pop();
     }
-    if IN_LIST.find(out.as_bytes()).is_none() && VALUES_LIST.find(out.as_bytes()).is_none() {
-        return out;
+    if IN_LIST.find(out.as_bytes()).is_some() || VALUES_LIST.find(out.as_bytes()).is_some() {
+        // A second buffer per thread, swapped with `out`: no allocation per statement.
+        thread_local! {
+            static COLLAPSED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        COLLAPSED.with(|cell| {
+            let mut collapsed = cell.borrow_mut();
+            collapse_lists(out, &mut collapsed);
+            std::mem::swap(out, &mut *collapsed);
+        });
     }
-    collapse_lists(&out)
 }
 
 static IN_LIST: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
@@ -256,8 +283,8 @@ fn skip_number(b: &[u8], start: usize) -> usize {
 }
 
 /// `in (?, ?, ?)` → `in (?+)`; `values (?, ?), (?, ?)` → `values (?+)`.
-fn collapse_lists(fp: &str) -> String {
-    let mut out = String::with_capacity(fp.len());
+fn collapse_lists(fp: &str, out: &mut String) {
+    out.clear();
     let mut rest = fp;
     loop {
         let next = ["in (", "values ("]
@@ -266,7 +293,7 @@ fn collapse_lists(fp: &str) -> String {
             .min_by_key(|(p, _)| *p);
         let Some((at, kw)) = next else {
             out.push_str(rest);
-            return out;
+            return;
         };
         out.push_str(&rest[..at + kw.len() - 1]);
         let after = &rest[at + kw.len() - 1..];
