@@ -484,6 +484,18 @@ impl EntrySink for Digest {
     fn entry(&mut self, e: &LogEntry<'_>) {
         self.add(e);
     }
+
+    fn rename_database(&mut self, from: &str, to: &str) {
+        for (_, stats) in &mut self.fingerprints {
+            let (renamed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut stats.by_database_user)
+                .into_iter()
+                .partition(|(db, _, _)| db == from);
+            stats.by_database_user = kept;
+            for (_, user, n) in renamed {
+                stats.count_database_user(to, &user, n);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

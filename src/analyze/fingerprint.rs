@@ -316,10 +316,11 @@ fn collapse_lists(fp: &str, out: &mut String) {
     }
 }
 
-/// Finds `kw` at a word boundary.
+/// Finds `kw` (`in (` or `values (`) at a word boundary.
 fn find_word(text: &str, kw: &str) -> Option<usize> {
     let mut from = 0;
-    while let Some(p) = memchr::memmem::find(&text.as_bytes()[from..], kw.as_bytes()) {
+    let finder = if kw == "in (" { &*IN_LIST } else { &*VALUES_LIST };
+    while let Some(p) = finder.find(&text.as_bytes()[from..]) {
         let at = from + p;
         if at == 0 || !is_ident_byte(text.as_bytes()[at - 1]) {
             return Some(at);

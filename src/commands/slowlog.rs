@@ -47,6 +47,7 @@ fn read_settings(inputs: &SlowlogInputs, settings: &Settings, threads: usize) ->
         prefix,
         log_timezone,
         threads,
+        block: reader::BLOCK,
     })
 }
 

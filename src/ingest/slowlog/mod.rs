@@ -114,4 +114,8 @@ pub fn lossy(bytes: &[u8]) -> Cow<'_, str> {
 pub trait EntrySink: Send {
     /// Takes one entry.
     fn entry(&mut self, e: &LogEntry<'_>);
+
+    /// Renames a database the entries named (MySQL blocks parsed in parallel
+    /// learn the database they inherited only at the end).
+    fn rename_database(&mut self, _from: &str, _to: &str) {}
 }

@@ -1,9 +1,11 @@
 //! Reading one slow-log file: opening (plain or gzip), recognising its format
 //! from its content, and streaming it a block at a time through the format's
-//! parser. Stderr and jsonlog logs of plain files are parsed by several threads
-//! at once (their messages carry all their context); MySQL and csvlog files are
-//! parsed in order (MySQL's `use db;` state runs through the file; csvlog
-//! records may hold newlines), and several files run in parallel instead.
+//! parser. Stderr, jsonlog and MySQL logs are cut into blocks at entry
+//! boundaries and parsed by several threads at once; MySQL's `use db;` state,
+//! which runs through the file, is stitched afterwards: entries that inherit the
+//! database of an earlier block are recorded under a placeholder and renamed
+//! once every block's last `use` is known. csvlog files (records may hold
+//! newlines) are parsed in order; several files run in parallel.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -49,8 +51,10 @@ pub struct ReadSettings {
     pub prefix: Option<Prefix>,
     /// Zone for timestamps with abbreviated zone names.
     pub log_timezone: TimeZone,
-    /// Threads for one plain stderr/jsonlog file.
+    /// Threads for one file.
     pub threads: usize,
+    /// Bytes read at a time (a block is parsed by one thread).
+    pub block: usize,
 }
 
 /// What reading a file gave.
@@ -101,7 +105,8 @@ pub enum SlowlogError {
     },
 }
 
-const BLOCK: usize = 4 << 20;
+/// The default block size.
+pub const BLOCK: usize = 4 << 20;
 
 /// Recognises a log's format from its first bytes.
 pub fn detect_format(head: &[u8], path: &Path) -> InputFormat {
@@ -165,7 +170,7 @@ where
 {
     let mut input = crate::ingest::open(path).map_err(io_err(path))?;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
-    let mut eof = fill(&mut *input, &mut buf, BLOCK, path)?;
+    let eof = fill(&mut *input, &mut buf, settings.block.max(1), path)?;
     let format = settings.format.unwrap_or_else(|| detect_format(&buf, path));
     let mut report = FileReport {
         path: path.to_path_buf(),
@@ -175,27 +180,16 @@ where
         bytes: 0,
     };
     let sinks = match format {
-        InputFormat::Mysql => {
-            let mut sink = make_sink();
-            let mut state = MysqlState::default();
-            let mut line = 1u64;
-            loop {
-                let split = mysql::split_point(&buf, eof);
-                if split > 0 {
-                    mysql::parse_chunk(&buf[..split], line, &mut state, &mut report.stats, &mut |e| {
-                        sink.entry(e)
-                    });
-                    line += count_lines(&buf[..split]);
-                    report.bytes += split as u64;
-                    buf.drain(..split);
-                }
-                if eof {
-                    break;
-                }
-                eof = fill(&mut *input, &mut buf, BLOCK, path)?;
-            }
-            vec![sink]
-        }
+        InputFormat::Mysql => parallel_chunks(
+            &mut *input,
+            buf,
+            eof,
+            path,
+            settings,
+            ChunkFormat::Mysql,
+            &make_sink,
+            &mut report,
+        )?,
         InputFormat::Csvlog => {
             let mut sink = make_sink();
             let chained = std::io::Cursor::new(std::mem::take(&mut buf)).chain(input);
@@ -232,22 +226,35 @@ where
             report.bytes = reader.position().byte();
             vec![sink]
         }
-        InputFormat::Stderr | InputFormat::Jsonlog => {
-            let parser = match format {
-                InputFormat::Stderr => {
-                    let prefix = match &settings.prefix {
-                        Some(p) => p.clone(),
-                        None => postgres::detect_prefix(&buf).ok_or_else(|| SlowlogError::NoPrefix {
-                            path: path.to_path_buf(),
-                        })?,
-                    };
-                    report.prefix = Some(prefix.as_str().to_string());
-                    Some(StderrParser::new(prefix, settings.log_timezone.clone()))
-                }
-                _ => None,
+        InputFormat::Stderr => {
+            let prefix = match &settings.prefix {
+                Some(p) => p.clone(),
+                None => postgres::detect_prefix(&buf).ok_or_else(|| SlowlogError::NoPrefix {
+                    path: path.to_path_buf(),
+                })?,
             };
-            parallel_chunks(&mut *input, buf, eof, path, settings, parser, &make_sink, &mut report)?
+            report.prefix = Some(prefix.as_str().to_string());
+            parallel_chunks(
+                &mut *input,
+                buf,
+                eof,
+                path,
+                settings,
+                ChunkFormat::Stderr(prefix),
+                &make_sink,
+                &mut report,
+            )?
         }
+        InputFormat::Jsonlog => parallel_chunks(
+            &mut *input,
+            buf,
+            eof,
+            path,
+            settings,
+            ChunkFormat::Json,
+            &make_sink,
+            &mut report,
+        )?,
     };
     if report.stats.entries == 0 {
         let hint = match format {
@@ -273,6 +280,20 @@ fn count_lines(b: &[u8]) -> u64 {
 }
 
 /// Splits the file into whole-message chunks and parses them on `threads` workers.
+/// What the parallel reader parses.
+#[derive(Clone)]
+enum ChunkFormat {
+    Stderr(Prefix),
+    Json,
+    Mysql,
+}
+
+/// Placeholder database of MySQL entries that inherit the `use db;` of an
+/// earlier block (parsed by another thread); replaced once every block's last
+/// `use` is known.
+const INHERITED: &str = "\u{0}inherited-from-block-";
+
+/// Splits the file into whole-entry blocks and parses them on `threads` workers.
 #[allow(clippy::too_many_arguments)]
 fn parallel_chunks<S, F>(
     input: &mut dyn Read,
@@ -280,7 +301,7 @@ fn parallel_chunks<S, F>(
     mut eof: bool,
     path: &Path,
     settings: &ReadSettings,
-    parser: Option<StderrParser>,
+    format: ChunkFormat,
     make_sink: &F,
     report: &mut FileReport,
 ) -> Result<Vec<S>, SlowlogError>
@@ -289,39 +310,57 @@ where
     F: Fn() -> S + Sync,
 {
     let threads = settings.threads.max(1);
-    let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64, usize)>(threads * 2);
     let rx = std::sync::Mutex::new(rx);
-    let split_of = |buf: &[u8], eof: bool| match &parser {
-        Some(p) => p.split_point(buf, eof),
-        None => postgres::json_split_point(buf, eof),
+    let splitter = match &format {
+        ChunkFormat::Stderr(prefix) => Some(StderrParser::new(prefix.clone(), settings.log_timezone.clone())),
+        _ => None,
+    };
+    let split_of = |buf: &[u8], eof: bool| match (&format, &splitter) {
+        (ChunkFormat::Stderr(_), Some(p)) => p.split_point(buf, eof),
+        (ChunkFormat::Mysql, _) => mysql::split_point(buf, eof),
+        _ => postgres::json_split_point(buf, eof),
     };
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let rx = &rx;
-                let mut parser = parser
-                    .as_ref()
-                    .map(|p| StderrParser::new(p.prefix().clone(), settings.log_timezone.clone()));
+                let format = format.clone();
+                let mut parser = match &format {
+                    ChunkFormat::Stderr(prefix) => {
+                        Some(StderrParser::new(prefix.clone(), settings.log_timezone.clone()))
+                    }
+                    _ => None,
+                };
                 let mut times = TimeReader::new(settings.log_timezone.clone());
                 scope.spawn(move || {
                     let mut sink = make_sink();
                     let mut stats = ParseStats::default();
+                    // For MySQL: each block's database at its end (its last `use`).
+                    let mut block_ends: Vec<(usize, Option<String>)> = Vec::new();
                     loop {
                         let next = rx.lock().map(|r| r.recv()).unwrap_or(Err(mpsc::RecvError));
-                        let Ok((chunk, first_line)) = next else { break };
+                        let Ok((chunk, first_line, index)) = next else { break };
                         let mut to_sink = |e: &super::LogEntry<'_>| sink.entry(e);
-                        match parser.as_mut() {
-                            Some(p) => p.parse_chunk(&chunk, first_line, &mut stats, &mut to_sink),
-                            None => {
-                                postgres::parse_json_chunk(&chunk, first_line, &mut times, &mut stats, &mut to_sink)
+                        match (&format, parser.as_mut()) {
+                            (ChunkFormat::Stderr(_), Some(p)) => {
+                                p.parse_chunk(&chunk, first_line, &mut stats, &mut to_sink)
                             }
+                            (ChunkFormat::Mysql, _) => {
+                                let mut state = MysqlState::default();
+                                state.database = Some(format!("{INHERITED}{index}"));
+                                mysql::parse_chunk(&chunk, first_line, &mut state, &mut stats, &mut to_sink);
+                                block_ends.push((index, state.database));
+                            }
+                            _ => postgres::parse_json_chunk(&chunk, first_line, &mut times, &mut stats, &mut to_sink),
                         }
                     }
-                    (sink, stats)
+                    (sink, stats, block_ends)
                 })
             })
             .collect();
         let mut line = 1u64;
+        let mut index = 0usize;
         let mut result = Ok(());
         loop {
             let split = split_of(&buf, eof);
@@ -330,16 +369,18 @@ where
                 let chunk = std::mem::replace(&mut buf, rest);
                 let lines = count_lines(&chunk);
                 report.bytes += chunk.len() as u64;
-                if tx.send((chunk, line)).is_err() {
+                if tx.send((chunk, line, index)).is_err() {
                     break;
                 }
                 line += lines;
+                index += 1;
             }
             if eof {
                 break;
             }
-            // A message longer than a block: read on until it ends.
-            let want = if split == 0 { buf.len().max(BLOCK) } else { BLOCK };
+            // An entry longer than a block: read on until it ends.
+            let block = settings.block.max(1);
+            let want = if split == 0 { buf.len().max(block) } else { block };
             match fill(input, &mut buf, want, path) {
                 Ok(e) => eof = e,
                 Err(e) => {
@@ -350,11 +391,101 @@ where
         }
         drop(tx);
         let mut sinks = Vec::with_capacity(threads);
+        let mut block_ends: Vec<(usize, Option<String>)> = Vec::new();
         for w in workers {
-            let (sink, stats) = w.join().expect("a slow-log worker panicked");
+            let (sink, stats, ends) = w.join().expect("a slow-log worker panicked");
             report.stats.merge(stats);
             sinks.push(sink);
+            block_ends.extend(ends);
+        }
+        if !block_ends.is_empty() {
+            // Block k starts with the database block k−1 ended with; a block that
+            // has no `use` of its own ends with the one it started with.
+            block_ends.sort_by_key(|(k, _)| *k);
+            let mut current: Option<String> = None;
+            for (k, end) in block_ends {
+                let placeholder = format!("{INHERITED}{k}");
+                let start = current.clone().unwrap_or_default();
+                for sink in &mut sinks {
+                    sink.rename_database(&placeholder, &start);
+                }
+                if end.as_deref() != Some(placeholder.as_str()) {
+                    current = end;
+                }
+            }
         }
         result.map(|()| sinks)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::digest::{Digest, DigestSettings};
+    use crate::analyze::fingerprint::Dialect;
+
+    fn digest(path: &Path, threads: usize, block: usize) -> (Digest, FileReport) {
+        let settings = ReadSettings {
+            format: None,
+            prefix: None,
+            log_timezone: TimeZone::UTC,
+            threads,
+            block,
+        };
+        let ds = DigestSettings {
+            dialect: Dialect::MySql,
+            threshold_ms: 5000.0,
+            timezone: TimeZone::UTC,
+            since_ms: None,
+            until_ms: None,
+            keep_samples: false,
+        };
+        let (sinks, report) = read_file(path, &settings, || Digest::new(ds.clone())).unwrap();
+        let mut all = Digest::new(ds);
+        for d in sinks {
+            all.merge(d);
+        }
+        (all, report)
+    }
+
+    fn databases(d: &Digest) -> Vec<(String, String, String, u64)> {
+        let mut rows: Vec<_> = d
+            .fingerprints()
+            .flat_map(|(fp, s)| {
+                s.by_database_user
+                    .iter()
+                    .map(move |(db, u, n)| (fp.clone(), db.clone(), u.clone(), *n))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn mysql_blocks_in_parallel_inherit_the_database_of_earlier_blocks() {
+        let mut log = String::from(
+            "/usr/sbin/mariadbd, Version: 10.11.6-MariaDB-log. started with:\nTcp port: 3306  Unix socket: /run/mysqld/mysqld.sock\nTime\t\t    Id Command\tArgument\n",
+        );
+        for i in 0..400 {
+            log.push_str(&format!("# Time: 261001  8:{:02}:{:02}\n# User@Host: app[app] @ localhost []\n# Query_time: 0.00{}  Lock_time: 0.000000  Rows_sent: 1  Rows_examined: 1\n", i / 60, i % 60, 1 + i % 8));
+            // The database changes rarely: most blocks inherit it.
+            if i % 97 == 0 {
+                log.push_str(&format!("use ward{};\n", i / 97));
+            }
+            log.push_str(&format!(
+                "SET timestamp={};\nSELECT * FROM beds WHERE id = {i};\n",
+                1_790_841_600 + i
+            ));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slow.log");
+        std::fs::write(&path, &log).unwrap();
+        let (whole, report) = digest(&path, 1, 1 << 20);
+        assert_eq!(report.stats.entries, 400);
+        let (parallel, _) = digest(&path, 3, 700);
+        assert_eq!(parallel.statements, whole.statements);
+        assert_eq!(databases(&parallel), databases(&whole));
+        assert!(databases(&whole).iter().any(|r| r.1 == "ward4"));
+        assert!(databases(&parallel).iter().all(|r| !r.1.starts_with('\u{0}')));
+    }
 }
