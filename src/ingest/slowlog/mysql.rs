@@ -97,6 +97,7 @@
 //! [`split_point`] returns 0 (read more) until a buffer holds a boundary past its
 //! first line, so one statement larger than the driver's buffer grows it.
 
+use crate::ingest::timestamp::days_from_civil;
 use std::borrow::Cow;
 
 use super::{EntryKind, LogEntry, ParseStats, lossy};
@@ -410,26 +411,12 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-fn trim_end(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., last] = s {
-        if last.is_ascii_whitespace() {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    s
+fn trim_end(s: &[u8]) -> &[u8] {
+    s.trim_ascii_end()
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if first.is_ascii_whitespace() {
-            s = rest;
-        } else {
-            break;
-        }
-    }
-    trim_end(s)
+fn trim(s: &[u8]) -> &[u8] {
+    s.trim_ascii()
 }
 
 /// Trailing whitespace, one `;` and the whitespace before it.
@@ -621,17 +608,6 @@ fn parse_time(value: &[u8]) -> Option<i64> {
     }
     let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
     Some(seconds * 1_000_000 + frac_us)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
