@@ -6,5 +6,6 @@ mod apply;
 mod cli;
 mod edits;
 mod plan;
+mod review;
 mod slowlog;
 mod util;

@@ -90,6 +90,20 @@ impl Histogram {
         self.counts = counts;
     }
 
+    /// The buckets: (lower ms, upper ms, count), only those counted.
+    pub fn buckets(&self) -> Vec<(f64, f64, u32)> {
+        let bound = |b: i32| if b <= 0 { 0.0 } else { BUCKET_BASE_MS * GROWTH.powi(b) };
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| {
+                let b = self.first + i as i32;
+                (bound(b - 1), bound(b), c)
+            })
+            .collect()
+    }
+
     /// The `p` quantile (0..=1), within 1%.
     pub fn quantile(&self, p: f64) -> f64 {
         let total: u64 = self.counts.iter().map(|&c| u64::from(c)).sum();

@@ -54,6 +54,37 @@ pub struct AnalyzerSettings {
     pub service_pools: Vec<PoolSize>,
     /// Overflow factor, for samples whose pool size is not the current one.
     pub overflow_factor: f64,
+    /// For charts: the first window reduced to this many slices, and the local
+    /// (weekday × 24 + hour) slot of each of its quarter hours.
+    pub detail: Option<DetailSettings>,
+}
+
+/// What the chart-level detail of the first window needs.
+#[derive(Debug, Clone)]
+pub struct DetailSettings {
+    /// Slices (pixel columns) of the window.
+    pub columns: usize,
+    /// Local slot (weekday × 24 + hour, Monday first) of each quarter hour.
+    pub slot_of_quarter: Vec<u8>,
+}
+
+impl DetailSettings {
+    /// Slots of `window`'s quarter hours in `tz`.
+    pub fn new(columns: usize, window: Window, tz: &jiff::tz::TimeZone) -> Self {
+        let quarters = (window.seconds() + 899) / 900;
+        let slot_of_quarter = (0..quarters)
+            .map(|q| {
+                let ts = jiff::Timestamp::from_second(window.start + q * 900).expect("in range");
+                let local = ts.to_zoned_datetime(tz.clone());
+                let weekday = local.weekday().to_monday_zero_offset() as u8;
+                weekday * 24 + local.hour() as u8
+            })
+            .collect();
+        DetailSettings {
+            columns,
+            slot_of_quarter,
+        }
+    }
 }
 
 /// Statistics of one window (an instance's or a service's).
@@ -152,6 +183,8 @@ pub struct InstanceResult {
 pub struct ServiceResult {
     /// Statistics per window (Σ checked_out / Σ pool_size), in settings order.
     pub windows: Vec<WindowStats>,
+    /// Chart detail of the first window, when asked for.
+    pub detail: Option<timeline::Detail>,
 }
 
 /// The whole analysis.
@@ -466,24 +499,36 @@ impl Analyzer {
                 pool_size_changes: state.pool_size_changes,
             });
         }
+        let detail_settings = self.settings.detail.clone();
         let services = self
             .timelines
             .iter()
             .zip(service_extra)
-            .map(|(timelines, extras)| ServiceResult {
-                windows: timelines
+            .map(|(timelines, extras)| {
+                let detail = detail_settings
+                    .as_ref()
+                    .and_then(|d| timelines.first().map(|t| t.detail(d.columns, &d.slot_of_quarter)));
+                let windows = timelines
                     .iter()
                     .zip(&self.settings.windows)
                     .zip(extras)
-                    .map(|((timeline, w), (timeouts, waiting_seconds, max_waiting, samples))| {
-                        let mut stats = WindowStats::from_distribution(*w, &timeline.distribution());
-                        stats.timeouts = timeouts;
-                        stats.waiting_seconds = waiting_seconds;
-                        stats.max_waiting = max_waiting;
-                        stats.samples = samples;
-                        stats
-                    })
-                    .collect(),
+                    .enumerate()
+                    .map(
+                        |(k, ((timeline, w), (timeouts, waiting_seconds, max_waiting, samples)))| {
+                            let dist = match (&detail, k) {
+                                (Some(d), 0) => d.distribution.clone(),
+                                _ => timeline.distribution(),
+                            };
+                            let mut stats = WindowStats::from_distribution(*w, &dist);
+                            stats.timeouts = timeouts;
+                            stats.waiting_seconds = waiting_seconds;
+                            stats.max_waiting = max_waiting;
+                            stats.samples = samples;
+                            stats
+                        },
+                    )
+                    .collect();
+                ServiceResult { windows, detail }
             })
             .collect();
         Analysis { instances, services }

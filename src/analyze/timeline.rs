@@ -68,29 +68,19 @@ impl Timeline {
         self.bump(b, -c, -p, -s);
     }
 
-    /// Sweeps the window: the service's distribution (covered where Σ pool_size > 0;
-    /// saturated where any instance is).
-    pub fn distribution(&self) -> Distribution {
-        let mut dist = Distribution::default();
+    /// Calls `f(offset, len, (checked_out, pool_size, saturated))` for each
+    /// maximal run of constant state, in time order (offsets from the window start).
+    fn for_each_run(&self, mut f: impl FnMut(i64, i64, (i64, i64, bool))) {
         let (mut c, mut p, mut s) = (0i64, 0i64, 0i64);
-        // Current run of identical state.
         let mut run: (i64, i64, bool) = (0, 0, false);
-        let mut run_len = 0i64;
+        let mut run_start = 0i64;
         let total = self.window.seconds();
-        let flush = |run: (i64, i64, bool), len: i64, dist: &mut Distribution| {
-            if run.1 > 0 && len > 0 {
-                dist.add(run.0 as u32, run.1 as u32, run.2, len);
-            }
-        };
         let mut t = 0i64;
         for (day, chunk) in self.chunks.iter().enumerate() {
             let day_len = CHUNK.min(total - day as i64 * CHUNK);
             match chunk {
-                None => {
-                    // No change anywhere in this day: the state holds throughout.
-                    run_len += day_len;
-                    t += day_len;
-                }
+                // No change anywhere in this day: the state holds throughout.
+                None => t += day_len,
                 Some(chunk) => {
                     for i in 0..day_len as usize {
                         let (dc, dp, ds) = (chunk.checked_out[i], chunk.pool_size[i], chunk.saturated[i]);
@@ -100,21 +90,133 @@ impl Timeline {
                             s += i64::from(ds);
                             let state = (c, p, s > 0);
                             if state != run {
-                                flush(run, run_len, &mut dist);
+                                if t > run_start {
+                                    f(run_start, t - run_start, run);
+                                }
                                 run = state;
-                                run_len = 0;
+                                run_start = t;
                             }
                         }
-                        run_len += 1;
                         t += 1;
                     }
                 }
             }
         }
         debug_assert_eq!(t, total);
-        flush(run, run_len, &mut dist);
+        if t > run_start {
+            f(run_start, t - run_start, run);
+        }
+    }
+
+    /// Sweeps the window: the service's distribution (covered where Σ pool_size > 0;
+    /// saturated where any instance is).
+    pub fn distribution(&self) -> Distribution {
+        let mut dist = Distribution::default();
+        self.for_each_run(|_, len, (c, p, sat)| {
+            if p > 0 {
+                dist.add(c as u32, p as u32, sat, len);
+            }
+        });
         dist
     }
+
+    /// The distribution, plus utilization reduced to `columns` equal slices of the
+    /// window (min, max and mean of each, so a chart never drops a spike), plus
+    /// one distribution per local (weekday, hour) slot: `slot_of_quarter[q]` is
+    /// the slot (weekday × 24 + hour, 0–167) of quarter-hour `q` of the window.
+    pub fn detail(&self, columns: usize, slot_of_quarter: &[u8]) -> Detail {
+        let total = self.window.seconds();
+        let columns = columns.max(1);
+        let col_start = |k: usize| (k as i64 * total) / columns as i64;
+        let mut detail = Detail {
+            distribution: Distribution::default(),
+            columns: vec![Column::default(); columns],
+            heat: vec![Distribution::default(); 168],
+            hours: vec![Column::default(); ((total + 3599) / 3600) as usize],
+        };
+        let mut col = 0usize;
+        self.for_each_run(|start, len, (c, p, sat)| {
+            if p <= 0 {
+                return;
+            }
+            detail.distribution.add(c as u32, p as u32, sat, len);
+            let u = c as f64 / p as f64;
+            let end = start + len;
+            // Columns.
+            while col + 1 < columns && col_start(col + 1) <= start {
+                col += 1;
+            }
+            let mut k = col;
+            let mut a = start;
+            while a < end && k < columns {
+                let b = end.min(col_start(k + 1));
+                if b > a {
+                    detail.columns[k].add(u, b - a);
+                }
+                a = b;
+                k += 1;
+            }
+            // Heat map slots, split at quarter hours.
+            let mut a = start;
+            while a < end {
+                let q = (a / 900) as usize;
+                let b = end.min((q as i64 + 1) * 900);
+                if let Some(&slot) = slot_of_quarter.get(q) {
+                    detail.heat[slot as usize].add(c as u32, p as u32, sat, b - a);
+                }
+                if let Some(hour) = detail.hours.get_mut(q / 4) {
+                    hour.add(u, b - a);
+                }
+                a = b;
+            }
+        });
+        detail
+    }
+}
+
+/// Utilization over one slice of the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Column {
+    /// Lowest utilization held in the slice.
+    pub min: f64,
+    /// Highest.
+    pub max: f64,
+    /// Σ u·seconds (for the mean).
+    pub weighted: f64,
+    /// Covered seconds.
+    pub covered: i64,
+}
+
+impl Column {
+    fn add(&mut self, u: f64, seconds: i64) {
+        if self.covered == 0 {
+            self.min = u;
+            self.max = u;
+        } else {
+            self.min = self.min.min(u);
+            self.max = self.max.max(u);
+        }
+        self.weighted += u * seconds as f64;
+        self.covered += seconds;
+    }
+
+    /// Time-weighted mean, when covered.
+    pub fn mean(&self) -> Option<f64> {
+        (self.covered > 0).then(|| self.weighted / self.covered as f64)
+    }
+}
+
+/// What a detailed sweep gives.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// As [`Timeline::distribution`].
+    pub distribution: Distribution,
+    /// Per slice of the window.
+    pub columns: Vec<Column>,
+    /// Per local (weekday × 24 + hour) slot, Monday 00:00 first.
+    pub heat: Vec<Distribution>,
+    /// Per hour of the window (the busiest one gives the queueing check its load).
+    pub hours: Vec<Column>,
 }
 
 #[cfg(test)]
@@ -138,6 +240,30 @@ mod tests {
         // 12 h at 15/20, 12 h at 5/10.
         assert!((d.mean() - 0.625).abs() < 1e-12);
         assert_eq!(d.saturated_seconds(), 43_200);
+    }
+
+    #[test]
+    fn columns_keep_every_spike_and_the_mean() {
+        let w = Window { start: 0, end: 1000 };
+        let mut t = Timeline::new(w);
+        // 10 % everywhere, one 3-second spike to 90 % inside column 2 of 10.
+        t.add(0, 1000, 1, 10, false);
+        t.add(250, 253, 8, 0, false);
+        let quarters = vec![0u8; 2];
+        let d = t.detail(10, &quarters);
+        // Brute force: the max of every second in each column.
+        for (k, col) in d.columns.iter().enumerate() {
+            let seconds = (k as i64 * 100)..((k as i64 + 1) * 100);
+            let truth = seconds
+                .clone()
+                .map(|s| if (250..253).contains(&s) { 0.9 } else { 0.1 })
+                .fold(0.0, f64::max);
+            assert_eq!(col.max, truth, "column {k}");
+            assert_eq!(col.covered, 100);
+        }
+        assert!((d.columns[2].mean().unwrap() - (97.0 * 0.1 + 3.0 * 0.9) / 100.0).abs() < 1e-12);
+        assert_eq!(d.heat[0].covered(), 1000);
+        assert_eq!(d.distribution.covered(), t.distribution().covered());
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Decide each service's pool size for a month from its metrics.
     Plan(PlanArgs),
+    /// The monthly review: a report folder with charts, HTML, Markdown and plan.json.
+    Review(ReviewArgs),
     /// Write the month's decision into the services' target files and change log.
     Apply(ApplyArgs),
     /// Incident path: resize one service's pool now, without metrics.
@@ -318,4 +320,21 @@ pub struct SlowlogArgs {
     /// Threads (default: the machine's cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+/// `poolcap review`.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Metrics, month and slow logs.
+    #[command(flatten)]
+    pub inputs: PlanInputs,
+    /// Output folder (default: review-YYYY-MM).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A site's own template folder (report.html.j2, report.md.j2).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Show the slowest raw statement per fingerprint (may hold patient data).
+    #[arg(long)]
+    pub show_samples: bool,
 }

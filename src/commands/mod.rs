@@ -7,6 +7,7 @@ pub mod generate;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
+pub mod review;
 pub mod slowlog;
 pub mod targets;
 
@@ -27,6 +28,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     }
     match &cli.command {
         Command::Plan(args) => plan::run(&cli.global, args, printer),
+        Command::Review(args) => review::run(&cli.global, args, printer),
         Command::Apply(args) => apply::run(&cli.global, args, printer),
         Command::Override(args) => overrides::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),

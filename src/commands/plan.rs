@@ -21,8 +21,10 @@ use crate::analyze::fingerprint::Dialect;
 pub struct PlanOutcome {
     /// The reviewed month.
     pub month: Month,
-    /// Months before it whose statistics the policy saw, most recent first.
+    /// Months before it that were analysed, most recent first.
     pub earlier: Vec<Month>,
+    /// How many of them the policy looks at (the plan's `history`).
+    pub policy_months: usize,
     /// The decisions and budget.
     pub plan: Plan,
     /// The analysis behind them (window 0 is the reviewed month).
@@ -55,11 +57,31 @@ pub fn parse_month(text: &str) -> Result<Month, UsageError> {
 
 /// Loads config-driven inputs and decides (no output).
 pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) -> anyhow::Result<PlanOutcome> {
+    compute_with(settings, args, &ComputeOptions::default(), printer)
+}
+
+/// What a review needs beyond a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ComputeOptions {
+    /// Months before the reviewed one to analyse (at least the policy's).
+    pub history_months: usize,
+    /// Pixel columns of the reviewed month's utilization series, for charts.
+    pub detail_columns: Option<usize>,
+}
+
+/// [`compute`] with more history and chart detail.
+pub fn compute_with(
+    settings: &Settings,
+    args: &PlanInputs,
+    options: &ComputeOptions,
+    printer: &mut Printer,
+) -> anyhow::Result<PlanOutcome> {
     let month = parse_month(&args.month)?;
     // Read the deployed state first: a bad target file fails before any metric is read.
     let deployed = targets::read_all(settings)?;
     let tz = &settings.policy.timezone;
-    let months_back = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
+    let policy_months = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
+    let months_back = policy_months.max(options.history_months);
     let mut earlier = Vec::with_capacity(months_back);
     let mut m = month;
     for _ in 0..months_back {
@@ -78,6 +100,9 @@ pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) ->
         reorder_window: settings.policy.reorder_window,
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
+        detail: options
+            .detail_columns
+            .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
     };
     let loaded = metrics::load(&args.metrics, settings, analyzer, printer)?;
     let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
@@ -117,6 +142,7 @@ pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) ->
     Ok(PlanOutcome {
         month,
         earlier,
+        policy_months,
         plan,
         analysis: loaded.analysis,
         series: loaded.series,

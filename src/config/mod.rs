@@ -192,6 +192,10 @@ pub struct PolicySettings {
     pub reorder_window: i64,
     /// Slow-query review threshold, seconds (card: 5).
     pub slow_query_seconds: f64,
+    /// Mean connection hold time for the queueing check when no slow log is given, seconds.
+    pub hold_time_seconds: f64,
+    /// The queueing check flags a pool whose P(wait > pool_timeout) stays above this.
+    pub queue_target: f64,
 }
 
 /// One alert rule: utilization above `above` for more than `for_seconds`.

@@ -74,6 +74,8 @@ struct RawPolicy {
     max_gap: Option<String>,
     reorder_window: Option<String>,
     slow_query_seconds: Option<f64>,
+    hold_time_seconds: Option<f64>,
+    queue_target: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -316,6 +318,20 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             Some(v) => v,
             None => 5.0,
         },
+        hold_time_seconds: fraction(
+            loc,
+            &policy_key("hold_time_seconds"),
+            p.hold_time_seconds.unwrap_or(0.1),
+            0.0,
+            3600.0,
+        )?,
+        queue_target: fraction(
+            loc,
+            &policy_key("queue_target"),
+            p.queue_target.unwrap_or(1e-4),
+            0.0,
+            1.0,
+        )?,
     };
 
     let alerts = match raw.alerts {

@@ -4,7 +4,9 @@
 //! Data goes to stdout; notices, warnings and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod charts;
 pub mod plan;
+pub mod review;
 pub mod slowlog;
 
 use std::io::{self, IsTerminal, Write};
@@ -44,6 +46,15 @@ impl Printer {
             color: use_color(global.color, no_color.as_deref(), io::stdout().is_terminal()),
             quiet: global.quiet,
             verbose: global.verbose,
+        }
+    }
+
+    /// A printer that shows only errors (for library users and tests).
+    pub fn quiet() -> Self {
+        Printer {
+            color: false,
+            quiet: true,
+            verbose: 0,
         }
     }
 

@@ -239,6 +239,7 @@ impl PlanReport {
                     history: outcome
                         .earlier
                         .iter()
+                        .take(outcome.policy_months)
                         .zip(&windows[1..])
                         .map(|(m, w)| HistoryJson {
                             month: m.to_string(),

@@ -1,0 +1,83 @@
+//! `poolcap review`: the monthly review folder — `report.html` (self-contained,
+//! charts inline), `report.md` (charts as PNG files), `plan.json` (the same JSON
+//! as `plan`), and `charts/*.png|svg`. Everything is written into a temporary
+//! folder beside the target and renamed into place at the end, so a failed run
+//! leaves no half-written review.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{GlobalArgs, ReviewArgs};
+use crate::config;
+use crate::exit::ExitStatus;
+use crate::render::{self, Printer};
+
+use super::plan::{self, ComputeOptions};
+
+/// Months of history the trend chart shows (besides the reviewed one).
+pub const TREND_MONTHS: usize = 11;
+
+/// Runs `poolcap review`.
+pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let settings = config::load(&global.config)?;
+    let options = ComputeOptions {
+        history_months: TREND_MONTHS,
+        detail_columns: Some(render::charts::PLOT_COLUMNS),
+    };
+    let outcome = plan::compute_with(&settings, &args.inputs, &options, printer)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("review-{}", outcome.month)));
+    let staging = staging_dir(&out)?;
+    let result = render::review::write(
+        &settings,
+        &outcome,
+        &staging,
+        args.templates.as_deref(),
+        args.show_samples,
+    );
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    // Replace an earlier review of the same folder only now that everything is written.
+    if out.exists() {
+        let old = out.with_file_name(format!(
+            ".{}.old-{}",
+            out.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            std::process::id()
+        ));
+        std::fs::rename(&out, &old).with_context(|| format!("{}: cannot replace", out.display()))?;
+        std::fs::rename(&staging, &out).with_context(|| format!("{}: cannot write", out.display()))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(&staging, &out).with_context(|| format!("{}: cannot write", out.display()))?;
+    }
+    printer.note(&format!(
+        "wrote {}/report.html, report.md, plan.json and charts/",
+        out.display()
+    ));
+    Ok(ExitStatus::Ok)
+}
+
+fn staging_dir(out: &Path) -> anyhow::Result<PathBuf> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).with_context(|| format!("{}: cannot create", parent.display()))?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "review".into());
+    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(staging.join("charts")).with_context(|| format!("{}: cannot create", staging.display()))?;
+    Ok(staging)
+}

@@ -1,0 +1,425 @@
+//! The monthly review: chart data from the analysis, the charts, and the
+//! report rendered from `templates/` (minijinja; a site may pass its own folder).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::analyze::queueing::{self, QueueCheck};
+use crate::analyze::window::format_instant;
+use crate::commands::plan::PlanOutcome;
+use crate::config::Settings;
+use crate::policy::{Effect, ceil_times};
+
+use super::charts::{self, HeatmapChart, QueueingChart, SlowQueryChart, TrendChart, UtilizationChart};
+use super::plan::PlanReport;
+
+/// The shipped templates.
+pub const HTML_TEMPLATE: &str = include_str!("../../templates/report.html.j2");
+/// The shipped Markdown template.
+pub const MD_TEMPLATE: &str = include_str!("../../templates/report.md.j2");
+
+/// The utilization chart's data for service `k`.
+pub fn utilization_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> UtilizationChart {
+    let tz = &settings.policy.timezone;
+    let window = outcome.month.window(tz);
+    let days = window.seconds() as f64 / 86_400.0;
+    let day_of = |ts: i64| ((ts - window.start) as f64 / 86_400.0).clamp(0.0, days);
+    let columns = outcome.analysis.services[k].detail.as_ref().map_or_else(Vec::new, |d| {
+        let n = d.columns.len() as f64;
+        d.columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.mean().map(|mean| (i as f64 * days / n, c.min, mean, c.max)))
+            .collect()
+    });
+    let mut instances: Vec<_> = outcome.analysis.instances.iter().filter(|i| i.service == k).collect();
+    instances.sort_by(|a, b| {
+        outcome
+            .series
+            .key(a.series)
+            .instance
+            .cmp(&outcome.series.key(b.series).instance)
+    });
+    let mut alerts: Vec<(String, f64, f64)> = instances
+        .iter()
+        .flat_map(|i| i.alerts.iter())
+        .map(|a| {
+            (
+                settings.alerts[a.rule].name.clone(),
+                day_of(a.episode.start),
+                day_of(a.episode.end),
+            )
+        })
+        .collect();
+    // Warnings first, so critical episodes are drawn over them.
+    alerts.sort_by(|a, b| {
+        (a.0 == "critical", a.1)
+            .partial_cmp(&(b.0 == "critical", b.1))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    // Pool size: the largest any instance had, at each change inside the month.
+    let mut changes: Vec<i64> = instances
+        .iter()
+        .flat_map(|i| i.pool_size_changes.iter().map(|c| c.0))
+        .collect();
+    changes.push(window.start);
+    changes.sort_unstable();
+    changes.dedup();
+    let size_at = |t: i64| {
+        instances
+            .iter()
+            .filter_map(|i| i.pool_size_changes.iter().rev().find(|c| c.0 <= t).map(|c| c.1))
+            .max()
+    };
+    let mut pool_sizes: Vec<(f64, u32)> = Vec::new();
+    for t in changes.into_iter().filter(|t| *t >= window.start && *t < window.end) {
+        if let Some(size) = size_at(t)
+            && pool_sizes.last().is_none_or(|p| p.1 != size)
+        {
+            pool_sizes.push((day_of(t), size));
+        }
+    }
+    let day_labels = (0..=days.ceil() as i64)
+        .map(|d| {
+            let ts = window.start + d * 86_400 + 43_200;
+            let label = jiff::Timestamp::from_second(ts)
+                .map(|t| t.to_zoned_datetime(tz.clone()).strftime("%-d %b").to_string())
+                .unwrap_or_default();
+            (d as f64, label)
+        })
+        .collect();
+    UtilizationChart {
+        service: settings.services[k].name.clone(),
+        month: format!("{} ({})", outcome.month, settings.policy.timezone_name),
+        days,
+        columns,
+        alerts,
+        pool_sizes,
+        day_labels,
+    }
+}
+
+/// Heat map data for service `k`.
+pub fn heatmap_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> HeatmapChart {
+    let grid = |p95: bool| -> Vec<Vec<Option<f64>>> {
+        (0..7)
+            .map(|day| {
+                (0..24)
+                    .map(|hour| {
+                        let d = outcome.analysis.services[k]
+                            .detail
+                            .as_ref()?
+                            .heat
+                            .get(day * 24 + hour)?;
+                        (d.covered() > 0).then(|| if p95 { d.percentiles(&[0.95])[0] } else { d.mean() })
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    HeatmapChart {
+        service: settings.services[k].name.clone(),
+        month: format!("{} ({})", outcome.month, settings.policy.timezone_name),
+        mean: grid(false),
+        p95: grid(true),
+    }
+}
+
+/// Trend data for service `k`: every analysed month with data, oldest first.
+pub fn trend_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> TrendChart {
+    let windows = &outcome.analysis.services[k].windows;
+    let mut months: Vec<(String, f64, f64)> = outcome
+        .earlier
+        .iter()
+        .zip(&windows[1..])
+        .filter(|(_, w)| w.covered_seconds > 0)
+        .map(|(m, w)| (m.to_string(), w.mean_utilization, w.p95_utilization))
+        .collect();
+    months.reverse();
+    months.push((
+        outcome.month.to_string(),
+        windows[0].mean_utilization,
+        windows[0].p95_utilization,
+    ));
+    TrendChart {
+        service: settings.services[k].name.clone(),
+        months,
+    }
+}
+
+/// The queueing inputs and results for service `k`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queueing {
+    /// Offered load per pool in the busiest hour, Erlangs.
+    pub offered_load: f64,
+    /// The busiest hour (local time).
+    pub busiest_hour: String,
+    /// Hold time, seconds.
+    pub hold_seconds: f64,
+    /// Where the hold time comes from.
+    pub hold_source: String,
+    /// pool_timeout, seconds.
+    pub timeout_seconds: f64,
+    /// Target P(timeout).
+    pub target: f64,
+    /// At the current size.
+    pub current: QueueCheck,
+    /// At the recommended size.
+    pub recommended: QueueCheck,
+    /// Whether the recommended size still misses the target.
+    pub above_target: bool,
+}
+
+/// Computes the queueing check for service `k` (None without hourly data).
+pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<(Queueing, QueueingChart)> {
+    let detail = outcome.analysis.services[k].detail.as_ref()?;
+    let (hour, busiest) = detail
+        .hours
+        .iter()
+        .enumerate()
+        .filter_map(|(h, c)| c.mean().map(|m| (h, m)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let decision = &outcome.plan.decisions[k];
+    let a = busiest * f64::from(decision.current.pool_size);
+    let (hold_seconds, hold_source) = match &outcome.slow {
+        Some(s) if s.digest.statements > 0 => (
+            s.digest.hold_ms / s.digest.statements as f64 / 1000.0,
+            "mean statement hold time from the slow-query log".to_string(),
+        ),
+        _ => (
+            settings.policy.hold_time_seconds,
+            "policy.hold_time_seconds".to_string(),
+        ),
+    };
+    let timeout = settings.pool.pool_timeout as f64;
+    let target = settings.policy.queue_target;
+    let check = |pool: crate::config::PoolSize| queueing::check(pool.capacity(), a, hold_seconds, timeout);
+    let current = check(decision.current);
+    let recommended = check(decision.recommended);
+    let window = outcome.month.window(&settings.policy.timezone);
+    let max_size = (decision.recommended.pool_size * 2).max(10);
+    let factor = settings.policy.overflow_factor;
+    let curve = (1..=max_size)
+        .map(|ps| {
+            let c = ps + ceil_times(ps, factor);
+            (
+                f64::from(ps),
+                queueing::check(c, a, hold_seconds, timeout).p_timeout.max(1e-15),
+            )
+        })
+        .collect();
+    let q = Queueing {
+        offered_load: a,
+        busiest_hour: format_instant(window.start + hour as i64 * 3600, &settings.policy.timezone),
+        hold_seconds,
+        hold_source,
+        timeout_seconds: timeout,
+        target,
+        current,
+        recommended,
+        above_target: recommended.p_timeout > target,
+    };
+    let chart = QueueingChart {
+        service: settings.services[k].name.clone(),
+        curve,
+        current: (f64::from(decision.current.pool_size), current.p_timeout.max(1e-15)),
+        recommended: (
+            f64::from(decision.recommended.pool_size),
+            recommended.p_timeout.max(1e-15),
+        ),
+        target,
+        note: format!("A = {a:.1} Erlangs, hold {:.0} ms", hold_seconds * 1000.0),
+    };
+    Some((q, chart))
+}
+
+/// Slow-query chart data (None without slow logs).
+pub fn slow_query_chart(outcome: &PlanOutcome) -> Option<SlowQueryChart> {
+    let digest = &outcome.slow.as_ref()?.digest;
+    let mut ranked: Vec<_> = digest.fingerprints().filter(|(_, s)| s.count > 0).collect();
+    ranked.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
+    let top = ranked
+        .iter()
+        .take(10)
+        .map(|(fp, s)| {
+            let short: String = fp.chars().take(60).collect();
+            let short = if fp.chars().count() > 60 { short + "…" } else { short };
+            (short, s.total_ms / 1000.0, s.over_threshold)
+        })
+        .collect();
+    // All durations, in bins 25% wide (from the digest's 2% buckets).
+    let mut all = crate::analyze::digest::Histogram::default();
+    for (_, s) in &ranked {
+        all.merge(&s.histogram);
+    }
+    let mut bins: std::collections::BTreeMap<i64, (f64, f64, u64)> = std::collections::BTreeMap::new();
+    for (lo, hi, count) in all.buckets() {
+        let mid = ((lo.max(1e-3) * hi).sqrt()).max(1e-3);
+        let k = (mid.ln() / 1.25f64.ln()).floor() as i64;
+        let entry = bins
+            .entry(k)
+            .or_insert((1.25f64.powi(k as i32), 1.25f64.powi(k as i32 + 1), 0));
+        entry.2 += u64::from(count);
+    }
+    Some(SlowQueryChart {
+        top,
+        histogram: bins.into_values().collect(),
+        threshold_ms: digest.settings().threshold_ms,
+    })
+}
+
+#[derive(Serialize)]
+struct ChartRef {
+    name: String,
+    title: String,
+    svg: String,
+}
+
+#[derive(Serialize)]
+struct ServiceSection {
+    name: String,
+    decision: String,
+    budget_ok: bool,
+    charts: Vec<ChartRef>,
+    queueing: Option<Queueing>,
+}
+
+/// Renders everything into `dir` (which has a `charts/` folder).
+pub fn write(
+    settings: &Settings,
+    outcome: &PlanOutcome,
+    dir: &Path,
+    templates: Option<&Path>,
+    samples: bool,
+) -> anyhow::Result<()> {
+    let charts_dir = dir.join("charts");
+    let plan = PlanReport::new(settings, outcome);
+    let mut plan_json = serde_json::to_string_pretty(&plan)?;
+    plan_json.push('\n');
+    std::fs::write(dir.join("plan.json"), plan_json)?;
+
+    let mut sections = Vec::new();
+    for (k, service) in settings.services.iter().enumerate() {
+        let decision = &outcome.plan.decisions[k];
+        let mut charts = Vec::new();
+        let utilization = utilization_chart(settings, outcome, k);
+        charts.push(ChartRef {
+            name: utilization_name(&utilization),
+            title: "Utilization over the month".into(),
+            svg: charts::render(&utilization, &charts_dir)?,
+        });
+        let heat = heatmap_chart(settings, outcome, k);
+        charts.push(ChartRef {
+            name: charts::Chart::name(&heat),
+            title: "Hour of day × weekday".into(),
+            svg: charts::render(&heat, &charts_dir)?,
+        });
+        let trend = trend_chart(settings, outcome, k);
+        charts.push(ChartRef {
+            name: charts::Chart::name(&trend),
+            title: "Monthly trend".into(),
+            svg: charts::render(&trend, &charts_dir)?,
+        });
+        let queue = queueing(settings, outcome, k);
+        if let Some((_, chart)) = &queue {
+            charts.push(ChartRef {
+                name: charts::Chart::name(chart),
+                title: "Queueing check".into(),
+                svg: charts::render(chart, &charts_dir)?,
+            });
+        }
+        let deciding = decision
+            .deciding
+            .and_then(|code| decision.findings.iter().find(|f| f.code == code))
+            .map(|f| f.message.clone());
+        let sentence = match (decision.changes(), deciding) {
+            (true, Some(why)) => format!("{}: {}", decision.deciding.map_or("", |c| c.as_str()), why),
+            (true, None) => "increase".to_string(),
+            (false, _) if decision.findings.iter().any(|f| f.effect == Effect::Advisory) => {
+                "keep (see the advisories below)".to_string()
+            }
+            (false, _) => "keep: no rule asks for a change".to_string(),
+        };
+        sections.push(ServiceSection {
+            name: service.name.clone(),
+            decision: sentence,
+            budget_ok: outcome.plan.budget.ok,
+            charts,
+            queueing: queue.map(|q| q.0),
+        });
+    }
+    let slow_chart = match slow_query_chart(outcome) {
+        Some(chart) => Some(ChartRef {
+            name: charts::Chart::name(&chart),
+            title: "Slow queries".into(),
+            svg: charts::render(&chart, &charts_dir)?,
+        }),
+        None => None,
+    };
+    let slow = outcome.slow.as_ref().map(|d| {
+        let tz = &settings.policy.timezone;
+        super::slowlog::SlowlogReport::new(d, tz, 10, samples)
+    });
+    let data_quality = outcome
+        .summary
+        .files
+        .iter()
+        .map(|(p, f)| serde_json::json!({"file": p.display().to_string(), "rows": f.rows, "accepted": f.accepted, "rejected": f.rejected}))
+        .collect::<Vec<_>>();
+    let context = serde_json::json!({
+        "plan": plan,
+        "services": sections,
+        "slow": slow,
+        "slow_chart": slow_chart,
+        "budget_arithmetic": outcome.plan.budget.arithmetic(),
+        "data_quality": data_quality,
+        "rejected": outcome.summary.diagnostics.rejected(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "generated": jiff::Timestamp::now().to_zoned_datetime(settings.policy.timezone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+    });
+    let (html_t, md_t) = match templates {
+        Some(dir) => (
+            std::fs::read_to_string(dir.join("report.html.j2"))
+                .with_context(|| format!("{}/report.html.j2", dir.display()))?,
+            std::fs::read_to_string(dir.join("report.md.j2"))
+                .with_context(|| format!("{}/report.md.j2", dir.display()))?,
+        ),
+        None => (HTML_TEMPLATE.to_string(), MD_TEMPLATE.to_string()),
+    };
+    let mut env = minijinja::Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env.add_filter("pct", |v: f64| format!("{:.1}%", v * 100.0));
+    env.add_filter("dur", |s: i64| crate::config::format_duration(s));
+    env.add_filter(
+        "sci",
+        |v: f64| if v == 0.0 { "0".to_string() } else { format!("{v:.1e}") },
+    );
+    env.add_template_owned("report.html".to_string(), html_t)
+        .context("report.html.j2")?;
+    env.add_template_owned("report.md".to_string(), md_t)
+        .context("report.md.j2")?;
+    let ctx = minijinja::Value::from(minijinja::value::Serde(&context));
+    let html = env
+        .get_template("report.html")?
+        .render(&ctx)
+        .context("rendering report.html")?;
+    let md = env
+        .get_template("report.md")?
+        .render(&ctx)
+        .context("rendering report.md")?;
+    std::fs::write(dir.join("report.html"), html)?;
+    std::fs::write(dir.join("report.md"), md)?;
+    Ok(())
+}
+
+fn utilization_name(c: &UtilizationChart) -> String {
+    charts::Chart::name(c)
+}
