@@ -4,9 +4,11 @@
 //!
 //! Each instance segment is added in O(1) to difference arrays (one value at its
 //! start, its negation at its end); one sweep at the end turns them into the
-//! service's distribution. Memory is 12 bytes per second of the window, allocated
-//! a day at a time and only for days that have data: bounded by the window, not
-//! by the number of samples.
+//! service's distribution. Each day of the window starts as a sparse list of
+//! changes (16 bytes per change) and turns into dense per-second arrays (12
+//! bytes per second) once that is smaller, so memory is the lesser of the two:
+//! days without data cost nothing, minute-sampled days a few hundred KiB, and
+//! no day more than 1 MiB, however many samples it has.
 
 use super::distribution::Distribution;
 use super::window::Window;
@@ -30,10 +32,22 @@ impl Chunk {
     }
 }
 
+/// One day of changes.
+#[derive(Clone)]
+enum Day {
+    /// (second of the day, Δchecked_out, Δpool_size, Δsaturated), in arrival order.
+    Sparse(Vec<(u32, i32, i32, i32)>),
+    /// Per-second difference arrays.
+    Dense(Box<Chunk>),
+}
+
+/// Changes a sparse day holds before it turns dense (same memory either way).
+const SPARSE_MAX: usize = (CHUNK as usize * 12) / 16;
+
 /// Difference arrays for one service over one window.
 pub struct Timeline {
     window: Window,
-    chunks: Vec<Option<Box<Chunk>>>,
+    chunks: Vec<Option<Day>>,
 }
 
 impl Timeline {
@@ -51,11 +65,27 @@ impl Timeline {
             return;
         }
         let offset = t - self.window.start;
-        let chunk = self.chunks[(offset / CHUNK) as usize].get_or_insert_with(|| Box::new(Chunk::new()));
+        let day = self.chunks[(offset / CHUNK) as usize].get_or_insert_with(|| Day::Sparse(Vec::new()));
         let i = (offset % CHUNK) as usize;
-        chunk.checked_out[i] += checked_out;
-        chunk.pool_size[i] += pool_size;
-        chunk.saturated[i] += saturated;
+        match day {
+            Day::Sparse(changes) => {
+                changes.push((i as u32, checked_out, pool_size, saturated));
+                if changes.len() > SPARSE_MAX {
+                    let mut chunk = Box::new(Chunk::new());
+                    for &(at, c, p, s) in changes.iter() {
+                        chunk.checked_out[at as usize] += c;
+                        chunk.pool_size[at as usize] += p;
+                        chunk.saturated[at as usize] += s;
+                    }
+                    *day = Day::Dense(chunk);
+                }
+            }
+            Day::Dense(chunk) => {
+                chunk.checked_out[i] += checked_out;
+                chunk.pool_size[i] += pool_size;
+                chunk.saturated[i] += saturated;
+            }
+        }
     }
 
     /// Adds one instance holding `checked_out` of `pool_size` over `[a, b)`.
@@ -76,31 +106,53 @@ impl Timeline {
         let mut run_start = 0i64;
         let total = self.window.seconds();
         let mut t = 0i64;
+        let mut apply = |at: i64, dc: i32, dp: i32, ds: i32, run: &mut (i64, i64, bool), run_start: &mut i64| {
+            c += i64::from(dc);
+            p += i64::from(dp);
+            s += i64::from(ds);
+            let state = (c, p, s > 0);
+            if state != *run {
+                if at > *run_start {
+                    f(*run_start, at - *run_start, *run);
+                }
+                *run = state;
+                *run_start = at;
+            }
+        };
         for (day, chunk) in self.chunks.iter().enumerate() {
-            let day_len = CHUNK.min(total - day as i64 * CHUNK);
+            let base = day as i64 * CHUNK;
+            let day_len = CHUNK.min(total - base);
             match chunk {
                 // No change anywhere in this day: the state holds throughout.
-                None => t += day_len,
-                Some(chunk) => {
+                None => {}
+                Some(Day::Sparse(changes)) => {
+                    let mut sorted = changes.clone();
+                    sorted.sort_unstable_by_key(|c| c.0);
+                    let mut k = 0;
+                    while k < sorted.len() {
+                        let at = sorted[k].0;
+                        let (mut dc, mut dp, mut ds) = (0, 0, 0);
+                        while k < sorted.len() && sorted[k].0 == at {
+                            dc += sorted[k].1;
+                            dp += sorted[k].2;
+                            ds += sorted[k].3;
+                            k += 1;
+                        }
+                        if dc != 0 || dp != 0 || ds != 0 {
+                            apply(base + i64::from(at), dc, dp, ds, &mut run, &mut run_start);
+                        }
+                    }
+                }
+                Some(Day::Dense(chunk)) => {
                     for i in 0..day_len as usize {
                         let (dc, dp, ds) = (chunk.checked_out[i], chunk.pool_size[i], chunk.saturated[i]);
                         if dc != 0 || dp != 0 || ds != 0 {
-                            c += i64::from(dc);
-                            p += i64::from(dp);
-                            s += i64::from(ds);
-                            let state = (c, p, s > 0);
-                            if state != run {
-                                if t > run_start {
-                                    f(run_start, t - run_start, run);
-                                }
-                                run = state;
-                                run_start = t;
-                            }
+                            apply(base + i as i64, dc, dp, ds, &mut run, &mut run_start);
                         }
-                        t += 1;
                     }
                 }
             }
+            t += day_len;
         }
         debug_assert_eq!(t, total);
         if t > run_start {
@@ -264,6 +316,30 @@ mod tests {
         assert!((d.columns[2].mean().unwrap() - (97.0 * 0.1 + 3.0 * 0.9) / 100.0).abs() < 1e-12);
         assert_eq!(d.heat[0].covered(), 1000);
         assert_eq!(d.distribution.covered(), t.distribution().covered());
+    }
+
+    #[test]
+    fn a_busy_day_turns_dense_and_gives_the_same_answer() {
+        let w = Window {
+            start: 0,
+            end: 2 * 86_400,
+        };
+        let mut sparse = Timeline::new(w);
+        let mut busy = Timeline::new(w);
+        // Day 0: 40 000 one-second segments (80 000 changes > SPARSE_MAX): dense.
+        for i in 0..40_000 {
+            busy.add(i * 2, i * 2 + 1, (i % 7) as u32, 10, false);
+        }
+        for i in 0..4 {
+            sparse.add(i * 2, i * 2 + 1, (i % 7) as u32, 10, false);
+        }
+        assert!(matches!(busy.chunks[0], Some(Day::Dense(_))));
+        assert!(matches!(sparse.chunks[0], Some(Day::Sparse(_))));
+        let d = busy.distribution();
+        assert_eq!(d.covered(), 40_000);
+        let expected: f64 = (0..40_000).map(|i| f64::from(i % 7) / 10.0).sum::<f64>() / 40_000.0;
+        assert!((d.mean() - expected).abs() < 1e-12);
+        assert_eq!(sparse.distribution().covered(), 4);
     }
 
     #[test]
