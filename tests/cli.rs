@@ -19,6 +19,7 @@ fn help_snapshots() {
         vec!["generate", "bench", "--help"],
         vec!["generate", "slowlog", "--help"],
         vec!["slowlog", "--help"],
+        vec!["review", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
     ] {

@@ -147,8 +147,16 @@ pub fn load(
         new_series: Vec::new(),
         samples: Vec::with_capacity(BATCH),
     };
+    let total: u64 = args
+        .metrics
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = printer.progress(total, "reading metrics");
+    let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     for (file_index, path) in args.metrics.iter().enumerate() {
-        let input = match ingest::open(path) {
+        let input = match ingest::open_counted(path, read_bytes.clone()) {
             Ok(i) => i,
             Err(e) => {
                 read_result = Err(e.into());
@@ -200,6 +208,7 @@ pub fn load(
         let _ = tx.send(batch);
     }
     drop(tx);
+    progress.finish_and_clear();
     let analysed = worker
         .join()
         .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;

@@ -257,8 +257,38 @@ pub enum IngestError {
     },
 }
 
+/// A reader that counts the bytes read from the file (before decompression),
+/// for progress bars.
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens an input like [`open`], counting the bytes read from the file into `count`.
+pub fn open_counted(
+    path: &Path,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Box<dyn Read + Send>, IngestError> {
+    open_with(path, Some(count))
+}
+
 /// Opens an input, decompressing gzip (detected by its magic bytes, whatever the name).
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
+    open_with(path, None)
+}
+
+fn open_with(
+    path: &Path,
+    count: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+) -> Result<Box<dyn Read + Send>, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -274,10 +304,14 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     }
     use std::io::{Seek, SeekFrom};
     file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let raw: Box<dyn Read + Send> = match count {
+        Some(count) => Box::new(Counting { inner: file, count }),
+        None => Box::new(file),
+    };
     if got == 2 && magic == [0x1f, 0x8b] {
-        let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file));
+        let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw));
         Ok(Box::new(decoder))
     } else {
-        Ok(Box::new(file))
+        Ok(raw)
     }
 }

@@ -58,6 +58,21 @@ impl Printer {
         }
     }
 
+    /// A progress bar on stderr for `total` bytes: only on a terminal and
+    /// without `--quiet` (hidden otherwise, so CI logs stay clean).
+    pub fn progress(&self, total: u64, what: &str) -> indicatif::ProgressBar {
+        if self.quiet || !io::stderr().is_terminal() {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(what.to_string());
+        bar
+    }
+
     /// Whether `-v` was given.
     pub fn verbose(&self) -> bool {
         self.verbose > 0 && !self.quiet
