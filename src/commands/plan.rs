@@ -40,6 +40,18 @@ pub struct PlanOutcome {
 }
 
 impl PlanOutcome {
+    /// The instances of service `k`, by name.
+    pub fn instances_of(&self, k: usize) -> Vec<&crate::analyze::InstanceResult> {
+        let mut instances: Vec<_> = self.analysis.instances.iter().filter(|i| i.service == k).collect();
+        instances.sort_by(|a, b| {
+            self.series
+                .key(a.series)
+                .instance
+                .cmp(&self.series.key(b.series).instance)
+        });
+        instances
+    }
+
     /// Every target file that must change for the recommendation, per service.
     pub fn pending_files(&self, settings: &Settings) -> anyhow::Result<Vec<Vec<PendingFile>>> {
         self.deployed

@@ -93,6 +93,21 @@ fn small_font() -> TextStyle<'static> {
     (FONT, 22).into_font().color(&INK)
 }
 
+/// Draws the series legend in a framed, semi-transparent box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(0xAA, 0xAA, 0xAA))
+        .label_font(small_font())
+        .draw()
+        .map_err(err)
+}
+
 /// Utilization over the month for one service.
 #[derive(Debug, Clone)]
 pub struct UtilizationChart {
@@ -243,14 +258,7 @@ impl Chart for UtilizationChart {
             .map_err(err)?
             .label("alert episode (warning / critical)")
             .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 24, y + 8)], ORANGE.mix(0.3).filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(0xAA, 0xAA, 0xAA))
-            .label_font(small_font())
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }
@@ -455,14 +463,7 @@ impl Chart for TrendChart {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xAA, 0xAA, 0xAA))
-            .label_font(small_font())
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
 }
@@ -638,14 +639,7 @@ impl Chart for QueueingChart {
                 .label(name)
                 .legend(move |(x, y)| Circle::new((x + 12, y), 8, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(0xAA, 0xAA, 0xAA))
-            .label_font(small_font())
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

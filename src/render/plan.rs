@@ -198,14 +198,7 @@ impl PlanReport {
             .map(|(k, service)| {
                 let decision = &outcome.plan.decisions[k];
                 let windows = &outcome.analysis.services[k].windows;
-                let mut instances: Vec<_> = outcome.analysis.instances.iter().filter(|i| i.service == k).collect();
-                instances.sort_by(|a, b| {
-                    outcome
-                        .series
-                        .key(a.series)
-                        .instance
-                        .cmp(&outcome.series.key(b.series).instance)
-                });
+                let instances = outcome.instances_of(k);
                 let mut alerts: Vec<AlertJson> = instances
                     .iter()
                     .flat_map(|i| {

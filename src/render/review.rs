@@ -34,14 +34,7 @@ pub fn utilization_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -
             .map(|(i, c)| c.mean().map(|mean| (i as f64 * days / n, c.min, mean, c.max)))
             .collect()
     });
-    let mut instances: Vec<_> = outcome.analysis.instances.iter().filter(|i| i.service == k).collect();
-    instances.sort_by(|a, b| {
-        outcome
-            .series
-            .key(a.series)
-            .instance
-            .cmp(&outcome.series.key(b.series).instance)
-    });
+    let instances = outcome.instances_of(k);
     let mut alerts: Vec<(String, f64, f64)> = instances
         .iter()
         .flat_map(|i| i.alerts.iter())
