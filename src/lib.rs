@@ -13,6 +13,7 @@ pub mod generate;
 pub mod ingest;
 pub mod policy;
 pub mod render;
+pub mod store;
 pub mod write;
 
 use std::ffi::OsString;

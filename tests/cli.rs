@@ -20,6 +20,7 @@ fn help_snapshots() {
         vec!["generate", "slowlog", "--help"],
         vec!["slowlog", "--help"],
         vec!["review", "--help"],
+        vec!["probe", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
     ] {

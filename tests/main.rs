@@ -6,6 +6,7 @@ mod apply;
 mod cli;
 mod edits;
 mod plan;
+mod probe;
 mod review;
 mod slowlog;
 mod util;

@@ -139,6 +139,7 @@ fn utilization_columns_keep_the_months_maximum() {
         month: "2026-10".into(),
         slowlog: Vec::new(),
         slowlog_inputs: Default::default(),
+        probe: None,
     };
     let options = poolcap::commands::plan::ComputeOptions {
         history_months: 2,

@@ -82,6 +82,8 @@ pub enum Command {
     Override(OverrideArgs),
     /// Digest PostgreSQL or MySQL/MariaDB slow-query logs by query fingerprint.
     Slowlog(SlowlogArgs),
+    /// Read a live database's connection limits and what is connected now.
+    Probe(ProbeArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
 }
@@ -128,6 +130,9 @@ pub struct PlanInputs {
     /// How to read the slow logs.
     #[command(flatten)]
     pub slowlog_inputs: SlowlogInputs,
+    /// Take the budget's limits from this live database (postgres:// or mysql://).
+    #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
+    pub probe: Option<String>,
 }
 
 /// Who and why, for change-log entries.
@@ -337,4 +342,15 @@ pub struct ReviewArgs {
     /// Show the slowest raw statement per fingerprint (may hold patient data).
     #[arg(long)]
     pub show_samples: bool,
+}
+
+/// `poolcap probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The database (postgres://user@host/db or mysql://user@host/db); the password is never printed.
+    #[arg(long, env = "POOLCAP_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Report sessions idle in a transaction at least this long.
+    #[arg(long, default_value = "1m", value_name = "DURATION")]
+    pub idle_threshold: String,
 }

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
+pub mod probe;
 pub mod review;
 pub mod slowlog;
 pub mod targets;
@@ -32,6 +33,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Apply(args) => apply::run(&cli.global, args, printer),
         Command::Override(args) => overrides::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
+        Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

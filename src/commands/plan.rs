@@ -37,6 +37,8 @@ pub struct PlanOutcome {
     pub deployed: Vec<Deployed>,
     /// The month's slow-query digest, when slow logs were given.
     pub slow: Option<slowlog::Digested>,
+    /// Where the budget's limits came from (the config, or a live probe).
+    pub budget_source: String,
 }
 
 impl PlanOutcome {
@@ -121,7 +123,24 @@ pub fn compute_with(
     let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
     let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
     let params = PolicyParams::from_settings(&settings.policy);
-    let mut plan = policy::plan(&evidence, &pools, &params, &settings.database);
+    // The budget's limits: the live server's when --probe is given, else the config's.
+    let (database, budget_source) = match &args.probe {
+        Some(url) => {
+            let live = super::probe::probe_url(url, 60.0)?;
+            let db = super::probe::budget_from(&live, &settings.database);
+            let source = format!("probe of {}", crate::write::redact_urls(url));
+            printer.note(&format!(
+                "budget limits from the live server ({source}): max_connections {}, superuser_reserved {}, reserved {}",
+                db.max_connections, db.superuser_reserved_connections, db.reserved_connections
+            ));
+            (db, source)
+        }
+        None => (
+            settings.database.clone(),
+            format!("{} [database]", settings.path.display()),
+        ),
+    };
+    let mut plan = policy::plan(&evidence, &pools, &params, &database);
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }
@@ -161,6 +180,7 @@ pub fn compute_with(
         summary: loaded.summary,
         deployed,
         slow,
+        budget_source,
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod charts;
 pub mod plan;
+pub mod probe;
 pub mod review;
 pub mod slowlog;
 

@@ -34,6 +34,8 @@ pub struct PlanReport {
     pub services: Vec<ServiceJson>,
     /// The connection budget on the recommendation.
     pub budget: Budget,
+    /// Where the budget's limits came from: the config or a live probe.
+    pub budget_source: String,
     /// Whether a guard blocks the plan.
     pub blocked: bool,
 }
@@ -266,6 +268,7 @@ impl PlanReport {
             },
             services,
             budget: outcome.plan.budget.clone(),
+            budget_source: outcome.budget_source.clone(),
             blocked: outcome.plan.blocked(),
         }
     }
