@@ -45,6 +45,9 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// History store: a postgres:// URL or a SQLite file (default: poolcap.db beside the config).
+    #[arg(long, global = true, env = "POOLCAP_STORE", value_name = "URL|FILE", hide_env_values = true)]
+    pub store: Option<String>,
 }
 
 /// Output formats.
@@ -84,6 +87,8 @@ pub enum Command {
     Slowlog(SlowlogArgs),
     /// Read a live database's connection limits and what is connected now.
     Probe(ProbeArgs),
+    /// Store metrics in the history store (idempotent, one transaction per file).
+    Ingest(IngestArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
 }
@@ -353,4 +358,29 @@ pub struct ProbeArgs {
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,
+}
+
+/// `poolcap ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// What to store.
+    #[command(subcommand)]
+    pub what: IngestWhat,
+}
+
+/// What `ingest` stores.
+#[derive(Debug, Subcommand)]
+pub enum IngestWhat {
+    /// Pool metrics (CSV, plain or gzip).
+    Metrics {
+        /// Metric files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Service name for files without a `service` column.
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// Skip bad rows (counted and reported) instead of storing nothing of the file.
+        #[arg(long)]
+        lenient: bool,
+    },
 }

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod change;
 pub mod generate;
+pub mod ingest;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
@@ -34,6 +35,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Override(args) => overrides::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
+        Command::Ingest(args) => ingest::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

@@ -1,0 +1,134 @@
+//! `poolcap ingest metrics FILE…`: metric files into the history store, one
+//! transaction per file (a file with bad rows stores nothing unless
+//! `--lenient`), idempotent (a sample already stored is counted, not doubled;
+//! a different value for a stored key is reported as a conflict).
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use anyhow::bail;
+
+use crate::cli::{Format, GlobalArgs, IngestArgs, IngestWhat};
+use crate::exit::ExitStatus;
+use crate::ingest::{self, Diagnostics, ReadOptions, SeriesTable};
+use crate::render::Printer;
+use crate::store::history::{Batch, IngestCounts, Store, default_location};
+
+use super::probe::block_on;
+
+/// Rows per batch sent from the parser to the store.
+const BATCH: usize = 50_000;
+
+/// The store a run uses: `--store`/`POOLCAP_STORE`, else `poolcap.db` beside the config.
+pub fn store_location(global: &GlobalArgs) -> String {
+    global.store.clone().unwrap_or_else(|| default_location(&global.config))
+}
+
+/// Runs `poolcap ingest`.
+pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let IngestWhat::Metrics { files, service, lenient } = &args.what;
+    let location = store_location(global);
+    let opts = ReadOptions { service: service.clone() };
+    let results = block_on(async {
+        let store = Store::open(&location).await?;
+        let mut results = Vec::new();
+        for path in files {
+            let counts = ingest_file(&store, path, &opts, *lenient, printer).await?;
+            results.push((path.display().to_string(), counts));
+        }
+        store.close().await;
+        Ok::<_, anyhow::Error>(results)
+    })??;
+    let mut failed = false;
+    for (path, (counts, rejected)) in &results {
+        match counts {
+            Some(c) => {
+                if global.format != Format::Json {
+                    printer.out(&format!(
+                        "{path}: {} rows: {} stored, {} already present, {} conflicting, {} rejected\n",
+                        c.rows, c.stored, c.already_present, c.conflicts, rejected
+                    ))?;
+                }
+                if c.conflicts > 0 {
+                    printer.warn(&format!(
+                        "{path}: {} sample(s) differ from what is stored for the same service, instance and time; kept the stored ones",
+                        c.conflicts
+                    ));
+                }
+            }
+            None => failed = true,
+        }
+    }
+    if global.format == Format::Json {
+        let json: Vec<_> = results
+            .iter()
+            .map(|(path, (c, rejected))| serde_json::json!({"file": path, "counts": c, "rejected": rejected}))
+            .collect();
+        printer.json(&serde_json::json!({"store": crate::write::redact_urls(&location), "files": json}))?;
+    }
+    if failed {
+        bail!("bad rows: the file(s) above stored nothing; fix them, or pass --lenient to skip the bad rows");
+    }
+    Ok(ExitStatus::Ok)
+}
+
+/// Parses one file on a thread and streams its batches into one transaction.
+async fn ingest_file(
+    store: &Store,
+    path: &Path,
+    opts: &ReadOptions,
+    lenient: bool,
+    printer: &mut Printer,
+) -> anyhow::Result<(Option<IngestCounts>, u64)> {
+    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
+    let path_owned = path.to_path_buf();
+    let opts = opts.clone();
+    let parser = std::thread::spawn(move || -> Result<Diagnostics, ingest::IngestError> {
+        let input = ingest::open(&path_owned)?;
+        let mut series = SeriesTable::default();
+        let mut diags = Diagnostics::default();
+        let mut batch = Batch::default();
+        let mut announced = 0usize;
+        ingest::csv::read(&path_owned, input, 0, &opts, &mut series, &mut diags, &mut |table, sample| {
+            while announced < table.len() {
+                let key = table.key(announced as u32);
+                batch.new_series.push((announced as u32, key.service.clone(), key.instance.clone()));
+                announced += 1;
+            }
+            batch.samples.push(sample);
+            if batch.samples.len() >= BATCH {
+                let _ = tx.send(std::mem::take(&mut batch));
+            }
+        })?;
+        if !batch.samples.is_empty() {
+            let _ = tx.send(batch);
+        }
+        Ok(diags)
+    });
+    let mut batches = rx.into_iter();
+    let mut outcome: Option<Result<Diagnostics, ingest::IngestError>> = None;
+    let mut parser = Some(parser);
+    let mut keep = || {
+        let result = parser.take().map(|p| p.join().unwrap_or_else(|_| Ok(Diagnostics::default())));
+        let ok = match &result {
+            Some(Ok(d)) => lenient || d.rejected() == 0,
+            _ => false,
+        };
+        outcome = result;
+        ok
+    };
+    let counts = store.ingest(&mut batches, &mut keep).await?;
+    let diags = match outcome {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Err(e.into()),
+        None => Diagnostics::default(),
+    };
+    for d in diags.shown() {
+        if lenient {
+            printer.warn(&d.to_string());
+        } else {
+            printer.note(&format!("error: {d}"));
+        }
+    }
+    Ok((counts, diags.rejected()))
+}
