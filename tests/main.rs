@@ -9,4 +9,5 @@ mod plan;
 mod probe;
 mod review;
 mod slowlog;
+mod store;
 mod util;

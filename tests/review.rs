@@ -144,6 +144,7 @@ fn utilization_columns_keep_the_months_maximum() {
     let options = poolcap::commands::plan::ComputeOptions {
         history_months: 2,
         detail_columns: Some(1340),
+        store: None,
     };
     let mut printer = poolcap::render::Printer::quiet();
     let outcome = poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap();

@@ -46,7 +46,13 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// History store: a postgres:// URL or a SQLite file (default: poolcap.db beside the config).
-    #[arg(long, global = true, env = "POOLCAP_STORE", value_name = "URL|FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "POOLCAP_STORE",
+        value_name = "URL|FILE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
 }
 
@@ -96,8 +102,9 @@ pub enum Command {
 /// Where metrics come from.
 #[derive(Debug, Args, Clone)]
 pub struct MetricsArgs {
-    /// Metric files: CSV, plain or gzip (see README "Metrics CSV").
-    #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
+    /// Metric files: CSV, plain or gzip (see README "Metrics CSV"); without
+    /// them, samples come from the history store (--store).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
     /// Service name for files without a `service` column.
     #[arg(long, value_name = "NAME")]

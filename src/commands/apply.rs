@@ -21,7 +21,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     } else {
         Some(change::lock(&settings, &args.change.lock_timeout)?)
     };
-    let outcome = plan::compute(&settings, &args.inputs, printer)?;
+    let outcome = plan::compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
 
     if outcome.plan.blocked() && !args.change.allow_over_budget {
         let why = outcome

@@ -26,9 +26,15 @@ pub fn store_location(global: &GlobalArgs) -> String {
 
 /// Runs `poolcap ingest`.
 pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let IngestWhat::Metrics { files, service, lenient } = &args.what;
+    let IngestWhat::Metrics {
+        files,
+        service,
+        lenient,
+    } = &args.what;
     let location = store_location(global);
-    let opts = ReadOptions { service: service.clone() };
+    let opts = ReadOptions {
+        service: service.clone(),
+    };
     let results = block_on(async {
         let store = Store::open(&location).await?;
         let mut results = Vec::new();
@@ -89,17 +95,27 @@ async fn ingest_file(
         let mut diags = Diagnostics::default();
         let mut batch = Batch::default();
         let mut announced = 0usize;
-        ingest::csv::read(&path_owned, input, 0, &opts, &mut series, &mut diags, &mut |table, sample| {
-            while announced < table.len() {
-                let key = table.key(announced as u32);
-                batch.new_series.push((announced as u32, key.service.clone(), key.instance.clone()));
-                announced += 1;
-            }
-            batch.samples.push(sample);
-            if batch.samples.len() >= BATCH {
-                let _ = tx.send(std::mem::take(&mut batch));
-            }
-        })?;
+        ingest::csv::read(
+            &path_owned,
+            input,
+            0,
+            &opts,
+            &mut series,
+            &mut diags,
+            &mut |table, sample| {
+                while announced < table.len() {
+                    let key = table.key(announced as u32);
+                    batch
+                        .new_series
+                        .push((announced as u32, key.service.clone(), key.instance.clone()));
+                    announced += 1;
+                }
+                batch.samples.push(sample);
+                if batch.samples.len() >= BATCH {
+                    let _ = tx.send(std::mem::take(&mut batch));
+                }
+            },
+        )?;
         if !batch.samples.is_empty() {
             let _ = tx.send(batch);
         }
@@ -109,7 +125,9 @@ async fn ingest_file(
     let mut outcome: Option<Result<Diagnostics, ingest::IngestError>> = None;
     let mut parser = Some(parser);
     let mut keep = || {
-        let result = parser.take().map(|p| p.join().unwrap_or_else(|_| Ok(Diagnostics::default())));
+        let result = parser
+            .take()
+            .map(|p| p.join().unwrap_or_else(|_| Ok(Diagnostics::default())));
         let ok = match &result {
             Some(Ok(d)) => lenient || d.rejected() == 0,
             _ => false,

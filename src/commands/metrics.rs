@@ -296,3 +296,92 @@ pub fn load(
         },
     })
 }
+
+/// Reads the analysed months' samples from the history store at `location`.
+pub fn load_from_store(
+    location: &str,
+    settings: &Settings,
+    analyzer_settings: AnalyzerSettings,
+    printer: &mut Printer,
+) -> anyhow::Result<Loaded> {
+    let from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
+    let to = analyzer_settings.windows.iter().map(|w| w.end).max().unwrap_or(0);
+    let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
+    let mut analyzer = Analyzer::new(analyzer_settings);
+    let mut series = SeriesTable::default();
+    let mut service_of: Vec<Option<usize>> = Vec::new();
+    let mut used = 0u64;
+    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
+    let mut diags = Diagnostics::default();
+    let rows = super::probe::block_on(async {
+        let store = crate::store::history::Store::open(location).await?;
+        let n = store
+            .samples(from, to, &mut |service, instance, s| {
+                let id = series.intern(service.as_bytes(), instance.as_bytes());
+                if service_of.len() <= id as usize {
+                    service_of.push(service_names.iter().position(|n| n == service));
+                }
+                let Some(slot) = service_of[id as usize] else {
+                    *unknown.entry(service.to_string()).or_default() += 1;
+                    return;
+                };
+                let obs = Observation {
+                    series: id,
+                    service: slot,
+                    ts: s.ts,
+                    checked_out: s.checked_out.max(0) as u32,
+                    pool_size: s.pool_size.max(1) as u32,
+                    max_overflow: s.max_overflow.map(|v| v.max(0) as u32),
+                    waiting: s.waiting.map(|v| v.max(0) as u32),
+                    timeouts: s.timeouts.map(|v| v.max(0) as u64),
+                };
+                match analyzer.push(obs) {
+                    Ok(()) => used += 1,
+                    Err(r) => diags.reject(Diagnostic {
+                        path: PathBuf::from(location),
+                        line: None,
+                        code: r.code,
+                        message: r.message,
+                    }),
+                }
+            })
+            .await?;
+        store.close().await;
+        Ok::<u64, anyhow::Error>(n)
+    })??;
+    for (service, n) in &unknown {
+        printer.warn(&format!(
+            "{n} stored sample(s) of service {service:?} ignored: it is not in {}",
+            settings.path.display()
+        ));
+    }
+    if used == 0 {
+        bail!(
+            "the history store {} has no samples of {} between the analysed months; ingest metrics first (poolcap ingest metrics FILE…)",
+            crate::write::redact_urls(location),
+            service_names.join(", ")
+        );
+    }
+    printer.note(&format!(
+        "read {rows} stored sample(s) from {}",
+        crate::write::redact_urls(location)
+    ));
+    Ok(Loaded {
+        analysis: analyzer.finish(),
+        series,
+        summary: InputSummary {
+            files: vec![(
+                PathBuf::from(crate::write::redact_urls(location)),
+                FileSummary {
+                    rows,
+                    accepted: used,
+                    rejected: diags.rejected(),
+                    bytes: 0,
+                },
+            )],
+            samples: used,
+            unknown_services: unknown,
+            diagnostics: diags,
+        },
+    })
+}

@@ -70,8 +70,17 @@ pub fn parse_month(text: &str) -> Result<Month, UsageError> {
 }
 
 /// Loads config-driven inputs and decides (no output).
-pub fn compute(settings: &Settings, args: &PlanInputs, printer: &mut Printer) -> anyhow::Result<PlanOutcome> {
-    compute_with(settings, args, &ComputeOptions::default(), printer)
+pub fn compute(
+    settings: &Settings,
+    args: &PlanInputs,
+    store: String,
+    printer: &mut Printer,
+) -> anyhow::Result<PlanOutcome> {
+    let options = ComputeOptions {
+        store: Some(store),
+        ..ComputeOptions::default()
+    };
+    compute_with(settings, args, &options, printer)
 }
 
 /// What a review needs beyond a plan.
@@ -81,6 +90,8 @@ pub struct ComputeOptions {
     pub history_months: usize,
     /// Pixel columns of the reviewed month's utilization series, for charts.
     pub detail_columns: Option<usize>,
+    /// The history store to read samples from when no metric file is given.
+    pub store: Option<String>,
 }
 
 /// [`compute`] with more history and chart detail.
@@ -118,7 +129,14 @@ pub fn compute_with(
             .detail_columns
             .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
     };
-    let loaded = metrics::load(&args.metrics, settings, analyzer, printer)?;
+    let loaded = if args.metrics.metrics.is_empty() {
+        let Some(store) = &options.store else {
+            return Err(UsageError("give metric files with --metrics, or a history store with --store".into()).into());
+        };
+        metrics::load_from_store(store, settings, analyzer, printer)?
+    } else {
+        metrics::load(&args.metrics, settings, analyzer, printer)?
+    };
     let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
     let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
     let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
@@ -299,7 +317,7 @@ pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, 
 /// Runs `poolcap plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
-    let outcome = compute(&settings, &args.inputs, printer)?;
+    let outcome = compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
     let report = render::plan::PlanReport::new(&settings, &outcome);
     match global.format {
         Format::Json => printer.json(&report)?,

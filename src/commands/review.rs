@@ -24,6 +24,7 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
     let options = ComputeOptions {
         history_months: TREND_MONTHS,
         detail_columns: Some(render::charts::PLOT_COLUMNS),
+        store: Some(super::ingest::store_location(global)),
     };
     let outcome = plan::compute_with(&settings, &args.inputs, &options, printer)?;
     let out = args

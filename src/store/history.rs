@@ -97,8 +97,15 @@ impl Store {
         };
         let backend = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(location).map_err(|e| fail(&e))?;
-            let pool = PgPoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|e| fail(&e))?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| fail(&e))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .map_err(|e| fail(&e))?;
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| fail(&e))?;
             Backend::Postgres(pool)
         } else {
             let path = location.strip_prefix("sqlite://").unwrap_or(location);
@@ -106,9 +113,26 @@ impl Store {
                 .filename(path)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
-            let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.map_err(|e| fail(&e))?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| fail(&e))?;
+                .synchronous(SqliteSynchronous::Normal)
+                // Another ingest may hold the write lock: wait for it rather than fail.
+                .busy_timeout(std::time::Duration::from_secs(120));
+            // SQLite has no advisory lock for sqlx's migrator: two first runs at
+            // once would both create the tables. An OS file lock beside the
+            // database serialises the opening.
+            let _opening = crate::write::atomic::Lock::acquire(
+                Path::new(&format!("{path}.lock")),
+                std::time::Duration::from_secs(120),
+            )
+            .map_err(|e| fail(&e))?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await
+                .map_err(|e| fail(&e))?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| fail(&e))?;
             Backend::Sqlite(pool)
         };
         Ok(Store {
@@ -132,7 +156,12 @@ impl Store {
 
     /// The id of a (service, instance) series, adding it (inside the caller's
     /// transaction) when new.
-    async fn series_id_sqlite(&self, conn: &mut sqlx::SqliteConnection, service: &str, instance: &str) -> Result<i64, StoreError> {
+    async fn series_id_sqlite(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        service: &str,
+        instance: &str,
+    ) -> Result<i64, StoreError> {
         let key = (service.to_string(), instance.to_string());
         if let Some(&id) = self.series.lock().map_err(|e| self.error(e))?.get(&key) {
             return Ok(id);
@@ -153,7 +182,12 @@ impl Store {
         Ok(id)
     }
 
-    async fn series_id_pg(&self, conn: &mut sqlx::PgConnection, service: &str, instance: &str) -> Result<i64, StoreError> {
+    async fn series_id_pg(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        service: &str,
+        instance: &str,
+    ) -> Result<i64, StoreError> {
         let key = (service.to_string(), instance.to_string());
         if let Some(&id) = self.series.lock().map_err(|e| self.error(e))?.get(&key) {
             return Ok(id);
@@ -170,7 +204,10 @@ impl Store {
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
-        self.series.lock().map_err(|e| self.error(e))?.insert(key, i64::from(id));
+        self.series
+            .lock()
+            .map_err(|e| self.error(e))?
+            .insert(key, i64::from(id));
         Ok(i64::from(id))
     }
 
@@ -193,29 +230,36 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.error(e))?;
-                sqlx::query("DELETE FROM staging").execute(&mut *tx).await.map_err(|e| self.error(e))?;
+                sqlx::query("DELETE FROM staging")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.error(e))?;
                 let full_sql = insert_sql(SQLITE_ROWS);
                 for batch in batches {
-                for (local, service, instance) in &batch.new_series {
-                    ids.insert(*local, self.series_id_sqlite(&mut tx, service, instance).await?);
-                }
-                let rows = resolve(&batch, &ids);
-                counts.rows += rows.len() as u64;
-                for chunk in rows.chunks(SQLITE_ROWS) {
-                    let sql = if chunk.len() == SQLITE_ROWS { full_sql.clone() } else { insert_sql(chunk.len()) };
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for r in chunk {
-                        q = q
-                            .bind(r.series)
-                            .bind(r.ts)
-                            .bind(r.pool_size)
-                            .bind(r.checked_out)
-                            .bind(r.max_overflow)
-                            .bind(r.waiting)
-                            .bind(r.timeouts);
+                    for (local, service, instance) in &batch.new_series {
+                        ids.insert(*local, self.series_id_sqlite(&mut tx, service, instance).await?);
                     }
-                    q.execute(&mut *tx).await.map_err(|e| self.error(e))?;
-                }
+                    let rows = resolve(&batch, &ids);
+                    counts.rows += rows.len() as u64;
+                    for chunk in rows.chunks(SQLITE_ROWS) {
+                        let sql = if chunk.len() == SQLITE_ROWS {
+                            full_sql.clone()
+                        } else {
+                            insert_sql(chunk.len())
+                        };
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for r in chunk {
+                            q = q
+                                .bind(r.series)
+                                .bind(r.ts)
+                                .bind(r.pool_size)
+                                .bind(r.checked_out)
+                                .bind(r.max_overflow)
+                                .bind(r.waiting)
+                                .bind(r.timeouts);
+                        }
+                        q.execute(&mut *tx).await.map_err(|e| self.error(e))?;
+                    }
                 }
                 if !keep() {
                     tx.rollback().await.map_err(|e| self.error(e))?;
@@ -241,7 +285,10 @@ impl Store {
                     .await
                     .map_err(|e| self.error(e))?
                     .rows_affected();
-                sqlx::query("DELETE FROM staging").execute(&mut *tx).await.map_err(|e| self.error(e))?;
+                sqlx::query("DELETE FROM staging")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.error(e))?;
                 tx.commit().await.map_err(|e| self.error(e))?;
                 counts.stored = stored;
                 counts.already_present = same as u64;
@@ -265,7 +312,10 @@ impl Store {
                     }
                     let rows = resolve(&batch, &ids);
                     counts.rows += rows.len() as u64;
-                    let mut copy = tx.copy_in_raw("COPY staging FROM STDIN").await.map_err(|e| self.error(e))?;
+                    let mut copy = tx
+                        .copy_in_raw("COPY staging FROM STDIN")
+                        .await
+                        .map_err(|e| self.error(e))?;
                     for r in &rows {
                         use std::fmt::Write as _;
                         let _ = writeln!(
@@ -363,7 +413,13 @@ impl Store {
     }
 
     /// Records what `apply` or `override` wrote (idempotent by entry id).
-    pub async fn record_change(&self, id: &str, service: &str, kind: &str, change: &serde_json::Value) -> Result<(), StoreError> {
+    pub async fn record_change(
+        &self,
+        id: &str,
+        service: &str,
+        kind: &str,
+        change: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         let text = change.to_string();
         let now = jiff::Timestamp::now().to_string();
         match &self.backend {
@@ -397,22 +453,26 @@ impl Store {
     /// Changes recorded for `service`, oldest first: (id, kind).
     pub async fn changes(&self, service: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = match &self.backend {
-            Backend::Sqlite(pool) => sqlx::query("SELECT id, kind FROM applied_changes WHERE service = ? ORDER BY applied_at, id")
-                .bind(service)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.error(e))?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect(),
-            Backend::Postgres(pool) => sqlx::query("SELECT id, kind FROM applied_changes WHERE service = $1 ORDER BY applied_at, id")
-                .bind(service)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.error(e))?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect(),
+            Backend::Sqlite(pool) => {
+                sqlx::query("SELECT id, kind FROM applied_changes WHERE service = ? ORDER BY applied_at, id")
+                    .bind(service)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(|e| self.error(e))?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect()
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query("SELECT id, kind FROM applied_changes WHERE service = $1 ORDER BY applied_at, id")
+                    .bind(service)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(|e| self.error(e))?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect()
+            }
         };
         Ok(rows)
     }

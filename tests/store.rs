@@ -1,0 +1,226 @@
+//! The history store: SQLite always, the machine's PostgreSQL when
+//! POOLCAP_TEST_POSTGRES_URL is set (a fresh database per test, dropped after).
+
+use sqlx::Connection;
+
+use crate::util::{Output, SAMPLE_METRICS, poolcap, root};
+
+/// A store for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
+struct TestStore {
+    location: String,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestStore {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        TestStore {
+            location: dir.path().join("poolcap.db").display().to_string(),
+            _dir: dir,
+            pg: None,
+        }
+    }
+
+    fn postgres(name: &str) -> Option<Self> {
+        let base = match std::env::var("POOLCAP_TEST_POSTGRES_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                println!("skipped: POOLCAP_TEST_POSTGRES_URL is not set (see .ci/run)");
+                return None;
+            }
+        };
+        let db = format!("poolcap_test_{}_{name}", std::process::id());
+        admin(&base, &format!("DROP DATABASE IF EXISTS {db}"));
+        admin(&base, &format!("CREATE DATABASE {db}"));
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        Some(TestStore {
+            location: format!("{prefix}/{db}"),
+            _dir: tempfile::tempdir().unwrap(),
+            pg: Some((base, db)),
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["--store", &self.location]);
+        poolcap(&all).run()
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some((base, db)) = &self.pg {
+            admin(base, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+        }
+    }
+}
+
+fn admin(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    });
+}
+
+fn ingest_json(store: &TestStore, files: &[&str], extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["ingest", "--format", "json", "metrics"];
+    args.extend(files);
+    args.extend(extra);
+    let out = store.run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn plan_json(store: &TestStore) -> serde_json::Value {
+    let out = store.run(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    plan.as_object_mut().unwrap().remove("inputs");
+    plan
+}
+
+fn idempotent_ingest_and_plan_from_history(store: &TestStore) {
+    let first = ingest_json(store, &SAMPLE_METRICS, &[]);
+    assert_eq!(first["files"][2]["counts"]["stored"], 268_200);
+    let again = ingest_json(store, &SAMPLE_METRICS[2..], &[]);
+    assert_eq!(again["files"][0]["counts"]["stored"], 0);
+    assert_eq!(again["files"][0]["counts"]["already_present"], 268_200);
+    // The plan from the store equals the plan from the files.
+    let from_files = {
+        let mut args = vec![
+            "plan",
+            "--config",
+            "data/poolcap.toml",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--metrics",
+        ];
+        args.extend(SAMPLE_METRICS);
+        let out = poolcap(&args).run();
+        let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        plan.as_object_mut().unwrap().remove("inputs");
+        plan
+    };
+    assert_eq!(plan_json(store), from_files);
+}
+
+fn bad_file_stores_nothing_and_conflicts_are_reported(store: &TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "ts,service,instance,pool_size,checked_out\n2026-10-01T00:00:00Z,backend,x,20,3\n2026-10-01T00:01:00Z,backend,x,20,4\n").unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "ts,service,instance,pool_size,checked_out\n2026-10-01T00:02:00Z,backend,x,20,5\n2026-10-01T00:03:00Z,backend,x,twenty,5\n").unwrap();
+    let out = store.run(&["ingest", "metrics", bad.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("bad.csv:3:") && out.stderr.contains("stored nothing"),
+        "{}",
+        out.stderr
+    );
+    let lenient = ingest_json(store, &[bad.to_str().unwrap()], &["--lenient"]);
+    assert_eq!(lenient["files"][0]["counts"]["stored"], 1);
+    assert_eq!(lenient["files"][0]["rejected"], 1);
+    // Nothing of the strict run was stored: the lenient run stored its good row for the first time.
+    ingest_json(store, &[good.to_str().unwrap()], &[]);
+    let conflicting = dir.path().join("conflict.csv");
+    std::fs::write(&conflicting, "ts,service,instance,pool_size,checked_out\n2026-10-01T00:00:00Z,backend,x,20,9\n2026-10-01T00:01:00Z,backend,x,20,4\n").unwrap();
+    let out = store.run(&["ingest", "metrics", conflicting.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("0 stored, 1 already present, 1 conflicting"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("kept the stored ones"), "{}", out.stderr);
+}
+
+fn concurrent_ingests(store: &TestStore) {
+    use std::process::{Command, Stdio};
+    let spawn = |file: &str| {
+        Command::new(env!("CARGO_BIN_EXE_poolcap"))
+            .args(["ingest", "metrics", file, "--store", &store.location])
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(SAMPLE_METRICS[0]), spawn(SAMPLE_METRICS[1]));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let again = ingest_json(store, &SAMPLE_METRICS[..2], &[]);
+    assert_eq!(again["files"][0]["counts"]["already_present"], 267_795);
+    assert_eq!(again["files"][1]["counts"]["already_present"], 259_200);
+}
+
+#[test]
+fn sqlite_ingest_is_idempotent_and_plans_from_history() {
+    idempotent_ingest_and_plan_from_history(&TestStore::sqlite());
+}
+
+#[test]
+fn sqlite_ingest_is_atomic_and_reports_conflicts() {
+    bad_file_stores_nothing_and_conflicts_are_reported(&TestStore::sqlite());
+}
+
+#[test]
+fn sqlite_concurrent_ingests() {
+    concurrent_ingests(&TestStore::sqlite());
+}
+
+#[test]
+fn postgres_ingest_is_idempotent_and_plans_from_history() {
+    let Some(store) = TestStore::postgres("idem") else {
+        return;
+    };
+    idempotent_ingest_and_plan_from_history(&store);
+}
+
+#[test]
+fn postgres_ingest_is_atomic_and_reports_conflicts() {
+    let Some(store) = TestStore::postgres("atomic") else {
+        return;
+    };
+    bad_file_stores_nothing_and_conflicts_are_reported(&store);
+}
+
+#[test]
+fn postgres_concurrent_ingests() {
+    let Some(store) = TestStore::postgres("concurrent") else {
+        return;
+    };
+    concurrent_ingests(&store);
+}
+
+#[test]
+fn an_empty_store_is_a_clear_error() {
+    let store = TestStore::sqlite();
+    let out = store.run(&["plan", "--config", "data/poolcap.toml", "--month", "2026-10"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("has no samples") && out.stderr.contains("poolcap ingest metrics"),
+        "{}",
+        out.stderr
+    );
+}
