@@ -425,3 +425,30 @@ fn disagreeing_targets_and_duplicate_keys_are_findings() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn apply_and_override_are_recorded_in_the_history_store() {
+    let d = Deployment::new();
+    assert_eq!(d.run(&["apply", "--month", "2026-10", "--author", "A"]).code, 0);
+    assert_eq!(
+        d.run(&["override", "backend", "--bump", "--reason", "r", "--incident", "INC-1"])
+            .code,
+        0
+    );
+    // The default store: poolcap.db beside the config.
+    let db = d.path("poolcap.db").display().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let changes = rt.block_on(async {
+        let store = poolcap::store::history::Store::open(&db).await.unwrap();
+        let c = store.changes("backend").await.unwrap();
+        store.close().await;
+        c
+    });
+    let kinds: Vec<&str> = changes.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(kinds, vec!["review", "override"], "{changes:?}");
+    assert!(changes[0].0.starts_with("backend:2026-10:20+10>25+13:"));
+    assert!(changes[1].0.starts_with("backend:incident-INC-1:25+13>30+15:"));
+}

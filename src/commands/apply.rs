@@ -44,6 +44,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     let mut files = Vec::new();
     let mut logs = ChangeLogs::default();
     let mut summary = Vec::new();
+    let mut entries = Vec::new();
     for (((service, decision), deployed), service_files) in settings
         .services
         .iter()
@@ -72,7 +73,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
             decision.recommended.max_overflow
         ));
         files.extend(service_files);
-        if let Some(log) = &service.changelog {
+        {
             let after = targets::desired(decision.recommended, &settings.pool);
             let settings_rows = change::setting_rows(deployed, &after);
             let (before, after) = (change::sizes(decision.current), change::sizes(decision.recommended));
@@ -94,7 +95,10 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
                 findings: change::finding_rows(&decision.findings),
                 budget: budget.clone(),
             };
-            logs.add(&settings, log, &entry)?;
+            if let Some(log) = &service.changelog {
+                logs.add(&settings, log, &entry)?;
+            }
+            entries.push(entry);
         }
     }
     let log_files = logs.into_pending(&settings);
@@ -118,6 +122,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         ));
     } else {
         change::write_all(&files, printer)?;
+        change::record(&super::ingest::store_location(global), &entries, printer);
         if global.format != Format::Json {
             printer.out(&(summary.join("\n") + "\n"))?;
         }

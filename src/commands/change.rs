@@ -212,3 +212,29 @@ pub fn write_all(files: &[PendingFile], printer: &mut Printer) -> anyhow::Result
     }
     Ok(())
 }
+
+/// Records the written changes in the history store. The files are the truth:
+/// a store that cannot be reached is a warning, not a failure.
+pub fn record(store: &str, entries: &[Entry], printer: &mut Printer) {
+    if entries.is_empty() {
+        return;
+    }
+    let result = super::probe::block_on(async {
+        let store = crate::store::history::Store::open(store).await?;
+        for e in entries {
+            let json = serde_json::to_value(e).unwrap_or_default();
+            store.record_change(&e.id, &e.service, e.kind, &json).await?;
+        }
+        store.close().await;
+        Ok::<(), crate::store::history::StoreError>(())
+    });
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => printer.warn(&format!(
+            "the change was written but not recorded in the history store: {e}"
+        )),
+        Err(e) => printer.warn(&format!(
+            "the change was written but not recorded in the history store: {e}"
+        )),
+    }
+}

@@ -144,7 +144,8 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
 
     let mut logs = ChangeLogs::default();
     // An entry records a change: none when the files already hold these values.
-    if let Some(log) = service.changelog.as_ref().filter(|_| !files.is_empty()) {
+    let mut entries = Vec::new();
+    if !files.is_empty() {
         let rows = change::setting_rows(&deployed[k], &values);
         let (before, after) = (change::sizes(current), change::sizes(new));
         let date = change::today(&settings);
@@ -170,7 +171,10 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
             findings: change::finding_rows(&findings),
             budget: budget_row.clone(),
         };
-        logs.add(&settings, log, &entry)?;
+        if let Some(log) = &service.changelog {
+            logs.add(&settings, log, &entry)?;
+        }
+        entries.push(entry);
     }
     let log_files = logs.into_pending(&settings);
     let log_count = log_files.len();
@@ -229,6 +233,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         printer.note("nothing to change: the files already hold these values");
     } else {
         change::write_all(&files, printer)?;
+        change::record(&super::ingest::store_location(global), &entries, printer);
     }
     match global.format {
         Format::Json => printer.json(&json)?,
