@@ -303,7 +303,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.error(e))?;
-                let opt = |v: Option<i64>| v.map_or_else(|| "\\N".to_string(), |v| v.to_string());
                 let mut buf = String::with_capacity(1 << 20);
                 for batch in batches {
                     // New series first (no other statement may run during a COPY).
@@ -317,18 +316,7 @@ impl Store {
                         .await
                         .map_err(|e| self.error(e))?;
                     for r in &rows {
-                        use std::fmt::Write as _;
-                        let _ = writeln!(
-                            buf,
-                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                            r.series,
-                            r.ts,
-                            r.pool_size,
-                            r.checked_out,
-                            opt(r.max_overflow.map(i64::from)),
-                            opt(r.waiting.map(i64::from)),
-                            opt(r.timeouts)
-                        );
+                        copy_row(&mut buf, r);
                         if buf.len() > (1 << 20) {
                             copy.send(buf.as_bytes()).await.map_err(|e| self.error(e))?;
                             buf.clear();
@@ -342,22 +330,35 @@ impl Store {
                     tx.rollback().await.map_err(|e| self.error(e))?;
                     return Ok(None);
                 }
-                let row = sqlx::query(
-                    "SELECT count(*) FILTER (WHERE (s.pool_size, s.checked_out, s.max_overflow, s.waiting, s.timeouts) \
-                     IS NOT DISTINCT FROM (st.pool_size, st.checked_out, st.max_overflow, st.waiting, st.timeouts)), \
-                     count(*) FILTER (WHERE (s.pool_size, s.checked_out, s.max_overflow, s.waiting, s.timeouts) \
-                     IS DISTINCT FROM (st.pool_size, st.checked_out, st.max_overflow, st.waiting, st.timeouts)) \
-                     FROM staging st JOIN samples s ON s.series = st.series AND s.ts = st.ts",
+                // Compare with what is stored only where the file overlaps it in time.
+                let overlaps: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM samples s, (SELECT min(ts) lo, max(ts) hi FROM staging) r \
+                     WHERE s.ts BETWEEN r.lo AND r.hi)",
                 )
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| self.error(e))?;
-                let (same, conflicts): (i64, i64) = (row.get(0), row.get(1));
-                let stored = sqlx::query("INSERT INTO samples SELECT * FROM staging ON CONFLICT DO NOTHING")
-                    .execute(&mut *tx)
+                let (same, conflicts): (i64, i64) = if overlaps {
+                    let row = sqlx::query(
+                        "SELECT count(*) FILTER (WHERE (s.pool_size, s.checked_out, s.max_overflow, s.waiting, s.timeouts) \
+                         IS NOT DISTINCT FROM (st.pool_size, st.checked_out, st.max_overflow, st.waiting, st.timeouts)), \
+                         count(*) FILTER (WHERE (s.pool_size, s.checked_out, s.max_overflow, s.waiting, s.timeouts) \
+                         IS DISTINCT FROM (st.pool_size, st.checked_out, st.max_overflow, st.waiting, st.timeouts)) \
+                         FROM staging st JOIN samples s ON s.series = st.series AND s.ts = st.ts",
+                    )
+                    .fetch_one(&mut *tx)
                     .await
-                    .map_err(|e| self.error(e))?
-                    .rows_affected();
+                    .map_err(|e| self.error(e))?;
+                    (row.get(0), row.get(1))
+                } else {
+                    (0, 0)
+                };
+                let stored =
+                    sqlx::query("INSERT INTO samples SELECT * FROM staging ORDER BY series, ts ON CONFLICT DO NOTHING")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| self.error(e))?
+                        .rows_affected();
                 tx.commit().await.map_err(|e| self.error(e))?;
                 counts.stored = stored;
                 counts.already_present = same as u64;
@@ -484,6 +485,24 @@ impl Store {
             Backend::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// One row of COPY text format, written without allocating.
+fn copy_row(buf: &mut String, r: &StoredSample) {
+    use std::fmt::Write as _;
+    let _ = write!(buf, "{}\t{}\t{}\t{}\t", r.series, r.ts, r.pool_size, r.checked_out);
+    let mut field = |v: Option<i64>, last: bool| {
+        match v {
+            Some(v) => {
+                let _ = write!(buf, "{v}");
+            }
+            None => buf.push_str("\\N"),
+        }
+        buf.push(if last { '\n' } else { '\t' });
+    };
+    field(r.max_overflow.map(i64::from), false);
+    field(r.waiting.map(i64::from), false);
+    field(r.timeouts, true);
 }
 
 /// The batch's samples with store series ids.
