@@ -21,6 +21,7 @@ fn help_snapshots() {
         vec!["slowlog", "--help"],
         vec!["review", "--help"],
         vec!["probe", "--help"],
+        vec!["ingest", "metrics", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
     ] {
