@@ -429,14 +429,31 @@ fn disagreeing_targets_and_duplicate_keys_are_findings() {
 #[test]
 fn apply_and_override_are_recorded_in_the_history_store() {
     let d = Deployment::new();
-    assert_eq!(d.run(&["apply", "--month", "2026-10", "--author", "A"]).code, 0);
+    let db = d.path("history.db").display().to_string();
+    // Without a store in use nothing is recorded, and no store is created.
     assert_eq!(
-        d.run(&["override", "backend", "--bump", "--reason", "r", "--incident", "INC-1"])
+        d.run(&["apply", "--month", "2026-10", "--author", "A", "--dry-run"])
             .code,
         0
     );
-    // The default store: poolcap.db beside the config.
-    let db = d.path("poolcap.db").display().to_string();
+    assert!(!d.path("poolcap.db").exists());
+    assert_eq!(
+        d.run(&["apply", "--month", "2026-10", "--author", "A", "--store", &db])
+            .code,
+        0
+    );
+    let out = d.run(&[
+        "override",
+        "backend",
+        "--bump",
+        "--reason",
+        "r",
+        "--incident",
+        "INC-1",
+        "--store",
+        &db,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -224,3 +224,53 @@ fn an_empty_store_is_a_clear_error() {
         out.stderr
     );
 }
+
+fn store_counts(location: &str) -> (i64, i64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = poolcap::store::history::Store::open(location).await.unwrap();
+        let c = store.counts().await.unwrap();
+        store.close().await;
+        c
+    })
+}
+
+#[test]
+fn slow_log_digests_and_review_decisions_are_stored() {
+    let store = TestStore::sqlite();
+    let out = store.run(&[
+        "ingest",
+        "slowlog",
+        "data/slowlog/postgresql-2026-10.log.gz",
+        "--config",
+        "data/poolcap.toml",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The log's statements run from local midnight on 1 October (UTC 30 September 23:00).
+    assert!(out.stdout.contains(": 2026-10: digest of "), "{}", out.stdout);
+    let again = store.run(&[
+        "ingest",
+        "slowlog",
+        "data/slowlog/postgresql-2026-10.log.gz",
+        "--config",
+        "data/poolcap.toml",
+    ]);
+    assert_eq!(again.code, 0);
+    assert_eq!(store_counts(&store.location).0, 1, "a re-ingest replaces the digest");
+    ingest_json(&store, &SAMPLE_METRICS, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = store.run(&[
+        "review",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--out",
+        dir.path().join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(store_counts(&store.location), (1, 2), "one decision per service");
+}

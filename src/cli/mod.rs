@@ -390,4 +390,13 @@ pub enum IngestWhat {
         #[arg(long)]
         lenient: bool,
     },
+    /// Slow-query logs: one digest per file and calendar month of its statements.
+    Slowlog {
+        /// Log files (PostgreSQL or MySQL/MariaDB, plain or gzip).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Format, prefix, zone.
+        #[command(flatten)]
+        inputs: SlowlogInputs,
+    },
 }

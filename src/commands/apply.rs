@@ -122,7 +122,9 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         ));
     } else {
         change::write_all(&files, printer)?;
-        change::record(&super::ingest::store_location(global), &entries, printer);
+        if let Some(store) = super::ingest::store_in_use(global) {
+            change::record(&store, &entries, printer);
+        }
         if global.format != Format::Json {
             printer.out(&(summary.join("\n") + "\n"))?;
         }

@@ -24,13 +24,29 @@ pub fn store_location(global: &GlobalArgs) -> String {
     global.store.clone().unwrap_or_else(|| default_location(&global.config))
 }
 
+/// The store to record decisions and changes in: the one named with
+/// `--store`/`POOLCAP_STORE`, or the default SQLite file when it exists —
+/// recording never creates a store nobody asked for.
+pub fn store_in_use(global: &GlobalArgs) -> Option<String> {
+    match &global.store {
+        Some(s) => Some(s.clone()),
+        None => {
+            let default = default_location(&global.config);
+            Path::new(&default).exists().then_some(default)
+        }
+    }
+}
+
 /// Runs `poolcap ingest`.
 pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let IngestWhat::Metrics {
-        files,
-        service,
-        lenient,
-    } = &args.what;
+    let (files, service, lenient) = match &args.what {
+        IngestWhat::Metrics {
+            files,
+            service,
+            lenient,
+        } => (files, service, lenient),
+        IngestWhat::Slowlog { files, inputs } => return ingest_slowlogs(global, files, inputs, printer),
+    };
     let location = store_location(global);
     let opts = ReadOptions {
         service: service.clone(),
@@ -149,4 +165,95 @@ async fn ingest_file(
         }
     }
     Ok((counts, diags.rejected()))
+}
+
+/// `ingest slowlog`: each file's digest per calendar month (policy zone) of its
+/// statements, stored as the same JSON `slowlog --format json` prints.
+fn ingest_slowlogs(
+    global: &GlobalArgs,
+    files: &[std::path::PathBuf],
+    inputs: &crate::cli::SlowlogInputs,
+    printer: &mut Printer,
+) -> anyhow::Result<ExitStatus> {
+    use crate::analyze::digest::DigestSettings;
+    use crate::analyze::fingerprint::Dialect;
+    let default_config = global.config == Path::new("poolcap.toml");
+    let settings = crate::config::load_optional(&global.config, default_config)?;
+    let tz = settings.policy.timezone.clone();
+    let base = DigestSettings {
+        dialect: Dialect::Postgres,
+        threshold_ms: settings.policy.slow_query_seconds * 1000.0,
+        timezone: tz.clone(),
+        since_ms: None,
+        until_ms: None,
+        keep_samples: false,
+    };
+    let threads = super::slowlog::threads(None);
+    let mut stored = Vec::new();
+    for file in files {
+        // First pass: the file's span; then one digest per month it touches.
+        let whole = super::slowlog::digest_files(std::slice::from_ref(file), inputs, &settings, &base, threads)?;
+        let Some((first, last)) = whole.digest.span else {
+            continue;
+        };
+        let first_month = month_of(first, &tz);
+        let last_month = month_of(last - 1, &tz);
+        let mut month = first_month;
+        loop {
+            let window = month.window(&tz);
+            let monthly = if first_month == last_month {
+                whole.digest.clone()
+            } else {
+                let settings_m = DigestSettings {
+                    since_ms: Some(window.start * 1000),
+                    until_ms: Some(window.end * 1000),
+                    ..base.clone()
+                };
+                super::slowlog::digest_files(std::slice::from_ref(file), inputs, &settings, &settings_m, threads)?
+                    .digest
+            };
+            if monthly.statements > 0 {
+                let digested = super::slowlog::Digested {
+                    digest: monthly,
+                    files: whole.files.clone(),
+                };
+                let report = crate::render::slowlog::SlowlogReport::new(&digested, &tz, 100, false);
+                stored.push((
+                    month.to_string(),
+                    file.display().to_string(),
+                    serde_json::to_value(&report)?,
+                    report.statements,
+                ));
+            }
+            if month == last_month {
+                break;
+            }
+            month = month.next();
+        }
+    }
+    let location = store_location(global);
+    block_on(async {
+        let store = Store::open(&location).await?;
+        for (period, source, json, _) in &stored {
+            store.record_digest(period, source, json).await?;
+        }
+        store.close().await;
+        Ok::<(), anyhow::Error>(())
+    })??;
+    for (period, source, _, statements) in &stored {
+        printer.out(&format!(
+            "{source}: {period}: digest of {statements} statement(s) stored\n"
+        ))?;
+    }
+    Ok(ExitStatus::Ok)
+}
+
+fn month_of(ms: i64, tz: &jiff::tz::TimeZone) -> crate::analyze::window::Month {
+    let z = jiff::Timestamp::from_millisecond(ms)
+        .unwrap_or_default()
+        .to_zoned_datetime(tz.clone());
+    crate::analyze::window::Month {
+        year: z.year(),
+        month: z.month(),
+    }
 }

@@ -233,7 +233,9 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         printer.note("nothing to change: the files already hold these values");
     } else {
         change::write_all(&files, printer)?;
-        change::record(&super::ingest::store_location(global), &entries, printer);
+        if let Some(store) = super::ingest::store_in_use(global) {
+            change::record(&store, &entries, printer);
+        }
     }
     match global.format {
         Format::Json => printer.json(&json)?,

@@ -62,6 +62,9 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         "wrote {}/report.html, report.md, plan.json and charts/",
         out.display()
     ));
+    if let Some(store) = super::ingest::store_in_use(global) {
+        record_decisions(&store, &settings, &outcome, printer);
+    }
     Ok(ExitStatus::Ok)
 }
 
@@ -81,4 +84,31 @@ fn staging_dir(out: &Path) -> anyhow::Result<PathBuf> {
     }
     std::fs::create_dir_all(staging.join("charts")).with_context(|| format!("{}: cannot create", staging.display()))?;
     Ok(staging)
+}
+
+/// Stores each service's decision for the month (its part of plan.json).
+fn record_decisions(
+    store: &str,
+    settings: &crate::config::Settings,
+    outcome: &plan::PlanOutcome,
+    printer: &mut Printer,
+) {
+    let report = render::plan::PlanReport::new(settings, outcome);
+    let result = super::probe::block_on(async {
+        let store = crate::store::history::Store::open(store).await?;
+        for service in &report.services {
+            let json = serde_json::to_value(service).unwrap_or_default();
+            store.record_decision(&service.service, &report.month, &json).await?;
+        }
+        store.close().await;
+        Ok::<(), crate::store::history::StoreError>(())
+    });
+    if let Err(e) = result
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        printer.warn(&format!(
+            "the review was written but its decisions were not recorded in the history store: {e}"
+        ));
+    }
 }

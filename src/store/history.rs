@@ -413,6 +413,98 @@ impl Store {
         Ok(n)
     }
 
+    /// Stores a slow-log digest (JSON) for a period and source, replacing an
+    /// earlier one of the same pair (a re-ingest of the same log).
+    pub async fn record_digest(
+        &self,
+        period: &str,
+        source: &str,
+        digest: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let text = digest.to_string();
+        let now = jiff::Timestamp::now().to_string();
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(
+                "INSERT INTO slowlog_digests (period, source, digest, ingested_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = excluded.ingested_at",
+            )
+            .bind(period)
+            .bind(source)
+            .bind(text)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))?,
+            Backend::Postgres(pool) => sqlx::query(
+                "INSERT INTO slowlog_digests (period, source, digest) VALUES ($1, $2, $3::jsonb) \
+                 ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = now()",
+            )
+            .bind(period)
+            .bind(source)
+            .bind(text)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))?,
+        };
+        Ok(())
+    }
+
+    /// Stores a service's decision for a month (the plan JSON of that service),
+    /// replacing an earlier one.
+    pub async fn record_decision(
+        &self,
+        service: &str,
+        month: &str,
+        plan: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let text = plan.to_string();
+        let now = jiff::Timestamp::now().to_string();
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(
+                "INSERT INTO decisions (service, month, plan, decided_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = excluded.decided_at",
+            )
+            .bind(service)
+            .bind(month)
+            .bind(text)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))?,
+            Backend::Postgres(pool) => sqlx::query(
+                "INSERT INTO decisions (service, month, plan) VALUES ($1, $2, $3::jsonb) \
+                 ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = now()",
+            )
+            .bind(service)
+            .bind(month)
+            .bind(text)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(e))?,
+        };
+        Ok(())
+    }
+
+    /// Counts of stored slow-log digests and decisions: (digests, decisions).
+    pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
+        let q = "SELECT (SELECT count(*) FROM slowlog_digests), (SELECT count(*) FROM decisions)";
+        let row = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let r = sqlx::query(q).fetch_one(pool).await.map_err(|e| self.error(e))?;
+                (r.get::<i64, _>(0), r.get::<i64, _>(1))
+            }
+            Backend::Postgres(pool) => {
+                let r = sqlx::query(q).fetch_one(pool).await.map_err(|e| self.error(e))?;
+                (r.get::<i64, _>(0), r.get::<i64, _>(1))
+            }
+        };
+        Ok(row)
+    }
+
     /// Records what `apply` or `override` wrote (idempotent by entry id).
     pub async fn record_change(
         &self,
