@@ -274,3 +274,54 @@ fn slow_log_digests_and_review_decisions_are_stored() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(store_counts(&store.location), (1, 2), "one decision per service");
 }
+
+#[test]
+fn postgres_aggregates_the_month_in_sql_like_the_analysis() {
+    let Some(store) = TestStore::postgres("aggregate") else {
+        return;
+    };
+    ingest_json(&store, &SAMPLE_METRICS, &[]);
+    let plan = plan_json(&store);
+    let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
+    let tz = &settings.policy.timezone;
+    let october = poolcap::analyze::window::Month { year: 2026, month: 10 };
+    let august = october.previous().previous();
+    // The analysis reads from a day before its earliest month.
+    let history_from = august.window(tz).start - 86_400;
+    let window = october.window(tz);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (k, service) in ["backend", "worker"].iter().enumerate() {
+        let sql = rt
+            .block_on(async {
+                let s = poolcap::store::history::Store::open(&store.location).await.unwrap();
+                let r = s
+                    .service_stats_sql(service, history_from, window.start, window.end)
+                    .await
+                    .unwrap();
+                s.close().await;
+                r
+            })
+            .expect("a PostgreSQL store aggregates in SQL");
+        let stats = &plan["services"][k]["stats"];
+        assert_eq!(
+            sql.covered_seconds,
+            stats["covered_seconds"].as_i64().unwrap(),
+            "{service}"
+        );
+        assert!(
+            (sql.mean_utilization - stats["mean_utilization"].as_f64().unwrap()).abs() < 1e-6,
+            "{service} {sql:?}"
+        );
+        assert!(
+            (sql.p95_utilization - stats["p95_utilization"].as_f64().unwrap()).abs() < 1e-6,
+            "{service} {sql:?}"
+        );
+        assert!(
+            (sql.max_utilization - stats["max_utilization"].as_f64().unwrap()).abs() < 1e-6,
+            "{service} {sql:?}"
+        );
+    }
+}

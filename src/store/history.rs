@@ -505,6 +505,51 @@ impl Store {
         Ok(row)
     }
 
+    /// A service's time-weighted statistics over `[start, end)`, computed by SQL
+    /// inside PostgreSQL (window functions), the same way the in-process
+    /// analysis does: each sample holds until the next one of its instance but
+    /// never longer than `max_gap` (3 × the median of the instance's first ten
+    /// intervals from `history_from`); service utilization at an instant is
+    /// Σ checked_out / Σ pool_size over the instances reporting then.
+    /// `None` for a SQLite store (its history stays small enough to stream).
+    pub async fn service_stats_sql(
+        &self,
+        service: &str,
+        history_from: i64,
+        start: i64,
+        end: i64,
+    ) -> Result<Option<SqlStats>, StoreError> {
+        let Backend::Postgres(pool) = &self.backend else {
+            return Ok(None);
+        };
+        let row = sqlx::query(SERVICE_STATS_SQL)
+            .bind(service)
+            .bind(history_from)
+            .bind(start)
+            .bind(end)
+            .fetch_one(pool)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(Some(SqlStats {
+            covered_seconds: row
+                .try_get::<Option<i64>, _>(0)
+                .map_err(|e| self.error(e))?
+                .unwrap_or(0),
+            mean_utilization: row
+                .try_get::<Option<f64>, _>(1)
+                .map_err(|e| self.error(e))?
+                .unwrap_or(0.0),
+            p95_utilization: row
+                .try_get::<Option<f64>, _>(2)
+                .map_err(|e| self.error(e))?
+                .unwrap_or(0.0),
+            max_utilization: row
+                .try_get::<Option<f64>, _>(3)
+                .map_err(|e| self.error(e))?
+                .unwrap_or(0.0),
+        }))
+    }
+
     /// Records what `apply` or `override` wrote (idempotent by entry id).
     pub async fn record_change(
         &self,
@@ -624,6 +669,64 @@ fn insert_sql(rows: usize) -> String {
     }
     sql
 }
+
+/// Time-weighted statistics computed in PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SqlStats {
+    /// Seconds covered by at least one instance.
+    pub covered_seconds: i64,
+    /// Time-weighted mean of Σ checked_out / Σ pool_size.
+    pub mean_utilization: f64,
+    /// Time-weighted 95th percentile (nearest rank).
+    pub p95_utilization: f64,
+    /// Highest utilization held.
+    pub max_utilization: f64,
+}
+
+/// $1 service, $2 history start, $3 window start, $4 window end (Unix seconds).
+const SERVICE_STATS_SQL: &str = "
+WITH raw AS (
+    SELECT s.series, s.ts, s.pool_size, s.checked_out,
+           lead(s.ts) OVER (PARTITION BY s.series ORDER BY s.ts) AS next_ts,
+           row_number() OVER (PARTITION BY s.series ORDER BY s.ts) AS rn
+    FROM samples s JOIN series se ON se.id = s.series
+    WHERE se.service = $1 AND s.ts >= $2 AND s.ts < $4
+),
+gaps AS (
+    SELECT series, greatest(1, 3 * percentile_disc(0.5) WITHIN GROUP (ORDER BY next_ts - ts)) AS max_gap
+    FROM raw WHERE rn <= 10 AND next_ts IS NOT NULL GROUP BY series
+),
+segments AS (
+    SELECT greatest(r.ts, $3) AS a,
+           least(coalesce(least(r.next_ts, r.ts + coalesce(g.max_gap, 180)), r.ts + coalesce(g.max_gap, 180)), $4) AS b,
+           r.checked_out, r.pool_size
+    FROM raw r LEFT JOIN gaps g USING (series)
+),
+clipped AS (SELECT * FROM segments WHERE b > a),
+events AS (
+    SELECT a AS t, checked_out AS dc, pool_size AS dp FROM clipped
+    UNION ALL
+    SELECT b AS t, -checked_out, -pool_size FROM clipped
+),
+steps AS (
+    SELECT t, sum(dc) AS dc, sum(dp) AS dp FROM events GROUP BY t
+),
+states AS (
+    SELECT t, lead(t) OVER (ORDER BY t) AS next_t,
+           sum(dc) OVER (ORDER BY t) AS c, sum(dp) OVER (ORDER BY t) AS p
+    FROM steps
+),
+weighted AS (
+    SELECT c::float8 / p AS u, (next_t - t) AS w FROM states WHERE p > 0 AND next_t IS NOT NULL AND next_t > t
+),
+ranked AS (
+    SELECT u, w, sum(w) OVER (ORDER BY u ROWS UNBOUNDED PRECEDING) AS cum, sum(w) OVER () AS total FROM weighted
+)
+SELECT (SELECT sum(w) FROM weighted)::int8,
+       (SELECT sum(u * w) / nullif(sum(w), 0) FROM weighted),
+       (SELECT min(u) FROM ranked WHERE cum >= ceil(0.95 * total)),
+       (SELECT max(u) FROM weighted)
+";
 
 /// The default store of a config: `poolcap.db` beside it.
 pub fn default_location(config: &Path) -> String {
