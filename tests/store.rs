@@ -172,6 +172,46 @@ fn concurrent_ingests(store: &TestStore) {
     let again = ingest_json(store, &SAMPLE_METRICS[..2], &[]);
     assert_eq!(again["files"][0]["counts"]["already_present"], 267_795);
     assert_eq!(again["files"][1]["counts"]["already_present"], 259_200);
+    // The same new file twice at once: both succeed, its rows are stored once.
+    let (a, b) = (spawn(SAMPLE_METRICS[2]), spawn(SAMPLE_METRICS[2]));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for out in [&a, &b] {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert!(
+        said.contains("268200 stored, 0 already present") && said.contains("0 stored, 268200 already present"),
+        "{said}"
+    );
+}
+
+/// A key repeated inside one file, into a store with nothing at that time,
+/// is stored once (the fast insert path that skips the overlap comparison).
+fn a_key_repeated_in_a_file_is_stored_once(store: &TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("repeat.csv");
+    std::fs::write(&file, "ts,service,instance,pool_size,checked_out\n2025-03-01T00:00:00Z,backend,x,20,3\n2025-03-01T00:01:00Z,backend,x,20,4\n2025-03-01T00:00:00Z,backend,x,20,3\n").unwrap();
+    let first = ingest_json(store, &[file.to_str().unwrap()], &[]);
+    assert_eq!(first["files"][0]["counts"]["stored"], 2);
+    let again = ingest_json(store, &[file.to_str().unwrap()], &[]);
+    assert_eq!(again["files"][0]["counts"]["stored"], 0);
+}
+
+#[test]
+fn sqlite_a_key_repeated_in_a_file_is_stored_once() {
+    a_key_repeated_in_a_file_is_stored_once(&TestStore::sqlite());
+}
+
+#[test]
+fn postgres_a_key_repeated_in_a_file_is_stored_once() {
+    let Some(store) = TestStore::postgres("repeat") else {
+        return;
+    };
+    a_key_repeated_in_a_file_is_stored_once(&store);
 }
 
 #[test]
