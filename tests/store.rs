@@ -201,57 +201,28 @@ fn a_key_repeated_in_a_file_is_stored_once(store: &TestStore) {
     assert_eq!(again["files"][0]["counts"]["stored"], 0);
 }
 
-#[test]
-fn sqlite_a_key_repeated_in_a_file_is_stored_once() {
-    a_key_repeated_in_a_file_is_stored_once(&TestStore::sqlite());
-}
+/// One scenario as two tests: on SQLite, and on PostgreSQL when
+/// POOLCAP_TEST_POSTGRES_URL is set (a database named after `$tag`).
+macro_rules! on_both_stores {
+    ($scenario:ident: $sqlite:ident, $postgres:ident, $tag:literal) => {
+        #[test]
+        fn $sqlite() {
+            $scenario(&TestStore::sqlite());
+        }
 
-#[test]
-fn postgres_a_key_repeated_in_a_file_is_stored_once() {
-    let Some(store) = TestStore::postgres("repeat") else {
-        return;
+        #[test]
+        fn $postgres() {
+            if let Some(store) = TestStore::postgres($tag) {
+                $scenario(&store);
+            }
+        }
     };
-    a_key_repeated_in_a_file_is_stored_once(&store);
 }
 
-#[test]
-fn sqlite_ingest_is_idempotent_and_plans_from_history() {
-    idempotent_ingest_and_plan_from_history(&TestStore::sqlite());
-}
-
-#[test]
-fn sqlite_ingest_is_atomic_and_reports_conflicts() {
-    bad_file_stores_nothing_and_conflicts_are_reported(&TestStore::sqlite());
-}
-
-#[test]
-fn sqlite_concurrent_ingests() {
-    concurrent_ingests(&TestStore::sqlite());
-}
-
-#[test]
-fn postgres_ingest_is_idempotent_and_plans_from_history() {
-    let Some(store) = TestStore::postgres("idem") else {
-        return;
-    };
-    idempotent_ingest_and_plan_from_history(&store);
-}
-
-#[test]
-fn postgres_ingest_is_atomic_and_reports_conflicts() {
-    let Some(store) = TestStore::postgres("atomic") else {
-        return;
-    };
-    bad_file_stores_nothing_and_conflicts_are_reported(&store);
-}
-
-#[test]
-fn postgres_concurrent_ingests() {
-    let Some(store) = TestStore::postgres("concurrent") else {
-        return;
-    };
-    concurrent_ingests(&store);
-}
+on_both_stores!(a_key_repeated_in_a_file_is_stored_once: sqlite_a_key_repeated_in_a_file_is_stored_once, postgres_a_key_repeated_in_a_file_is_stored_once, "repeat");
+on_both_stores!(idempotent_ingest_and_plan_from_history: sqlite_ingest_is_idempotent_and_plans_from_history, postgres_ingest_is_idempotent_and_plans_from_history, "idem");
+on_both_stores!(bad_file_stores_nothing_and_conflicts_are_reported: sqlite_ingest_is_atomic_and_reports_conflicts, postgres_ingest_is_atomic_and_reports_conflicts, "atomic");
+on_both_stores!(concurrent_ingests: sqlite_concurrent_ingests, postgres_concurrent_ingests, "concurrent");
 
 #[test]
 fn an_empty_store_is_a_clear_error() {
