@@ -162,8 +162,7 @@ impl Store {
         service: &str,
         instance: &str,
     ) -> Result<i64, StoreError> {
-        let key = (service.to_string(), instance.to_string());
-        if let Some(&id) = self.series.lock().map_err(|e| self.error(e))?.get(&key) {
+        if let Some(id) = self.known_series(service, instance)? {
             return Ok(id);
         }
         sqlx::query("INSERT INTO series (service, instance) VALUES (?, ?) ON CONFLICT DO NOTHING")
@@ -178,8 +177,7 @@ impl Store {
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
-        self.series.lock().map_err(|e| self.error(e))?.insert(key, id);
-        Ok(id)
+        self.remember_series(service, instance, id)
     }
 
     async fn series_id_pg(
@@ -188,8 +186,7 @@ impl Store {
         service: &str,
         instance: &str,
     ) -> Result<i64, StoreError> {
-        let key = (service.to_string(), instance.to_string());
-        if let Some(&id) = self.series.lock().map_err(|e| self.error(e))?.get(&key) {
+        if let Some(id) = self.known_series(service, instance)? {
             return Ok(id);
         }
         sqlx::query("INSERT INTO series (service, instance) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -204,11 +201,19 @@ impl Store {
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| self.error(e))?;
-        self.series
-            .lock()
-            .map_err(|e| self.error(e))?
-            .insert(key, i64::from(id));
-        Ok(i64::from(id))
+        self.remember_series(service, instance, i64::from(id))
+    }
+
+    /// A series id this store has already looked up or added.
+    fn known_series(&self, service: &str, instance: &str) -> Result<Option<i64>, StoreError> {
+        let series = self.series.lock().map_err(|e| self.error(e))?;
+        Ok(series.get(&(service.to_string(), instance.to_string())).copied())
+    }
+
+    fn remember_series(&self, service: &str, instance: &str, id: i64) -> Result<i64, StoreError> {
+        let mut series = self.series.lock().map_err(|e| self.error(e))?;
+        series.insert((service.to_string(), instance.to_string()), id);
+        Ok(id)
     }
 
     /// Stores the samples of `batches` in one transaction, committed only when
