@@ -286,53 +286,135 @@ fn slow_log_digests_and_review_decisions_are_stored() {
     assert_eq!(store_counts(&store.location), (1, 2), "one decision per service");
 }
 
+/// Samples of a PostgreSQL store whose stored predecessor (migration 0004)
+/// differs from the one a window function finds.
+fn broken_links(store: &TestStore) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&store.location).await.unwrap();
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM samples s JOIN (
+                 SELECT series, ts, lag(ts) OVER w AS pt, lag(checked_out) OVER w AS pc, lag(pool_size) OVER w AS pp
+                 FROM samples WINDOW w AS (PARTITION BY series ORDER BY ts)) l USING (series, ts)
+             WHERE (s.prev_ts, s.prev_checked_out, s.prev_pool_size) IS DISTINCT FROM (l.pt, l.pc, l.pp)",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        n
+    })
+}
+
 #[test]
-fn postgres_aggregates_the_month_in_sql_like_the_analysis() {
+fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
+    let Some(store) = TestStore::postgres("links") else {
+        return;
+    };
+    // August; October split into two files that interleave in time
+    // (alternate rows); then September between them: a file after what is
+    // stored, one interleaved with it, one in a hole.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(SAMPLE_METRICS[2])).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let (mut even, mut odd) = (format!("{header}\n"), format!("{header}\n"));
+    for (i, line) in lines.enumerate() {
+        let half = if i % 2 == 0 { &mut even } else { &mut odd };
+        half.push_str(line);
+        half.push('\n');
+    }
+    let even_path = dir.path().join("even.csv");
+    let odd_path = dir.path().join("odd.csv");
+    std::fs::write(&even_path, even).unwrap();
+    std::fs::write(&odd_path, odd).unwrap();
+    ingest_json(&store, &[SAMPLE_METRICS[0]], &[]);
+    assert_eq!(broken_links(&store), 0, "a new file links within itself");
+    ingest_json(&store, &[even_path.to_str().unwrap()], &[]);
+    assert_eq!(broken_links(&store), 0, "a later file links to the last stored sample");
+    let second = ingest_json(&store, &[odd_path.to_str().unwrap()], &[]);
+    assert_eq!(second["files"][0]["counts"]["stored"], 134_100);
+    assert_eq!(broken_links(&store), 0, "an interleaved file relinks both");
+    ingest_json(&store, &[SAMPLE_METRICS[1]], &[]);
+    assert_eq!(broken_links(&store), 0, "a file in a hole links at both ends");
+}
+
+#[test]
+fn postgres_aggregates_months_in_sql_like_the_analysis() {
     let Some(store) = TestStore::postgres("aggregate") else {
         return;
     };
-    ingest_json(&store, &SAMPLE_METRICS, &[]);
-    let plan = plan_json(&store);
+    // Files in reverse order: October first, so August and September are
+    // linked in front of it (the edges of an ingest are mended).
+    let mut reversed = SAMPLE_METRICS.to_vec();
+    reversed.reverse();
+    for file in reversed {
+        ingest_json(&store, &[file], &[]);
+    }
+    assert_eq!(broken_links(&store), 0);
     let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
-    let tz = &settings.policy.timezone;
-    let october = poolcap::analyze::window::Month { year: 2026, month: 10 };
-    let august = october.previous().previous();
-    // The analysis reads from a day before its earliest month.
-    let history_from = august.window(tz).start - 86_400;
-    let window = october.window(tz);
+    // The in-process analysis of the same months, from the files.
+    let inputs = poolcap::cli::PlanInputs {
+        metrics: poolcap::cli::MetricsArgs {
+            metrics: SAMPLE_METRICS.iter().map(|f| root().join(f)).collect(),
+            service: None,
+            lenient: false,
+        },
+        month: "2026-10".into(),
+        slowlog: Vec::new(),
+        slowlog_inputs: poolcap::cli::SlowlogInputs::default(),
+        probe: None,
+    };
+    let options = poolcap::commands::plan::ComputeOptions {
+        history_months: 2,
+        detail_columns: None,
+        store: None,
+    };
+    let outcome =
+        poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut poolcap::render::Printer::quiet())
+            .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     for (k, service) in ["backend", "worker"].iter().enumerate() {
+        let in_process = &outcome.analysis.services[k].windows;
+        assert_eq!(in_process.len(), 3);
+        let spans: Vec<(i64, i64)> = in_process.iter().map(|w| (w.window.start, w.window.end)).collect();
+        let history_from = spans.iter().map(|s| s.0).min().unwrap() - 86_400;
+        let read_to = spans.iter().map(|s| s.1).max().unwrap();
         let sql = rt
             .block_on(async {
                 let s = poolcap::store::history::Store::open(&store.location).await.unwrap();
                 let r = s
-                    .service_stats_sql(service, history_from, window.start, window.end)
+                    .service_stats_sql(service, (history_from, read_to), &spans, None)
                     .await
                     .unwrap();
                 s.close().await;
                 r
             })
             .expect("a PostgreSQL store aggregates in SQL");
-        let stats = &plan["services"][k]["stats"];
-        assert_eq!(
-            sql.covered_seconds,
-            stats["covered_seconds"].as_i64().unwrap(),
-            "{service}"
-        );
-        assert!(
-            (sql.mean_utilization - stats["mean_utilization"].as_f64().unwrap()).abs() < 1e-6,
-            "{service} {sql:?}"
-        );
-        assert!(
-            (sql.p95_utilization - stats["p95_utilization"].as_f64().unwrap()).abs() < 1e-6,
-            "{service} {sql:?}"
-        );
-        assert!(
-            (sql.max_utilization - stats["max_utilization"].as_f64().unwrap()).abs() < 1e-6,
-            "{service} {sql:?}"
-        );
+        for (w, q) in in_process.iter().zip(&sql) {
+            let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);
+            let what = format!("{service} {:?}: {q:?} vs {w:?}", w.window);
+            assert!(w.covered_seconds > 0, "{what}");
+            assert_eq!(q.covered_seconds, w.covered_seconds, "{what}");
+            assert_eq!(q.samples, w.samples, "{what}");
+            assert_eq!(q.seconds_above, w.seconds_above, "{what}");
+            assert!(close(q.mean_utilization, w.mean_utilization), "{what}");
+            assert!(close(q.p50_utilization, w.p50_utilization), "{what}");
+            assert!(close(q.p95_utilization, w.p95_utilization), "{what}");
+            assert!(close(q.p99_utilization, w.p99_utilization), "{what}");
+            assert!(close(q.max_utilization, w.max_utilization), "{what}");
+            assert!(close(q.mean_checked_out, w.mean_checked_out), "{what}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod queueing;
 pub mod timeline;
 pub mod window;
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
 
 use crate::config::{AlertRule, PoolSize};
@@ -283,6 +284,8 @@ struct SeriesState {
 /// Streaming analyzer: [`push`](Analyzer::push) samples, then [`finish`](Analyzer::finish).
 pub struct Analyzer {
     settings: AnalyzerSettings,
+    /// `max_gap` fixed per series from outside (see [`Analyzer::fix_max_gap`]).
+    fixed_max_gap: HashMap<u32, i64>,
     series: Vec<Option<SeriesState>>,
     order: Vec<u32>,
     timelines: Vec<Vec<Timeline>>,
@@ -323,6 +326,7 @@ impl Analyzer {
             .collect();
         Analyzer {
             settings,
+            fixed_max_gap: HashMap::new(),
             series: Vec::new(),
             order: Vec::new(),
             timelines,
@@ -342,6 +346,13 @@ impl Analyzer {
             }
         };
         obs.pool_size + overflow
+    }
+
+    /// Fixes `series`' max_gap before its first sample, instead of estimating
+    /// it from the samples this analyzer sees: for a caller that reads only
+    /// part of the history the estimate was made over (the history store).
+    pub fn fix_max_gap(&mut self, series: u32, max_gap: i64) {
+        self.fixed_max_gap.insert(series, max_gap);
     }
 
     /// Adds one sample. A rejected sample changes nothing.
@@ -367,7 +378,7 @@ impl Analyzer {
                 newest: i64::MIN,
                 released: None,
                 first: Vec::new(),
-                max_gap: self.settings.max_gap,
+                max_gap: self.fixed_max_gap.get(&obs.series).copied().or(self.settings.max_gap),
                 windows: self
                     .settings
                     .windows

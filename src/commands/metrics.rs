@@ -10,7 +10,8 @@ use std::sync::mpsc;
 
 use anyhow::bail;
 
-use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected};
+use crate::analyze::window::Window;
+use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected, WindowStats};
 use crate::cli::MetricsArgs;
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
@@ -298,14 +299,41 @@ pub fn load(
 }
 
 /// Reads the analysed months' samples from the history store at `location`.
+///
+/// A PostgreSQL store streams only the reviewed month (window 0) and computes
+/// the earlier months' statistics where the data lives
+/// ([`crate::store::history::Store::service_stats_sql`]), so history of any
+/// length never crosses the network; a SQLite store streams every month.
 pub fn load_from_store(
     location: &str,
     settings: &Settings,
-    analyzer_settings: AnalyzerSettings,
+    mut analyzer_settings: AnalyzerSettings,
     printer: &mut Printer,
 ) -> anyhow::Result<Loaded> {
-    let from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
+    let history_from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
     let to = analyzer_settings.windows.iter().map(|w| w.end).max().unwrap_or(0);
+    let aggregate_in_sql = analyzer_settings.windows.len() > 1 && is_postgres(location)?;
+    let earlier: Vec<Window> = if aggregate_in_sql {
+        analyzer_settings.windows.split_off(1)
+    } else {
+        Vec::new()
+    };
+    // max_gap is estimated over the whole history read, as if every month
+    // were streamed: fetched from the database when only one month is.
+    let fixed_gaps: BTreeMap<(String, String), i64> = if aggregate_in_sql && settings.policy.max_gap.is_none() {
+        super::probe::block_on(async {
+            let store = crate::store::history::Store::open(location).await?;
+            let gaps = store.series_max_gaps(history_from, to).await?;
+            store.close().await;
+            Ok::<_, anyhow::Error>(gaps)
+        })??
+        .into_iter()
+        .map(|(service, instance, gap)| ((service, instance), gap))
+        .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let mut analyzer = Analyzer::new(analyzer_settings);
     let mut series = SeriesTable::default();
@@ -320,6 +348,9 @@ pub fn load_from_store(
                 let id = series.intern(service.as_bytes(), instance.as_bytes());
                 if service_of.len() <= id as usize {
                     service_of.push(service_names.iter().position(|n| n == service));
+                    if let Some(gap) = fixed_gaps.get(&(service.to_string(), instance.to_string())) {
+                        analyzer.fix_max_gap(id, *gap);
+                    }
                 }
                 let Some(slot) = service_of[id as usize] else {
                     *unknown.entry(service.to_string()).or_default() += 1;
@@ -366,8 +397,34 @@ pub fn load_from_store(
         "read {rows} stored sample(s) from {}",
         crate::write::redact_urls(location)
     ));
+    let mut analysis = analyzer.finish();
+    if !earlier.is_empty() {
+        let spans: Vec<(i64, i64)> = earlier.iter().map(|w| (w.start, w.end)).collect();
+        let per_service = super::probe::block_on(async {
+            let store = crate::store::history::Store::open(location).await?;
+            let mut all = Vec::new();
+            for name in &service_names {
+                let stats = store
+                    .service_stats_sql(name, (history_from, to), &spans, settings.policy.max_gap)
+                    .await?
+                    .unwrap_or_default();
+                all.push(stats);
+            }
+            store.close().await;
+            Ok::<_, anyhow::Error>(all)
+        })??;
+        for (service, stats) in analysis.services.iter_mut().zip(per_service) {
+            service
+                .windows
+                .extend(earlier.iter().zip(stats).map(|(w, s)| window_stats_from_sql(*w, &s)));
+        }
+        printer.note(&format!(
+            "the {} earlier month(s) aggregated in the database",
+            earlier.len()
+        ));
+    }
     Ok(Loaded {
-        analysis: analyzer.finish(),
+        analysis,
         series,
         summary: InputSummary {
             files: vec![(
@@ -384,4 +441,41 @@ pub fn load_from_store(
             diagnostics: diags,
         },
     })
+}
+
+/// Whether the store at `location` is PostgreSQL.
+fn is_postgres(location: &str) -> anyhow::Result<bool> {
+    super::probe::block_on(async {
+        let store = crate::store::history::Store::open(location).await?;
+        let pg = store.is_postgres();
+        store.close().await;
+        Ok::<bool, anyhow::Error>(pg)
+    })?
+}
+
+/// An earlier month's service statistics as the database computed them. Only
+/// the time-weighted statistics exist there; saturation, timeouts and waiting
+/// are the reviewed month's concern and stay zero.
+fn window_stats_from_sql(window: Window, s: &crate::store::history::SqlStats) -> WindowStats {
+    WindowStats {
+        window,
+        covered_seconds: s.covered_seconds,
+        coverage: if window.seconds() > 0 {
+            s.covered_seconds as f64 / window.seconds() as f64
+        } else {
+            0.0
+        },
+        mean_utilization: s.mean_utilization,
+        p50_utilization: s.p50_utilization,
+        p95_utilization: s.p95_utilization,
+        p99_utilization: s.p99_utilization,
+        max_utilization: s.max_utilization,
+        mean_checked_out: s.mean_checked_out,
+        seconds_above: s.seconds_above,
+        saturated_seconds: 0,
+        timeouts: 0,
+        waiting_seconds: 0,
+        max_waiting: 0,
+        samples: s.samples,
+    }
 }
