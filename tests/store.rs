@@ -316,7 +316,7 @@ fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
     };
     // August; October split into two files that interleave in time
     // (alternate rows); then September between them: a file after what is
-    // stored, one interleaved with it, one in a hole.
+    // stored, one interleaved with it, one out of order in a hole.
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     std::io::Read::read_to_string(
@@ -343,8 +343,19 @@ fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
     let second = ingest_json(&store, &[odd_path.to_str().unwrap()], &[]);
     assert_eq!(second["files"][0]["counts"]["stored"], 134_100);
     assert_eq!(broken_links(&store), 0, "an interleaved file relinks both");
-    ingest_json(&store, &[SAMPLE_METRICS[1]], &[]);
-    assert_eq!(broken_links(&store), 0, "a file in a hole links at both ends");
+    // September with its rows in reverse order fills the hole.
+    let mut september = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(SAMPLE_METRICS[1])).unwrap()),
+        &mut september,
+    )
+    .unwrap();
+    let mut rows: Vec<&str> = september.lines().collect();
+    rows[1..].reverse();
+    let reversed_path = dir.path().join("september-reversed.csv");
+    std::fs::write(&reversed_path, rows.join("\n") + "\n").unwrap();
+    ingest_json(&store, &[reversed_path.to_str().unwrap()], &[]);
+    assert_eq!(broken_links(&store), 0, "a file out of order, in a hole, links at both ends");
 }
 
 #[test]

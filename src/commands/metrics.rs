@@ -400,6 +400,7 @@ pub fn load_from_store(
     let mut analysis = analyzer.finish();
     if !earlier.is_empty() {
         let spans: Vec<(i64, i64)> = earlier.iter().map(|w| (w.start, w.end)).collect();
+        let started = std::time::Instant::now();
         let per_service = super::probe::block_on(async {
             let store = crate::store::history::Store::open(location).await?;
             let mut all = Vec::new();
@@ -419,8 +420,9 @@ pub fn load_from_store(
                 .extend(earlier.iter().zip(stats).map(|(w, s)| window_stats_from_sql(*w, &s)));
         }
         printer.note(&format!(
-            "the {} earlier month(s) aggregated in the database",
-            earlier.len()
+            "the {} earlier month(s) aggregated in the database in {:.2} s",
+            earlier.len(),
+            started.elapsed().as_secs_f64()
         ));
     }
     Ok(Loaded {

@@ -308,14 +308,18 @@ impl Store {
                 let mut tx = pool.begin().await.map_err(|e| self.error(e))?;
                 sqlx::query(
                     "CREATE TEMP TABLE staging (series INTEGER, ts BIGINT, pool_size INTEGER, checked_out INTEGER, \
-                     max_overflow INTEGER, waiting INTEGER, timeouts BIGINT) ON COMMIT DROP",
+                     max_overflow INTEGER, waiting INTEGER, timeouts BIGINT, \
+                     prev_ts BIGINT, prev_checked_out INTEGER, prev_pool_size INTEGER) ON COMMIT DROP",
                 )
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.error(e))?;
                 let mut buf = String::with_capacity(1 << 20);
-                // Each series' first and last time in this file.
-                let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
+                // Each series' first time in this file and its latest sample so
+                // far (the predecessor of the next one while the file is in
+                // time order per series, as exports are).
+                let mut spans: HashMap<i64, (i64, (i64, i32, i32))> = HashMap::new();
+                let mut in_order = true;
                 for batch in batches {
                     // New series first (no other statement may run during a COPY).
                     for (local, service, instance) in &batch.new_series {
@@ -323,17 +327,29 @@ impl Store {
                     }
                     let rows = resolve(&batch, &ids);
                     counts.rows += rows.len() as u64;
-                    for r in &rows {
-                        let span = spans.entry(r.series).or_insert((r.ts, r.ts));
-                        span.0 = span.0.min(r.ts);
-                        span.1 = span.1.max(r.ts);
-                    }
                     let mut copy = tx
                         .copy_in_raw("COPY staging FROM STDIN")
                         .await
                         .map_err(|e| self.error(e))?;
                     for r in &rows {
-                        copy_row(&mut buf, r);
+                        let prev = match spans.get_mut(&r.series) {
+                            Some((first, latest)) => {
+                                let prev = *latest;
+                                if r.ts <= prev.0 {
+                                    in_order = false;
+                                }
+                                *first = (*first).min(r.ts);
+                                if r.ts > latest.0 {
+                                    *latest = (r.ts, r.checked_out, r.pool_size);
+                                }
+                                Some(prev)
+                            }
+                            None => {
+                                spans.insert(r.series, (r.ts, (r.ts, r.checked_out, r.pool_size)));
+                                None
+                            }
+                        };
+                        copy_row(&mut buf, r, prev);
                         if buf.len() > (1 << 20) {
                             copy.send(buf.as_bytes()).await.map_err(|e| self.error(e))?;
                             buf.clear();
@@ -379,19 +395,27 @@ impl Store {
                 // Without overlap no stored key can clash: a plain insert (duplicates
                 // within the file dropped) is twice as fast as ON CONFLICT's
                 // speculative insertion. Each row takes its predecessor within the
-                // file; the links across the file's edges are mended below.
-                let insert = if overlaps { PG_INSERT_OVERLAPPING } else { PG_INSERT_NEW };
+                // file; the links across the file's edges are mended below. A file
+                // in time order per series goes in as it is: its links are made
+                // above, and the table stays in time order, which the monthly
+                // aggregation's parallel scan needs (each worker then sees its own
+                // stretch of time: 535 k groups in all instead of 535 k each).
+                let insert = match (overlaps, in_order) {
+                    (true, _) => PG_INSERT_OVERLAPPING,
+                    (false, true) => PG_INSERT_IN_FILE_ORDER,
+                    (false, false) => PG_INSERT_NEW,
+                };
                 let stored = sqlx::query(insert)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| self.error(e))?
                     .rows_affected();
                 if stored > 0 {
-                    let mut spans: Vec<(i64, (i64, i64))> = spans.into_iter().collect();
+                    let mut spans: Vec<(i64, (i64, (i64, i32, i32)))> = spans.into_iter().collect();
                     spans.sort_unstable();
                     let series: Vec<i32> = spans.iter().map(|(s, _)| *s as i32).collect();
-                    let first: Vec<i64> = spans.iter().map(|(_, (lo, _))| *lo).collect();
-                    let last: Vec<i64> = spans.iter().map(|(_, (_, hi))| *hi).collect();
+                    let first: Vec<i64> = spans.iter().map(|(_, (first, _))| *first).collect();
+                    let last: Vec<i64> = spans.iter().map(|(_, (_, latest))| latest.0).collect();
                     let mend: &[&'static str] = if overlaps {
                         &[PG_RELINK_RANGES]
                     } else {
@@ -408,6 +432,14 @@ impl Store {
                     }
                 }
                 tx.commit().await.map_err(|e| self.error(e))?;
+                // Fresh statistics after a large load, so the next aggregation is
+                // planned for the table's real size (autovacuum may come later).
+                if stored >= ANALYZE_AFTER_ROWS {
+                    sqlx::query("ANALYZE samples")
+                        .execute(pool)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                }
                 counts.stored = stored;
                 counts.already_present = same as u64;
                 counts.conflicts = conflicts as u64;
@@ -755,8 +787,9 @@ impl Store {
     }
 }
 
-/// One row of COPY text format, written without allocating.
-fn copy_row(buf: &mut String, r: &StoredSample) {
+/// One row of COPY text format (with the sample's predecessor in the file),
+/// written without allocating.
+fn copy_row(buf: &mut String, r: &StoredSample, prev: Option<(i64, i32, i32)>) {
     use std::fmt::Write as _;
     let _ = write!(buf, "{}\t{}\t{}\t{}\t", r.series, r.ts, r.pool_size, r.checked_out);
     let mut field = |v: Option<i64>, last: bool| {
@@ -770,7 +803,10 @@ fn copy_row(buf: &mut String, r: &StoredSample) {
     };
     field(r.max_overflow.map(i64::from), false);
     field(r.waiting.map(i64::from), false);
-    field(r.timeouts, true);
+    field(r.timeouts, false);
+    field(prev.map(|p| p.0), false);
+    field(prev.map(|p| i64::from(p.1)), false);
+    field(prev.map(|p| i64::from(p.2)), true);
 }
 
 /// The batch's samples with store series ids.
@@ -801,6 +837,19 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
+/// A PostgreSQL ingest storing at least this many rows refreshes the planner's
+/// statistics of `samples`.
+const ANALYZE_AFTER_ROWS: u64 = 100_000;
+
+/// Inserts a file that overlaps nothing stored and is in time order per series
+/// (its links within the file were made while loading), in file order.
+const PG_INSERT_IN_FILE_ORDER: &str = "
+INSERT INTO samples (series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
+                     prev_ts, prev_checked_out, prev_pool_size)
+SELECT series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
+       prev_ts, prev_checked_out, prev_pool_size
+FROM staging";
+
 /// Inserts a file that overlaps nothing stored, each row linked to its
 /// predecessor within the file.
 const PG_INSERT_NEW: &str = "
@@ -808,7 +857,8 @@ INSERT INTO samples (series, ts, pool_size, checked_out, max_overflow, waiting, 
                      prev_ts, prev_checked_out, prev_pool_size)
 SELECT series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
        lag(ts) OVER w, lag(checked_out) OVER w, lag(pool_size) OVER w
-FROM (SELECT DISTINCT ON (series, ts) * FROM staging ORDER BY series, ts) d
+FROM (SELECT DISTINCT ON (series, ts) series, ts, pool_size, checked_out, max_overflow, waiting, timeouts
+      FROM staging ORDER BY series, ts) d
 WINDOW w AS (PARTITION BY series ORDER BY ts)";
 
 /// Inserts a file that overlaps stored samples: existing keys are kept.
@@ -817,7 +867,8 @@ INSERT INTO samples (series, ts, pool_size, checked_out, max_overflow, waiting, 
                      prev_ts, prev_checked_out, prev_pool_size)
 SELECT series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
        lag(ts) OVER w, lag(checked_out) OVER w, lag(pool_size) OVER w
-FROM (SELECT DISTINCT ON (series, ts) * FROM staging ORDER BY series, ts) d
+FROM (SELECT DISTINCT ON (series, ts) series, ts, pool_size, checked_out, max_overflow, waiting, timeouts
+      FROM staging ORDER BY series, ts) d
 WINDOW w AS (PARTITION BY series ORDER BY ts)
 ON CONFLICT DO NOTHING";
 
