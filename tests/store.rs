@@ -355,7 +355,11 @@ fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
     let reversed_path = dir.path().join("september-reversed.csv");
     std::fs::write(&reversed_path, rows.join("\n") + "\n").unwrap();
     ingest_json(&store, &[reversed_path.to_str().unwrap()], &[]);
-    assert_eq!(broken_links(&store), 0, "a file out of order, in a hole, links at both ends");
+    assert_eq!(
+        broken_links(&store),
+        0,
+        "a file out of order, in a hole, links at both ends"
+    );
 }
 
 #[test]

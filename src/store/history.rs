@@ -318,7 +318,7 @@ impl Store {
                 // Each series' first time in this file and its latest sample so
                 // far (the predecessor of the next one while the file is in
                 // time order per series, as exports are).
-                let mut spans: HashMap<i64, (i64, (i64, i32, i32))> = HashMap::new();
+                let mut spans: HashMap<i64, (i64, Link)> = HashMap::new();
                 let mut in_order = true;
                 for batch in batches {
                     // New series first (no other statement may run during a COPY).
@@ -411,7 +411,7 @@ impl Store {
                     .map_err(|e| self.error(e))?
                     .rows_affected();
                 if stored > 0 {
-                    let mut spans: Vec<(i64, (i64, (i64, i32, i32)))> = spans.into_iter().collect();
+                    let mut spans: Vec<(i64, (i64, Link))> = spans.into_iter().collect();
                     spans.sort_unstable();
                     let series: Vec<i32> = spans.iter().map(|(s, _)| *s as i32).collect();
                     let first: Vec<i64> = spans.iter().map(|(_, (first, _))| *first).collect();
@@ -789,7 +789,7 @@ impl Store {
 
 /// One row of COPY text format (with the sample's predecessor in the file),
 /// written without allocating.
-fn copy_row(buf: &mut String, r: &StoredSample, prev: Option<(i64, i32, i32)>) {
+fn copy_row(buf: &mut String, r: &StoredSample, prev: Option<Link>) {
     use std::fmt::Write as _;
     let _ = write!(buf, "{}\t{}\t{}\t{}\t", r.series, r.ts, r.pool_size, r.checked_out);
     let mut field = |v: Option<i64>, last: bool| {
@@ -836,6 +836,9 @@ fn insert_sql(rows: usize) -> String {
     }
     sql
 }
+
+/// A sample as its successor's predecessor: (ts, checked_out, pool_size).
+type Link = (i64, i32, i32);
 
 /// A PostgreSQL ingest storing at least this many rows refreshes the planner's
 /// statistics of `samples`.
