@@ -864,15 +864,13 @@ FROM (SELECT DISTINCT ON (series, ts) series, ts, pool_size, checked_out, max_ov
       FROM staging ORDER BY series, ts) d
 WINDOW w AS (PARTITION BY series ORDER BY ts)";
 
-/// Inserts a file that overlaps stored samples: existing keys are kept.
+/// Inserts a file that overlaps stored samples: existing keys are kept. The
+/// new rows' links are left to [`PG_RELINK_RANGES`] (nothing to link, and no
+/// window to compute, when every row was already present: a re-ingest).
 const PG_INSERT_OVERLAPPING: &str = "
-INSERT INTO samples (series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
-                     prev_ts, prev_checked_out, prev_pool_size)
-SELECT series, ts, pool_size, checked_out, max_overflow, waiting, timeouts,
-       lag(ts) OVER w, lag(checked_out) OVER w, lag(pool_size) OVER w
-FROM (SELECT DISTINCT ON (series, ts) series, ts, pool_size, checked_out, max_overflow, waiting, timeouts
-      FROM staging ORDER BY series, ts) d
-WINDOW w AS (PARTITION BY series ORDER BY ts)
+INSERT INTO samples (series, ts, pool_size, checked_out, max_overflow, waiting, timeouts)
+SELECT series, ts, pool_size, checked_out, max_overflow, waiting, timeouts
+FROM staging ORDER BY series, ts
 ON CONFLICT DO NOTHING";
 
 /// After [`PG_INSERT_NEW`]: the file's first sample of each series follows the
