@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::util::{SAMPLE_METRICS, poolcap, root};
+use crate::util::{SAMPLE_METRICS, poolcap, root, sample_outcome};
 
 fn review(out: &Path, extra: &[&str]) -> crate::util::Output {
     let mut args = vec![
@@ -130,24 +130,7 @@ fn utilization_columns_keep_the_months_maximum() {
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
     let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
-    let inputs = poolcap::cli::PlanInputs {
-        metrics: poolcap::cli::MetricsArgs {
-            metrics: SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
-            service: None,
-            lenient: false,
-        },
-        month: "2026-10".into(),
-        slowlog: Vec::new(),
-        slowlog_inputs: Default::default(),
-        probe: None,
-    };
-    let options = poolcap::commands::plan::ComputeOptions {
-        history_months: 2,
-        detail_columns: Some(1340),
-        store: None,
-    };
-    let mut printer = poolcap::render::Printer::quiet();
-    let outcome = poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap();
+    let outcome = sample_outcome(Some(1340));
     for (k, service) in plan["services"].as_array().unwrap().iter().enumerate() {
         let chart = poolcap::render::review::utilization_chart(&settings, &outcome, k);
         let column_max = chart.columns.iter().flatten().map(|c| c.3).fold(0.0f64, f64::max);

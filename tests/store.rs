@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use crate::util::{Output, SAMPLE_METRICS, poolcap, root};
+use crate::util::{Output, SAMPLE_METRICS, poolcap, root, sample_outcome};
 
 /// A store for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
 struct TestStore {
@@ -286,6 +286,17 @@ fn slow_log_digests_and_review_decisions_are_stored() {
     assert_eq!(store_counts(&store.location), (1, 2), "one decision per service");
 }
 
+/// A gzipped sample metrics file's text.
+fn sample_csv(path: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(path)).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    text
+}
+
 /// Samples of a PostgreSQL store whose stored predecessor (migration 0004)
 /// differs from the one a window function finds.
 fn broken_links(store: &TestStore) -> i64 {
@@ -318,12 +329,7 @@ fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
     // (alternate rows); then September between them: a file after what is
     // stored, one interleaved with it, one out of order in a hole.
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(SAMPLE_METRICS[2])).unwrap()),
-        &mut text,
-    )
-    .unwrap();
+    let text = sample_csv(SAMPLE_METRICS[2]);
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let (mut even, mut odd) = (format!("{header}\n"), format!("{header}\n"));
@@ -344,12 +350,7 @@ fn postgres_links_each_sample_to_its_predecessor_across_interleaved_files() {
     assert_eq!(second["files"][0]["counts"]["stored"], 134_100);
     assert_eq!(broken_links(&store), 0, "an interleaved file relinks both");
     // September with its rows in reverse order fills the hole.
-    let mut september = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(SAMPLE_METRICS[1])).unwrap()),
-        &mut september,
-    )
-    .unwrap();
+    let september = sample_csv(SAMPLE_METRICS[1]);
     let mut rows: Vec<&str> = september.lines().collect();
     rows[1..].reverse();
     let reversed_path = dir.path().join("september-reversed.csv");
@@ -375,27 +376,8 @@ fn postgres_aggregates_months_in_sql_like_the_analysis() {
         ingest_json(&store, &[file], &[]);
     }
     assert_eq!(broken_links(&store), 0);
-    let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
     // The in-process analysis of the same months, from the files.
-    let inputs = poolcap::cli::PlanInputs {
-        metrics: poolcap::cli::MetricsArgs {
-            metrics: SAMPLE_METRICS.iter().map(|f| root().join(f)).collect(),
-            service: None,
-            lenient: false,
-        },
-        month: "2026-10".into(),
-        slowlog: Vec::new(),
-        slowlog_inputs: poolcap::cli::SlowlogInputs::default(),
-        probe: None,
-    };
-    let options = poolcap::commands::plan::ComputeOptions {
-        history_months: 2,
-        detail_columns: None,
-        store: None,
-    };
-    let outcome =
-        poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut poolcap::render::Printer::quiet())
-            .unwrap();
+    let outcome = sample_outcome(None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

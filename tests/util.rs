@@ -55,6 +55,30 @@ pub const SAMPLE_METRICS: [&str; 3] = [
     "data/metrics/2026-10.csv.gz",
 ];
 
+/// The sample data's October plan computed in process from the metric files,
+/// with two earlier months (and chart detail of `detail_columns`).
+pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan::PlanOutcome {
+    let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
+    let inputs = poolcap::cli::PlanInputs {
+        metrics: poolcap::cli::MetricsArgs {
+            metrics: SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
+            service: None,
+            lenient: false,
+        },
+        month: "2026-10".into(),
+        slowlog: Vec::new(),
+        slowlog_inputs: Default::default(),
+        probe: None,
+    };
+    let options = poolcap::commands::plan::ComputeOptions {
+        history_months: 2,
+        detail_columns,
+        store: None,
+    };
+    let mut printer = poolcap::render::Printer::quiet();
+    poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()
+}
+
 /// `plan --config data/poolcap.toml --metrics <sample> --month MONTH` plus `extra`.
 pub fn sample_plan(month: &str, extra: &[&str]) -> Output {
     let mut args = vec!["plan", "--config", "data/poolcap.toml", "--month", month, "--metrics"];

@@ -585,6 +585,24 @@ impl Store {
         Ok(row)
     }
 
+    /// [`PG_MAX_GAPS`] for the series `ids`: (id, max_gap).
+    async fn estimated_max_gaps(
+        &self,
+        pool: &PgPool,
+        ids: &[i32],
+        read_from: i64,
+        read_to: i64,
+    ) -> Result<Vec<(i32, i64)>, StoreError> {
+        sqlx::query_as(PG_MAX_GAPS)
+            .bind(ids)
+            .bind(read_from)
+            .bind(read_to)
+            .bind(crate::analyze::FALLBACK_MAX_GAP)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
     /// Every series' estimated `max_gap` over `read_from ≤ ts < read_to`
     /// (3 × the median of its first ten intervals there, as the analysis
     /// estimates it), by service and instance. Empty for a SQLite store.
@@ -601,14 +619,9 @@ impl Store {
             .await
             .map_err(|e| self.error(e))?;
         let ids: Vec<i32> = series.iter().map(|s| s.0).collect();
-        let gaps: HashMap<i32, i64> = sqlx::query_as::<_, (i32, i64)>(PG_MAX_GAPS)
-            .bind(&ids)
-            .bind(read_from)
-            .bind(read_to)
-            .bind(crate::analyze::FALLBACK_MAX_GAP)
-            .fetch_all(pool)
-            .await
-            .map_err(|e| self.error(e))?
+        let gaps: HashMap<i32, i64> = self
+            .estimated_max_gaps(pool, &ids, read_from, read_to)
+            .await?
             .into_iter()
             .collect();
         Ok(series
@@ -651,14 +664,7 @@ impl Store {
             .map_err(|e| self.error(e))?;
         let gaps: Vec<(i32, i64)> = match max_gap {
             Some(g) => ids.iter().map(|&id| (id, g)).collect(),
-            None => sqlx::query_as(PG_MAX_GAPS)
-                .bind(&ids)
-                .bind(read_from)
-                .bind(estimate_to)
-                .bind(crate::analyze::FALLBACK_MAX_GAP)
-                .fetch_all(pool)
-                .await
-                .map_err(|e| self.error(e))?,
+            None => self.estimated_max_gaps(pool, &ids, read_from, estimate_to).await?,
         };
         // max_gap by series id (PostgreSQL arrays start at 1, like the ids).
         let mut gap_by_id: Vec<Option<i64>> = vec![None; ids.iter().copied().max().unwrap_or(0).max(0) as usize];
