@@ -2,6 +2,7 @@
 //! would, through a small harness (`util`).
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
+mod alerts;
 mod apply;
 mod cli;
 mod edits;

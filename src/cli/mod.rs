@@ -89,6 +89,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Incident path: resize one service's pool now, without metrics.
     Override(OverrideArgs),
+    /// Replay the alert rules over metric history: every episode, per rule and instance.
+    Alerts(AlertsArgs),
     /// Digest PostgreSQL or MySQL/MariaDB slow-query logs by query fingerprint.
     Slowlog(SlowlogArgs),
     /// Read a live database's connection limits and what is connected now.
@@ -97,6 +99,20 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
+}
+
+/// `poolcap alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Metric inputs (without them: the history store).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// Only episodes still running at or after this instant (RFC 3339, or YYYY-MM-DD in policy.timezone).
+    #[arg(long, value_name = "WHEN")]
+    pub from: Option<String>,
+    /// Only episodes that started before this instant (default: all the data).
+    #[arg(long, value_name = "WHEN")]
+    pub to: Option<String>,
 }
 
 /// Where metrics come from.

@@ -1,6 +1,7 @@
 //! The glue of each subcommand: read config and inputs, call the pure core,
 //! hand results to `render`. One module per subcommand.
 
+pub mod alerts;
 pub mod apply;
 pub mod change;
 pub mod generate;
@@ -25,14 +26,16 @@ pub struct UsageError(pub String);
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    if cli.global.format == crate::cli::Format::Csv && !matches!(cli.command, Command::Slowlog(_)) {
-        return Err(UsageError("--format csv is for `slowlog`; use table or json here".into()).into());
+    if cli.global.format == crate::cli::Format::Csv && !matches!(cli.command, Command::Slowlog(_) | Command::Alerts(_))
+    {
+        return Err(UsageError("--format csv is for `slowlog` and `alerts`; use table or json here".into()).into());
     }
     match &cli.command {
         Command::Plan(args) => plan::run(&cli.global, args, printer),
         Command::Review(args) => review::run(&cli.global, args, printer),
         Command::Apply(args) => apply::run(&cli.global, args, printer),
         Command::Override(args) => overrides::run(&cli.global, args, printer),
+        Command::Alerts(args) => alerts::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),

@@ -4,6 +4,7 @@
 //! Data goes to stdout; notices, warnings and errors go to stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod alerts;
 pub mod charts;
 pub mod plan;
 pub mod probe;
