@@ -24,6 +24,8 @@ fn help_snapshots() {
         vec!["ingest", "metrics", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
+        vec!["alerts", "--help"],
+        vec!["export", "prometheus-rules", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

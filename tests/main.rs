@@ -6,6 +6,7 @@ mod alerts;
 mod apply;
 mod cli;
 mod edits;
+mod export;
 mod plan;
 mod probe;
 mod review;

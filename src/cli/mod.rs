@@ -91,6 +91,8 @@ pub enum Command {
     Override(OverrideArgs),
     /// Replay the alert rules over metric history: every episode, per rule and instance.
     Alerts(AlertsArgs),
+    /// Write the alert rules for the monitoring stack (Prometheus rules file).
+    Export(ExportArgs),
     /// Digest PostgreSQL or MySQL/MariaDB slow-query logs by query fingerprint.
     Slowlog(SlowlogArgs),
     /// Read a live database's connection limits and what is connected now.
@@ -221,6 +223,25 @@ pub struct OverrideArgs {
     /// Who, ticket, dry run, budget override.
     #[command(flatten)]
     pub change: ChangeArgs,
+}
+
+/// `poolcap export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to write.
+    #[command(subcommand)]
+    pub what: ExportWhat,
+}
+
+/// What `export` writes.
+#[derive(Debug, Subcommand)]
+pub enum ExportWhat {
+    /// A Prometheus rules file for the configured alert rules (`promtool check rules` clean).
+    PrometheusRules {
+        /// Write here (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `poolcap generate`.

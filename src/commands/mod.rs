@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod apply;
 pub mod change;
+pub mod export;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;
@@ -36,6 +37,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Apply(args) => apply::run(&cli.global, args, printer),
         Command::Override(args) => overrides::run(&cli.global, args, printer),
         Command::Alerts(args) => alerts::run(&cli.global, args, printer),
+        Command::Export(args) => export::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),

@@ -30,6 +30,36 @@ pub struct Settings {
     pub pool: PoolDefaults,
     /// A site's own change-log entry template (`[changelog] template`).
     pub changelog_template: Option<PathBuf>,
+    /// Names in the monitoring stack, for the exported rules (`[prometheus]`).
+    pub prometheus: PrometheusSettings,
+}
+
+/// How the pool metrics are named in Prometheus (`[prometheus]`): the exported
+/// alert rules and dashboards are built from these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusSettings {
+    /// Gauge of connections checked out, per pool.
+    pub checked_out_metric: String,
+    /// Gauge of the pool's `pool_size`.
+    pub pool_size_metric: String,
+    /// Label holding the service name.
+    pub service_label: String,
+    /// Label holding the instance (one pool).
+    pub instance_label: String,
+    /// Where the alert's runbook lives (the incident procedure).
+    pub runbook_url: String,
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        PrometheusSettings {
+            checked_out_metric: "sqlalchemy_pool_checked_out".into(),
+            pool_size_metric: "sqlalchemy_pool_size".into(),
+            service_label: "service".into(),
+            instance_label: "instance".into(),
+            runbook_url: "README.md#incident-procedure-pool-exhausted-now".into(),
+        }
+    }
 }
 
 impl Settings {

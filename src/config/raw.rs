@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, ServiceSettings, Setting, Settings,
-    Target, TargetKind, line_column, parse_duration,
+    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PrometheusSettings,
+    ServiceSettings, Setting, Settings, Target, TargetKind, line_column, parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -24,6 +24,18 @@ struct RawConfig {
     pool: RawPoolDefaults,
     #[serde(default)]
     changelog: RawChangelog,
+    #[serde(default)]
+    prometheus: RawPrometheus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPrometheus {
+    checked_out_metric: Option<String>,
+    pool_size_metric: Option<String>,
+    service_label: Option<String>,
+    instance_label: Option<String>,
+    runbook_url: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -466,6 +478,52 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
     };
     let changelog_template = raw.changelog.template.map(|t| resolve(loc.path, &t));
 
+    let prom_defaults = PrometheusSettings::default();
+    let prom_key = |k| [Key("prometheus"), Key(k)];
+    let name = |key: &'static str, value: Option<String>, default: &str, label: bool| {
+        let value = value.unwrap_or_else(|| default.to_string());
+        if is_prometheus_name(&value, label) {
+            Ok(value)
+        } else {
+            Err(loc.invalid(
+                &prom_key(key),
+                format!(
+                    "{value:?} is not a Prometheus {} name ([a-zA-Z_{}][a-zA-Z0-9_{}]*)",
+                    if label { "label" } else { "metric" },
+                    if label { "" } else { ":" },
+                    if label { "" } else { ":" },
+                ),
+            ))
+        }
+    };
+    let prometheus = PrometheusSettings {
+        checked_out_metric: name(
+            "checked_out_metric",
+            raw.prometheus.checked_out_metric,
+            &prom_defaults.checked_out_metric,
+            false,
+        )?,
+        pool_size_metric: name(
+            "pool_size_metric",
+            raw.prometheus.pool_size_metric,
+            &prom_defaults.pool_size_metric,
+            false,
+        )?,
+        service_label: name(
+            "service_label",
+            raw.prometheus.service_label,
+            &prom_defaults.service_label,
+            true,
+        )?,
+        instance_label: name(
+            "instance_label",
+            raw.prometheus.instance_label,
+            &prom_defaults.instance_label,
+            true,
+        )?,
+        runbook_url: raw.prometheus.runbook_url.unwrap_or(prom_defaults.runbook_url),
+    };
+
     Ok(Settings {
         path: loc.path.to_path_buf(),
         policy,
@@ -474,7 +532,17 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         services,
         pool,
         changelog_template,
+        prometheus,
     })
+}
+
+/// A valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`) or label name
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
+fn is_prometheus_name(name: &str, label: bool) -> bool {
+    let ok_first = |c: char| c.is_ascii_alphabetic() || c == '_' || (!label && c == ':');
+    let ok_rest = |c: char| c.is_ascii_alphanumeric() || c == '_' || (!label && c == ':');
+    let mut chars = name.chars();
+    chars.next().is_some_and(ok_first) && chars.all(ok_rest) && !(label && name.starts_with("__"))
 }
 
 /// A path from the config, relative to the config's directory.

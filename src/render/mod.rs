@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod charts;
 pub mod plan;
 pub mod probe;
+pub mod prometheus;
 pub mod review;
 pub mod slowlog;
 

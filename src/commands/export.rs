@@ -1,0 +1,26 @@
+//! `poolcap export`: files for the monitoring stack, from the config.
+
+use crate::cli::{ExportArgs, ExportWhat, GlobalArgs};
+use crate::config;
+use crate::exit::ExitStatus;
+use crate::render::{self, Printer};
+use crate::write::atomic::{FileChange, replace_all};
+
+/// Runs `poolcap export`.
+pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let settings = config::load(&global.config)?;
+    let (text, out) = match &args.what {
+        ExportWhat::PrometheusRules { out } => (render::prometheus::rules_file(&settings)?, out),
+    };
+    match out {
+        Some(path) => {
+            replace_all(&[FileChange {
+                path: path.clone(),
+                contents: text.into_bytes(),
+            }])?;
+            printer.note(&format!("wrote {}", path.display()));
+        }
+        None => printer.out(&text)?,
+    }
+    Ok(ExitStatus::Ok)
+}
