@@ -26,6 +26,7 @@ fn help_snapshots() {
         vec!["override", "--help"],
         vec!["alerts", "--help"],
         vec!["export", "prometheus-rules", "--help"],
+        vec!["export", "grafana", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

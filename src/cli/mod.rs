@@ -91,7 +91,7 @@ pub enum Command {
     Override(OverrideArgs),
     /// Replay the alert rules over metric history: every episode, per rule and instance.
     Alerts(AlertsArgs),
-    /// Write the alert rules for the monitoring stack (Prometheus rules file).
+    /// Files for the monitoring stack: Prometheus alert rules, a Grafana dashboard.
     Export(ExportArgs),
     /// Digest PostgreSQL or MySQL/MariaDB slow-query logs by query fingerprint.
     Slowlog(SlowlogArgs),
@@ -238,6 +238,12 @@ pub struct ExportArgs {
 pub enum ExportWhat {
     /// A Prometheus rules file for the configured alert rules (`promtool check rules` clean).
     PrometheusRules {
+        /// Write here (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A Grafana dashboard (JSON, schemaVersion 39) for the pool metrics and alerts.
+    Grafana {
         /// Write here (atomically) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,

@@ -11,6 +11,7 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> any
     let settings = config::load(&global.config)?;
     let (text, out) = match &args.what {
         ExportWhat::PrometheusRules { out } => (render::prometheus::rules_file(&settings)?, out),
+        ExportWhat::Grafana { out } => (render::grafana::dashboard(&settings)?, out),
     };
     match out {
         Some(path) => {

@@ -42,6 +42,11 @@ pub struct PrometheusSettings {
     pub checked_out_metric: String,
     /// Gauge of the pool's `pool_size`.
     pub pool_size_metric: String,
+    /// Gauge of the pool's current overflow (`pool.overflow()`, negative
+    /// while the pool is not full).
+    pub overflow_metric: String,
+    /// Counter of checkouts that timed out (QueuePool limit reached).
+    pub timeouts_metric: String,
     /// Label holding the service name.
     pub service_label: String,
     /// Label holding the instance (one pool).
@@ -55,6 +60,8 @@ impl Default for PrometheusSettings {
         PrometheusSettings {
             checked_out_metric: "sqlalchemy_pool_checked_out".into(),
             pool_size_metric: "sqlalchemy_pool_size".into(),
+            overflow_metric: "sqlalchemy_pool_overflow".into(),
+            timeouts_metric: "sqlalchemy_pool_timeouts_total".into(),
             service_label: "service".into(),
             instance_label: "instance".into(),
             runbook_url: "README.md#incident-procedure-pool-exhausted-now".into(),

@@ -33,6 +33,8 @@ struct RawConfig {
 struct RawPrometheus {
     checked_out_metric: Option<String>,
     pool_size_metric: Option<String>,
+    overflow_metric: Option<String>,
+    timeouts_metric: Option<String>,
     service_label: Option<String>,
     instance_label: Option<String>,
     runbook_url: Option<String>,
@@ -507,6 +509,18 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             "pool_size_metric",
             raw.prometheus.pool_size_metric,
             &prom_defaults.pool_size_metric,
+            false,
+        )?,
+        overflow_metric: name(
+            "overflow_metric",
+            raw.prometheus.overflow_metric,
+            &prom_defaults.overflow_metric,
+            false,
+        )?,
+        timeouts_metric: name(
+            "timeouts_metric",
+            raw.prometheus.timeouts_metric,
+            &prom_defaults.timeouts_metric,
             false,
         )?,
         service_label: name(
