@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::util::{poolcap, root, sample_plan};
+use crate::util::{SAMPLE_METRICS, poolcap, root, sample_plan};
 
 /// The fields the issue promises to machines; deserializing pins them.
 #[derive(Deserialize)]
@@ -192,4 +192,58 @@ fn sample_data_is_what_the_generator_makes() {
             "data/{name} differs from `poolcap generate sample` output; regenerate it"
         );
     }
+}
+
+#[test]
+fn json_lines_of_the_api_metrics_body_give_the_same_plan_as_csv() {
+    // October as /api/metrics snapshots, one JSON object a line (the card's
+    // key names; alternate lines with Unix-second and RFC 3339 times).
+    let text = crate::util::sample_csv(SAMPLE_METRICS[2]);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut jsonl = String::new();
+    for (i, line) in lines.enumerate() {
+        let mut object = serde_json::Map::new();
+        for (name, value) in header.iter().zip(line.split(',')) {
+            let key = match *name {
+                "checked_out" => "checked_out_connections",
+                "checked_in" => "checked_in_connections",
+                other => other,
+            };
+            let value = match *name {
+                "ts" if i % 2 == 0 => serde_json::json!(value),
+                "ts" => serde_json::json!(value.parse::<jiff::Timestamp>().unwrap().as_second()),
+                "service" | "instance" => serde_json::json!(value),
+                _ if value.is_empty() => continue,
+                _ => serde_json::json!(value.parse::<i64>().unwrap()),
+            };
+            object.insert(key.to_string(), value);
+        }
+        jsonl.push_str(&serde_json::Value::Object(object).to_string());
+        jsonl.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let october = dir.path().join("october.jsonl");
+    std::fs::write(&october, jsonl).unwrap();
+    let plan_of = |files: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--config",
+            "data/poolcap.toml",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--metrics",
+        ];
+        args.extend(files);
+        let out = poolcap(&args).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        plan.as_object_mut().unwrap().remove("inputs");
+        plan
+    };
+    let from_csv = plan_of(&SAMPLE_METRICS);
+    let from_jsonl = plan_of(&[SAMPLE_METRICS[0], SAMPLE_METRICS[1], october.to_str().unwrap()]);
+    assert_eq!(from_jsonl, from_csv);
 }

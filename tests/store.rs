@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use crate::util::{Output, SAMPLE_METRICS, poolcap, root, sample_outcome};
+use crate::util::{Output, SAMPLE_METRICS, poolcap, root, sample_csv, sample_outcome};
 
 /// A store for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
 struct TestStore {
@@ -284,17 +284,6 @@ fn slow_log_digests_and_review_decisions_are_stored() {
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(store_counts(&store.location), (1, 2), "one decision per service");
-}
-
-/// A gzipped sample metrics file's text.
-fn sample_csv(path: &str) -> String {
-    let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(path)).unwrap()),
-        &mut text,
-    )
-    .unwrap();
-    text
 }
 
 /// Samples of a PostgreSQL store whose stored predecessor (migration 0004)

@@ -55,6 +55,17 @@ pub const SAMPLE_METRICS: [&str; 3] = [
     "data/metrics/2026-10.csv.gz",
 ];
 
+/// A gzipped sample metrics file's text.
+pub fn sample_csv(path: &str) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(root().join(path)).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    text
+}
+
 /// The sample data's October plan computed in process from the metric files,
 /// with two earlier months (and chart detail of `detail_columns`).
 pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan::PlanOutcome {

@@ -120,8 +120,9 @@ pub struct AlertsArgs {
 /// Where metrics come from.
 #[derive(Debug, Args, Clone)]
 pub struct MetricsArgs {
-    /// Metric files: CSV, plain or gzip (see README "Metrics CSV"); without
-    /// them, samples come from the history store (--store).
+    /// Metric files: CSV or JSON lines of /api/metrics bodies, plain or gzip,
+    /// told apart by content (see README "Metrics CSV"); without them, samples
+    /// come from the history store (--store).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
     /// Service name for files without a `service` column.

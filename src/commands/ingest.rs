@@ -111,7 +111,7 @@ async fn ingest_file(
         let mut diags = Diagnostics::default();
         let mut batch = Batch::default();
         let mut announced = 0usize;
-        ingest::csv::read(
+        ingest::read_metrics(
             &path_owned,
             input,
             0,

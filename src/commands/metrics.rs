@@ -165,7 +165,7 @@ pub fn load(
             }
         };
         let mut disconnected = false;
-        let result = ingest::csv::read(
+        let result = ingest::read_metrics(
             path,
             input,
             file_index as u32,

@@ -7,6 +7,7 @@
 //! that yields no sample is an error, never an empty result.
 
 pub mod csv;
+pub mod jsonl;
 pub mod slowlog;
 pub mod timestamp;
 
@@ -201,6 +202,37 @@ impl Diagnostics {
     /// Notices.
     pub fn notices(&self) -> &[Diagnostic] {
         &self.notices
+    }
+}
+
+/// Streams one metrics file of either format, told apart by its content: a
+/// first non-blank byte `{` is JSON lines ([`jsonl`], the `/api/metrics`
+/// body), anything else CSV ([`csv`]). Arguments as [`csv::read`].
+pub fn read_metrics(
+    path: &Path,
+    input: impl Read,
+    file: u32,
+    opts: &ReadOptions,
+    series: &mut SeriesTable,
+    diags: &mut Diagnostics,
+    sink: &mut dyn FnMut(&SeriesTable, Sample),
+) -> Result<FileSummary, IngestError> {
+    use std::io::BufRead;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, input);
+    // Peek only (the first buffer): nothing is consumed, so line numbers hold.
+    let json = input
+        .fill_buf()
+        .map_err(|source| IngestError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        == Some(&b'{');
+    if json {
+        jsonl::read(path, input, file, opts, series, diags, sink)
+    } else {
+        csv::read(path, input, file, opts, series, diags, sink)
     }
 }
 
