@@ -11,7 +11,10 @@ use std::io::Read;
 use std::path::Path;
 
 use super::timestamp::parse_timestamp;
-use super::{Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, Sample, SeriesTable};
+use super::{
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error,
+    take_row,
+};
 
 /// The columns poolcap understands, in the order of DESIGN §1.1.
 pub const KNOWN_COLUMNS: [&str; 10] = [
@@ -151,15 +154,6 @@ fn parse_signed(field: &[u8]) -> Result<i64, ()> {
         Some(b'-') => parse_count(&field[1..]).map(|v| -(v as i64)),
         _ => parse_count(field).map(|v| v as i64),
     }
-}
-
-struct RowError {
-    code: &'static str,
-    message: String,
-}
-
-fn row_error(code: &'static str, message: String) -> RowError {
-    RowError { code, message }
 }
 
 #[inline]
@@ -341,31 +335,10 @@ pub fn read(
                 file,
             })
         })();
-        match parsed {
-            Ok(sample) => {
-                summary.accepted += 1;
-                sink(series, sample);
-            }
-            Err(e) => {
-                summary.rejected += 1;
-                diags.reject(Diagnostic {
-                    path: path.to_path_buf(),
-                    line: Some(line),
-                    code: e.code,
-                    message: e.message,
-                });
-            }
-        }
+        take_row(parsed, path, line, &mut summary, diags, series, sink);
     }
     summary.bytes = reader.position().byte();
-    if summary.accepted == 0 {
-        return Err(IngestError::NoSamples {
-            path: path.to_path_buf(),
-            rows: summary.rows,
-            rejected: summary.rejected,
-        });
-    }
-    Ok(summary)
+    finish(path, summary)
 }
 
 #[cfg(test)]

@@ -16,22 +16,15 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::timestamp::parse_timestamp;
-use super::{Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, Sample, SeriesTable};
+use super::{
+    Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error, take_row,
+};
 
 /// 9999-12-31T23:59:59Z + 1: numeric times past it are not Unix seconds.
 const LAST_UNIX_SECOND: f64 = 253_402_300_800.0;
 
-struct LineError {
-    code: &'static str,
-    message: String,
-}
-
-fn line_error(code: &'static str, message: String) -> LineError {
-    LineError { code, message }
-}
-
 /// A whole, non-negative number (JSON integers, or floats with no fraction).
-fn count(object: &Map<String, Value>, names: &[&str]) -> Result<Option<u64>, LineError> {
+fn count(object: &Map<String, Value>, names: &[&str]) -> Result<Option<u64>, RowError> {
     let Some((name, value)) = names.iter().find_map(|n| object.get(*n).map(|v| (*n, v))) else {
         return Ok(None);
     };
@@ -45,42 +38,42 @@ fn count(object: &Map<String, Value>, names: &[&str]) -> Result<Option<u64>, Lin
                     .map(|f| f as u64)
             })
             .map(Some)
-            .ok_or_else(|| line_error("bad-number", format!("{name} {n} is not a whole number ≥ 0"))),
-        other => Err(line_error("bad-number", format!("{name} {other} is not a number"))),
+            .ok_or_else(|| row_error("bad-number", format!("{name} {n} is not a whole number ≥ 0"))),
+        other => Err(row_error("bad-number", format!("{name} {other} is not a number"))),
     }
 }
 
-fn required(object: &Map<String, Value>, names: &[&str]) -> Result<u64, LineError> {
-    count(object, names)?.ok_or_else(|| line_error("missing-field", format!("no {}", names.join(" or "))))
+fn required(object: &Map<String, Value>, names: &[&str]) -> Result<u64, RowError> {
+    count(object, names)?.ok_or_else(|| row_error("missing-field", format!("no {}", names.join(" or "))))
 }
 
-fn small(value: u64, name: &str) -> Result<u32, LineError> {
-    u32::try_from(value).map_err(|_| line_error("bad-number", format!("{name} {value} is out of range")))
+fn small(value: u64, name: &str) -> Result<u32, RowError> {
+    u32::try_from(value).map_err(|_| row_error("bad-number", format!("{name} {value} is out of range")))
 }
 
-fn text<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, LineError> {
+fn text<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, RowError> {
     match object.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim())),
-        Some(other) => Err(line_error(
+        Some(other) => Err(row_error(
             "bad-field",
             format!("{name} {other} is not a non-empty string"),
         )),
     }
 }
 
-fn timestamp(object: &Map<String, Value>) -> Result<i64, LineError> {
+fn timestamp(object: &Map<String, Value>) -> Result<i64, RowError> {
     let Some(value) = ["ts", "timestamp", "time"].iter().find_map(|n| object.get(*n)) else {
-        return Err(line_error("missing-field", "no ts, timestamp or time".into()));
+        return Err(row_error("missing-field", "no ts, timestamp or time".into()));
     };
     match value {
-        Value::String(s) => parse_timestamp(s.as_bytes()).map_err(|m| line_error("bad-timestamp", m)),
+        Value::String(s) => parse_timestamp(s.as_bytes()).map_err(|m| row_error("bad-timestamp", m)),
         Value::Number(n) => n
             .as_f64()
             .filter(|f| (0.0..LAST_UNIX_SECOND).contains(f))
             .map(|f| f.trunc() as i64)
-            .ok_or_else(|| line_error("bad-timestamp", format!("{n} is not a Unix time in seconds"))),
-        other => Err(line_error("bad-timestamp", format!("{other} is not a time"))),
+            .ok_or_else(|| row_error("bad-timestamp", format!("{n} is not a Unix time in seconds"))),
+        other => Err(row_error("bad-timestamp", format!("{other} is not a time"))),
     }
 }
 
@@ -113,21 +106,21 @@ pub fn read(
             continue;
         }
         summary.rows += 1;
-        let parsed = (|| -> Result<Sample, LineError> {
+        let parsed = (|| -> Result<Sample, RowError> {
             let object: Map<String, Value> = serde_json::from_slice(buf.trim_ascii())
-                .map_err(|e| line_error("bad-json", format!("not a JSON object: {e}")))?;
+                .map_err(|e| row_error("bad-json", format!("not a JSON object: {e}")))?;
             let ts = timestamp(&object)?;
             let service = match text(&object, "service")? {
                 Some(s) => s,
                 None => opts
                     .service
                     .as_deref()
-                    .ok_or_else(|| line_error("missing-field", "no service (give --service)".into()))?,
+                    .ok_or_else(|| row_error("missing-field", "no service (give --service)".into()))?,
             };
             let instance = text(&object, "instance")?.unwrap_or("default");
             let pool_size = small(required(&object, &["pool_size"])?, "pool_size")?;
             if pool_size == 0 {
-                return Err(line_error(
+                return Err(row_error(
                     "bad-number",
                     "pool_size is 0; a QueuePool has at least one connection".into(),
                 ));
@@ -143,7 +136,7 @@ pub fn read(
             if let Some(mo) = max_overflow
                 && checked_out > pool_size + mo
             {
-                return Err(line_error(
+                return Err(row_error(
                     "over-capacity",
                     format!("checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}"),
                 ));
@@ -151,7 +144,7 @@ pub fn read(
             if let Some(v) = object.get("overflow")
                 && !(v.is_null() || v.as_i64().is_some())
             {
-                return Err(line_error("bad-number", format!("overflow {v} is not a whole number")));
+                return Err(row_error("bad-number", format!("overflow {v} is not a whole number")));
             }
             let waiting = count(&object, &["waiting"])?.map(|v| small(v, "waiting")).transpose()?;
             let timeouts = count(&object, &["timeouts"])?;
@@ -167,30 +160,9 @@ pub fn read(
                 file,
             })
         })();
-        match parsed {
-            Ok(sample) => {
-                summary.accepted += 1;
-                sink(series, sample);
-            }
-            Err(e) => {
-                summary.rejected += 1;
-                diags.reject(Diagnostic {
-                    path: path.to_path_buf(),
-                    line: Some(line),
-                    code: e.code,
-                    message: e.message,
-                });
-            }
-        }
+        take_row(parsed, path, line, &mut summary, diags, series, sink);
     }
-    if summary.accepted == 0 {
-        return Err(IngestError::NoSamples {
-            path: path.to_path_buf(),
-            rows: summary.rows,
-            rejected: summary.rejected,
-        });
-    }
-    Ok(summary)
+    finish(path, summary)
 }
 
 #[cfg(test)]

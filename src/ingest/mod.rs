@@ -205,6 +205,56 @@ impl Diagnostics {
     }
 }
 
+/// Why one row (CSV) or line (JSON lines) was rejected: a stable code and a message.
+pub(crate) struct RowError {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+pub(crate) fn row_error(code: &'static str, message: String) -> RowError {
+    RowError { code, message }
+}
+
+/// Counts one parsed row of `path`: passes the sample on, or records why the
+/// row at `line` was rejected.
+pub(crate) fn take_row(
+    parsed: Result<Sample, RowError>,
+    path: &Path,
+    line: u64,
+    summary: &mut FileSummary,
+    diags: &mut Diagnostics,
+    series: &SeriesTable,
+    sink: &mut dyn FnMut(&SeriesTable, Sample),
+) {
+    match parsed {
+        Ok(sample) => {
+            summary.accepted += 1;
+            sink(series, sample);
+        }
+        Err(e) => {
+            summary.rejected += 1;
+            diags.reject(Diagnostic {
+                path: path.to_path_buf(),
+                line: Some(line),
+                code: e.code,
+                message: e.message,
+            });
+        }
+    }
+}
+
+/// A file's summary, or [`IngestError::NoSamples`] when no row was accepted.
+pub(crate) fn finish(path: &Path, summary: FileSummary) -> Result<FileSummary, IngestError> {
+    if summary.accepted == 0 {
+        return Err(IngestError::NoSamples {
+            path: path.to_path_buf(),
+            rows: summary.rows,
+            rejected: summary.rejected,
+        });
+    }
+    Ok(summary)
+}
+
 /// Streams one metrics file of either format, told apart by its content: a
 /// first non-blank byte `{` is JSON lines ([`jsonl`], the `/api/metrics`
 /// body), anything else CSV ([`csv`]). Arguments as [`csv::read`].
