@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::util::{SAMPLE_METRICS, poolcap, root, sample_plan};
+use crate::util::{SAMPLE_METRICS, october_plan_json, poolcap, root, sample_plan};
 
 /// The fields the issue promises to machines; deserializing pins them.
 #[derive(Deserialize)]
@@ -225,25 +225,7 @@ fn json_lines_of_the_api_metrics_body_give_the_same_plan_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let october = dir.path().join("october.jsonl");
     std::fs::write(&october, jsonl).unwrap();
-    let plan_of = |files: &[&str]| {
-        let mut args = vec![
-            "plan",
-            "--config",
-            "data/poolcap.toml",
-            "--month",
-            "2026-10",
-            "--format",
-            "json",
-            "--metrics",
-        ];
-        args.extend(files);
-        let out = poolcap(&args).run();
-        assert_eq!(out.code, 0, "{}", out.stderr);
-        let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        plan.as_object_mut().unwrap().remove("inputs");
-        plan
-    };
-    let from_csv = plan_of(&SAMPLE_METRICS);
-    let from_jsonl = plan_of(&[SAMPLE_METRICS[0], SAMPLE_METRICS[1], october.to_str().unwrap()]);
+    let from_csv = october_plan_json(&SAMPLE_METRICS);
+    let from_jsonl = october_plan_json(&[SAMPLE_METRICS[0], SAMPLE_METRICS[1], october.to_str().unwrap()]);
     assert_eq!(from_jsonl, from_csv);
 }

@@ -3,7 +3,7 @@
 
 use sqlx::Connection;
 
-use crate::util::{Output, SAMPLE_METRICS, poolcap, root, sample_csv, sample_outcome};
+use crate::util::{Output, SAMPLE_METRICS, october_plan_json, poolcap, root, sample_csv, sample_outcome};
 
 /// A store for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
 struct TestStore {
@@ -103,23 +103,7 @@ fn idempotent_ingest_and_plan_from_history(store: &TestStore) {
     assert_eq!(again["files"][0]["counts"]["stored"], 0);
     assert_eq!(again["files"][0]["counts"]["already_present"], 268_200);
     // The plan from the store equals the plan from the files.
-    let from_files = {
-        let mut args = vec![
-            "plan",
-            "--config",
-            "data/poolcap.toml",
-            "--month",
-            "2026-10",
-            "--format",
-            "json",
-            "--metrics",
-        ];
-        args.extend(SAMPLE_METRICS);
-        let out = poolcap(&args).run();
-        let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        plan.as_object_mut().unwrap().remove("inputs");
-        plan
-    };
+    let from_files = october_plan_json(&SAMPLE_METRICS);
     assert_eq!(plan_json(store), from_files);
 }
 

@@ -90,6 +90,27 @@ pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan:
     poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()
 }
 
+/// The October plan JSON of the sample config from metric `files`, without
+/// its `inputs` section (which names the files).
+pub fn october_plan_json(files: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+        "--metrics",
+    ];
+    args.extend(files);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    plan.as_object_mut().unwrap().remove("inputs");
+    plan
+}
+
 /// `plan --config data/poolcap.toml --metrics <sample> --month MONTH` plus `extra`.
 pub fn sample_plan(month: &str, extra: &[&str]) -> Output {
     let mut args = vec!["plan", "--config", "data/poolcap.toml", "--month", month, "--metrics"];

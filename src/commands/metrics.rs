@@ -312,38 +312,35 @@ pub fn load_from_store(
 ) -> anyhow::Result<Loaded> {
     let history_from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
     let to = analyzer_settings.windows.iter().map(|w| w.end).max().unwrap_or(0);
-    let aggregate_in_sql = analyzer_settings.windows.len() > 1 && is_postgres(location)?;
-    let earlier: Vec<Window> = if aggregate_in_sql {
-        analyzer_settings.windows.split_off(1)
-    } else {
-        Vec::new()
-    };
-    // max_gap is estimated over the whole history read, as if every month
-    // were streamed: fetched from the database when only one month is.
-    let fixed_gaps: BTreeMap<(String, String), i64> = if aggregate_in_sql && settings.policy.max_gap.is_none() {
-        super::probe::block_on(async {
-            let store = crate::store::history::Store::open(location).await?;
-            let gaps = store.series_max_gaps(history_from, to).await?;
-            store.close().await;
-            Ok::<_, anyhow::Error>(gaps)
-        })??
-        .into_iter()
-        .map(|(service, instance, gap)| ((service, instance), gap))
-        .collect()
-    } else {
-        BTreeMap::new()
-    };
-    let from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
-    let mut analyzer = Analyzer::new(analyzer_settings);
     let mut series = SeriesTable::default();
     let mut service_of: Vec<Option<usize>> = Vec::new();
     let mut used = 0u64;
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut diags = Diagnostics::default();
-    let rows = super::probe::block_on(async {
+    // One connection to the store for the whole read.
+    let (rows, analyzer, earlier, in_sql) = super::probe::block_on(async {
         let store = crate::store::history::Store::open(location).await?;
-        let n = store
+        let earlier: Vec<Window> = if store.is_postgres() && analyzer_settings.windows.len() > 1 {
+            analyzer_settings.windows.split_off(1)
+        } else {
+            Vec::new()
+        };
+        // max_gap is estimated over the whole history read, as if every month
+        // were streamed: fetched from the database when only one month is.
+        let fixed_gaps: BTreeMap<(String, String), i64> = if !earlier.is_empty() && settings.policy.max_gap.is_none() {
+            store
+                .series_max_gaps(history_from, to)
+                .await?
+                .into_iter()
+                .map(|(service, instance, gap)| ((service, instance), gap))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
+        let mut analyzer = Analyzer::new(analyzer_settings);
+        let rows = store
             .samples(from, to, &mut |service, instance, s| {
                 let id = series.intern(service.as_bytes(), instance.as_bytes());
                 if service_of.len() <= id as usize {
@@ -377,8 +374,23 @@ pub fn load_from_store(
                 }
             })
             .await?;
+        // The earlier months where the data lives, per service.
+        let mut in_sql = None;
+        if !earlier.is_empty() && used > 0 {
+            let spans: Vec<(i64, i64)> = earlier.iter().map(|w| (w.start, w.end)).collect();
+            let started = std::time::Instant::now();
+            let mut all = Vec::new();
+            for name in &service_names {
+                let stats = store
+                    .service_stats_sql(name, (history_from, to), &spans, settings.policy.max_gap)
+                    .await?
+                    .unwrap_or_default();
+                all.push(stats);
+            }
+            in_sql = Some((all, started.elapsed()));
+        }
         store.close().await;
-        Ok::<u64, anyhow::Error>(n)
+        Ok::<_, anyhow::Error>((rows, analyzer, earlier, in_sql))
     })??;
     for (service, n) in &unknown {
         printer.warn(&format!(
@@ -398,22 +410,7 @@ pub fn load_from_store(
         crate::write::redact_urls(location)
     ));
     let mut analysis = analyzer.finish();
-    if !earlier.is_empty() {
-        let spans: Vec<(i64, i64)> = earlier.iter().map(|w| (w.start, w.end)).collect();
-        let started = std::time::Instant::now();
-        let per_service = super::probe::block_on(async {
-            let store = crate::store::history::Store::open(location).await?;
-            let mut all = Vec::new();
-            for name in &service_names {
-                let stats = store
-                    .service_stats_sql(name, (history_from, to), &spans, settings.policy.max_gap)
-                    .await?
-                    .unwrap_or_default();
-                all.push(stats);
-            }
-            store.close().await;
-            Ok::<_, anyhow::Error>(all)
-        })??;
+    if let Some((per_service, took)) = in_sql {
         for (service, stats) in analysis.services.iter_mut().zip(per_service) {
             service
                 .windows
@@ -422,7 +419,7 @@ pub fn load_from_store(
         printer.note(&format!(
             "the {} earlier month(s) aggregated in the database in {:.2} s",
             earlier.len(),
-            started.elapsed().as_secs_f64()
+            took.as_secs_f64()
         ));
     }
     Ok(Loaded {
@@ -443,16 +440,6 @@ pub fn load_from_store(
             diagnostics: diags,
         },
     })
-}
-
-/// Whether the store at `location` is PostgreSQL.
-fn is_postgres(location: &str) -> anyhow::Result<bool> {
-    super::probe::block_on(async {
-        let store = crate::store::history::Store::open(location).await?;
-        let pg = store.is_postgres();
-        store.close().await;
-        Ok::<bool, anyhow::Error>(pg)
-    })?
 }
 
 /// An earlier month's service statistics as the database computed them. Only
