@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::ingest::InputFormat;
+
 /// Connection-pool capacity planning for SQLAlchemy QueuePool backends on PostgreSQL.
 ///
 /// poolcap reads what the pools did, applies the capacity policy of the
@@ -120,12 +122,16 @@ pub struct AlertsArgs {
 /// Where metrics come from.
 #[derive(Debug, Args, Clone)]
 pub struct MetricsArgs {
-    /// Metric files: CSV or JSON lines of /api/metrics bodies, plain or gzip,
-    /// told apart by content (see README "Metrics CSV"); without them, samples
-    /// come from the history store (--store).
+    /// Metric files: CSV, JSON lines of /api/metrics bodies, Prometheus
+    /// query_range results or pool.status() logs, plain or gzip, told apart by
+    /// content (see README "Metric inputs"); without them, samples come from
+    /// the history store (--store).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
-    /// Service name for files without a `service` column.
+    /// Read every metrics file in this format instead of telling it by content.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
+    pub input_format: InputFormat,
+    /// Service name for inputs that do not name one.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
     /// Skip bad rows (counted and reported) instead of failing the run.
@@ -422,12 +428,15 @@ pub struct IngestArgs {
 /// What `ingest` stores.
 #[derive(Debug, Subcommand)]
 pub enum IngestWhat {
-    /// Pool metrics (CSV, plain or gzip).
+    /// Pool metrics (any metrics input, plain or gzip; names and zones from --config when it exists).
     Metrics {
         /// Metric files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Service name for files without a `service` column.
+        /// Read every file in this format instead of telling it by content.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
+        input_format: InputFormat,
+        /// Service name for inputs that do not name one.
         #[arg(long, value_name = "NAME")]
         service: Option<String>,
         /// Skip bad rows (counted and reported) instead of storing nothing of the file.

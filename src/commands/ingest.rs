@@ -39,18 +39,20 @@ pub fn store_in_use(global: &GlobalArgs) -> Option<String> {
 
 /// Runs `poolcap ingest`.
 pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let (files, service, lenient) = match &args.what {
+    let (files, service, input_format, lenient) = match &args.what {
         IngestWhat::Metrics {
             files,
             service,
+            input_format,
             lenient,
-        } => (files, service, lenient),
+        } => (files, service, *input_format, lenient),
         IngestWhat::Slowlog { files, inputs } => return ingest_slowlogs(global, files, inputs, printer),
     };
     let location = store_location(global);
-    let opts = ReadOptions {
-        service: service.clone(),
-    };
+    // Names ([prometheus]) and zones ([pool_status]) from the config when it exists.
+    let default_config = global.config == Path::new("poolcap.toml");
+    let settings = crate::config::load_optional(&global.config, default_config)?;
+    let opts = ReadOptions::new(&settings, service.clone(), input_format);
     let results = block_on(async {
         let store = Store::open(&location).await?;
         let mut results = Vec::new();

@@ -30,8 +30,36 @@ pub struct Settings {
     pub pool: PoolDefaults,
     /// A site's own change-log entry template (`[changelog] template`).
     pub changelog_template: Option<PathBuf>,
-    /// Names in the monitoring stack, for the exported rules (`[prometheus]`).
+    /// Names in the monitoring stack, for the exported rules and for reading
+    /// Prometheus query results (`[prometheus]`).
     pub prometheus: PrometheusSettings,
+    /// How log lines carrying SQLAlchemy's `pool.status()` are read (`[pool_status]`).
+    pub pool_status: PoolStatusSettings,
+}
+
+/// Reading log lines that carry SQLAlchemy's `pool.status()` text (`[pool_status]`).
+#[derive(Debug, Clone)]
+pub struct PoolStatusSettings {
+    /// Matched at the start of each line; its named group `ts` is the time,
+    /// optional groups `service` and `instance` name the pool.
+    pub prefix: regex::Regex,
+    /// Zone of timestamps written without an offset (Python's `asctime`).
+    pub timezone: jiff::tz::TimeZone,
+}
+
+impl PoolStatusSettings {
+    /// The default prefix: an ISO-like date and time at the start of the line
+    /// (`2026-11-27 12:26:08,305`, `2026-11-27T12:26:08.305Z`, `… +01:00`).
+    pub const DEFAULT_PREFIX: &str = r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)";
+}
+
+impl Default for PoolStatusSettings {
+    fn default() -> Self {
+        PoolStatusSettings {
+            prefix: regex::Regex::new(Self::DEFAULT_PREFIX).expect("the default prefix is a valid regex"),
+            timezone: jiff::tz::TimeZone::UTC,
+        }
+    }
 }
 
 /// How the pool metrics are named in Prometheus (`[prometheus]`): the exported
@@ -47,6 +75,12 @@ pub struct PrometheusSettings {
     pub overflow_metric: String,
     /// Counter of checkouts that timed out (QueuePool limit reached).
     pub timeouts_metric: String,
+    /// Gauge of idle connections in the pool (read from query results only).
+    pub checked_in_metric: String,
+    /// Gauge of the pool's `max_overflow` (read from query results only).
+    pub max_overflow_metric: String,
+    /// Gauge of callers waiting for a connection (read from query results only).
+    pub waiting_metric: String,
     /// Label holding the service name.
     pub service_label: String,
     /// Label holding the instance (one pool).
@@ -62,6 +96,9 @@ impl Default for PrometheusSettings {
             pool_size_metric: "sqlalchemy_pool_size".into(),
             overflow_metric: "sqlalchemy_pool_overflow".into(),
             timeouts_metric: "sqlalchemy_pool_timeouts_total".into(),
+            checked_in_metric: "sqlalchemy_pool_checked_in".into(),
+            max_overflow_metric: "sqlalchemy_pool_max_overflow".into(),
+            waiting_metric: "sqlalchemy_pool_waiting".into(),
             service_label: "service".into(),
             instance_label: "instance".into(),
             runbook_url: "README.md#incident-procedure-pool-exhausted-now".into(),

@@ -7,7 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{
-    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PrometheusSettings,
+    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PoolStatusSettings,
+    PrometheusSettings,
     ServiceSettings, Setting, Settings, Target, TargetKind, line_column, parse_duration,
 };
 
@@ -26,6 +27,15 @@ struct RawConfig {
     changelog: RawChangelog,
     #[serde(default)]
     prometheus: RawPrometheus,
+    #[serde(default)]
+    pool_status: RawPoolStatus,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoolStatus {
+    prefix: Option<String>,
+    timezone: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -35,6 +45,9 @@ struct RawPrometheus {
     pool_size_metric: Option<String>,
     overflow_metric: Option<String>,
     timeouts_metric: Option<String>,
+    checked_in_metric: Option<String>,
+    max_overflow_metric: Option<String>,
+    waiting_metric: Option<String>,
     service_label: Option<String>,
     instance_label: Option<String>,
     runbook_url: Option<String>,
@@ -523,6 +536,24 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             &prom_defaults.timeouts_metric,
             false,
         )?,
+        checked_in_metric: name(
+            "checked_in_metric",
+            raw.prometheus.checked_in_metric,
+            &prom_defaults.checked_in_metric,
+            false,
+        )?,
+        max_overflow_metric: name(
+            "max_overflow_metric",
+            raw.prometheus.max_overflow_metric,
+            &prom_defaults.max_overflow_metric,
+            false,
+        )?,
+        waiting_metric: name(
+            "waiting_metric",
+            raw.prometheus.waiting_metric,
+            &prom_defaults.waiting_metric,
+            false,
+        )?,
         service_label: name(
             "service_label",
             raw.prometheus.service_label,
@@ -538,6 +569,32 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         runbook_url: raw.prometheus.runbook_url.unwrap_or(prom_defaults.runbook_url),
     };
 
+    let ps_key = |k| [Key("pool_status"), Key(k)];
+    let prefix_text = raw
+        .pool_status
+        .prefix
+        .unwrap_or_else(|| PoolStatusSettings::DEFAULT_PREFIX.to_string());
+    let prefix = regex::Regex::new(&prefix_text)
+        .map_err(|e| loc.invalid(&ps_key("prefix"), format!("not a regular expression: {e}")))?;
+    if !prefix.capture_names().any(|n| n == Some("ts")) {
+        return Err(loc.invalid(
+            &ps_key("prefix"),
+            "the prefix needs a named group (?P<ts>…) holding the time".to_string(),
+        ));
+    }
+    let pool_status = PoolStatusSettings {
+        prefix,
+        timezone: match raw.pool_status.timezone {
+            None => policy.timezone.clone(),
+            Some(name) => jiff::tz::TimeZone::get(&name).map_err(|_| {
+                loc.invalid(
+                    &ps_key("timezone"),
+                    format!("unknown time zone {name:?}; use an IANA name such as \"Europe/London\" or \"UTC\""),
+                )
+            })?,
+        },
+    };
+
     Ok(Settings {
         path: loc.path.to_path_buf(),
         policy,
@@ -547,6 +604,7 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         pool,
         changelog_template,
         prometheus,
+        pool_status,
     })
 }
 

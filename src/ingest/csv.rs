@@ -417,6 +417,7 @@ mod tests {
     fn service_column_may_come_from_options() {
         let opts = ReadOptions {
             service: Some("backend".into()),
+            ..ReadOptions::default()
         };
         let (result, samples, _, series) = run("ts,pool_size,checked_out\n1790000000,20,2\n", &opts);
         assert!(result.is_ok());

@@ -180,6 +180,7 @@ mod tests {
         let mut out = Vec::new();
         let opts = ReadOptions {
             service: service.map(str::to_string),
+            ..ReadOptions::default()
         };
         let result = crate::ingest::read_metrics(
             &PathBuf::from("m.jsonl"),

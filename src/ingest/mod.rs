@@ -8,6 +8,8 @@
 
 pub mod csv;
 pub mod jsonl;
+pub mod pool_status;
+pub mod prometheus;
 pub mod slowlog;
 pub mod timestamp;
 
@@ -255,9 +257,57 @@ pub(crate) fn finish(path: &Path, summary: FileSummary) -> Result<FileSummary, I
     Ok(summary)
 }
 
-/// Streams one metrics file of either format, told apart by its content: a
-/// first non-blank byte `{` is JSON lines ([`jsonl`], the `/api/metrics`
-/// body), anything else CSV ([`csv`]). Arguments as [`csv::read`].
+/// The format of a metrics file (`--input-format`; by default told apart by content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Told apart by content ([`detect`]).
+    #[default]
+    Auto,
+    /// CSV with a header ([`csv`]).
+    Csv,
+    /// JSON lines of `/api/metrics` bodies ([`jsonl`]).
+    Jsonl,
+    /// Prometheus HTTP API `query_range` results ([`prometheus`]).
+    Prometheus,
+    /// Log lines carrying SQLAlchemy's `pool.status()` text ([`pool_status`]).
+    PoolStatus,
+}
+
+impl InputFormat {
+    /// The name `--input-format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "auto",
+            InputFormat::Csv => "csv",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Prometheus => "prometheus",
+            InputFormat::PoolStatus => "pool-status",
+        }
+    }
+}
+
+/// The format of a file from its first bytes: a JSON document naming a
+/// `resultType` is a Prometheus query result, other `{…}` lines are JSON
+/// lines, text with `Pool size: … Checked out connections:` is a log of
+/// `pool.status()`, anything else CSV (whose header check then explains what
+/// is missing).
+pub fn detect(head: &[u8]) -> InputFormat {
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        if memchr::memmem::find(head, b"\"resultType\"").is_some() {
+            return InputFormat::Prometheus;
+        }
+        return InputFormat::Jsonl;
+    }
+    if memchr::memmem::find(head, pool_status::MARKER).is_some() {
+        return InputFormat::PoolStatus;
+    }
+    InputFormat::Csv
+}
+
+/// Streams one metrics file in `opts.format` (or the format [`detect`] sees in
+/// its first megabyte, peeked without consuming, so line numbers hold).
+/// Arguments as [`csv::read`].
 pub fn read_metrics(
     path: &Path,
     input: impl Read,
@@ -269,28 +319,44 @@ pub fn read_metrics(
 ) -> Result<FileSummary, IngestError> {
     use std::io::BufRead;
     let mut input = std::io::BufReader::with_capacity(1 << 20, input);
-    // Peek only (the first buffer): nothing is consumed, so line numbers hold.
-    let json = input
-        .fill_buf()
-        .map_err(|source| IngestError::Io {
+    let format = match opts.format {
+        InputFormat::Auto => detect(input.fill_buf().map_err(|source| IngestError::Io {
             path: path.to_path_buf(),
             source,
-        })?
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        == Some(&b'{');
-    if json {
-        jsonl::read(path, input, file, opts, series, diags, sink)
-    } else {
-        csv::read(path, input, file, opts, series, diags, sink)
+        })?),
+        forced => forced,
+    };
+    match format {
+        InputFormat::Jsonl => jsonl::read(path, input, file, opts, series, diags, sink),
+        InputFormat::Prometheus => prometheus::read(path, input, file, opts, series, diags, sink),
+        InputFormat::PoolStatus => pool_status::read(path, input, file, opts, series, diags, sink),
+        InputFormat::Csv | InputFormat::Auto => csv::read(path, input, file, opts, series, diags, sink),
     }
 }
 
 /// Options every metrics reader takes.
 #[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
-    /// Service for files that have no `service` column.
+    /// Service for inputs that do not name one.
     pub service: Option<String>,
+    /// The format of every file, or [`InputFormat::Auto`].
+    pub format: InputFormat,
+    /// Metric and label names of Prometheus query results.
+    pub prometheus: crate::config::PrometheusSettings,
+    /// Prefix and zone of `pool.status()` log lines.
+    pub pool_status: crate::config::PoolStatusSettings,
+}
+
+impl ReadOptions {
+    /// The options `settings` and the command line give.
+    pub fn new(settings: &crate::config::Settings, service: Option<String>, format: InputFormat) -> Self {
+        ReadOptions {
+            service,
+            format,
+            prometheus: settings.prometheus.clone(),
+            pool_status: settings.pool_status.clone(),
+        }
+    }
 }
 
 /// What one file gave.
