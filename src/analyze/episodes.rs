@@ -28,8 +28,10 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// `checked_out / pool_size > threshold`, divided as Prometheus' rule
+    /// expression does, so that both agree on every value.
     fn above(&self, threshold: f64) -> bool {
-        f64::from(self.checked_out) > threshold * f64::from(self.pool_size)
+        f64::from(self.checked_out) / f64::from(self.pool_size) > threshold
     }
 }
 

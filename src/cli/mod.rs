@@ -130,7 +130,7 @@ pub struct MetricsArgs {
     pub metrics: Vec<PathBuf>,
     /// Read every metrics file in this format instead of telling it by content.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
-    pub input_format: InputFormat,
+    pub metrics_format: InputFormat,
     /// Service name for inputs that do not name one.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
@@ -251,6 +251,27 @@ pub enum ExportWhat {
     },
     /// A Grafana dashboard (JSON, schemaVersion 39) for the pool metrics and alerts.
     Grafana {
+        /// Write here (atomically) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// A `promtool test rules` file: input series from metric history, expected
+    /// alerts from poolcap's replay of it (see README "Proving the rules").
+    PromtoolTests {
+        /// Metric inputs (required here).
+        #[command(flatten)]
+        metrics: MetricsArgs,
+        /// One test per instance covering this span, checked every minute
+        /// (RFC 3339, or YYYY-MM-DD in policy.timezone); without --from/--to,
+        /// tests around every fired episode and the closest misses.
+        #[arg(long, value_name = "WHEN", requires = "to")]
+        from: Option<String>,
+        /// End of the span (see --from).
+        #[arg(long, value_name = "WHEN", requires = "from")]
+        to: Option<String>,
+        /// The rules file the tests load, relative to the test file.
+        #[arg(long, value_name = "PATH", default_value = "poolcap-rules.yml")]
+        rules: String,
         /// Write here (atomically) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,

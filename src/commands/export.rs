@@ -12,6 +12,16 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> any
     let (text, out) = match &args.what {
         ExportWhat::PrometheusRules { out } => (render::prometheus::rules_file(&settings)?, out),
         ExportWhat::Grafana { out } => (render::grafana::dashboard(&settings)?, out),
+        ExportWhat::PromtoolTests {
+            metrics,
+            from,
+            to,
+            rules,
+            out,
+        } => (
+            super::promtool_tests::run(&settings, metrics, from, to, rules, printer)?,
+            out,
+        ),
     };
     match out {
         Some(path) => {

@@ -131,7 +131,7 @@ pub fn load(
     analyzer: AnalyzerSettings,
     printer: &mut Printer,
 ) -> anyhow::Result<Loaded> {
-    let opts = ReadOptions::new(settings, args.service.clone(), args.input_format);
+    let opts = ReadOptions::new(settings, args.service.clone(), args.metrics_format);
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let (tx, rx) = mpsc::sync_channel::<Batch>(8);
     let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Sample>>();

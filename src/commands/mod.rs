@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod overrides;
 pub mod plan;
 pub mod probe;
+pub mod promtool_tests;
 pub mod review;
 pub mod slowlog;
 pub mod targets;

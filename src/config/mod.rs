@@ -50,7 +50,8 @@ pub struct PoolStatusSettings {
 impl PoolStatusSettings {
     /// The default prefix: an ISO-like date and time at the start of the line
     /// (`2026-11-27 12:26:08,305`, `2026-11-27T12:26:08.305Z`, `… +01:00`).
-    pub const DEFAULT_PREFIX: &str = r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)";
+    pub const DEFAULT_PREFIX: &str =
+        r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)";
 }
 
 impl Default for PoolStatusSettings {

@@ -8,8 +8,7 @@ use serde::Deserialize;
 
 use super::{
     AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PoolStatusSettings,
-    PrometheusSettings,
-    ServiceSettings, Setting, Settings, Target, TargetKind, line_column, parse_duration,
+    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, line_column, parse_duration,
 };
 
 #[derive(Deserialize)]

@@ -260,16 +260,16 @@ pub(crate) fn finish(path: &Path, summary: FileSummary) -> Result<FileSummary, I
 /// The format of a metrics file (`--input-format`; by default told apart by content).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum InputFormat {
-    /// Told apart by content ([`detect`]).
+    /// Told apart by content.
     #[default]
     Auto,
-    /// CSV with a header ([`csv`]).
+    /// CSV with a header.
     Csv,
-    /// JSON lines of `/api/metrics` bodies ([`jsonl`]).
+    /// JSON lines of /api/metrics bodies.
     Jsonl,
-    /// Prometheus HTTP API `query_range` results ([`prometheus`]).
+    /// Prometheus HTTP API query_range (or query) results.
     Prometheus,
-    /// Log lines carrying SQLAlchemy's `pool.status()` text ([`pool_status`]).
+    /// Log lines carrying SQLAlchemy's pool.status() text.
     PoolStatus,
 }
 

@@ -5,8 +5,6 @@ use std::path::Path;
 
 use super::{Diagnostics, FileSummary, IngestError, ReadOptions, Sample, SeriesTable};
 
-
-
 /// Streams one file, calling `sink` with every valid sample.
 pub fn read(
     path: &Path,

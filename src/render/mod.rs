@@ -10,6 +10,7 @@ pub mod grafana;
 pub mod plan;
 pub mod probe;
 pub mod prometheus;
+pub mod promtool;
 pub mod review;
 pub mod slowlog;
 

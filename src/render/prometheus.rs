@@ -66,40 +66,114 @@ pub fn prometheus_duration(seconds: i64) -> String {
     format_duration(seconds)
 }
 
+/// A rule's annotations as Prometheus templates (`{{ $labels.X }}`,
+/// `{{ $value | humanizePercentage }}`; [`expand_annotation`] fills them in).
+pub fn annotation_templates(settings: &Settings, rule: &AlertRule) -> BTreeMap<String, String> {
+    let p = &settings.prometheus;
+    let percent = format!("{}%", rule.above * 100.0);
+    let for_ = prometheus_duration(rule.for_seconds);
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "summary".to_string(),
+        format!(
+            "DB connection pool of {{{{ $labels.{svc} }}}} ({{{{ $labels.{inst} }}}}) above {percent} for {for_}",
+            svc = p.service_label,
+            inst = p.instance_label
+        ),
+    );
+    annotations.insert(
+        "description".to_string(),
+        format!(
+            "checked_out / pool_size is {{{{ $value | humanizePercentage }}}} (rule {name}: above {percent} for {for_}). \
+             Clinicians may be waiting on the database. Incident procedure (runbook): \
+             poolcap override {{{{ $labels.{svc} }}}} --bump --reason \"<why>\" --incident <ID> --dry-run, \
+             then without --dry-run; deploy the printed variables and restart the service; \
+             then find the cause with poolcap plan on this month's metrics.",
+            name = rule.name,
+            svc = p.service_label
+        ),
+    );
+    annotations.insert("runbook_url".to_string(), p.runbook_url.clone());
+    annotations
+}
+
+/// An annotation as Prometheus expands it for an alert with these labels and
+/// value — only the two template forms [`annotation_templates`] writes.
+pub fn expand_annotation(template: &str, labels: &BTreeMap<String, String>, value: f64) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        let action = rest[open + 2..open + close].trim();
+        if action == "$value | humanizePercentage" {
+            out.push_str(&humanize_percentage(value));
+        } else if let Some(name) = action.strip_prefix("$labels.") {
+            out.push_str(labels.get(name).map_or("", String::as_str));
+        } else {
+            out.push_str(&rest[open..open + close + 2]);
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Prometheus' `humanizePercentage`: Go's `fmt.Sprintf("%.4g%%", v*100)`.
+pub fn humanize_percentage(value: f64) -> String {
+    format!("{}%", go_g4(value * 100.0))
+}
+
+/// Go's `%.4g`: four significant digits, trailing zeros dropped, exponent form
+/// when the exponent is below -4 or at least the digits kept.
+fn go_g4(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    // Rust rounds to 4 significant digits exactly (ties to even, as Go does).
+    let sci = format!("{:.3e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("{:e} exponent is a number");
+    let digits: String = mantissa.replace('.', "").trim_end_matches('0').to_string();
+    let digits = if digits.is_empty() { "0".to_string() } else { digits };
+    let nd = digits.len() as i32;
+    let dp = exp + 1; // digits before the decimal point
+    let eprec = if 4 > nd && nd >= dp { nd } else { 4 };
+    let sign = if v < 0.0 { "-" } else { "" };
+    if exp < -4 || exp >= eprec {
+        let mut m = digits[..1].to_string();
+        if nd > 1 {
+            m.push('.');
+            m.push_str(&digits[1..]);
+        }
+        return format!("{sign}{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+    let decimals = (nd - dp).max(0) as usize;
+    format!("{sign}{:.*}", decimals, v.abs())
+}
+
 /// The rules file (YAML) for the configured alert rules.
 pub fn rules_file(settings: &Settings) -> anyhow::Result<String> {
-    let p = &settings.prometheus;
     let utilization = utilization_expr(settings);
     let rules = settings
         .alerts
         .iter()
         .map(|rule| {
-            let percent = format!("{}%", rule.above * 100.0);
             let for_ = prometheus_duration(rule.for_seconds);
             let mut labels = BTreeMap::new();
             labels.insert("severity".to_string(), rule.name.clone());
-            let mut annotations = BTreeMap::new();
-            annotations.insert(
-                "summary".to_string(),
-                format!(
-                    "DB connection pool of {{{{ $labels.{svc} }}}} ({{{{ $labels.{inst} }}}}) above {percent} for {for_}",
-                    svc = p.service_label,
-                    inst = p.instance_label
-                ),
-            );
-            annotations.insert(
-                "description".to_string(),
-                format!(
-                    "checked_out / pool_size is {{{{ $value | humanizePercentage }}}} (rule {name}: above {percent} for {for_}). \
-                     Clinicians may be waiting on the database. Incident procedure (runbook): \
-                     poolcap override {{{{ $labels.{svc} }}}} --bump --reason \"<why>\" --incident <ID> --dry-run, \
-                     then without --dry-run; deploy the printed variables and restart the service; \
-                     then find the cause with poolcap plan on this month's metrics.",
-                    name = rule.name,
-                    svc = p.service_label
-                ),
-            );
-            annotations.insert("runbook_url".to_string(), p.runbook_url.clone());
+            let annotations = annotation_templates(settings, rule);
             Rule {
                 alert: alert_name(rule),
                 expr: format!("{utilization} > {}", rule.above),
