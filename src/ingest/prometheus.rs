@@ -239,7 +239,8 @@ fn check_value(field: Field, value: &Value) -> Result<u64, RowError> {
         ));
     }
     if v.is_infinite() {
-        return Err(row_error("infinite", format!("{name} is {v}")));
+        let sign = if v > 0.0 { '+' } else { '-' };
+        return Err(row_error("infinite", format!("{name} is {sign}Inf")));
     }
     if v < 0.0 || v.fract() != 0.0 {
         return Err(row_error(
@@ -1213,6 +1214,23 @@ mod tests {
                 .starts_with(r#"sqlalchemy_pool_checked_out{service="b"} at 2026-10-01T08:00:00Z"#),
             "{}",
             shown[0].2
+        );
+        assert!(shown[1].2.ends_with("08:00:01Z: checked_out is +Inf"), "{}", shown[1].2);
+        assert!(shown[2].2.ends_with("08:00:02Z: checked_out is -Inf"), "{}", shown[2].2);
+        assert!(
+            shown[3].2.ends_with("checked_out -1 is not a whole number ≥ 0"),
+            "{}",
+            shown[3].2
+        );
+        assert!(
+            shown[4].2.ends_with("checked_out 1.5 is not a whole number ≥ 0"),
+            "{}",
+            shown[4].2
+        );
+        assert!(
+            shown[5].2.ends_with("checked_out 4.294967296e9 is out of range"),
+            "{}",
+            shown[5].2
         );
         assert!(shown[6].2.contains("\"many\" is not a number"), "{}", shown[6].2);
         assert!(shown[7].2.contains("1e308 is out of range"), "{}", shown[7].2);
