@@ -18,11 +18,14 @@
 //! | checked_out | `db_client_connection_count` / `db_client_connections_usage` with `db_client_connection_state` or `state` = `used` |
 //! | checked_in | the same with `idle` (read and checked, not kept: a [`Sample`] has no such field) |
 //! | pool_size | `db_client_connection_idle_max` / `db_client_connections_idle_max` |
-//! | max_overflow | `db_client_connection_max` / `db_client_connections_max` minus pool_size at that time |
+//! | max_overflow | `db_client_connection_max` / `db_client_connections_max` minus pool_size at that time (when there is no `max_overflow_metric` series) |
 //! | waiting | `db_client_connection_pending_requests` / `db_client_connections_pending_requests` |
 //! | timeouts | `db_client_connection_timeouts[_total]` / `db_client_connections_timeouts[_total]` |
 //!
 //! `overflow_metric` is recognised and skipped (its points are not rows).
+//! A document is told apart by its `"resultType"` ([`super::detect`]); an
+//! error answer has none, so it is only read here under
+//! `--input-format prometheus`.
 //! Series of any other name are ignored and named in one notice per file.
 //! The service is the `service_label` label, else `job` (where OpenTelemetry
 //! puts `service.name`), else `--service`, else the whole series is rejected
