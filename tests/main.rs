@@ -9,6 +9,7 @@ mod edits;
 mod export;
 mod plan;
 mod probe;
+mod prometheus_input;
 mod promtool;
 mod review;
 mod slowlog;
