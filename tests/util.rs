@@ -73,6 +73,7 @@ pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan:
     let inputs = poolcap::cli::PlanInputs {
         metrics: poolcap::cli::MetricsArgs {
             metrics: SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
+            input_format: Default::default(),
             service: None,
             lenient: false,
         },
