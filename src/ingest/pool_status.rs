@@ -26,7 +26,13 @@
 //!   earlier instant, as Python's and jiff's "compatible" rule does; a time the
 //!   clocks skipped (spring-forward gap) cannot have been written by a correct
 //!   clock in that zone, so the row is rejected (`bad-timestamp`, naming the
-//!   gap) rather than guessed. Fractions of a second are truncated.
+//!   gap) rather than guessed. Fractions of a second are truncated, and the
+//!   lines of one pool within one second (a monitor logging twice a second)
+//!   become one sample: the busiest line's (highest `checked_out /
+//!   pool_size`), so a peak is never averaged away, with the latest timeouts
+//!   count. Such lines count as rows, neither accepted nor rejected, and a
+//!   notice (`same-second`) says how many were folded. Samples are passed on
+//!   one line late per pool, so memory stays one sample per pool.
 //! - Service: the prefix's group `service`, else `--service`, else the row is
 //!   rejected (`missing-field`). Instance: the group `instance`, else the file
 //!   name up to its first `.` (`web-1.log.1` → `web-1`), so the rotated files of
@@ -339,6 +345,11 @@ struct Reader<'o> {
     pending: Timeouts,
     /// The series of the latest accepted status line.
     last: Option<SeriesId>,
+    /// Per series id, the sample of its latest second, held back until a
+    /// line of a later second (or the end) shows no more will join it.
+    held: Vec<Option<Sample>>,
+    /// Status lines folded into another of the same pool and second.
+    merged: u64,
 }
 
 impl Reader<'_> {
@@ -377,6 +388,32 @@ impl Reader<'_> {
         match own.or(self.last) {
             Some(id) => self.track(id).add(seen),
             None => self.pending.add(seen),
+        }
+    }
+
+    /// Holds `sample` back; the sample it displaces, when that is of an
+    /// earlier second. Lines of one pool in one second become one sample:
+    /// the busiest (highest `checked_out / pool_size`, the later on a tie),
+    /// with the latest timeouts count and `max_overflow`.
+    fn hold(&mut self, sample: Sample) -> Option<Sample> {
+        let i = sample.series as usize;
+        if self.held.len() <= i {
+            self.held.resize(i + 1, None);
+        }
+        match self.held[i] {
+            Some(held) if held.ts == sample.ts => {
+                self.merged += 1;
+                let busier = u64::from(sample.checked_out) * u64::from(held.pool_size)
+                    >= u64::from(held.checked_out) * u64::from(sample.pool_size);
+                let base = if busier { sample } else { held };
+                self.held[i] = Some(Sample {
+                    timeouts: sample.timeouts,
+                    max_overflow: sample.max_overflow.or(held.max_overflow),
+                    ..base
+                });
+                None
+            }
+            _ => self.held[i].replace(sample),
         }
     }
 
@@ -443,6 +480,8 @@ pub fn read(
         timeouts: Vec::new(),
         pending: Timeouts::default(),
         last: None,
+        held: Vec::new(),
+        merged: 0,
     };
     let status_finder = memchr::memmem::Finder::new(STATUS);
     let marker_finder = memchr::memmem::Finder::new(MARKER.trim_ascii_end());
@@ -468,8 +507,31 @@ pub fn read(
             continue;
         }
         summary.rows += 1;
-        let parsed = reader.row(text, line, series);
-        take_row(parsed, path, line, &mut summary, diags, series, sink);
+        match reader.row(text, line, series) {
+            Ok(sample) => {
+                if let Some(done) = reader.hold(sample) {
+                    take_row(Ok(done), path, done.line, &mut summary, diags, series, sink);
+                }
+            }
+            Err(e) => take_row(Err(e), path, line, &mut summary, diags, series, sink),
+        }
+    }
+    let mut rest: Vec<Sample> = reader.held.iter().flatten().copied().collect();
+    rest.sort_by_key(|s| (s.ts, s.line));
+    for done in rest {
+        take_row(Ok(done), path, done.line, &mut summary, diags, series, sink);
+    }
+    if reader.merged > 0 {
+        diags.notice(Diagnostic {
+            path: path.to_path_buf(),
+            line: None,
+            code: "same-second",
+            message: format!(
+                "{} status line(s) shared their second with another of the same pool; \
+                 each second keeps its busiest line (poolcap works in whole seconds)",
+                reader.merged
+            ),
+        });
     }
     if summary.rows == 0 {
         diags.notice(Diagnostic {
@@ -579,6 +641,17 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
         )
     }
 
+    /// The fixture's status lines and the distinct seconds they fall in.
+    fn fixture_counts() -> (u64, u64) {
+        let lines: Vec<&[u8]> = FIXTURE
+            .split(|&b| b == b'\n')
+            .filter(|l| memchr::memmem::find(l, b"Pool size: ").is_some())
+            .collect();
+        let mut seconds: Vec<&[u8]> = lines.iter().map(|l| &l[..19]).collect();
+        seconds.dedup();
+        (lines.len() as u64, seconds.len() as u64)
+    }
+
     #[test]
     fn the_fixtures_first_lines_give_exact_samples() {
         // Written in UTC; Europe/London is on GMT in November, so both agree.
@@ -589,6 +662,9 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
                 &options(Some("backend"), None, zone),
             );
             let summary = r.result.as_ref().unwrap();
+            // Twice a second: lines 1 and 2 (0 then 2 checked out) are one
+            // second, whose busiest line stays; 4 and 6 likewise; 8 and 11
+            // tie at 3, and the later stays.
             let first: Vec<_> = r.samples[..3]
                 .iter()
                 .map(|s| {
@@ -606,29 +682,68 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
             assert_eq!(
                 first,
                 [
-                    (1, utc("2026-11-27T13:24:36Z"), 5, 0, None, None, Some(0)),
                     (2, utc("2026-11-27T13:24:36Z"), 5, 2, None, None, Some(0)),
-                    (4, utc("2026-11-27T13:24:37Z"), 5, 1, None, None, Some(0)),
+                    (6, utc("2026-11-27T13:24:37Z"), 5, 2, None, None, Some(0)),
+                    (11, utc("2026-11-27T13:24:38Z"), 5, 3, None, None, Some(0)),
                 ],
                 "{zone}"
             );
             assert_eq!(r.samples[0].ts, 1_795_785_876);
             assert_eq!(r.key(0), ("backend", "sqlalchemy-pool-status"));
-            let status_lines = FIXTURE
-                .split(|&b| b == b'\n')
-                .filter(|l| l.starts_with(b"2026") && memchr::memmem::find(l, b"Pool size: ").is_some())
-                .count() as u64;
-            assert_eq!(status_lines, 72);
-            assert_eq!(
-                (summary.rows, summary.accepted, summary.rejected),
-                (status_lines, status_lines, 0)
-            );
+            let (status_lines, seconds) = fixture_counts();
+            assert_eq!((status_lines, seconds), (72, 36));
+            assert_eq!((summary.rows, summary.accepted, summary.rejected), (72, 36, 0));
+            assert_eq!(r.diags.notices()[0].code, "same-second");
+            assert!(r.diags.notices()[0].message.starts_with("36 status line(s)"));
             assert_eq!(summary.bytes, FIXTURE.len() as u64);
             assert_eq!(r.samples.iter().map(|s| s.checked_out).max(), Some(8));
+            assert!(r.samples.windows(2).all(|w| w[0].ts < w[1].ts));
             let last = r.samples.last().unwrap();
             assert_eq!((last.timeouts, last.max_overflow), (Some(9), Some(3)));
             assert!(r.samples.windows(2).all(|w| w[0].timeouts <= w[1].timeouts));
         }
+    }
+
+    #[test]
+    fn lines_of_one_pool_in_one_second_become_its_busiest() {
+        let prefix = r"^(?P<ts>\S+) (?P<instance>\S+) ";
+        let text = [
+            status("2026-11-27T13:25:10.100Z a ", "5", "0", "-5", "4"),
+            status("2026-11-27T13:25:10.100Z b ", "5", "0", "-5", "1"),
+            status("2026-11-27T13:25:10.500Z a ", "10", "0", "-5", "5"),
+            "2026-11-27T13:25:10.600Z a QueuePool limit of size 5 overflow 1 reached\n".into(),
+            status("2026-11-27T13:25:10.900Z a ", "5", "0", "-5", "2"),
+            status("2026-11-27T13:25:11.000Z a ", "5", "0", "-5", "3"),
+        ]
+        .concat();
+        let r = run_with("w.log", text.as_bytes(), &options(Some("s"), Some(prefix), "UTC"));
+        type Row<'a> = (&'a str, i64, u64, u32, u32, Option<u64>, Option<u32>);
+        let got: Vec<Row> = (0..r.samples.len())
+            .map(|i| {
+                let s = &r.samples[i];
+                (
+                    r.key(i).1,
+                    s.ts,
+                    s.line,
+                    s.pool_size,
+                    s.checked_out,
+                    s.timeouts,
+                    s.max_overflow,
+                )
+            })
+            .collect();
+        let t = utc("2026-11-27T13:25:10Z");
+        assert_eq!(
+            got,
+            [
+                // 4/5 beats 5/10 and 2/5; the count is the second's last.
+                ("a", t, 1, 5, 4, Some(1), Some(1)),
+                ("b", t, 2, 5, 1, Some(0), None),
+                ("a", t + 1, 6, 5, 3, Some(1), Some(1)),
+            ]
+        );
+        let summary = r.result.unwrap();
+        assert_eq!((summary.rows, summary.accepted, summary.rejected), (5, 3, 0));
     }
 
     #[test]
@@ -643,8 +758,8 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
             &mut Diagnostics::default(),
             &mut |_, _| n += 1,
         );
-        assert_eq!(result.unwrap().accepted, 72);
-        assert_eq!(n, 72);
+        assert_eq!(result.unwrap().accepted, 36);
+        assert_eq!(n, 36);
     }
 
     #[test]
@@ -744,7 +859,7 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
             ("2026-07-01 12:00:00.5-0530", "2026-07-01T17:30:00Z"),
             ("2026-07-01 12:00:00,250+0100", "2026-07-01T11:00:00Z"),
             // No offset: local time in the zone (BST in July).
-            ("2026-07-01 12:00:00,250", "2026-07-01T11:00:00Z"),
+            ("2026-07-01 12:00:01,250", "2026-07-01T11:00:01Z"),
             ("2026-12-01 12:00:00", "2026-12-01T12:00:00Z"),
         ];
         let text: String = cases
@@ -840,7 +955,7 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
         let good = [
             // Large but in range; counts that do not add up (status() takes no lock).
             status(p, "4294967295", "4294967295", "-2147483648", "4294967295"),
-            status(p, "5", "0", "3", "1"),
+            status("2026-11-27 12:00:01,000 INFO ", "5", "0", "3", "1"),
         ];
         let mut text = good.concat();
         for (line, _) in &lines {
