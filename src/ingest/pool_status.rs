@@ -41,7 +41,8 @@
 //! Timeouts: SQLAlchemy raises `sqlalchemy.exc.TimeoutError: QueuePool limit of
 //! size 5 overflow 3 reached, connection timed out, timeout 2.00 (…)`; a line
 //! holding that text (an app's warning, or the last line of a
-//! `logger.exception` traceback) counts one timeout. Every sample of the file
+//! `logger.exception` traceback) counts one timeout (an app that logs one
+//! timeout on two such lines counts it twice). Every sample of the file
 //! carries `timeouts = Some(timeouts of its series seen so far in this file)`,
 //! starting at 0 (the analysis counts increases between samples, so a counter
 //! that only appeared with the first timeout would lose that timeout), and,
