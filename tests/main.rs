@@ -8,6 +8,7 @@ mod cli;
 mod edits;
 mod export;
 mod plan;
+mod pool_status_input;
 mod probe;
 mod prometheus_input;
 mod promtool;
