@@ -195,7 +195,7 @@ fn a_log_whose_first_megabyte_has_no_status_line_needs_the_format_forced() {
         &[
             "--service",
             "backend",
-            "--input-format",
+            "--metrics-format",
             "pool-status",
             "--metrics",
             log,

@@ -323,13 +323,12 @@ fn a_timeouts_counter_reset_is_counted_from_zero() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("reset.json");
     std::fs::write(&path, doc).unwrap();
-    // In process: `plan` on the command line trips clap's debug assertion on
-    // the duplicated --input-format (metrics and slow logs) in debug builds.
+    // In process, to read the analysis' timeout count directly.
     let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
     let inputs = poolcap::cli::PlanInputs {
         metrics: poolcap::cli::MetricsArgs {
             metrics: vec![path],
-            input_format: poolcap::ingest::InputFormat::Auto,
+            metrics_format: poolcap::ingest::InputFormat::Auto,
             service: None,
             lenient: false,
         },

@@ -287,14 +287,16 @@ impl InputFormat {
 }
 
 /// The format of a file from its first bytes: a JSON document naming a
-/// `resultType` is a Prometheus query result, other `{…}` lines are JSON
+/// `resultType` (or an `errorType`) is a Prometheus query answer, other `{…}` lines are JSON
 /// lines, text with `Pool size: … Checked out connections:` is a log of
 /// `pool.status()`, anything else CSV (whose header check then explains what
 /// is missing).
 pub fn detect(head: &[u8]) -> InputFormat {
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
-        if memchr::memmem::find(head, b"\"resultType\"").is_some() {
+        if memchr::memmem::find(head, b"\"resultType\"").is_some()
+            || memchr::memmem::find(head, b"\"errorType\"").is_some()
+        {
             return InputFormat::Prometheus;
         }
         return InputFormat::Jsonl;

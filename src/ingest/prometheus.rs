@@ -23,9 +23,9 @@
 //! | timeouts | `db_client_connection_timeouts[_total]` / `db_client_connections_timeouts[_total]` |
 //!
 //! `overflow_metric` is recognised and skipped (its points are not rows).
-//! A document is told apart by its `"resultType"` ([`super::detect`]); an
-//! error answer has none, so it is only read here under
-//! `--input-format prometheus`.
+//! A document is told apart by its `"resultType"`, an error answer by its
+//! `"errorType"` ([`super::detect`]); `--metrics-format prometheus`
+//! (`--input-format` of `ingest metrics`) forces it.
 //! Series of any other name are ignored and named in one notice per file.
 //! The service is the `service_label` label, else `job` (where OpenTelemetry
 //! puts `service.name`), else `--service`, else the whole series is rejected
@@ -69,9 +69,6 @@ use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-<<<<<<< HEAD
-/// Streams one file, calling `sink` with every valid sample.
-=======
 use super::{
     Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error,
     take_row,
@@ -893,7 +890,6 @@ fn parse_error(path: &Path, e: serde_json::Error) -> IngestError {
 }
 
 /// Streams one query result, calling `sink` with every valid sample.
->>>>>>> wt-promjson
 pub fn read(
     path: &Path,
     input: impl Read,
@@ -1604,7 +1600,7 @@ mod tests {
         assert_eq!(run(bare, None).rows(), vec![s("b", "default", T0, 5, 4)]);
     }
 
-    /// `--input-format prometheus`: detection needs `"resultType"` in the file.
+    /// `--metrics-format prometheus`: the reader takes any file it is given.
     fn forced(text: &str) -> Run {
         run_with(text.as_bytes(), None, crate::ingest::InputFormat::Prometheus)
     }
@@ -1620,6 +1616,10 @@ mod tests {
     fn an_error_response_names_its_error_type_and_message() {
         let text =
             r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:1: parse error"}"#;
+        assert_eq!(
+            crate::ingest::detect(text.as_bytes()),
+            crate::ingest::InputFormat::Prometheus
+        );
         let (line, message) = header_error(&forced(text));
         assert_eq!(line, 1);
         assert_eq!(
