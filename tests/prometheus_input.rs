@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::util::{poolcap, root, sample_csv};
+use crate::util::{outcome_of, poolcap, root, sample_csv};
 
 const FIXTURE: &str = "tests/fixtures/metrics/prometheus-query-range-2026-09-16.json.gz";
 const CSV: &str = "data/metrics/2026-09.csv.gz";
@@ -324,26 +324,7 @@ fn a_timeouts_counter_reset_is_counted_from_zero() {
     let path = dir.path().join("reset.json");
     std::fs::write(&path, doc).unwrap();
     // In process, to read the analysis' timeout count directly.
-    let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
-    let inputs = poolcap::cli::PlanInputs {
-        metrics: poolcap::cli::MetricsArgs {
-            metrics: vec![path],
-            metrics_format: poolcap::ingest::InputFormat::Auto,
-            service: None,
-            lenient: false,
-        },
-        month: "2026-10".into(),
-        slowlog: Vec::new(),
-        slowlog_inputs: Default::default(),
-        probe: None,
-    };
-    let options = poolcap::commands::plan::ComputeOptions {
-        history_months: 0,
-        detail_columns: None,
-        store: None,
-    };
-    let mut printer = poolcap::render::Printer::quiet();
-    let outcome = poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap();
+    let outcome = outcome_of(vec![path], "2026-10", 0, None);
     let instances = &outcome.analysis.instances;
     assert_eq!(instances.len(), 1);
     assert_eq!(instances[0].windows[0].timeouts, 7);

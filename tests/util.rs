@@ -66,29 +66,45 @@ pub fn sample_csv(path: &str) -> String {
     text
 }
 
-/// The sample data's October plan computed in process from the metric files,
-/// with two earlier months (and chart detail of `detail_columns`).
-pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan::PlanOutcome {
+/// The sample config's plan for `month` computed in process from metric
+/// `files`, with `history_months` earlier months (and chart detail of `detail_columns`).
+pub fn outcome_of(
+    files: Vec<PathBuf>,
+    month: &str,
+    history_months: usize,
+    detail_columns: Option<usize>,
+) -> poolcap::commands::plan::PlanOutcome {
     let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
     let inputs = poolcap::cli::PlanInputs {
         metrics: poolcap::cli::MetricsArgs {
-            metrics: SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
+            metrics: files,
             metrics_format: poolcap::ingest::InputFormat::Auto,
             service: None,
             lenient: false,
         },
-        month: "2026-10".into(),
+        month: month.into(),
         slowlog: Vec::new(),
         slowlog_inputs: Default::default(),
         probe: None,
     };
     let options = poolcap::commands::plan::ComputeOptions {
-        history_months: 2,
+        history_months,
         detail_columns,
         store: None,
     };
     let mut printer = poolcap::render::Printer::quiet();
     poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()
+}
+
+/// The sample data's October plan computed in process from the metric files,
+/// with two earlier months (and chart detail of `detail_columns`).
+pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan::PlanOutcome {
+    outcome_of(
+        SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
+        "2026-10",
+        2,
+        detail_columns,
+    )
 }
 
 /// The October plan JSON of the sample config from metric `files`, without

@@ -450,4 +450,40 @@ mod tests {
         assert_eq!(samples[1].pool_size, 20);
         assert_eq!(samples[1].timeouts, None);
     }
+
+    proptest::proptest! {
+        /// Any bytes: a result or an error, never a panic, and every accepted
+        /// sample within capacity.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let _ = run(&text, &ReadOptions::default());
+            let _ = run(&format!("ts,service,pool_size,checked_out,max_overflow,timeouts\n{text}"), &ReadOptions::default());
+        }
+
+        /// Rows of the right shape with hostile fields (NaN, ±Inf, huge,
+        /// negative, fractions, empty, text): never a panic; what is accepted
+        /// is what the row says.
+        #[test]
+        fn hostile_fields_never_panic(rows in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![
+                "0", "1", "20", "-1", "1.5", "20.0", "NaN", "+Inf", "-Inf", "inf", "1e308", "18446744073709551616",
+                "4294967296", "", " ", "x", "\"7\"", "2026-10-01T08:00:00Z", "2026-10-01 08:00:00", "9999999999999",
+            ]), 6),
+            0..20,
+        )) {
+            let mut text = String::from("ts,service,pool_size,checked_out,max_overflow,timeouts\n");
+            for r in &rows {
+                text.push_str(&format!("{},b,{},{},{},{}\n", r[0], r[1], r[2], r[3], r[4]));
+            }
+            let (_, samples, diags, _) = run(&text, &ReadOptions::default());
+            proptest::prop_assert!(samples.len() as u64 + diags.rejected() == rows.len() as u64);
+            for s in samples {
+                proptest::prop_assert!(s.pool_size >= 1);
+                if let Some(mo) = s.max_overflow {
+                    proptest::prop_assert!(u64::from(s.checked_out) <= u64::from(s.pool_size) + u64::from(mo));
+                }
+            }
+        }
+    }
 }
