@@ -24,14 +24,12 @@ input MB per second (uncompressed bytes of that format).
 import argparse
 import csv
 import json
-import os
-import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from plan_throughput import run_child  # same directory: wall clock and peak RSS of a child
+from plan_throughput import machine, run_child  # same directory
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-out" / "inputs"
@@ -112,15 +110,7 @@ def main():
     files = {"csv": [source], "jsonl": [OUT / "bench.jsonl"], "prometheus": [OUT / "bench-query-range.json"],
              "pool-status": sorted(OUT.glob("*.log"))}
 
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    print(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
+    print(machine())
     print(f"input: {samples:,} samples ({INSTANCES} instances, 15 s, October 2026); best of {args.runs} runs\n")
     print("| format | files | MB | wall (s) | samples/s | MB/s | peak RSS (MiB) |")
     print("|---|---|---|---|---|---|---|")

@@ -41,6 +41,19 @@ def run_child(argv):
     return wall, usage.ru_maxrss / 1024
 
 
+def machine():
+    """`machine: N cores (CPU model), OS release` for the benchmark's header."""
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -79,15 +92,7 @@ def main():
         except ImportError:
             print("duckdb not installed (pip install duckdb): comparison skipped", file=sys.stderr)
 
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    print(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
+    print(machine())
     print(f"input: {data.name}, {rows:,} rows, {size_mb:.0f} MB; best of {args.runs} runs\n")
     print("| tool | work | wall (s) | MB/s | peak RSS (MiB) |")
     print("|---|---|---|---|---|")
