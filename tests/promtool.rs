@@ -223,3 +223,96 @@ fn promtool_fails_the_tests_when_an_expectation_is_wrong() {
     assert!(!ok, "promtool accepted a wrong expectation:\n{output}");
     assert!(output.contains("FAILED"), "{output}");
 }
+
+/// Without --from/--to: tests around the fired episodes and each rule's
+/// longest near misses of the sample October, with firing checks carrying the
+/// expanded labels and annotations, and checks where nothing may fire.
+#[test]
+fn automatic_tests_of_the_sample_october() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests = dir.path().join("tests.yml");
+    let out = poolcap(&[
+        "export",
+        "promtool-tests",
+        "--config",
+        "data/poolcap.toml",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--out",
+        tests.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let file: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&tests).unwrap()).unwrap();
+    assert_eq!(file["rule_files"][0].as_str(), Some("poolcap-rules.yml"));
+    assert_eq!(file["evaluation_interval"].as_str(), Some("1m"));
+    let groups = file["tests"].as_sequence().unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.contains("warning fired")), "{names:?}");
+    for rule in ["warning", "critical"] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains(&format!("{rule} held")) && n.contains("must not fire")),
+            "no near miss of {rule}: {names:?}"
+        );
+    }
+    let mut firing = 0;
+    let mut quiet = 0;
+    for group in groups {
+        let series: Vec<&str> = group["input_series"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|s| s["series"].as_str().unwrap())
+            .collect();
+        assert_eq!(series.len(), 2);
+        assert!(
+            series[0].starts_with("sqlalchemy_pool_checked_out{instance=\"backend-"),
+            "{series:?}"
+        );
+        assert!(series[1].starts_with("sqlalchemy_pool_size{"), "{series:?}");
+        for check in group["alert_rule_test"].as_sequence().unwrap() {
+            let alerts = check["exp_alerts"].as_sequence().unwrap();
+            if alerts.is_empty() {
+                quiet += 1;
+                continue;
+            }
+            firing += 1;
+            let labels = &alerts[0]["exp_labels"];
+            let severity = labels["severity"].as_str().unwrap();
+            assert_eq!(
+                check["alertname"].as_str().unwrap(),
+                format!("DbPoolUtilization{}", severity[..1].to_uppercase() + &severity[1..])
+            );
+            let summary = alerts[0]["exp_annotations"]["summary"].as_str().unwrap();
+            assert_eq!(
+                summary,
+                format!(
+                    "DB connection pool of backend ({}) above {} for {}",
+                    labels["instance"].as_str().unwrap(),
+                    if severity == "warning" { "80%" } else { "90%" },
+                    if severity == "warning" { "5m" } else { "2m" }
+                )
+            );
+            let description = alerts[0]["exp_annotations"]["description"].as_str().unwrap();
+            assert!(description.starts_with("checked_out / pool_size is "), "{description}");
+            assert!(!description.contains("{{"), "{description}");
+        }
+    }
+    assert!(firing > 100 && quiet > 100, "{firing} firing, {quiet} quiet checks");
+    if promtool_available() {
+        let rules = poolcap(&[
+            "export",
+            "prometheus-rules",
+            "--config",
+            "data/poolcap.toml",
+            "--out",
+            dir.path().join("poolcap-rules.yml").to_str().unwrap(),
+        ])
+        .run();
+        assert_eq!(rules.code, 0, "{}", rules.stderr);
+        let (ok, output) = promtool_test(&tests);
+        assert!(ok, "{output}");
+    }
+}

@@ -20,8 +20,9 @@
 //!    evaluation times, which is what the tests expect.
 //! 3. Cases: with `--from/--to`, one per instance covering the span, checked
 //!    every minute; otherwise one around every fired episode (merged per
-//!    instance) and around the three longest near misses (condition held, not
-//!    for long enough), checked at every change of state and every 10 minutes.
+//!    instance) and around each rule's two longest near misses (the condition
+//!    held, not longer than `for`), checked at every change of state and every
+//!    10 minutes.
 
 use std::collections::BTreeMap;
 
@@ -45,8 +46,8 @@ pub const EVALUATION_INTERVAL: i64 = 60;
 /// Context before a fired episode / after it ends, in an automatic case.
 const LEAD: i64 = 15 * 60;
 const TAIL: i64 = 10 * 60;
-/// How many near misses become cases.
-const NEAR_MISSES: usize = 3;
+/// How many near misses of each rule become cases.
+const NEAR_MISSES_PER_RULE: usize = 2;
 /// Checks between state changes in an automatic case.
 const CHECK_EVERY: i64 = 10 * 60;
 
@@ -221,7 +222,8 @@ fn ceil_minute(ts: i64) -> i64 {
 /// where they overlap on one instance.
 fn automatic_cases(replays: &BTreeMap<SeriesKey, Replay>, rules: &[AlertRule]) -> Vec<Case> {
     let mut wanted: Vec<Case> = Vec::new();
-    let mut misses: Vec<(i64, Case)> = Vec::new();
+    // Per rule: (how long the condition held, the case around it).
+    let mut misses: Vec<Vec<(i64, Case)>> = vec![Vec::new(); rules.len()];
     for (key, replay) in replays {
         for (r, fired) in replay.fired.iter().enumerate() {
             for &(start, _, end) in fired {
@@ -237,14 +239,14 @@ fn automatic_cases(replays: &BTreeMap<SeriesKey, Replay>, rules: &[AlertRule]) -
             for &(start, end) in holds {
                 let inside_fired = replay.fired[r].iter().any(|&(s, _, e)| s <= start && end <= e);
                 if !inside_fired {
-                    misses.push((
+                    misses[r].push((
                         end - start,
                         Case {
                             key: key.clone(),
                             start: floor_minute(start) - TAIL,
                             end: ceil_minute(end) + TAIL,
                             why: format!(
-                                "{} held {} (< {}), must not fire",
+                                "{} held {}, not longer than {}: must not fire",
                                 rules[r].name,
                                 test_duration(end - start),
                                 test_duration(rules[r].for_seconds)
@@ -255,8 +257,10 @@ fn automatic_cases(replays: &BTreeMap<SeriesKey, Replay>, rules: &[AlertRule]) -
             }
         }
     }
-    misses.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.start.cmp(&b.1.start)));
-    wanted.extend(misses.into_iter().take(NEAR_MISSES).map(|(_, c)| c));
+    for mut rule_misses in misses {
+        rule_misses.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.start.cmp(&b.1.start)));
+        wanted.extend(rule_misses.into_iter().take(NEAR_MISSES_PER_RULE).map(|(_, c)| c));
+    }
     wanted.sort_by(|a, b| (&a.key, a.start).cmp(&(&b.key, b.start)));
     let mut merged: Vec<Case> = Vec::new();
     for case in wanted {
