@@ -124,9 +124,8 @@ fn rfc3339(ts: i64) -> String {
     jiff::Timestamp::from_second(ts).unwrap().to_string()
 }
 
-/// Exports the rules and the tests of `metrics` over the span into `dir`;
-/// returns the test file's path and the export's note.
-fn export(dir: &Path, metrics: &Path, seed: u64) -> (std::path::PathBuf, String) {
+/// Exports the sample config's rules into `dir` as the tests load them.
+fn export_rules(dir: &Path) {
     let rules = dir.join("poolcap-rules.yml");
     let out = poolcap(&[
         "export",
@@ -138,6 +137,12 @@ fn export(dir: &Path, metrics: &Path, seed: u64) -> (std::path::PathBuf, String)
     ])
     .run();
     assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// Exports the rules and the tests of `metrics` over the span into `dir`;
+/// returns the test file's path and the export's note.
+fn export(dir: &Path, metrics: &Path, seed: u64) -> (std::path::PathBuf, String) {
+    export_rules(dir);
     let tests = dir.join("tests.yml");
     let out = poolcap(&[
         "export",
@@ -302,16 +307,7 @@ fn automatic_tests_of_the_sample_october() {
     }
     assert!(firing > 100 && quiet > 100, "{firing} firing, {quiet} quiet checks");
     if promtool_available() {
-        let rules = poolcap(&[
-            "export",
-            "prometheus-rules",
-            "--config",
-            "data/poolcap.toml",
-            "--out",
-            dir.path().join("poolcap-rules.yml").to_str().unwrap(),
-        ])
-        .run();
-        assert_eq!(rules.code, 0, "{}", rules.stderr);
+        export_rules(dir.path());
         let (ok, output) = promtool_test(&tests);
         assert!(ok, "{output}");
     }
