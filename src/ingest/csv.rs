@@ -12,8 +12,8 @@ use std::path::Path;
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error,
-    take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
+    check_pool_size, finish, row_error, take_row,
 };
 
 /// The columns poolcap understands, in the order of DESIGN §1.1.
@@ -286,24 +286,12 @@ pub fn read(
                 None => b"default".as_slice(),
             };
             let pool_size = small(count_field(&record, cols.pool_size, "pool_size")?, "pool_size")?;
-            if pool_size == 0 {
-                return Err(row_error(
-                    "bad-number",
-                    "pool_size is 0; a QueuePool has at least one connection".into(),
-                ));
-            }
+            check_pool_size(u64::from(pool_size), "pool_size")?;
             let checked_out = small(count_field(&record, cols.checked_out, "checked_out")?, "checked_out")?;
             let max_overflow = optional_count(&record, cols.max_overflow, "max_overflow")?
                 .map(|v| small(v, "max_overflow"))
                 .transpose()?;
-            if let Some(mo) = max_overflow
-                && checked_out > pool_size + mo
-            {
-                return Err(row_error(
-                    "over-capacity",
-                    format!("checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}"),
-                ));
-            }
+            check_capacity(checked_out, pool_size, max_overflow)?;
             optional_count(&record, cols.checked_in, "checked_in")?;
             if let Some(i) = cols.overflow
                 && record.get(i).is_some_and(|f| !f.trim_ascii().is_empty())

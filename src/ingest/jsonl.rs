@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error, take_row,
+    Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity, check_pool_size,
+    finish, row_error, take_row,
 };
 
 /// 9999-12-31T23:59:59Z + 1: numeric times past it are not Unix seconds.
@@ -119,12 +120,7 @@ pub fn read(
             };
             let instance = text(&object, "instance")?.unwrap_or("default");
             let pool_size = small(required(&object, &["pool_size"])?, "pool_size")?;
-            if pool_size == 0 {
-                return Err(row_error(
-                    "bad-number",
-                    "pool_size is 0; a QueuePool has at least one connection".into(),
-                ));
-            }
+            check_pool_size(u64::from(pool_size), "pool_size")?;
             let checked_out = small(
                 required(&object, &["checked_out_connections", "checked_out"])?,
                 "checked_out",
@@ -133,14 +129,7 @@ pub fn read(
             let max_overflow = count(&object, &["max_overflow"])?
                 .map(|v| small(v, "max_overflow"))
                 .transpose()?;
-            if let Some(mo) = max_overflow
-                && checked_out > pool_size + mo
-            {
-                return Err(row_error(
-                    "over-capacity",
-                    format!("checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}"),
-                ));
-            }
+            check_capacity(checked_out, pool_size, max_overflow)?;
             if let Some(v) = object.get("overflow")
                 && !(v.is_null() || v.as_i64().is_some())
             {

@@ -245,6 +245,29 @@ pub(crate) fn take_row(
     }
 }
 
+/// A pool size of 0 (`name` as the input spells it) is no QueuePool.
+pub(crate) fn check_pool_size(pool_size: u64, name: &str) -> Result<(), RowError> {
+    if pool_size == 0 {
+        return Err(row_error(
+            "bad-number",
+            format!("{name} is 0; a QueuePool has at least one connection"),
+        ));
+    }
+    Ok(())
+}
+
+/// Connections checked out fit in `pool_size + max_overflow`, when the
+/// overflow limit is known (`over-capacity` otherwise).
+pub(crate) fn check_capacity(checked_out: u32, pool_size: u32, max_overflow: Option<u32>) -> Result<(), RowError> {
+    match max_overflow {
+        Some(mo) if u64::from(checked_out) > u64::from(pool_size) + u64::from(mo) => Err(row_error(
+            "over-capacity",
+            format!("checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A file's summary, or [`IngestError::NoSamples`] when no row was accepted.
 pub(crate) fn finish(path: &Path, summary: FileSummary) -> Result<FileSummary, IngestError> {
     if summary.accepted == 0 {

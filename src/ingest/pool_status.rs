@@ -61,8 +61,8 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::timestamp::{days_from_civil, parse_timestamp};
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesId, SeriesTable, finish,
-    row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesId, SeriesTable,
+    check_pool_size, finish, row_error, take_row,
 };
 
 /// Text every `pool.status()` line holds (content detection).
@@ -193,12 +193,7 @@ fn parse_status(text: &[u8]) -> Result<Status, RowError> {
         rest = after;
     }
     let pool_size = count(values[0], "Pool size")?;
-    if pool_size == 0 {
-        return Err(row_error(
-            "bad-number",
-            "Pool size is 0; a QueuePool has at least one connection".into(),
-        ));
-    }
+    check_pool_size(u64::from(pool_size), "Pool size")?;
     count(values[1], "Connections in pool")?;
     if i32::try_from(values[2]).is_err() {
         return Err(row_error(

@@ -70,8 +70,8 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, finish, row_error,
-    take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
+    check_pool_size, finish, row_error, take_row,
 };
 use crate::config::PrometheusSettings;
 
@@ -254,11 +254,8 @@ fn check_value(field: Field, value: &Value) -> Result<u64, RowError> {
     if v > field.limit() {
         return Err(row_error("bad-number", format!("{name} {v:e} is out of range")));
     }
-    if field == Field::PoolSize && v == 0.0 {
-        return Err(row_error(
-            "bad-number",
-            "pool_size is 0; a QueuePool has at least one connection".into(),
-        ));
+    if field == Field::PoolSize {
+        check_pool_size(v as u64, "pool_size")?;
     }
     Ok(v as u64)
 }
@@ -554,17 +551,8 @@ fn joined_sample(group: &Group, out: &Kept, ts: i64, checked_out: u64, id: u32, 
             None => None,
         },
     };
-    if let Some(mo) = max_overflow
-        && u64::from(checked_out) > u64::from(pool_size) + u64::from(mo)
-    {
-        return Err(row_error(
-            "over-capacity",
-            format!(
-                "{}: checked_out {checked_out} exceeds pool_size {pool_size} + max_overflow {mo}",
-                when()
-            ),
-        ));
-    }
+    check_capacity(checked_out, pool_size, max_overflow)
+        .map_err(|e| row_error(e.code, format!("{}: {}", when(), e.message)))?;
     Ok(Sample {
         series: id,
         ts,
