@@ -377,11 +377,12 @@ fn test_group(
         (t - ts <= LOOKBACK).then(|| f64::from(co) / f64::from(ps))
     };
     // firing[r][g]: rule r fires at grid[g], from the replay's condition spans.
+    let on_grid = |t: i64| (t - case.start) % EVALUATION_INTERVAL == 0;
+    let samples_on_grid = samples.iter().all(|s| on_grid(s.0));
     let mut firing: Vec<Vec<bool>> = Vec::new();
     for (r, rule) in rules.iter().enumerate() {
         let holds = &replay.holds[r];
-        let on_grid = |t: i64| (t - case.start) % EVALUATION_INTERVAL == 0;
-        let aligned = samples.iter().all(|s| on_grid(s.0))
+        let aligned = samples_on_grid
             && holds
                 .iter()
                 .filter(|h| h.1 > case.start && h.0 <= case.end)

@@ -105,6 +105,7 @@ pub fn expand_annotation(template: &str, labels: &BTreeMap<String, String>, valu
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
         let Some(close) = rest[open..].find("}}") else {
+            rest = &rest[open..];
             break;
         };
         let action = rest[open + 2..open + close].trim();
@@ -195,4 +196,44 @@ pub fn rules_file(settings: &Settings) -> anyhow::Result<String> {
          # from {} ([[alerts]] and [prometheus]). Check: promtool check rules FILE\n{yaml}",
         settings.path.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn humanize_percentage_is_gos_four_significant_digits() {
+        for (value, text) in [
+            (0.85, "85%"),
+            (6.0 / 7.0, "85.71%"),
+            (0.855, "85.5%"),
+            (1.0, "100%"),
+            (1.5, "150%"),
+            (0.005, "0.5%"),
+            (12.345, "1234%"),
+            (123.45, "1.234e+04%"),
+            (1e-7, "1e-05%"),
+            (0.0, "0%"),
+        ] {
+            assert_eq!(humanize_percentage(value), text, "{value}");
+        }
+    }
+
+    #[test]
+    fn annotations_expand_labels_and_value() {
+        let labels = BTreeMap::from([("service".to_string(), "backend".to_string())]);
+        assert_eq!(
+            expand_annotation(
+                "{{ $labels.service }} at {{ $value | humanizePercentage }}",
+                &labels,
+                0.9
+            ),
+            "backend at 90%"
+        );
+        assert_eq!(
+            expand_annotation("{{ $labels.pod }}|{{ .Other }}|{{ open", &labels, 0.9),
+            "|{{ .Other }}|{{ open"
+        );
+    }
 }
