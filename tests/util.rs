@@ -81,6 +81,7 @@ pub fn outcome_of(
             metrics_format: poolcap::ingest::InputFormat::Auto,
             service: None,
             lenient: false,
+            max_series: poolcap::ingest::DEFAULT_MAX_SERIES,
         },
         month: month.into(),
         slowlog: Vec::new(),

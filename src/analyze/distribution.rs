@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 /// One state of a pool (or of a service's pools summed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct State {
-    checked_out: u32,
-    pool_size: u32,
+    checked_out: u64,
+    pool_size: u64,
     saturated: bool,
 }
 
@@ -26,13 +26,14 @@ pub struct Distribution {
     seconds: BTreeMap<State, i64>,
 }
 
-fn ratio_cmp(a: (u32, u32), b: (u32, u32)) -> Ordering {
-    (u64::from(a.0) * u64::from(b.1)).cmp(&(u64::from(b.0) * u64::from(a.1)))
+fn ratio_cmp(a: (u64, u64), b: (u64, u64)) -> Ordering {
+    (u128::from(a.0) * u128::from(b.1)).cmp(&(u128::from(b.0) * u128::from(a.1)))
 }
 
 impl Distribution {
-    /// Adds `seconds` spent with `checked_out` of `pool_size` in use.
-    pub fn add(&mut self, checked_out: u32, pool_size: u32, saturated: bool, seconds: i64) {
+    /// Adds `seconds` spent with `checked_out` of `pool_size` in use (`u64`: a
+    /// service's pools summed over many instances can pass `u32`).
+    pub fn add(&mut self, checked_out: u64, pool_size: u64, saturated: bool, seconds: i64) {
         if seconds <= 0 || pool_size == 0 {
             return;
         }
@@ -67,7 +68,7 @@ impl Distribution {
         let weighted: f64 = self
             .seconds
             .iter()
-            .map(|(st, s)| f64::from(st.checked_out) / f64::from(st.pool_size) * *s as f64)
+            .map(|(st, s)| st.checked_out as f64 / st.pool_size as f64 * *s as f64)
             .sum();
         weighted / covered as f64
     }
@@ -81,18 +82,18 @@ impl Distribution {
         let weighted: f64 = self
             .seconds
             .iter()
-            .map(|(st, s)| f64::from(st.checked_out) * *s as f64)
+            .map(|(st, s)| st.checked_out as f64 * *s as f64)
             .sum();
         weighted / covered as f64
     }
 
     /// States sorted by utilization, with their seconds.
-    fn sorted(&self) -> Vec<(u32, u32, i64)> {
-        let mut by_ratio: BTreeMap<(u32, u32), i64> = BTreeMap::new();
+    fn sorted(&self) -> Vec<(u64, u64, i64)> {
+        let mut by_ratio: BTreeMap<(u64, u64), i64> = BTreeMap::new();
         for (st, s) in &self.seconds {
             *by_ratio.entry((st.checked_out, st.pool_size)).or_default() += s;
         }
-        let mut v: Vec<(u32, u32, i64)> = by_ratio.into_iter().map(|((c, p), s)| (c, p, s)).collect();
+        let mut v: Vec<(u64, u64, i64)> = by_ratio.into_iter().map(|((c, p), s)| (c, p, s)).collect();
         v.sort_by(|a, b| ratio_cmp((a.0, a.1), (b.0, b.1)).then(a.1.cmp(&b.1)));
         v
     }
@@ -111,12 +112,12 @@ impl Distribution {
                 for &(c, pool, s) in &sorted {
                     acc += s;
                     if acc >= need {
-                        return f64::from(c) / f64::from(pool);
+                        return c as f64 / pool as f64;
                     }
                 }
                 sorted
                     .last()
-                    .map_or(0.0, |&(c, pool, _)| f64::from(c) / f64::from(pool))
+                    .map_or(0.0, |&(c, pool, _)| c as f64 / pool as f64)
             })
             .collect()
     }
@@ -127,14 +128,14 @@ impl Distribution {
             .keys()
             .map(|st| (st.checked_out, st.pool_size))
             .max_by(|a, b| ratio_cmp(*a, *b))
-            .map_or(0.0, |(c, p)| f64::from(c) / f64::from(p))
+            .map_or(0.0, |(c, p)| c as f64 / p as f64)
     }
 
     /// Seconds with utilization strictly above `threshold`.
     pub fn seconds_above(&self, threshold: f64) -> i64 {
         self.seconds
             .iter()
-            .filter(|(st, _)| f64::from(st.checked_out) > threshold * f64::from(st.pool_size))
+            .filter(|(st, _)| st.checked_out as f64 > threshold * st.pool_size as f64)
             .map(|(_, s)| s)
             .sum()
     }

@@ -252,7 +252,7 @@ impl InstanceWindow {
             Some((s, len)) if *s == state => *len += seconds,
             _ => {
                 if let Some((s, len)) = self.pending.take() {
-                    self.dist.add(s.0, s.1, s.2, len);
+                    self.dist.add(s.0.into(), s.1.into(), s.2, len);
                 }
                 self.pending = Some((state, seconds));
             }
@@ -261,7 +261,7 @@ impl InstanceWindow {
 
     fn flush(&mut self) {
         if let Some((s, len)) = self.pending.take() {
-            self.dist.add(s.0, s.1, s.2, len);
+            self.dist.add(s.0.into(), s.1.into(), s.2, len);
         }
     }
 }

@@ -5,10 +5,11 @@
 //! Each instance segment is added in O(1) to difference arrays (one value at its
 //! start, its negation at its end); one sweep at the end turns them into the
 //! service's distribution. Each day of the window starts as a sparse list of
-//! changes (16 bytes per change) and turns into dense per-second arrays (12
-//! bytes per second) once that is smaller, so memory is the lesser of the two:
-//! days without data cost nothing, minute-sampled days a few hundred KiB, and
-//! no day more than 1 MiB, however many samples it has.
+//! changes (16 bytes per change) and turns into dense per-second arrays (20
+//! bytes per second: sums over instances are `i64`, so no number of pools can
+//! wrap them) once that is smaller, so memory is the lesser of the two: days
+//! without data cost nothing, minute-sampled days a few hundred KiB, and no day
+//! more than 1.7 MiB, however many samples it has.
 
 use super::distribution::Distribution;
 use super::window::Window;
@@ -17,8 +18,8 @@ const CHUNK: i64 = 86_400;
 
 #[derive(Clone)]
 struct Chunk {
-    checked_out: Vec<i32>,
-    pool_size: Vec<i32>,
+    checked_out: Vec<i64>,
+    pool_size: Vec<i64>,
     saturated: Vec<i32>,
 }
 
@@ -35,14 +36,16 @@ impl Chunk {
 /// One day of changes.
 #[derive(Clone)]
 enum Day {
-    /// (second of the day, Δchecked_out, Δpool_size, Δsaturated), in arrival order.
+    /// (second of the day, Δchecked_out, Δpool_size, Δsaturated), in arrival
+    /// order: one instance's change, which fits `i32` (samples are at most
+    /// [`crate::config::limits::MAX_CONNECTIONS`]).
     Sparse(Vec<(u32, i32, i32, i32)>),
     /// Per-second difference arrays.
     Dense(Box<Chunk>),
 }
 
 /// Changes a sparse day holds before it turns dense (same memory either way).
-const SPARSE_MAX: usize = (CHUNK as usize * 12) / 16;
+const SPARSE_MAX: usize = (CHUNK as usize * 20) / 16;
 
 /// Difference arrays for one service over one window.
 pub struct Timeline {
@@ -73,27 +76,30 @@ impl Timeline {
                 if changes.len() > SPARSE_MAX {
                     let mut chunk = Box::new(Chunk::new());
                     for &(at, c, p, s) in changes.iter() {
-                        chunk.checked_out[at as usize] += c;
-                        chunk.pool_size[at as usize] += p;
+                        chunk.checked_out[at as usize] += i64::from(c);
+                        chunk.pool_size[at as usize] += i64::from(p);
                         chunk.saturated[at as usize] += s;
                     }
                     *day = Day::Dense(chunk);
                 }
             }
             Day::Dense(chunk) => {
-                chunk.checked_out[i] += checked_out;
-                chunk.pool_size[i] += pool_size;
+                chunk.checked_out[i] += i64::from(checked_out);
+                chunk.pool_size[i] += i64::from(pool_size);
                 chunk.saturated[i] += saturated;
             }
         }
     }
 
     /// Adds one instance holding `checked_out` of `pool_size` over `[a, b)`.
+    /// Values beyond [`crate::config::limits::MAX_CONNECTIONS`] are rejected
+    /// by the readers; here they would saturate, never wrap.
     pub fn add(&mut self, a: i64, b: i64, checked_out: u32, pool_size: u32, saturated: bool) {
         let Some((a, b)) = self.window.clip(a, b) else {
             return;
         };
-        let (c, p, s) = (checked_out as i32, pool_size as i32, i32::from(saturated));
+        let narrow = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let (c, p, s) = (narrow(checked_out), narrow(pool_size), i32::from(saturated));
         self.bump(a, c, p, s);
         self.bump(b, -c, -p, -s);
     }
@@ -106,9 +112,9 @@ impl Timeline {
         let mut run_start = 0i64;
         let total = self.window.seconds();
         let mut t = 0i64;
-        let mut apply = |at: i64, dc: i32, dp: i32, ds: i32, run: &mut (i64, i64, bool), run_start: &mut i64| {
-            c += i64::from(dc);
-            p += i64::from(dp);
+        let mut apply = |at: i64, dc: i64, dp: i64, ds: i32, run: &mut (i64, i64, bool), run_start: &mut i64| {
+            c += dc;
+            p += dp;
             s += i64::from(ds);
             let state = (c, p, s > 0);
             if state != *run {
@@ -131,10 +137,10 @@ impl Timeline {
                     let mut k = 0;
                     while k < sorted.len() {
                         let at = sorted[k].0;
-                        let (mut dc, mut dp, mut ds) = (0, 0, 0);
+                        let (mut dc, mut dp, mut ds) = (0i64, 0i64, 0);
                         while k < sorted.len() && sorted[k].0 == at {
-                            dc += sorted[k].1;
-                            dp += sorted[k].2;
+                            dc += i64::from(sorted[k].1);
+                            dp += i64::from(sorted[k].2);
                             ds += sorted[k].3;
                             k += 1;
                         }
@@ -166,7 +172,7 @@ impl Timeline {
         let mut dist = Distribution::default();
         self.for_each_run(|_, len, (c, p, sat)| {
             if p > 0 {
-                dist.add(c as u32, p as u32, sat, len);
+                dist.add(c.unsigned_abs(), p.unsigned_abs(), sat, len);
             }
         });
         dist
@@ -191,7 +197,7 @@ impl Timeline {
             if p <= 0 {
                 return;
             }
-            detail.distribution.add(c as u32, p as u32, sat, len);
+            detail.distribution.add(c.unsigned_abs(), p.unsigned_abs(), sat, len);
             let u = c as f64 / p as f64;
             let end = start + len;
             // Columns.
@@ -214,7 +220,7 @@ impl Timeline {
                 let q = (a / 900) as usize;
                 let b = end.min((q as i64 + 1) * 900);
                 if let Some(&slot) = slot_of_quarter.get(q) {
-                    detail.heat[slot as usize].add(c as u32, p as u32, sat, b - a);
+                    detail.heat[slot as usize].add(c.unsigned_abs(), p.unsigned_abs(), sat, b - a);
                 }
                 if let Some(hour) = detail.hours.get_mut(q / 4) {
                     hour.add(u, b - a);

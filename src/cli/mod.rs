@@ -137,6 +137,10 @@ pub struct MetricsArgs {
     /// Skip bad rows (counted and reported) instead of failing the run.
     #[arg(long)]
     pub lenient: bool,
+    /// The most distinct service/instance pairs to read (each costs about
+    /// 1.6 KB of memory); more fails the run before memory runs out.
+    #[arg(long, value_name = "N", env = "POOLCAP_MAX_SERIES", default_value_t = crate::ingest::DEFAULT_MAX_SERIES)]
+    pub max_series: usize,
 }
 
 /// `poolcap plan`.
@@ -463,6 +467,9 @@ pub enum IngestWhat {
         /// Skip bad rows (counted and reported) instead of storing nothing of the file.
         #[arg(long)]
         lenient: bool,
+        /// The most distinct service/instance pairs one file may bring.
+        #[arg(long, value_name = "N", env = "POOLCAP_MAX_SERIES", default_value_t = crate::ingest::DEFAULT_MAX_SERIES)]
+        max_series: usize,
     },
     /// Slow-query logs: one digest per file and calendar month of its statements.
     Slowlog {

@@ -39,13 +39,14 @@ pub fn store_in_use(global: &GlobalArgs) -> Option<String> {
 
 /// Runs `poolcap ingest`.
 pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let (files, service, input_format, lenient) = match &args.what {
+    let (files, service, input_format, lenient, max_series) = match &args.what {
         IngestWhat::Metrics {
             files,
             service,
             input_format,
             lenient,
-        } => (files, service, *input_format, lenient),
+            max_series,
+        } => (files, service, *input_format, lenient, *max_series),
         IngestWhat::Slowlog { files, inputs } => return ingest_slowlogs(global, files, inputs, printer),
     };
     let location = store_location(global);
@@ -57,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
         let store = Store::open(&location).await?;
         let mut results = Vec::new();
         for path in files {
-            let counts = ingest_file(&store, path, &opts, *lenient, printer).await?;
+            let counts = ingest_file(&store, path, &opts, *lenient, max_series, printer).await?;
             results.push((path.display().to_string(), counts));
         }
         store.close().await;
@@ -102,6 +103,7 @@ async fn ingest_file(
     path: &Path,
     opts: &ReadOptions,
     lenient: bool,
+    max_series: usize,
     printer: &mut Printer,
 ) -> anyhow::Result<(Option<IngestCounts>, u64)> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(4);
@@ -109,7 +111,7 @@ async fn ingest_file(
     let opts = opts.clone();
     let parser = std::thread::spawn(move || -> Result<Diagnostics, ingest::IngestError> {
         let input = ingest::open(&path_owned)?;
-        let mut series = SeriesTable::default();
+        let mut series = SeriesTable::with_limit(max_series);
         let mut diags = Diagnostics::default();
         let mut batch = Batch::default();
         let mut announced = 0usize;

@@ -137,7 +137,7 @@ pub fn load(
     let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Sample>>();
     let worker = std::thread::spawn(move || analyse(rx, recycle_tx, analyzer));
 
-    let mut series = SeriesTable::default();
+    let mut series = SeriesTable::with_limit(args.max_series);
     let mut diags = Diagnostics::default();
     let mut files = Vec::new();
     let mut read_result: anyhow::Result<()> = Ok(());

@@ -55,8 +55,17 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     let deployed = targets::read_all(&settings)?;
     let current = deployed[k].current;
     let pool_size = match args.to {
+        Some(n) if n == 0 || n > config::limits::MAX_CONNECTIONS => {
+            return Err(UsageError(format!(
+                "--to {n}: a pool_size must be from 1 to {} (poolcap's limit)",
+                config::limits::MAX_CONNECTIONS
+            ))
+            .into());
+        }
         Some(n) => n,
-        None => current.pool_size + settings.policy.escalate_step,
+        // Both terms are bounded (targets and config are checked), so this
+        // cannot wrap; saturating says so.
+        None => current.pool_size.saturating_add(settings.policy.escalate_step),
     };
     let new = PoolSize {
         pool_size,
@@ -87,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
             findings: Vec::new(),
         })
         .collect();
-    let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
     let budget = policy::check_budget(&settings.database, &pools, &decisions);
     let budget_row = change::budget_row(&budget);
     if !budget.ok && !args.change.allow_over_budget {

@@ -139,7 +139,7 @@ pub fn compute_with(
     };
     let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
     let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
-    let pools: Vec<u32> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
     let params = PolicyParams::from_settings(&settings.policy);
     // The budget's limits: the live server's when --probe is given, else the config's.
     let (database, budget_source) = match &args.probe {

@@ -290,7 +290,7 @@ fn case_samples(
         by_key.entry(&case.key).or_default().push(k);
     }
     let mut out: Vec<Vec<(i64, u32, u32)>> = vec![Vec::new(); cases.len()];
-    let mut series = SeriesTable::default();
+    let mut series = SeriesTable::with_limit(metrics.max_series);
     let mut case_of_series: Vec<Vec<usize>> = Vec::new();
     for (file, path) in metrics.metrics.iter().enumerate() {
         let input = ingest::open(path)?;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::config::{PoolDefaults, PoolSize, ServiceSettings, Setting, Settings, Target, TargetKind};
+use crate::config::{self, PoolDefaults, PoolSize, ServiceSettings, Setting, Settings, Target, TargetKind};
 use crate::policy::{Code, Effect, Finding};
 use crate::write::{self, Value};
 
@@ -81,9 +81,18 @@ fn parse_count(state: &TargetState, setting: Setting, text: &str) -> anyhow::Res
         .iter()
         .find(|(s, _)| *s == setting)
         .map_or("", |(_, k)| k.as_str());
-    text.trim()
+    let value = text
+        .trim()
         .parse::<u32>()
-        .with_context(|| format!("{}: {key} is {text:?}, not a whole number", state.target.path.display()))
+        .with_context(|| format!("{}: {key} is {text:?}, not a whole number", state.target.path.display()))?;
+    let limit = config::limits::MAX_CONNECTIONS;
+    if value > limit {
+        bail!(
+            "{}: {key} is {value}, beyond poolcap's limit of {limit} connections; correct the file (no database accepts that many)",
+            state.target.path.display()
+        );
+    }
+    Ok(value)
 }
 
 /// Reads one service's targets and resolves its current pool.

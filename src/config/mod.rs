@@ -6,6 +6,7 @@
 //! and are written down once, here.
 
 pub mod duration;
+pub mod limits;
 mod raw;
 
 use std::fmt;
@@ -319,9 +320,10 @@ pub struct PoolSize {
 }
 
 impl PoolSize {
-    /// Connections one process may open: `pool_size + max_overflow`.
-    pub fn capacity(self) -> u32 {
-        self.pool_size + self.max_overflow
+    /// Connections one process may open: `pool_size + max_overflow` (in `u64`:
+    /// a recommendation is not bounded by [`limits`], so the sum may pass `u32`).
+    pub fn capacity(self) -> u64 {
+        u64::from(self.pool_size) + u64::from(self.max_overflow)
     }
 }
 
@@ -349,9 +351,10 @@ pub struct ServiceSettings {
 }
 
 impl ServiceSettings {
-    /// Pools of this service open at once: replicas × processes per replica.
-    pub fn pools(&self) -> u32 {
-        self.replicas * self.processes_per_replica
+    /// Pools of this service open at once: replicas × processes per replica
+    /// (each at most [`limits::MAX_PROCESSES`], so the product fits easily).
+    pub fn pools(&self) -> u64 {
+        u64::from(self.replicas) * u64::from(self.processes_per_replica)
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PoolStatusSettings,
-    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, line_column, parse_duration,
+    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, limits, line_column, parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -242,11 +242,15 @@ fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64
     }
 }
 
-fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: i64) -> Result<u32, ConfigError> {
-    if value < min || value > i64::from(u32::MAX) {
-        return Err(loc.invalid(segs, format!("must be a whole number of at least {min}, got {value}")));
+/// A whole number in `min..=max` (the bounds of [`super::limits`]).
+fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: u32, max: u32) -> Result<u32, ConfigError> {
+    match u32::try_from(value) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(loc.invalid(
+            segs,
+            format!("must be a whole number from {min} to {max}, got {value}"),
+        )),
     }
-    Ok(value as u32)
 }
 
 fn duration(loc: &Locator<'_>, segs: &[Seg<'_>], text: &str) -> Result<i64, ConfigError> {
@@ -275,7 +279,7 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             0.0,
             1.0,
         )?,
-        escalate_step: count(loc, &policy_key("escalate_step"), p.escalate_step.unwrap_or(5), 1)?,
+        escalate_step: count(loc, &policy_key("escalate_step"), p.escalate_step.unwrap_or(5), 1, limits::MAX_STEP)?,
         sustained_utilization: fraction(
             loc,
             &policy_key("sustained_utilization"),
@@ -324,6 +328,7 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             &policy_key("overprovisioned_months"),
             p.overprovisioned_months.unwrap_or(3),
             1,
+            limits::MAX_MONTHS,
         )?,
         max_gap: match p.max_gap.as_deref() {
             Some(text) => Some(duration(loc, &policy_key("max_gap"), text)?),
@@ -396,21 +401,23 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
     let d = raw.database;
     let db_key = |k| [Key("database"), Key(k)];
     let database = DatabaseBudget {
-        max_connections: count(loc, &db_key("max_connections"), d.max_connections.unwrap_or(100), 1)?,
+        max_connections: count(loc, &db_key("max_connections"), d.max_connections.unwrap_or(100), 1, limits::MAX_CONNECTIONS)?,
         superuser_reserved_connections: count(
             loc,
             &db_key("superuser_reserved_connections"),
             d.superuser_reserved_connections.unwrap_or(3),
             0,
+            limits::MAX_CONNECTIONS,
         )?,
         reserved_connections: count(
             loc,
             &db_key("reserved_connections"),
             d.reserved_connections.unwrap_or(0),
             0,
+            limits::MAX_CONNECTIONS,
         )?,
-        headroom: count(loc, &db_key("headroom"), d.headroom.unwrap_or(5), 0)?,
-        other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0)?,
+        headroom: count(loc, &db_key("headroom"), d.headroom.unwrap_or(5), 0, limits::MAX_CONNECTIONS)?,
+        other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0, limits::MAX_CONNECTIONS)?,
     };
 
     let raw_services = raw.services.unwrap_or_default();
@@ -432,8 +439,8 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
         let current = match s.current {
             Some(c) => Some(PoolSize {
-                pool_size: count(loc, &cur_key("pool_size"), c.pool_size, 1)?,
-                max_overflow: count(loc, &cur_key("max_overflow"), c.max_overflow, 0)?,
+                pool_size: count(loc, &cur_key("pool_size"), c.pool_size, 1, limits::MAX_CONNECTIONS)?,
+                max_overflow: count(loc, &cur_key("max_overflow"), c.max_overflow, 0, limits::MAX_CONNECTIONS)?,
             }),
             None => None,
         };
@@ -451,19 +458,20 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             ));
         }
         let max_pool_size = match s.max_pool_size {
-            Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1)?),
+            Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1, limits::MAX_CONNECTIONS)?),
             None => None,
         };
         services.push(ServiceSettings {
-            replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1)?,
+            replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1, limits::MAX_PROCESSES)?,
             processes_per_replica: count(
                 loc,
                 &seg("processes_per_replica"),
                 s.processes_per_replica.unwrap_or(1),
                 1,
+                limits::MAX_PROCESSES,
             )?,
             concurrent_users: match s.concurrent_users {
-                Some(v) => Some(count(loc, &seg("concurrent_users"), v, 0)?),
+                Some(v) => Some(count(loc, &seg("concurrent_users"), v, 0, limits::MAX_USERS)?),
                 None => None,
             },
             max_pool_size,

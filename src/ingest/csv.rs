@@ -323,7 +323,7 @@ pub fn read(
                 file,
             })
         })();
-        take_row(parsed, path, line, &mut summary, diags, series, sink);
+        take_row(parsed, path, line, &mut summary, diags, series, sink)?;
     }
     summary.bytes = reader.position().byte();
     finish(path, summary)

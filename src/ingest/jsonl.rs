@@ -149,7 +149,7 @@ pub fn read(
                 file,
             })
         })();
-        take_row(parsed, path, line, &mut summary, diags, series, sink);
+        take_row(parsed, path, line, &mut summary, diags, series, sink)?;
     }
     finish(path, summary)
 }

@@ -81,14 +81,47 @@ impl std::hash::Hasher for FxHasher {
 pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// Interns service/instance pairs to small ids, so per-row work is a lookup.
-#[derive(Debug, Default)]
+///
+/// It also remembers, per pair, whether a name holds a control character
+/// (such rows are rejected as `bad-name`), and how many pairs a run may hold
+/// ([`SeriesTable::limit`]): each pair costs the analysis about 1.6 KB, so the
+/// run stops with [`IngestError::TooManySeries`] before memory runs out.
+#[derive(Debug)]
 pub struct SeriesTable {
     keys: Vec<SeriesKey>,
+    bad_name: Vec<bool>,
     index: HashMap<Box<[u8]>, SeriesId, FxBuild>,
     scratch: Vec<u8>,
+    limit: usize,
 }
 
+impl Default for SeriesTable {
+    fn default() -> Self {
+        SeriesTable::with_limit(DEFAULT_MAX_SERIES)
+    }
+}
+
+/// Distinct service/instance pairs a run reads by default (`--max-series`):
+/// about 160 MB of analysis state.
+pub const DEFAULT_MAX_SERIES: usize = 100_000;
+
 impl SeriesTable {
+    /// An empty table that accepts at most `limit` pairs.
+    pub fn with_limit(limit: usize) -> Self {
+        SeriesTable {
+            keys: Vec::new(),
+            bad_name: Vec::new(),
+            index: HashMap::default(),
+            scratch: Vec::new(),
+            limit,
+        }
+    }
+
+    /// The most pairs a run may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Id of the pair, adding it when new.
     pub fn intern(&mut self, service: &[u8], instance: &[u8]) -> SeriesId {
         self.scratch.clear();
@@ -99,6 +132,8 @@ impl SeriesTable {
             return id;
         }
         let id = self.keys.len() as SeriesId;
+        let control = |b: &[u8]| String::from_utf8_lossy(b).chars().any(char::is_control);
+        self.bad_name.push(control(service) || control(instance));
         self.keys.push(SeriesKey {
             service: String::from_utf8_lossy(service).into_owned(),
             instance: String::from_utf8_lossy(instance).into_owned(),
@@ -217,8 +252,96 @@ pub(crate) fn row_error(code: &'static str, message: String) -> RowError {
     RowError { code, message }
 }
 
+/// The earliest sample time poolcap believes: 2000-01-01T00:00:00Z.
+pub const EARLIEST_TS: i64 = 946_684_800;
+
+/// Samples later than this (now + 1 day) are implausible. Taken from the
+/// clock once per run.
+fn latest_ts() -> i64 {
+    static LATEST: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *LATEST.get_or_init(|| jiff::Timestamp::now().as_second() + 86_400)
+}
+
+/// The checks every reader's samples share, whatever the format: values
+/// within [`crate::config::limits`], a plausible time, printable names.
+fn check_sample(s: &Sample, series: &SeriesTable) -> Result<(), RowError> {
+    let limit = crate::config::limits::MAX_CONNECTIONS;
+    let fields = [
+        ("pool_size", Some(s.pool_size)),
+        ("checked_out", Some(s.checked_out)),
+        ("max_overflow", s.max_overflow),
+        ("waiting", s.waiting),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value
+            && v > limit
+        {
+            return Err(row_error(
+                "beyond-limit",
+                format!("{name} {v} is beyond poolcap's limit of {limit} connections"),
+            ));
+        }
+    }
+    if let Some(t) = s.timeouts
+        && t > MAX_TIMEOUTS
+    {
+        return Err(row_error(
+            "beyond-limit",
+            format!("timeouts {t} is beyond poolcap's limit of {MAX_TIMEOUTS}"),
+        ));
+    }
+    if s.ts < EARLIEST_TS {
+        return Err(row_error(
+            "implausible-time",
+            format!(
+                "the time {} is before 2000; check the timestamp column (seconds, not milliseconds?)",
+                show_time(s.ts)
+            ),
+        ));
+    }
+    if s.ts > latest_ts() {
+        return Err(row_error(
+            "implausible-time",
+            format!(
+                "the time {} is more than a day in the future; check the timestamp column (milliseconds instead of seconds?) and the clock",
+                show_time(s.ts)
+            ),
+        ));
+    }
+    if series.bad_name[s.series as usize] {
+        let key = series.key(s.series);
+        return Err(row_error(
+            "bad-name",
+            format!(
+                "the service or instance name {:?} / {:?} holds a control character (newline, tab, …)",
+                excerpt(&key.service),
+                excerpt(&key.instance)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 3339 in UTC, or the raw seconds when out of range.
+fn show_time(ts: i64) -> String {
+    jiff::Timestamp::from_second(ts).map_or_else(|_| format!("{ts} s"), |t| t.to_string())
+}
+
+/// Cumulative timeouts above this are not a count (2⁵³: where a float
+/// counter such as Prometheus' stops counting by ones).
+pub const MAX_TIMEOUTS: u64 = 1 << 53;
+
+/// At most 64 characters of a name, for messages.
+fn excerpt(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &name[..i]),
+        None => name.to_string(),
+    }
+}
+
 /// Counts one parsed row of `path`: passes the sample on, or records why the
-/// row at `line` was rejected.
+/// row at `line` was rejected. Fails the run when the file brings more
+/// service/instance pairs than the table's limit.
 pub(crate) fn take_row(
     parsed: Result<Sample, RowError>,
     path: &Path,
@@ -227,7 +350,15 @@ pub(crate) fn take_row(
     diags: &mut Diagnostics,
     series: &SeriesTable,
     sink: &mut dyn FnMut(&SeriesTable, Sample),
-) {
+) -> Result<(), IngestError> {
+    if series.len() > series.limit {
+        return Err(IngestError::TooManySeries {
+            path: path.to_path_buf(),
+            line,
+            limit: series.limit,
+        });
+    }
+    let parsed = parsed.and_then(|s| check_sample(&s, series).map(|()| s));
     match parsed {
         Ok(sample) => {
             summary.accepted += 1;
@@ -243,6 +374,7 @@ pub(crate) fn take_row(
             });
         }
     }
+    Ok(())
 }
 
 /// A pool size of 0 (`name` as the input spells it) is no QueuePool.
@@ -417,6 +549,19 @@ pub enum IngestError {
         line: u64,
         /// What is missing.
         message: String,
+    },
+    /// The inputs name more service/instance pairs than the run may hold.
+    #[error(
+        "{path}:{line}: more than {limit} distinct service/instance pairs; each costs about 1.6 KB of memory — if the instance names are right (not one per request or per row), raise --max-series",
+        path = .path.display()
+    )]
+    TooManySeries {
+        /// The input file.
+        path: PathBuf,
+        /// The line that brought one pair too many.
+        line: u64,
+        /// The limit.
+        limit: usize,
     },
     /// The file held no valid sample.
     #[error("{path}: no valid samples ({rows} data rows, {rejected} rejected); nothing to analyse", path = .path.display())]

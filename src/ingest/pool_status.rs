@@ -506,16 +506,16 @@ pub fn read(
         match reader.row(text, line, series) {
             Ok(sample) => {
                 if let Some(done) = reader.hold(sample) {
-                    take_row(Ok(done), path, done.line, &mut summary, diags, series, sink);
+                    take_row(Ok(done), path, done.line, &mut summary, diags, series, sink)?;
                 }
             }
-            Err(e) => take_row(Err(e), path, line, &mut summary, diags, series, sink),
+            Err(e) => take_row(Err(e), path, line, &mut summary, diags, series, sink)?,
         }
     }
     let mut rest: Vec<Sample> = reader.held.iter().flatten().copied().collect();
     rest.sort_by_key(|s| (s.ts, s.line));
     for done in rest {
-        take_row(Ok(done), path, done.line, &mut summary, diags, series, sink);
+        take_row(Ok(done), path, done.line, &mut summary, diags, series, sink)?;
     }
     if reader.merged > 0 {
         diags.notice(Diagnostic {

@@ -300,7 +300,9 @@ struct State<'a> {
 
 impl State<'_> {
     fn reject_point(&mut self, line: u64, error: RowError) {
-        take_row(
+        // Rejections come before any series is interned (that happens in
+        // `join`), so the series limit cannot be what fails here.
+        let _ = take_row(
             Err(error),
             self.path,
             line,
@@ -481,7 +483,7 @@ impl State<'_> {
     /// Joins the kept series into samples, passed on in (time, series) order
     /// by merging the series as they are (each is in time order), so no
     /// second copy of the points is made.
-    fn join(&mut self, file: u32, sink: &mut dyn FnMut(&SeriesTable, Sample)) {
+    fn join(&mut self, file: u32, sink: &mut dyn FnMut(&SeriesTable, Sample)) -> Result<(), IngestError> {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         let groups = std::mem::take(&mut self.groups);
@@ -515,10 +517,11 @@ impl State<'_> {
                     self.diags,
                     self.series,
                     sink,
-                ),
+                )?,
                 Err(e) => self.reject_point(out.line, e),
             }
         }
+        Ok(())
     }
 }
 
@@ -946,7 +949,7 @@ pub fn read(
             "not a Prometheus query result: no data.resultType and data.result".into(),
         ));
     }
-    state.join(file, sink);
+    state.join(file, sink)?;
     if !state.unknown.is_empty() {
         let total: u64 = state.unknown.values().sum();
         let names: Vec<String> = state

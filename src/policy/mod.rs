@@ -272,6 +272,34 @@ fn finding(code: Code, current: u32, candidate: Option<u32>, message: String, ev
     }
 }
 
+/// Rule 3's size: the smallest `observed + k × step` (k ≥ 0) at which `level`
+/// connections are at or below `threshold` of the pool, found by division (not
+/// by stepping, which a huge level would make endless), checked exactly against
+/// the rule's own comparison, and capped at `u32::MAX`.
+fn sustained_size(level: u32, threshold: f64, observed: u32, step: u32) -> u32 {
+    let fits = |size: u64| f64::from(level) <= threshold * size as f64;
+    let (observed64, step64) = (u64::from(observed), u64::from(step.max(1)));
+    if fits(observed64) {
+        return observed;
+    }
+    let cap = u64::from(u32::MAX);
+    let k_max = (cap - observed64.min(cap)) / step64;
+    let estimate = ((f64::from(level) / threshold - observed as f64) / step64 as f64).ceil();
+    // NaN or below 1 → 1; beyond the cap → the cap (`as` saturates).
+    let mut k = (estimate as u64).clamp(1, k_max.max(1));
+    // The division is exact to a few ulps: a few steps either way settle it.
+    for _ in 0..4 {
+        if k > 1 && fits(observed64 + (k - 1) * step64) {
+            k -= 1;
+        } else if !fits(observed64 + k * step64) && k < k_max {
+            k += 1;
+        } else {
+            break;
+        }
+    }
+    (observed64 + k * step64).min(cap) as u32
+}
+
 /// Applies every rule to one service's evidence.
 pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
     let current = e.current.pool_size;
@@ -326,7 +354,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 2: monthly escalation.
     if !gated && e.month.mean_utilization > p.escalate_mean_utilization {
-        let size = observed + step;
+        let size = observed.saturating_add(step);
         findings.push(finding(
             Code::MonthlyEscalation,
             current,
@@ -342,10 +370,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 3: sustained high.
     if let Some(s) = &e.sustained {
-        let mut size = observed;
-        while f64::from(s.level_checked_out) > p.sustained_utilization * f64::from(size) {
-            size += step;
-        }
+        let size = sustained_size(s.level_checked_out, p.sustained_utilization, observed, step);
         let message = if size > current {
             format!(
                 "{} held ≥ {} connections for {} from {} (u > {} at pool_size {}); at {size} that level is {}, so increase now",
@@ -382,7 +407,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
 
     // Rule 4: saturation.
     if e.month.saturated_seconds > 0 || e.month.timeouts > 0 {
-        let size = observed + step;
+        let size = observed.saturating_add(step);
         findings.push(finding(
             Code::Saturation,
             current,
@@ -478,13 +503,13 @@ pub struct BudgetLine {
     /// Service name.
     pub service: String,
     /// replicas × processes per replica.
-    pub pools: u32,
+    pub pools: u64,
     /// `pool_size + max_overflow` recommended.
-    pub per_pool: u32,
+    pub per_pool: u64,
     /// pools × per_pool.
-    pub connections: u32,
+    pub connections: u64,
     /// The same with the current sizes.
-    pub current_connections: u32,
+    pub current_connections: u64,
 }
 
 /// The connection budget checked on the recommendation (DESIGN §1.5).
@@ -492,10 +517,11 @@ pub struct BudgetLine {
 pub struct Budget {
     /// max − superuser reserved − reserved − headroom.
     pub limit: u32,
-    /// Σ lines + other clients, recommended sizes.
-    pub required: u32,
+    /// Σ lines + other clients, recommended sizes (`u64`, saturating: no
+    /// configuration can wrap it back under the limit).
+    pub required: u64,
     /// The same with the current sizes.
-    pub current_required: u32,
+    pub current_required: u64,
     /// `required ≤ limit`.
     pub ok: bool,
     /// The inputs of `limit`.
@@ -519,8 +545,10 @@ pub struct BudgetDatabase {
     pub other_clients: u32,
 }
 
-/// Checks the budget for the given (service, pools) and decisions.
-pub fn check_budget(db: &DatabaseBudget, pools: &[u32], decisions: &[Decision]) -> Budget {
+/// Checks the budget for the given (service, pools) and decisions. Every
+/// product and sum is taken in `u64` and saturates, so the guard can only err
+/// on the side of blocking.
+pub fn check_budget(db: &DatabaseBudget, pools: &[u64], decisions: &[Decision]) -> Budget {
     let services: Vec<BudgetLine> = decisions
         .iter()
         .zip(pools)
@@ -528,18 +556,24 @@ pub fn check_budget(db: &DatabaseBudget, pools: &[u32], decisions: &[Decision]) 
             service: d.service.clone(),
             pools,
             per_pool: d.recommended.capacity(),
-            connections: pools * d.recommended.capacity(),
-            current_connections: pools * d.current.capacity(),
+            connections: pools.saturating_mul(d.recommended.capacity()),
+            current_connections: pools.saturating_mul(d.current.capacity()),
         })
         .collect();
-    let required = services.iter().map(|l| l.connections).sum::<u32>() + db.other_clients;
-    let current_required = services.iter().map(|l| l.current_connections).sum::<u32>() + db.other_clients;
+    let total = |each: fn(&BudgetLine) -> u64| {
+        services
+            .iter()
+            .map(each)
+            .fold(u64::from(db.other_clients), u64::saturating_add)
+    };
+    let required = total(|l| l.connections);
+    let current_required = total(|l| l.current_connections);
     let limit = db.limit();
     Budget {
         limit,
         required,
         current_required,
-        ok: required <= limit,
+        ok: required <= u64::from(limit),
         database: BudgetDatabase {
             max_connections: db.max_connections,
             superuser_reserved_connections: db.superuser_reserved_connections,
@@ -583,7 +617,7 @@ impl Plan {
 /// Decides every service, then checks the budget and records a
 /// `budget-exceeded` finding on the services that grow (or on all of them when
 /// the current sizes alone break it).
-pub fn plan(evidence: &[Evidence], pools: &[u32], params: &PolicyParams, db: &DatabaseBudget) -> Plan {
+pub fn plan(evidence: &[Evidence], pools: &[u64], params: &PolicyParams, db: &DatabaseBudget) -> Plan {
     let mut decisions: Vec<Decision> = evidence.iter().map(|e| decide(e, params)).collect();
     let budget = check_budget(db, pools, &decisions);
     if !budget.ok {

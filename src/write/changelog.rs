@@ -44,7 +44,7 @@ pub struct BudgetRow {
     /// `4 × 38 + 2 × 15 + 12`.
     pub arithmetic: String,
     /// Connections needed.
-    pub required: u32,
+    pub required: u64,
     /// Connections allowed.
     pub limit: u32,
     /// Within budget.
