@@ -332,9 +332,9 @@ mod tests {
         };
         let mut sparse = Timeline::new(w);
         let mut busy = Timeline::new(w);
-        // Day 0: 40 000 one-second segments (80 000 changes > SPARSE_MAX): dense.
-        for i in 0..40_000 {
-            busy.add(i * 2, i * 2 + 1, (i % 7) as u32, 10, false);
+        // Day 0: 56 000 one-second segments (112 000 changes > SPARSE_MAX): dense.
+        for i in 0..56_000 {
+            busy.add(i, i + 1, (i % 7) as u32, 10, false);
         }
         for i in 0..4 {
             sparse.add(i * 2, i * 2 + 1, (i % 7) as u32, 10, false);
@@ -342,8 +342,8 @@ mod tests {
         assert!(matches!(busy.chunks[0], Some(Day::Dense(_))));
         assert!(matches!(sparse.chunks[0], Some(Day::Sparse(_))));
         let d = busy.distribution();
-        assert_eq!(d.covered(), 40_000);
-        let expected: f64 = (0..40_000).map(|i| f64::from(i % 7) / 10.0).sum::<f64>() / 40_000.0;
+        assert_eq!(d.covered(), 56_000);
+        let expected: f64 = (0..56_000).map(|i| f64::from(i % 7) / 10.0).sum::<f64>() / 56_000.0;
         assert!((d.mean() - expected).abs() < 1e-12);
         assert_eq!(sparse.distribution().covered(), 4);
     }

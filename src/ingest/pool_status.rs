@@ -947,10 +947,12 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
             ),
             (status("2026-11-27 12:60:00 ", "5", "1", "-3", "1"), "bad-timestamp"),
             (status("2026-13-27 12:00:00 ", "5", "1", "-3", "1"), "bad-timestamp"),
+            // Numbers a u32 holds, beyond poolcap's limits.
+            (status(p, "4294967295", "4294967295", "-2147483648", "4294967295"), "beyond-limit"),
         ];
         let good = [
             // Large but in range; counts that do not add up (status() takes no lock).
-            status(p, "4294967295", "4294967295", "-2147483648", "4294967295"),
+            status(p, "1000000", "4294967295", "-2147483648", "1000000"),
             status("2026-11-27 12:00:01,000 INFO ", "5", "0", "3", "1"),
         ];
         let mut text = good.concat();
@@ -961,7 +963,7 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
         let summary = r.result.as_ref().unwrap();
         assert_eq!((summary.rows, summary.accepted), (lines.len() as u64 + 2, 2));
         let got: Vec<(u32, u32)> = r.samples.iter().map(|s| (s.pool_size, s.checked_out)).collect();
-        assert_eq!(got, [(u32::MAX, u32::MAX), (5, 1)]);
+        assert_eq!(got, [(1_000_000, 1_000_000), (5, 1)]);
         let want: Vec<(u64, &str)> = lines.iter().enumerate().map(|(i, (_, c))| (i as u64 + 3, *c)).collect();
         assert_eq!(r.codes(), want);
         let zero = &r.diags.shown()[1];
@@ -1100,8 +1102,9 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
 
         #[test]
         fn valid_lines_give_their_numbers(
-            size in 1u32.., idle in 0u32.., overflow in any::<i32>(), out in 0u32..,
-            ts in 0i64..253_402_300_799,
+            size in 1u32..=crate::config::limits::MAX_CONNECTIONS, idle in 0u32.., overflow in any::<i32>(),
+            out in 0u32..=crate::config::limits::MAX_CONNECTIONS,
+            ts in crate::ingest::EARLIEST_TS..1_760_000_000,
         ) {
             let prefix = jiff::Timestamp::from_second(ts).unwrap().strftime("%Y-%m-%d %H:%M:%S,123 INFO [m] ").to_string();
             let text = status(&prefix, &size.to_string(), &idle.to_string(), &overflow.to_string(), &out.to_string());

@@ -289,14 +289,151 @@ proptest! {
     #[test]
     fn an_unblocked_plan_stays_within_budget(es in prop::collection::vec(arb_evidence(), 1..4), max in 20u32..400, other in 0u32..20) {
         let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
-        let pools: Vec<u32> = (0..es.len() as u32).map(|i| i % 3 + 1).collect();
+        let pools: Vec<u64> = (0..es.len() as u64).map(|i| i % 3 + 1).collect();
         let plan = plan(&es, &pools, &params(), &db);
-        let used: u32 = plan.decisions.iter().zip(&pools).map(|(d, n)| n * d.recommended.capacity()).sum::<u32>() + other;
+        let used: u64 = plan.decisions.iter().zip(&pools).map(|(d, n)| n * d.recommended.capacity()).sum::<u64>() + u64::from(other);
         prop_assert_eq!(plan.budget.required, used);
         if !plan.blocked() {
-            prop_assert!(used <= db.limit());
+            prop_assert!(used <= u64::from(db.limit()));
         } else {
             prop_assert!(plan.decisions.iter().any(|d| d.findings.iter().any(|f| f.code == Code::BudgetExceeded)));
         }
     }
+}
+
+/// Evidence and parameters over the whole `u32` range (no config bounds): the
+/// policy must still end, never go below current and never wrap.
+fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicyParams)> {
+    let any_size = prop_oneof![1u32..100, Just(u32::MAX), Just(u32::MAX - 1), Just(1u32 << 31), 1u32..=u32::MAX];
+    (
+        any_size.clone(),
+        any_size.clone(),
+        prop::option::of(any::<u32>()),
+        prop::option::of(any::<u32>()),
+        prop::option::of(any_size.clone()),
+        any_size,
+        prop_oneof![Just(1e-9f64), Just(0.8), 1e-6f64..=1.0],
+        prop_oneof![0.0f64..10.0, Just(10.0)],
+        any::<bool>(),
+    )
+        .prop_map(|(pool, observed, level, users, max, step, threshold, factor, saturated)| {
+            let e = Evidence {
+                service: "s".into(),
+                current: PoolSize { pool_size: pool, max_overflow: pool / 2 },
+                observed_pool_size: observed,
+                concurrent_users: users,
+                max_pool_size: max,
+                month: MonthEvidence {
+                    mean_utilization: 0.9,
+                    coverage: 1.0,
+                    saturated_seconds: i64::from(saturated),
+                    timeouts: 0,
+                },
+                earlier: vec![Some(month(0.9)), Some(month(0.9))],
+                sustained: level.map(|l| sustained(l, observed)),
+            };
+            let p = PolicyParams {
+                escalate_step: step,
+                sustained_utilization: threshold,
+                overflow_factor: factor,
+                users_factor: 100.0,
+                ..params()
+            };
+            (e, p)
+        })
+}
+
+proptest! {
+    /// Over the whole u32 range: decide ends (sizes are found by division, not
+    /// by stepping), never goes below current, and every candidate is at least
+    /// the size it was grown from (no wrap-around).
+    #[test]
+    fn extreme_numbers_never_loop_wrap_or_shrink((e, p) in arb_extreme()) {
+        let d = decide(&e, &p);
+        prop_assert!(d.recommended.pool_size >= e.current.pool_size);
+        for f in &d.findings {
+            if let Some(c) = f.candidate_pool_size
+                && matches!(f.code, Code::MonthlyEscalation | Code::Saturation | Code::SustainedHigh)
+            {
+                prop_assert!(c >= e.observed_pool_size.max(1), "{:?} {c} < {}", f.code, e.observed_pool_size);
+            }
+        }
+        if let Some(s) = &e.sustained {
+            let size = d.findings.iter().find(|f| f.code == Code::SustainedHigh).and_then(|f| f.candidate_pool_size).unwrap();
+            let fits = |n: u32| f64::from(s.level_checked_out) <= p.sustained_utilization * f64::from(n);
+            // The smallest fitting size of the form observed + k × step, or the u32 cap.
+            prop_assert!(fits(size) || size == u32::MAX || u64::from(size) + u64::from(p.escalate_step) > u64::from(u32::MAX), "{size} does not fit");
+            let below = u64::from(size).checked_sub(u64::from(p.escalate_step));
+            if let Some(b) = below && b >= u64::from(e.observed_pool_size.max(1)) && size != e.observed_pool_size.max(1) && size != u32::MAX {
+                prop_assert!(!fits(b as u32), "{b} already fits, {size} is one step too many");
+            }
+        }
+    }
+
+    /// The budget over the whole range: the required sum is exact (or saturates
+    /// at u64::MAX) and the guard passes only what fits.
+    #[test]
+    fn budget_never_wraps(
+        sizes in prop::collection::vec((any::<u32>(), any::<u32>(), any::<u32>(), any::<u32>()), 1..5),
+        other in any::<u32>(),
+        max in any::<u32>(),
+    ) {
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
+        let decisions: Vec<Decision> = sizes.iter().map(|&(p, o, _, _)| Decision {
+            service: "s".into(),
+            current: PoolSize { pool_size: p, max_overflow: o },
+            recommended: PoolSize { pool_size: p, max_overflow: o },
+            deciding: None,
+            findings: Vec::new(),
+        }).collect();
+        let pools: Vec<u64> = sizes.iter().map(|&(_, _, r, k)| u64::from(r) * u64::from(k)).collect();
+        let budget = check_budget(&db, &pools, &decisions);
+        let exact: u128 = sizes.iter().map(|&(p, o, r, k)| u128::from(r) * u128::from(k) * (u128::from(p) + u128::from(o))).sum::<u128>() + u128::from(other);
+        prop_assert_eq!(u128::from(budget.required), exact.min(u128::from(u64::MAX)));
+        prop_assert_eq!(budget.ok, exact <= u128::from(db.limit()));
+    }
+}
+
+/// The reproduction of issue 12: a pool of 3 500 000 000 sustained at its size
+/// made `decide` step past u32::MAX and loop for ever.
+#[test]
+fn a_huge_sustained_pool_ends() {
+    let mut e = evidence(3_500_000_000, 0.9);
+    e.sustained = Some(sustained(3_500_000_000, 3_500_000_000));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(decide(&e, &params()));
+    });
+    let d = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("decide ends within 10 s");
+    assert_eq!(d.recommended.pool_size, 4_375_000_000u64.min(u64::from(u32::MAX)) as u32);
+}
+
+/// `escalate_step = u32::MAX` once gave "pool_size 20 + 4294967295 = 19".
+#[test]
+fn a_huge_step_saturates() {
+    let p = PolicyParams {
+        escalate_step: u32::MAX,
+        ..params()
+    };
+    let d = decide(&evidence(20, 0.9), &p);
+    assert_eq!(d.recommended.pool_size, u32::MAX);
+    assert!(d.findings[0].message.contains("= 4294967295"), "{}", d.findings[0].message);
+}
+
+/// `replicas = 2147483648` once wrapped the budget to `0 × 38`.
+#[test]
+fn the_budget_does_not_wrap() {
+    let db = DatabaseBudget {
+        max_connections: 237 + 8,
+        superuser_reserved_connections: 3,
+        reserved_connections: 0,
+        headroom: 5,
+        other_clients: u32::MAX,
+    };
+    let plan = plan(&[evidence(25, 0.3)], &[2_147_483_648], &params(), &db);
+    assert!(plan.blocked());
+    assert_eq!(plan.budget.services[0].connections, 2_147_483_648 * 37);
+    assert_eq!(plan.budget.required, 2_147_483_648 * 37 + u64::from(u32::MAX));
 }
