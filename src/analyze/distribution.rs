@@ -115,9 +115,7 @@ impl Distribution {
                         return c as f64 / pool as f64;
                     }
                 }
-                sorted
-                    .last()
-                    .map_or(0.0, |&(c, pool, _)| c as f64 / pool as f64)
+                sorted.last().map_or(0.0, |&(c, pool, _)| c as f64 / pool as f64)
             })
             .collect()
     }

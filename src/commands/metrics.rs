@@ -211,7 +211,13 @@ pub fn load(
     let analysed = worker
         .join()
         .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;
-    read_result?;
+    if let Err(e) = read_result {
+        // A file with no valid sample: say why its rows were rejected.
+        return Err(match rejection_report(&diags) {
+            Some((listing, counts)) => anyhow::anyhow!("{listing}\n{e}: {counts}"),
+            None => e,
+        });
+    }
 
     let shown = analysed.rejected.len() as u64;
     for (s, r) in analysed.rejected {
@@ -241,32 +247,14 @@ pub fn load(
             settings.path.display()
         ));
     }
-    if diags.rejected() > 0 {
-        let listing = diags
-            .shown()
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n");
-        let counts = diags
-            .by_code()
-            .iter()
-            .map(|(code, n)| format!("{n} {code}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let more = diags.rejected() - diags.shown().len() as u64;
-        let more = if more > 0 {
-            format!("\n… and {more} more")
-        } else {
-            String::new()
-        };
+    if let Some((listing, counts)) = rejection_report(&diags) {
         if !args.lenient {
             bail!(
-                "{listing}{more}\n{} bad row(s) ({counts}); fix them, or pass --lenient to skip them",
+                "{listing}\n{} bad row(s) ({counts}); fix them, or pass --lenient to skip them",
                 diags.rejected()
             );
         }
-        printer.warn(&format!("{listing}{more}"));
+        printer.warn(&listing);
         printer.warn(&format!(
             "skipped {} bad row(s) ({counts}) under --lenient",
             diags.rejected()
@@ -294,6 +282,31 @@ pub fn load(
             diagnostics: diags,
         },
     })
+}
+
+/// The rejected rows for a person: the first ones in full (file:line, reason,
+/// code), "… and N more", and the counts by code. `None` when none was rejected.
+fn rejection_report(diags: &Diagnostics) -> Option<(String, String)> {
+    if diags.rejected() == 0 {
+        return None;
+    }
+    let mut listing = diags
+        .shown()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let more = diags.rejected() - diags.shown().len() as u64;
+    if more > 0 {
+        listing.push_str(&format!("\n… and {more} more"));
+    }
+    let counts = diags
+        .by_code()
+        .iter()
+        .map(|(code, n)| format!("{n} {code}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((listing, counts))
 }
 
 /// Reads the analysed months' samples from the history store at `location`.

@@ -246,10 +246,7 @@ fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64
 fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: u32, max: u32) -> Result<u32, ConfigError> {
     match u32::try_from(value) {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(loc.invalid(
-            segs,
-            format!("must be a whole number from {min} to {max}, got {value}"),
-        )),
+        _ => Err(loc.invalid(segs, format!("must be a whole number from {min} to {max}, got {value}"))),
     }
 }
 
@@ -279,7 +276,13 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             0.0,
             1.0,
         )?,
-        escalate_step: count(loc, &policy_key("escalate_step"), p.escalate_step.unwrap_or(5), 1, limits::MAX_STEP)?,
+        escalate_step: count(
+            loc,
+            &policy_key("escalate_step"),
+            p.escalate_step.unwrap_or(5),
+            1,
+            limits::MAX_STEP,
+        )?,
         sustained_utilization: fraction(
             loc,
             &policy_key("sustained_utilization"),
@@ -385,6 +388,15 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
                 if a.name.trim().is_empty() {
                     return Err(loc.invalid(&seg("name"), "must not be empty"));
                 }
+                if a.name.chars().any(char::is_control) {
+                    return Err(loc.invalid(
+                        &seg("name"),
+                        format!(
+                            "{:?} holds a control character (newline, tab, …); a rule name is one printable line",
+                            a.name
+                        ),
+                    ));
+                }
                 if rules.iter().any(|r| r.name == a.name) {
                     return Err(loc.invalid(&seg("name"), format!("alert rule {:?} is defined twice", a.name)));
                 }
@@ -401,7 +413,13 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
     let d = raw.database;
     let db_key = |k| [Key("database"), Key(k)];
     let database = DatabaseBudget {
-        max_connections: count(loc, &db_key("max_connections"), d.max_connections.unwrap_or(100), 1, limits::MAX_CONNECTIONS)?,
+        max_connections: count(
+            loc,
+            &db_key("max_connections"),
+            d.max_connections.unwrap_or(100),
+            1,
+            limits::MAX_CONNECTIONS,
+        )?,
         superuser_reserved_connections: count(
             loc,
             &db_key("superuser_reserved_connections"),
@@ -416,8 +434,20 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             0,
             limits::MAX_CONNECTIONS,
         )?,
-        headroom: count(loc, &db_key("headroom"), d.headroom.unwrap_or(5), 0, limits::MAX_CONNECTIONS)?,
-        other_clients: count(loc, &db_key("other_clients"), d.other_clients.unwrap_or(0), 0, limits::MAX_CONNECTIONS)?,
+        headroom: count(
+            loc,
+            &db_key("headroom"),
+            d.headroom.unwrap_or(5),
+            0,
+            limits::MAX_CONNECTIONS,
+        )?,
+        other_clients: count(
+            loc,
+            &db_key("other_clients"),
+            d.other_clients.unwrap_or(0),
+            0,
+            limits::MAX_CONNECTIONS,
+        )?,
     };
 
     let raw_services = raw.services.unwrap_or_default();
@@ -433,6 +463,15 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         if s.name.trim().is_empty() {
             return Err(loc.invalid(&seg("name"), "must not be empty"));
         }
+        if s.name.chars().any(char::is_control) {
+            return Err(loc.invalid(
+                &seg("name"),
+                format!(
+                    "{:?} holds a control character (newline, tab, …); a service name is one printable line",
+                    s.name
+                ),
+            ));
+        }
         if services.iter().any(|other| other.name == s.name) {
             return Err(loc.invalid(&seg("name"), format!("service {:?} is defined twice", s.name)));
         }
@@ -440,7 +479,13 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         let current = match s.current {
             Some(c) => Some(PoolSize {
                 pool_size: count(loc, &cur_key("pool_size"), c.pool_size, 1, limits::MAX_CONNECTIONS)?,
-                max_overflow: count(loc, &cur_key("max_overflow"), c.max_overflow, 0, limits::MAX_CONNECTIONS)?,
+                max_overflow: count(
+                    loc,
+                    &cur_key("max_overflow"),
+                    c.max_overflow,
+                    0,
+                    limits::MAX_CONNECTIONS,
+                )?,
             }),
             None => None,
         };

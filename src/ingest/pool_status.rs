@@ -948,7 +948,10 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
             (status("2026-11-27 12:60:00 ", "5", "1", "-3", "1"), "bad-timestamp"),
             (status("2026-13-27 12:00:00 ", "5", "1", "-3", "1"), "bad-timestamp"),
             // Numbers a u32 holds, beyond poolcap's limits.
-            (status(p, "4294967295", "4294967295", "-2147483648", "4294967295"), "beyond-limit"),
+            (
+                status(p, "4294967295", "4294967295", "-2147483648", "4294967295"),
+                "beyond-limit",
+            ),
         ];
         let good = [
             // Large but in range; counts that do not add up (status() takes no lock).

@@ -304,7 +304,13 @@ proptest! {
 /// Evidence and parameters over the whole `u32` range (no config bounds): the
 /// policy must still end, never go below current and never wrap.
 fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicyParams)> {
-    let any_size = prop_oneof![1u32..100, Just(u32::MAX), Just(u32::MAX - 1), Just(1u32 << 31), 1u32..=u32::MAX];
+    let any_size = prop_oneof![
+        1u32..100,
+        Just(u32::MAX),
+        Just(u32::MAX - 1),
+        Just(1u32 << 31),
+        1u32..=u32::MAX
+    ];
     (
         any_size.clone(),
         any_size.clone(),
@@ -316,31 +322,36 @@ fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicyParams)> {
         prop_oneof![0.0f64..10.0, Just(10.0)],
         any::<bool>(),
     )
-        .prop_map(|(pool, observed, level, users, max, step, threshold, factor, saturated)| {
-            let e = Evidence {
-                service: "s".into(),
-                current: PoolSize { pool_size: pool, max_overflow: pool / 2 },
-                observed_pool_size: observed,
-                concurrent_users: users,
-                max_pool_size: max,
-                month: MonthEvidence {
-                    mean_utilization: 0.9,
-                    coverage: 1.0,
-                    saturated_seconds: i64::from(saturated),
-                    timeouts: 0,
-                },
-                earlier: vec![Some(month(0.9)), Some(month(0.9))],
-                sustained: level.map(|l| sustained(l, observed)),
-            };
-            let p = PolicyParams {
-                escalate_step: step,
-                sustained_utilization: threshold,
-                overflow_factor: factor,
-                users_factor: 100.0,
-                ..params()
-            };
-            (e, p)
-        })
+        .prop_map(
+            |(pool, observed, level, users, max, step, threshold, factor, saturated)| {
+                let e = Evidence {
+                    service: "s".into(),
+                    current: PoolSize {
+                        pool_size: pool,
+                        max_overflow: pool / 2,
+                    },
+                    observed_pool_size: observed,
+                    concurrent_users: users,
+                    max_pool_size: max,
+                    month: MonthEvidence {
+                        mean_utilization: 0.9,
+                        coverage: 1.0,
+                        saturated_seconds: i64::from(saturated),
+                        timeouts: 0,
+                    },
+                    earlier: vec![Some(month(0.9)), Some(month(0.9))],
+                    sustained: level.map(|l| sustained(l, observed)),
+                };
+                let p = PolicyParams {
+                    escalate_step: step,
+                    sustained_utilization: threshold,
+                    overflow_factor: factor,
+                    users_factor: 100.0,
+                    ..params()
+                };
+                (e, p)
+            },
+        )
 }
 
 proptest! {
@@ -407,7 +418,10 @@ fn a_huge_sustained_pool_ends() {
     let d = rx
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("decide ends within 10 s");
-    assert_eq!(d.recommended.pool_size, 4_375_000_000u64.min(u64::from(u32::MAX)) as u32);
+    assert_eq!(
+        d.recommended.pool_size,
+        4_375_000_000u64.min(u64::from(u32::MAX)) as u32
+    );
 }
 
 /// `escalate_step = u32::MAX` once gave "pool_size 20 + 4294967295 = 19".
@@ -419,7 +433,11 @@ fn a_huge_step_saturates() {
     };
     let d = decide(&evidence(20, 0.9), &p);
     assert_eq!(d.recommended.pool_size, u32::MAX);
-    assert!(d.findings[0].message.contains("= 4294967295"), "{}", d.findings[0].message);
+    assert!(
+        d.findings[0].message.contains("= 4294967295"),
+        "{}",
+        d.findings[0].message
+    );
 }
 
 /// `replicas = 2147483648` once wrapped the budget to `0 × 38`.

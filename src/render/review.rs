@@ -188,7 +188,14 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
     };
     let timeout = settings.pool.pool_timeout as f64;
     let target = settings.policy.queue_target;
-    let check = |pool: crate::config::PoolSize| queueing::check(u32::try_from(pool.capacity()).unwrap_or(u32::MAX), a, hold_seconds, timeout);
+    let check = |pool: crate::config::PoolSize| {
+        queueing::check(
+            u32::try_from(pool.capacity()).unwrap_or(u32::MAX),
+            a,
+            hold_seconds,
+            timeout,
+        )
+    };
     let current = check(decision.current);
     let recommended = check(decision.recommended);
     let window = outcome.month.window(&settings.policy.timezone);

@@ -1,0 +1,336 @@
+//! Hostile input (issue 12): numbers at and beyond their limits, implausible
+//! times, names with control characters, too many series. Each case is a
+//! reproduction that once hung, wrapped or lied; now it is a clear error or a
+//! counted bad row, and no Debug text or panic reaches the user.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{Output, poolcap, root};
+
+/// A copy of the sample deployment (config and targets) in a temporary folder.
+fn sample_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("data/poolcap.toml"), dir.path().join("poolcap.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for f in ["backend.env", "values.yaml", "worker.toml"] {
+        std::fs::copy(root().join("data/deploy").join(f), dir.path().join("deploy").join(f)).unwrap();
+    }
+    dir
+}
+
+/// Replaces `from` by `to` in the tree's config.
+fn edit_config(dir: &Path, from: &str, to: &str) {
+    let path = dir.join("poolcap.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from:?} not in the sample config");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Runs poolcap in `dir`, failing the test (instead of hanging it) after 60 s.
+fn run_bounded(dir: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcap"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("poolcap {args:?} did not end within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let output = Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_no_internals(&output);
+    output
+}
+
+/// No Debug dump, raw OS error or panic message reaches the user.
+pub fn assert_no_internals(out: &Output) {
+    for needle in ["Os {", "Error(", "panicked", "RUST_BACKTRACE", "kind: "] {
+        assert!(
+            !out.stderr.contains(needle) && !out.stdout.contains(needle),
+            "{needle:?} reached the user:\n{}",
+            out.stderr
+        );
+    }
+}
+
+const HEADER: &str = "ts,service,instance,pool_size,max_overflow,checked_out\n";
+
+#[test]
+fn config_numbers_beyond_their_limits_are_config_errors_with_their_line() {
+    for (from, to, key, line) in [
+        ("replicas = 2\n", "replicas = 2147483648\n", "services[0].replicas", 41),
+        (
+            "processes_per_replica = 2   # gunicorn",
+            "processes_per_replica = 65536000 # gunicorn",
+            "services[0].processes_per_replica",
+            42,
+        ),
+        (
+            "other_clients = 12 ",
+            "other_clients = 4294967295 ",
+            "database.other_clients",
+            30,
+        ),
+        (
+            "escalate_step = 5\n",
+            "escalate_step = 4294967295\n",
+            "policy.escalate_step",
+            9,
+        ),
+        (
+            "max_connections = 250\n",
+            "max_connections = 4294967295\n",
+            "database.max_connections",
+            26,
+        ),
+        (
+            "sustained_for = \"5m\"",
+            "sustained_for = \"99999999999d\"",
+            "policy.sustained_for",
+            11,
+        ),
+    ] {
+        let dir = sample_tree();
+        edit_config(dir.path(), from, to);
+        let out = run_bounded(dir.path(), &["plan", "--config", "poolcap.toml", "--month", "2026-10"]);
+        assert_eq!(out.code, 2, "{to}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("poolcap.toml:{line}:")) && out.stderr.contains(key),
+            "{to}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn names_with_control_characters_are_refused_in_the_config() {
+    let dir = sample_tree();
+    edit_config(dir.path(), "name = \"worker\"", "name = \"wor\\nker\"");
+    let out = run_bounded(dir.path(), &["plan", "--config", "poolcap.toml", "--month", "2026-10"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("control character"), "{}", out.stderr);
+}
+
+#[test]
+fn a_target_value_beyond_the_limit_is_refused_and_nothing_is_written() {
+    let dir = sample_tree();
+    let env = dir.path().join("deploy/backend.env");
+    let text = std::fs::read_to_string(&env)
+        .unwrap()
+        .replace("DB_POOL_SIZE=20", "DB_POOL_SIZE=4294967294");
+    std::fs::write(&env, &text).unwrap();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--bump",
+            "--reason",
+            "ward round",
+            "--config",
+            "poolcap.toml",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("deploy/backend.env") && out.stderr.contains("beyond poolcap's limit"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), text);
+}
+
+#[test]
+fn override_to_a_size_beyond_the_limit_is_a_usage_error() {
+    let dir = sample_tree();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--to",
+            "4294967295",
+            "--reason",
+            "x",
+            "--config",
+            "poolcap.toml",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("from 1 to 1000000"), "{}", out.stderr);
+}
+
+/// Two rows of a pool of 3 500 000 000 once made plan, review and apply spin
+/// for ever; now they are bad rows (`beyond-limit`) and the file yields none.
+#[test]
+fn huge_pools_in_the_data_are_bad_rows_not_a_hang() {
+    let dir = sample_tree();
+    let csv = format!(
+        "{HEADER}2026-10-01T09:00:00Z,backend,b-0,3500000000,0,3500000000\n2026-10-01T09:10:00Z,backend,b-0,3500000000,0,3500000000\n"
+    );
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    for command in ["plan", "apply"] {
+        let mut args = vec![
+            command,
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            "m.csv",
+        ];
+        if command == "apply" {
+            args.push("--dry-run");
+        }
+        let out = run_bounded(dir.path(), &args);
+        assert_eq!(out.code, 1, "{command}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("m.csv:2") && out.stderr.contains("beyond-limit"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// One row dated 0001-01-01 beside one real row once gave 100 % coverage.
+#[test]
+fn implausible_times_are_bad_rows_not_coverage() {
+    let dir = sample_tree();
+    let csv = format!(
+        "{HEADER}0001-01-01T00:00:00Z,backend,b-0,20,10,5\n2026-10-15T09:00:00Z,backend,b-0,20,10,5\n2099-01-01T00:00:00Z,backend,b-0,20,10,5\n"
+    );
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "plan",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            "m.csv",
+            "--lenient",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("m.csv:2") && out.stderr.contains("before 2000"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("m.csv:4") && out.stderr.contains("in the future"),
+        "{}",
+        out.stderr
+    );
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let backend = &plan["services"][0];
+    let coverage = backend["stats"]["coverage"].as_f64().unwrap();
+    assert!(coverage < 0.01, "coverage {coverage}: {backend}");
+}
+
+#[test]
+fn instance_names_with_control_characters_are_bad_rows() {
+    let dir = sample_tree();
+    let csv = format!(
+        "{HEADER}2026-10-15T09:00:00Z,backend,\"x|y\n# injected\",20,10,5\n2026-10-15T09:00:00Z,backend,b-0,20,10,5\n"
+    );
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "plan",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            "m.csv",
+            "--lenient",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("bad-name"), "{}", out.stderr);
+    assert!(!out.stdout.contains("# injected"), "{}", out.stdout);
+}
+
+#[test]
+fn too_many_series_stop_the_run_with_the_flag_to_raise() {
+    let dir = sample_tree();
+    let mut csv = HEADER.to_string();
+    for i in 0..5 {
+        csv.push_str(&format!("2026-10-15T09:00:00Z,backend,b-{i},20,10,5\n"));
+    }
+    std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "plan",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            "m.csv",
+            "--max-series",
+            "3",
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("m.csv:5") && out.stderr.contains("more than 3") && out.stderr.contains("--max-series"),
+        "{}",
+        out.stderr
+    );
+    let ok = run_bounded(
+        dir.path(),
+        &[
+            "plan",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            "m.csv",
+            "--max-series",
+            "5",
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+}
+
+/// The sample config and data still plan as before under the new limits.
+#[test]
+fn the_sample_is_within_every_limit() {
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_no_internals(&out);
+}
