@@ -334,3 +334,27 @@ fn the_sample_is_within_every_limit() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_no_internals(&out);
 }
+
+#[test]
+fn plan_service_filters_and_an_unknown_name_is_a_usage_error() {
+    let base = ["plan", "--config", "data/poolcap.toml", "--month", "2026-10", "--metrics", "data/metrics/2026-10.csv.gz"];
+    let mut args = base.to_vec();
+    args.extend(["--service", "nosuch"]);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("\"nosuch\"") && out.stderr.contains("backend, worker"), "{}", out.stderr);
+    let mut args = base.to_vec();
+    args.extend(["--service", "BACKEND"]);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("did you mean \"backend\""), "{}", out.stderr);
+    let mut args = base.to_vec();
+    args.extend(["--service", "worker", "--format", "json"]);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let names: Vec<&str> = plan["services"].as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap()).collect();
+    assert_eq!(names, ["worker"]);
+    // The budget still counts every service.
+    assert_eq!(plan["budget"]["services"].as_array().unwrap().len(), 2);
+}

@@ -64,6 +64,25 @@ impl PlanOutcome {
     }
 }
 
+/// `name` is a configured service, or a usage error listing them (with the
+/// nearest spelling first when one differs only by case, `-` or `_`).
+pub fn known_service(settings: &Settings, name: &str) -> Result<(), UsageError> {
+    if settings.services.iter().any(|s| s.name == name) {
+        return Ok(());
+    }
+    let fold = |n: &str| n.to_lowercase().replace('_', "-");
+    let names: Vec<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
+    let hint = match names.iter().find(|n| fold(n) == fold(name)) {
+        Some(n) => format!("did you mean {n:?}? "),
+        None => String::new(),
+    };
+    Err(UsageError(format!(
+        "--service {name:?} is not a service of {}; {hint}it defines {}",
+        settings.path.display(),
+        names.join(", ")
+    )))
+}
+
 /// Parses `--month`.
 pub fn parse_month(text: &str) -> Result<Month, UsageError> {
     text.parse::<Month>().map_err(|m| UsageError(format!("--month: {m}")))
@@ -102,6 +121,9 @@ pub fn compute_with(
     printer: &mut Printer,
 ) -> anyhow::Result<PlanOutcome> {
     let month = parse_month(&args.month)?;
+    if let Some(name) = &args.metrics.service {
+        known_service(settings, name)?;
+    }
     // Read the deployed state first: a bad target file fails before any metric is read.
     let deployed = targets::read_all(settings)?;
     let tz = &settings.policy.timezone;
@@ -318,7 +340,11 @@ pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, 
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
     let outcome = compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
-    let report = render::plan::PlanReport::new(&settings, &outcome);
+    let mut report = render::plan::PlanReport::new(&settings, &outcome);
+    // `--service` names the service of inputs that lack one, and plans only it
+    // (the budget still counts every service).
+    let selected = |name: &str| args.inputs.metrics.service.as_deref().is_none_or(|s| s == name);
+    report.services.retain(|s| selected(&s.service));
     match global.format {
         Format::Json => printer.json(&report)?,
         Format::Table | Format::Csv => {
@@ -337,6 +363,9 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
     let pending = outcome.pending_files(&settings)?;
     let mut changes = false;
     for ((service, decision), files) in settings.services.iter().zip(&outcome.plan.decisions).zip(&pending) {
+        if !selected(&service.name) {
+            continue;
+        }
         if service.targets.is_empty() {
             changes |= decision.changes();
         } else {
