@@ -358,3 +358,29 @@ fn plan_service_filters_and_an_unknown_name_is_a_usage_error() {
     // The budget still counts every service.
     assert_eq!(plan["budget"]["services"].as_array().unwrap().len(), 2);
 }
+
+/// A change-log template that loops without end, or does not parse, is a
+/// config error (exit 2) naming the template, and nothing is written.
+#[test]
+fn change_log_templates_are_bounded_and_their_errors_are_config_errors() {
+    for (template, says) in [
+        (
+            "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}",
+            "fuel",
+        ),
+        ("{% if entry.service %}unclosed", "entry.j2"),
+    ] {
+        let dir = sample_tree();
+        std::fs::write(dir.path().join("entry.j2"), template).unwrap();
+        edit_config(dir.path(), "[pool]\n", "[changelog]\ntemplate = \"entry.j2\"\n\n[pool]\n");
+        let out = run_bounded(
+            dir.path(),
+            &["override", "backend", "--bump", "--reason", "ward round", "--config", "poolcap.toml"],
+        );
+        assert_eq!(out.code, 2, "{template}: {}", out.stderr);
+        assert!(out.stderr.contains(says) && out.stderr.contains("entry.j2"), "{template}: {}", out.stderr);
+        assert!(!dir.path().join("CHANGELOG-capacity.md").exists());
+        let env = std::fs::read_to_string(dir.path().join("deploy/backend.env")).unwrap();
+        assert!(env.contains("DB_POOL_SIZE=20"), "{env}");
+    }
+}

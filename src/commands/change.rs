@@ -130,7 +130,10 @@ impl ChangeLogs {
                 .with_context(|| format!("{}: cannot read the change-log template", p.display()))?,
             None => changelog::DEFAULT_TEMPLATE.to_string(),
         };
-        let rendered = changelog::render(&template, entry)?;
+        let rendered = changelog::render(&template, entry).with_context(|| match &settings.changelog_template {
+            Some(p) => format!("{}: cannot render a change-log entry", p.display()),
+            None => "the built-in change-log template".to_string(),
+        })?;
         *text = changelog::insert(Some(text.as_str()), &rendered);
         Ok(true)
     }

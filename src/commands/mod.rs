@@ -48,7 +48,9 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
 
 /// The exit status an error maps to: config and usage errors 2, the rest 1.
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
-    if err.chain().any(|c| c.is::<ConfigError>() || c.is::<UsageError>()) {
+    if err.chain().any(|c| {
+        c.is::<ConfigError>() || c.is::<UsageError>() || c.is::<crate::write::changelog::TemplateError>()
+    }) {
         ExitStatus::Usage
     } else {
         ExitStatus::Error

@@ -120,14 +120,23 @@ pub fn entry_id(service: &str, context: &str, before: Sizes, after: Sizes, setti
     )
 }
 
-/// What went wrong rendering an entry.
+/// What went wrong rendering an entry (a configuration error: exit 2).
 #[derive(Debug, thiserror::Error)]
-#[error("change-log template: {0}")]
+#[error("change-log template: {0}; fix the template named by [changelog] template")]
 pub struct TemplateError(String);
+
+/// Template work one entry may take (minijinja's fuel: about one unit per
+/// instruction). The default template needs a few hundred; a site's template
+/// that loops without end runs out instead of hanging `apply`.
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// The longest entry a template may produce.
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 
 /// Renders one entry, its id marker first.
 pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
     let mut env = minijinja::Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_template("entry", template)
         .map_err(|e| TemplateError(e.to_string()))?;
     let body = env
@@ -135,6 +144,12 @@ pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
         .and_then(|t| t.render(minijinja::value::Serde(entry)))
         .map_err(|e| TemplateError(e.to_string()))?;
     let body = body.trim_end();
+    if body.len() > MAX_ENTRY_BYTES {
+        return Err(TemplateError(format!(
+            "the entry is {} bytes, more than the {MAX_ENTRY_BYTES} an entry may be",
+            body.len()
+        )));
+    }
     Ok(format!("{MARKER}{} -->\n{body}\n", entry.id))
 }
 
