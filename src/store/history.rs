@@ -86,14 +86,38 @@ pub struct Batch {
 /// Rows per multi-row INSERT into SQLite (7 parameters each, under SQLite's 32 766).
 const SQLITE_ROWS: usize = 1000;
 
+/// What a store error says: a database error as [`super::error_text`] gives
+/// it, anything else as its text.
+trait Reason {
+    fn reason(&self) -> String;
+}
+
+impl Reason for sqlx::Error {
+    fn reason(&self) -> String {
+        super::error_text(self)
+    }
+}
+
+impl Reason for &str {
+    fn reason(&self) -> String {
+        (*self).to_string()
+    }
+}
+
+impl<T> Reason for std::sync::PoisonError<T> {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl Store {
     /// Opens (creating and migrating when needed) the store at `location`: a
     /// `postgres://` URL, or a SQLite file path.
     pub async fn open(location: &str) -> Result<Store, StoreError> {
         let shown = redact_urls(location);
-        let fail = |e: &dyn std::fmt::Display| StoreError {
+        let fail = |e: &(dyn std::error::Error + 'static)| StoreError {
             store: shown.clone(),
-            reason: crate::store::probe::scrub(&e.to_string(), location),
+            reason: crate::store::probe::scrub(&super::error_text(e), location),
         };
         let backend = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(location).map_err(|e| fail(&e))?;
@@ -152,10 +176,10 @@ impl Store {
         &self.shown
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+    fn error(&self, e: impl Reason) -> StoreError {
         StoreError {
             store: self.shown.clone(),
-            reason: redact_urls(&e.to_string()),
+            reason: redact_urls(&e.reason()),
         }
     }
 

@@ -6,3 +6,30 @@
 
 pub mod history;
 pub mod probe;
+
+/// An error of sqlx (or one that wraps it, such as a migration error) as a
+/// sentence: the server's own message with its SQLSTATE, detail and hint —
+/// never the server's source-file position, which sqlx's text for PostgreSQL
+/// ends with ("… at line 948") and which reads as a line of the user's input.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if let Some(sqlx::Error::Database(db)) = err.downcast_ref::<sqlx::Error>() {
+            let mut text = db.message().to_string();
+            if let Some(code) = db.code() {
+                text.push_str(&format!(" (SQLSTATE {code})"));
+            }
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                if let Some(detail) = pg.detail() {
+                    text.push_str(&format!("; {detail}"));
+                }
+                if let Some(hint) = pg.hint() {
+                    text.push_str(&format!("; hint: {hint}"));
+                }
+            }
+            return text;
+        }
+        cause = err.source();
+    }
+    e.to_string()
+}

@@ -170,7 +170,7 @@ fn db_error(url: &str) -> impl Fn(sqlx::Error) -> ProbeError + '_ {
         ProbeError::Database {
             host,
             port,
-            reason: scrub(&e.to_string(), url),
+            reason: scrub(&super::error_text(&e), url),
         }
     }
 }
