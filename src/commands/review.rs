@@ -80,7 +80,8 @@ fn staging_dir(out: &Path) -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| "review".into());
     let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("{}: cannot remove the unfinished folder of an earlier run", staging.display()))?;
     }
     std::fs::create_dir_all(staging.join("charts")).with_context(|| format!("{}: cannot create", staging.display()))?;
     Ok(staging)

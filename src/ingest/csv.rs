@@ -230,15 +230,16 @@ pub fn read(
         .from_reader(input);
     let io_error = |err: csv::Error, path: &Path| -> IngestError {
         let line = err.position().map_or(0, csv::Position::line);
+        let text = err.to_string();
         match err.into_kind() {
             csv::ErrorKind::Io(source) => IngestError::Io {
                 path: path.to_path_buf(),
                 source,
             },
-            other => IngestError::Header {
+            _ => IngestError::Header {
                 path: path.to_path_buf(),
                 line,
-                message: format!("not readable as CSV: {other:?}"),
+                message: format!("not readable as CSV: {text}"),
             },
         }
     };

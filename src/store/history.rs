@@ -121,6 +121,16 @@ impl Store {
         };
         let backend = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(location).map_err(|e| fail(&e))?;
+            // One direct connection first: a refused or unknown server fails at
+            // once with its own error, where the pool would retry for its
+            // acquire timeout and then say only that it timed out.
+            use sqlx::Connection as _;
+            sqlx::PgConnection::connect_with(&opts)
+                .await
+                .map_err(|e| fail(&e))?
+                .close()
+                .await
+                .map_err(|e| fail(&e))?;
             let pool = PgPoolOptions::new()
                 .max_connections(4)
                 .connect_with(opts)

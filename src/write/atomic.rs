@@ -45,7 +45,7 @@ pub enum WriteError {
         source: std::io::Error,
     },
     /// Another run holds the lock.
-    #[error("{path}: another poolcap run is writing (lock held for {waited:?}); try again when it has finished", path = .path.display())]
+    #[error("{path}: another poolcap run is writing (waited {} s for it); try again when it has finished", .waited.as_secs(), path = .path.display())]
     Locked {
         /// The lock file.
         path: PathBuf,
