@@ -337,12 +337,24 @@ fn the_sample_is_within_every_limit() {
 
 #[test]
 fn plan_service_filters_and_an_unknown_name_is_a_usage_error() {
-    let base = ["plan", "--config", "data/poolcap.toml", "--month", "2026-10", "--metrics", "data/metrics/2026-10.csv.gz"];
+    let base = [
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+    ];
     let mut args = base.to_vec();
     args.extend(["--service", "nosuch"]);
     let out = poolcap(&args).run();
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("\"nosuch\"") && out.stderr.contains("backend, worker"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"nosuch\"") && out.stderr.contains("backend, worker"),
+        "{}",
+        out.stderr
+    );
     let mut args = base.to_vec();
     args.extend(["--service", "BACKEND"]);
     let out = poolcap(&args).run();
@@ -353,7 +365,12 @@ fn plan_service_filters_and_an_unknown_name_is_a_usage_error() {
     let out = poolcap(&args).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    let names: Vec<&str> = plan["services"].as_array().unwrap().iter().map(|s| s["service"].as_str().unwrap()).collect();
+    let names: Vec<&str> = plan["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["worker"]);
     // The budget still counts every service.
     assert_eq!(plan["budget"]["services"].as_array().unwrap().len(), 2);
@@ -372,13 +389,29 @@ fn change_log_templates_are_bounded_and_their_errors_are_config_errors() {
     ] {
         let dir = sample_tree();
         std::fs::write(dir.path().join("entry.j2"), template).unwrap();
-        edit_config(dir.path(), "[pool]\n", "[changelog]\ntemplate = \"entry.j2\"\n\n[pool]\n");
+        edit_config(
+            dir.path(),
+            "[pool]\n",
+            "[changelog]\ntemplate = \"entry.j2\"\n\n[pool]\n",
+        );
         let out = run_bounded(
             dir.path(),
-            &["override", "backend", "--bump", "--reason", "ward round", "--config", "poolcap.toml"],
+            &[
+                "override",
+                "backend",
+                "--bump",
+                "--reason",
+                "ward round",
+                "--config",
+                "poolcap.toml",
+            ],
         );
         assert_eq!(out.code, 2, "{template}: {}", out.stderr);
-        assert!(out.stderr.contains(says) && out.stderr.contains("entry.j2"), "{template}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(says) && out.stderr.contains("entry.j2"),
+            "{template}: {}",
+            out.stderr
+        );
         assert!(!dir.path().join("CHANGELOG-capacity.md").exists());
         let env = std::fs::read_to_string(dir.path().join("deploy/backend.env")).unwrap();
         assert!(env.contains("DB_POOL_SIZE=20"), "{env}");

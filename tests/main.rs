@@ -7,6 +7,7 @@ mod apply;
 mod cli;
 mod edits;
 mod export;
+mod folders;
 mod hostile;
 mod plan;
 mod pool_status_input;

@@ -145,17 +145,15 @@ async fn ingest_file(
     let mut outcome: Option<Result<Diagnostics, ingest::IngestError>> = None;
     let mut parser = Some(parser);
     let mut keep = || {
-        let result = parser
-            .take()
-            .map(|p| {
-                // A parser that panicked stores nothing, like one that failed.
-                p.join().unwrap_or_else(|_| {
-                    Err(ingest::IngestError::Io {
-                        path: path.to_path_buf(),
-                        source: std::io::Error::other("reading the file stopped unexpectedly; nothing of it was stored"),
-                    })
+        let result = parser.take().map(|p| {
+            // A parser that panicked stores nothing, like one that failed.
+            p.join().unwrap_or_else(|_| {
+                Err(ingest::IngestError::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::other("reading the file stopped unexpectedly; nothing of it was stored"),
                 })
-            });
+            })
+        });
         let ok = match &result {
             Some(Ok(d)) => lenient || d.rejected() == 0,
             _ => false,
@@ -163,10 +161,12 @@ async fn ingest_file(
         outcome = result;
         ok
     };
-    let counts = store
-        .ingest(&mut batches, &mut keep)
-        .await
-        .with_context(|| format!("{}: storing its samples (nothing of the file was stored)", path.display()))?;
+    let counts = store.ingest(&mut batches, &mut keep).await.with_context(|| {
+        format!(
+            "{}: storing its samples (nothing of the file was stored)",
+            path.display()
+        )
+    })?;
     let diags = match outcome {
         Some(Ok(d)) => d,
         Some(Err(e)) => return Err(e.into()),

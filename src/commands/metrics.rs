@@ -331,7 +331,7 @@ pub fn load_from_store(
     let mut diags = Diagnostics::default();
     // One connection to the store for the whole read.
     let (rows, analyzer, earlier, in_sql) = super::probe::block_on(async {
-        let store = crate::store::history::Store::open(location).await?;
+        let store = crate::store::history::Store::open_existing(location).await?;
         let earlier: Vec<Window> = if store.is_postgres() && analyzer_settings.windows.len() > 1 {
             analyzer_settings.windows.split_off(1)
         } else {

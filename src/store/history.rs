@@ -111,6 +111,20 @@ impl<T> Reason for std::sync::PoisonError<T> {
 }
 
 impl Store {
+    /// Opens a store that must already exist, for commands that only read: a
+    /// SQLite file that is not there is an error, never created empty.
+    pub async fn open_existing(location: &str) -> Result<Store, StoreError> {
+        let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let path = location.strip_prefix("sqlite://").unwrap_or(location);
+        if !is_postgres && !Path::new(path).exists() {
+            return Err(StoreError {
+                store: redact_urls(location),
+                reason: "there is no history store here; read metric files with --metrics FILE…, or make the store with `poolcap ingest metrics FILE…`".into(),
+            });
+        }
+        Store::open(location).await
+    }
+
     /// Opens (creating and migrating when needed) the store at `location`: a
     /// `postgres://` URL, or a SQLite file path.
     pub async fn open(location: &str) -> Result<Store, StoreError> {

@@ -1,0 +1,141 @@
+//! Output folders poolcap owns, only (issue 13): `review --out` writes a new
+//! folder, an empty one, or replaces its own earlier review (marked with
+//! `.poolcap-review`); any other folder or file is refused and left as it was.
+//! Commands that only read never create a history store.
+
+use std::path::Path;
+
+use crate::util::{Output, poolcap, root};
+
+/// A small month of metrics: a few rows per service, enough for a review.
+fn tiny_metrics(dir: &Path) -> String {
+    let mut csv = String::from("ts,service,instance,pool_size,max_overflow,checked_out\n");
+    for h in 0..24 {
+        csv.push_str(&format!("2026-10-15T{h:02}:00:00Z,backend,b-0,20,10,5\n"));
+        csv.push_str(&format!("2026-10-15T{h:02}:00:00Z,worker,w-0,5,3,1\n"));
+    }
+    let path = dir.join("m.csv");
+    std::fs::write(&path, csv).unwrap();
+    path.display().to_string()
+}
+
+fn review(dir: &Path, out: &str) -> Output {
+    let metrics = tiny_metrics(dir);
+    let config = root().join("data/poolcap.toml");
+    poolcap(&[
+        "review",
+        "--config",
+        config.to_str().unwrap(),
+        "--month",
+        "2026-10",
+        "--metrics",
+        &metrics,
+        "--out",
+        out,
+    ])
+    .cwd(dir)
+    .run()
+}
+
+#[test]
+fn a_folder_poolcap_did_not_write_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("notes")).unwrap();
+    std::fs::write(dir.path().join("notes/minutes.txt"), "keep me").unwrap();
+    let out = review(dir.path(), "notes");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--out notes") && out.stderr.contains("did not write"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes/minutes.txt")).unwrap(),
+        "keep me"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing beside notes/ and m.csv: {names:?}");
+}
+
+#[test]
+fn a_file_the_current_folder_and_a_dangling_link_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "keep me").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), dir.path().join("dangling")).unwrap();
+    for (target, says) in [
+        ("notes.txt", "not a folder"),
+        (".", "current folder"),
+        ("..", "current folder"),
+        ("dangling", "symlink to nothing"),
+    ] {
+        let out = review(dir.path(), target);
+        assert_eq!(out.code, 1, "{target}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{target}: {}", out.stderr);
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    let hidden: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+#[test]
+fn an_empty_folder_then_the_same_review_again_then_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("review")).unwrap();
+    let out = review(dir.path(), "review");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(dir.path().join("review/report.md").exists());
+    assert!(dir.path().join("review/.poolcap-review").exists());
+    // Poolcap's own review is replaced whole: a file added since is gone.
+    std::fs::write(dir.path().join("review/stale.txt"), "old").unwrap();
+    let again = review(dir.path(), "review");
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!dir.path().join("review/stale.txt").exists());
+    // Through a symlink: the link stays a link, the folder it names is replaced.
+    std::os::unix::fs::symlink(dir.path().join("review"), dir.path().join("latest")).unwrap();
+    std::fs::write(dir.path().join("review/stale.txt"), "old").unwrap();
+    let linked = review(dir.path(), "latest");
+    assert_eq!(linked.code, 0, "{}", linked.stderr);
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("latest"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!dir.path().join("review/stale.txt").exists());
+    assert!(dir.path().join("review/report.md").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn reading_commands_never_create_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("data/poolcap.toml"), dir.path().join("poolcap.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for f in ["backend.env", "values.yaml", "worker.toml"] {
+        std::fs::copy(root().join("data/deploy").join(f), dir.path().join("deploy").join(f)).unwrap();
+    }
+    for args in [
+        vec!["plan", "--config", "poolcap.toml", "--month", "2026-10"],
+        vec!["alerts", "--config", "poolcap.toml"],
+    ] {
+        let out = poolcap(&args).cwd(dir.path()).run();
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("no history store"), "{args:?}: {}", out.stderr);
+        assert!(!dir.path().join("poolcap.db").exists(), "{args:?} created a store");
+    }
+}
