@@ -5,6 +5,7 @@
 mod alerts;
 mod apply;
 mod cli;
+mod crash;
 mod edits;
 mod export;
 mod folders;

@@ -194,6 +194,9 @@ pub struct ChangeArgs {
     /// How long to wait for another poolcap run holding the lock.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub lock_timeout: String,
+    /// Write target files even when their mode makes them read-only.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `poolcap apply`.

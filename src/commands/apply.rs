@@ -19,7 +19,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     let _lock = if args.change.dry_run {
         None
     } else {
-        Some(change::lock(&settings, &args.change.lock_timeout)?)
+        Some(change::lock(&settings, &args.change.lock_timeout, printer)?)
     };
     let outcome = plan::compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
 
@@ -121,7 +121,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
             files.len()
         ));
     } else {
-        change::write_all(&files, printer)?;
+        change::write_all(&settings, &files, args.change.force, printer)?;
         if let Some(store) = super::ingest::store_in_use(global) {
             change::record(&store, &entries, printer);
         }

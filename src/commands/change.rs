@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::config::{Setting, Settings, TargetKind, parse_duration};
 use crate::policy::{Budget, Effect, Finding};
 use crate::render::Printer;
-use crate::write::atomic::{self, FileChange, Lock};
+use crate::write::atomic::{self, Expect, FileChange, Lock, WriteOptions};
 use crate::write::changelog::{self, BudgetRow, Entry, FindingRow, SettingRow, Sizes};
 use crate::write::{Value, redact_urls};
 
@@ -194,22 +194,70 @@ pub fn lock_timeout(text: &str) -> Result<std::time::Duration, UsageError> {
         .map_err(|m| UsageError(format!("--lock-timeout: {m}")))
 }
 
-/// Takes the run's lock (beside the config), so that what is read is what is replaced.
-pub fn lock(settings: &Settings, timeout: &str) -> anyhow::Result<Lock> {
+/// Takes the run's lock (beside the config), so that what is read is what is
+/// replaced, and finishes a run that was killed while writing.
+pub fn lock(settings: &Settings, timeout: &str, printer: &mut Printer) -> anyhow::Result<Lock> {
     let timeout = lock_timeout(timeout)?;
-    Ok(Lock::acquire(&settings.dir().join(".poolcap.lock"), timeout)?)
+    let lock = Lock::acquire(&settings.dir().join(".poolcap.lock"), timeout)?;
+    finish_interrupted(settings, printer)?;
+    Ok(lock)
 }
 
-/// Writes every pending file, all or nothing, and says what was written.
-pub fn write_all(files: &[PendingFile], printer: &mut Printer) -> anyhow::Result<()> {
+/// The journal folder, beside the lock.
+pub fn journal_dir(settings: &Settings) -> PathBuf {
+    settings.dir().join(".poolcap-journal")
+}
+
+/// Completes (or, before its commit, undoes) a run that was killed while
+/// writing, and says so. Call it holding the lock.
+pub fn finish_interrupted(settings: &Settings, printer: &mut Printer) -> anyhow::Result<()> {
+    let shown = |p: &Path| p.strip_prefix(settings.dir()).unwrap_or(p).display().to_string();
+    let when = |t: i64| {
+        jiff::Timestamp::from_second(t)
+            .map(|t| {
+                t.to_zoned_datetime(settings.policy.timezone.clone())
+                    .strftime("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    match atomic::recover(&journal_dir(settings))? {
+        None => {}
+        Some(atomic::Recovered::RolledBack { started }) => printer.warn(&format!(
+            "a run started {} was killed before it changed any file; its temporary files were removed",
+            when(started)
+        )),
+        Some(atomic::Recovered::RolledForward { started, completed, files }) => printer.warn(&format!(
+            "a run started {} was killed while replacing files; completed it: {} of its {} file(s) written now ({}), so every file holds its new content and its change-log entry",
+            when(started),
+            completed.len(),
+            files.len(),
+            files.iter().map(|p| shown(p)).collect::<Vec<_>>().join(", ")
+        )),
+    }
+    Ok(())
+}
+
+/// Writes every pending file, all or nothing, through the journal, and says
+/// what was written.
+pub fn write_all(settings: &Settings, files: &[PendingFile], force: bool, printer: &mut Printer) -> anyhow::Result<()> {
     let changes: Vec<FileChange> = files
         .iter()
         .map(|f| FileChange {
             path: f.path.clone(),
+            expect: match &f.before {
+                Some(text) => Expect::Content(text.clone().into_bytes()),
+                None => Expect::Absent,
+            },
             contents: f.after.clone().into_bytes(),
         })
         .collect();
-    atomic::replace_all(&changes)?;
+    let options = WriteOptions {
+        journal: Some(journal_dir(settings)),
+        tree: Some(settings.dir().to_path_buf()),
+        force,
+    };
+    atomic::replace_all(&changes, &options)?;
     for f in files {
         printer.note(&format!("wrote {}", f.shown));
     }

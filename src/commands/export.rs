@@ -4,7 +4,7 @@ use crate::cli::{ExportArgs, ExportWhat, GlobalArgs};
 use crate::config;
 use crate::exit::ExitStatus;
 use crate::render::{self, Printer};
-use crate::write::atomic::{FileChange, replace_all};
+use crate::write::atomic::{Expect, FileChange, WriteOptions, replace_all};
 
 /// Runs `poolcap export`.
 pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
@@ -25,10 +25,12 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> any
     };
     match out {
         Some(path) => {
-            replace_all(&[FileChange {
+            let change = FileChange {
                 path: path.clone(),
+                expect: Expect::Anything,
                 contents: text.into_bytes(),
-            }])?;
+            };
+            replace_all(&[change], &WriteOptions::default())?;
             printer.note(&format!("wrote {}", path.display()));
         }
         None => printer.out(&text)?,

@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     let _lock = if args.change.dry_run {
         None
     } else {
-        Some(change::lock(&settings, &args.change.lock_timeout)?)
+        Some(change::lock(&settings, &args.change.lock_timeout, printer)?)
     };
     let deployed = targets::read_all(&settings)?;
     let current = deployed[k].current;
@@ -241,7 +241,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     } else if files.is_empty() {
         printer.note("nothing to change: the files already hold these values");
     } else {
-        change::write_all(&files, printer)?;
+        change::write_all(&settings, &files, args.change.force, printer)?;
         if let Some(store) = super::ingest::store_in_use(global) {
             change::record(&store, &entries, printer);
         }

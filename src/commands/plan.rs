@@ -339,6 +339,12 @@ pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, 
 /// Runs `poolcap plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
+    // A killed apply's files are finished first, so the plan reads what is deployed.
+    let _lock = if crate::write::atomic::interrupted(&super::change::journal_dir(&settings)) {
+        Some(super::change::lock(&settings, "10s", printer)?)
+    } else {
+        None
+    };
     let outcome = compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
     let mut report = render::plan::PlanReport::new(&settings, &outcome);
     // `--service` names the service of inputs that lack one, and plans only it
