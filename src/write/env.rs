@@ -9,12 +9,17 @@
 //! systemd), so that is the one read and changed, and the duplicate is reported.
 //!
 //! Lines that are not `KEY=VALUE` assignments (comments, garbage) are kept as
-//! they are. A double-quoted value may span lines; it is kept whole.
+//! they are. A double-quoted value may span lines; it is kept whole. A UTF-8
+//! byte order mark before the first line is skipped when reading and kept
+//! when writing.
 
 use std::collections::BTreeMap;
 
 /// The comment above keys poolcap appends.
 pub const MANAGED_COMMENT: &str = "# managed by poolcap";
+
+/// A UTF-8 byte order mark.
+const BOM: &str = "\u{feff}";
 
 /// How a value is quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +83,7 @@ fn is_key_byte(b: u8) -> bool {
 pub fn parse(text: &str) -> EnvFile {
     let bytes = text.as_bytes();
     let mut file = EnvFile::default();
-    let mut pos = 0;
+    let mut pos = if text.starts_with(BOM) { BOM.len() } else { 0 };
     let mut line_no = 1;
     while pos < bytes.len() {
         let line_end = memchr_newline(bytes, pos);
@@ -237,7 +242,10 @@ pub fn edit(text: &str, changes: &[(&str, String)]) -> String {
         if !ends_with_newline {
             out.push_str(nl);
         }
-        let has_comment = text.lines().any(|l| l.trim_end() == MANAGED_COMMENT);
+        let has_comment = text
+            .trim_start_matches(BOM)
+            .lines()
+            .any(|l| l.trim_end() == MANAGED_COMMENT);
         let mut block: Vec<String> = Vec::new();
         if !has_comment {
             block.push(MANAGED_COMMENT.to_string());
@@ -356,6 +364,16 @@ mod tests {
         assert_eq!(
             mask(text, &["DB_POOL_SIZE"]),
             "DATABASE_URL=********\nDB_POOL_SIZE=20\nPASSWORD=******** # db\n"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_kept() {
+        let text = "\u{feff}DB_POOL_SIZE=20\n";
+        assert_eq!(parse(text).get("DB_POOL_SIZE").map(|a| a.line), Some(1));
+        assert_eq!(
+            edit(text, &changes(&[("DB_POOL_SIZE", "25")])),
+            "\u{feff}DB_POOL_SIZE=25\n"
         );
     }
 

@@ -4,7 +4,8 @@
 //! Invariants: a value keeps its type where the file gave one (a quoted `"20"`
 //! stays a string) and its surrounding comments and spacing; a missing key is
 //! added to the table at the prefix (created when missing); a prefix that runs
-//! into a value that is not a table is an error naming the path.
+//! into a value that is not a table is an error naming the path. A byte order
+//! mark at the start is kept.
 
 use toml_edit::{DocumentMut, Item, Table};
 
@@ -144,7 +145,9 @@ pub fn edit(text: &str, prefix: &[&str], changes: &[(&str, Value)]) -> Result<St
             }
         }
     }
-    let out = doc.to_string();
+    // toml_edit skips a byte order mark when parsing and never writes one.
+    let bom = if text.starts_with('\u{feff}') { "\u{feff}" } else { "" };
+    let out = format!("{bom}{doc}");
     // Nothing asked for a change: hand back the input byte for byte.
     if read(&out, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
         == read(text, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
