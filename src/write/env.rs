@@ -9,9 +9,9 @@
 //! systemd), so that is the one read and changed, and the duplicate is reported.
 //!
 //! Lines that are not `KEY=VALUE` assignments (comments, garbage) are kept as
-//! they are. A double-quoted value may span lines; it is kept whole. A UTF-8
-//! byte order mark before the first line is skipped when reading and kept
-//! when writing.
+//! they are. A quoted value may span lines (python-dotenv reads both quotes
+//! so); it is kept whole. A UTF-8 byte order mark before the first line is
+//! skipped when reading and kept when writing.
 
 use std::collections::BTreeMap;
 
@@ -44,7 +44,7 @@ pub struct Assignment {
     /// 1-based line of the key.
     pub line: usize,
     /// Byte range of the raw value (quotes included) in the text.
-    value_span: (usize, usize),
+    pub(crate) value_span: (usize, usize),
 }
 
 /// A parsed file: its assignments in order.
@@ -52,6 +52,9 @@ pub struct Assignment {
 pub struct EnvFile {
     /// Every assignment, in file order (duplicates included).
     pub assignments: Vec<Assignment>,
+    /// Byte ranges of the lines that are neither assignments, comments nor
+    /// blank (from their first non-blank byte to their line ending).
+    pub(crate) unparsed: Vec<(usize, usize)>,
 }
 
 impl EnvFile {
@@ -100,6 +103,7 @@ pub fn parse(text: &str) -> EnvFile {
         let key_start = i;
         let mut next = line_end + 1;
         let mut lines_spanned = 1;
+        let mut assigned = false;
         if i < line_end && is_key_start(bytes[i]) {
             while i < line_end && is_key_byte(bytes[i]) {
                 i += 1;
@@ -119,7 +123,7 @@ pub fn parse(text: &str) -> EnvFile {
                         Some(close) => (unescape_double(&text[i + 1..close]), Quote::Double, close + 1),
                         None => (text[i + 1..line_end].to_string(), Quote::Double, line_end),
                     },
-                    Some(b'\'') => match bytes[i + 1..line_end].iter().position(|&b| b == b'\'') {
+                    Some(b'\'') => match bytes[i + 1..].iter().position(|&b| b == b'\'') {
                         Some(off) => (text[i + 1..i + 1 + off].to_string(), Quote::Single, i + 2 + off),
                         None => (text[i + 1..line_end].to_string(), Quote::Single, line_end),
                     },
@@ -142,7 +146,7 @@ pub fn parse(text: &str) -> EnvFile {
                     }
                 };
                 if value_end > line_end {
-                    // A double-quoted value spanning lines: continue after it.
+                    // A quoted value spanning lines: continue after it.
                     let last_line_end = memchr_newline(bytes, value_end.saturating_sub(1));
                     lines_spanned = 1 + bytes[line_end..value_end].iter().filter(|&&b| b == b'\n').count();
                     next = last_line_end + 1;
@@ -154,7 +158,17 @@ pub fn parse(text: &str) -> EnvFile {
                     line: line_no,
                     value_span: (value_start, value_end),
                 });
+                assigned = true;
             }
+        }
+        let content_start = pos + (bytes[pos..line_end].len() - text[pos..line_end].trim_start().len());
+        let content_end = if line_end > pos && bytes[line_end - 1] == b'\r' {
+            line_end - 1
+        } else {
+            line_end
+        };
+        if !assigned && content_start < content_end && bytes[content_start] != b'#' {
+            file.unparsed.push((content_start, content_end));
         }
         line_no += lines_spanned;
         pos = next;
@@ -259,24 +273,6 @@ pub fn edit(text: &str, changes: &[(&str, String)]) -> String {
     out
 }
 
-/// The text with the value of every key not in `managed` replaced by `********`:
-/// for showing env files (diffs) without their secrets.
-pub fn mask(text: &str, managed: &[&str]) -> String {
-    let file = parse(text);
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for a in &file.assignments {
-        if managed.contains(&a.key.as_str()) || a.value_span.0 == a.value_span.1 {
-            continue;
-        }
-        out.push_str(&text[at..a.value_span.0]);
-        out.push_str("********");
-        at = a.value_span.1;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,11 +355,22 @@ mod tests {
     }
 
     #[test]
-    fn mask_hides_unmanaged_values_only() {
-        let text = "DATABASE_URL=postgres://app:s3cret@db/clinic\nDB_POOL_SIZE=20\nPASSWORD=\"p#ss\" # db\n";
+    fn single_quoted_values_may_span_lines_too() {
+        let text = "PGPASSWORD='first\nsecond' # c\nDB_POOL_SIZE=20\nX='unclosed\nY=1\n";
+        let f = parse(text);
+        let got: Vec<(&str, &str, usize)> = f
+            .assignments
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str(), a.line))
+            .collect();
         assert_eq!(
-            mask(text, &["DB_POOL_SIZE"]),
-            "DATABASE_URL=********\nDB_POOL_SIZE=20\nPASSWORD=******** # db\n"
+            got,
+            vec![
+                ("PGPASSWORD", "first\nsecond", 1),
+                ("DB_POOL_SIZE", "20", 3),
+                ("X", "unclosed", 4),
+                ("Y", "1", 5)
+            ]
         );
     }
 
@@ -377,12 +384,20 @@ mod tests {
         );
     }
 
+    #[test]
+    fn lines_that_are_not_assignments_are_recorded() {
+        let text = "# c\n\n  garbage line\r\nA=1\nexport\n";
+        let f = parse(text);
+        let unparsed: Vec<&str> = f.unparsed.iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(unparsed, vec!["garbage line", "export"]);
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_sets_what_was_asked(text in "(?s).{0,200}", value in "[0-9]{1,4}") {
             let out = edit(&text, &[("DB_POOL_SIZE", value.clone())]);
             prop_assert_eq!(parse(&out).get("DB_POOL_SIZE").map(|a| a.value.clone()), Some(value));
-            let _ = mask(&text, &[]);
+            let _ = crate::write::mask::env(&text, &[]);
         }
     }
 }

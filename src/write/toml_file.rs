@@ -166,28 +166,6 @@ fn read_scalar(v: &toml_edit::Value) -> Option<String> {
     }
 }
 
-/// The text with the values of keys whose last dotted part is not in `managed`
-/// replaced by `********` (for diffs). Line-based: `key = value` lines only.
-pub fn mask(text: &str, managed: &[&str]) -> String {
-    super::mask_lines(text, |line| {
-        let eq = line.find('=')?;
-        let key = line[..eq].trim();
-        if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
-            return None;
-        }
-        let last = key
-            .rsplit('.')
-            .next()
-            .unwrap_or(key)
-            .trim_matches(|c| c == '"' || c == '\'');
-        if managed.contains(&last) {
-            return None;
-        }
-        let value_start = eq + 1 + (line[eq + 1..].len() - line[eq + 1..].trim_start().len());
-        Some(value_start)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,11 +238,5 @@ mod tests {
             "pool.pool_size is a array; poolcap writes numbers and booleans"
         );
         assert!(matches!(edit("[pool\n", &["pool"], &[]), Err(TomlError::Syntax(_))));
-    }
-
-    #[test]
-    fn mask_hides_other_values() {
-        let text = "[db]\nurl = \"postgres://u:p@h/d\"\npool_size = 20\n";
-        assert_eq!(mask(text, &["pool_size"]), "[db]\nurl = ********\npool_size = 20\n");
     }
 }
