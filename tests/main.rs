@@ -7,6 +7,7 @@ mod apply;
 mod cli;
 mod edits;
 mod export;
+mod mask;
 mod plan;
 mod pool_status_input;
 mod probe;
