@@ -221,6 +221,10 @@ fn two_concurrent_applies_write_once() {
             "2026-10".into(),
             "--author".into(),
             "A".into(),
+            // The second run waits for the first, which on a loaded machine
+            // (the whole suite on two cores) takes longer than the default 10 s.
+            "--lock-timeout".into(),
+            "2m".into(),
         ];
         args.extend([
             "--config".into(),

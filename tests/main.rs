@@ -10,6 +10,7 @@ mod edits;
 mod export;
 mod folders;
 mod hostile;
+mod mask;
 mod plan;
 mod pool_status_input;
 mod probe;

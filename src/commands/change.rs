@@ -149,6 +149,7 @@ impl ChangeLogs {
                 before,
                 after,
                 managed_keys: Vec::new(),
+                prefix: Vec::new(),
                 kind: TargetKind::Env,
             })
             .collect()
@@ -161,11 +162,7 @@ pub fn diff(files: &[PendingFile], changelogs: usize) -> String {
     for (i, f) in files.iter().enumerate() {
         let is_log = i >= files.len() - changelogs;
         let show = |text: &str| {
-            if is_log {
-                redact_urls(text)
-            } else {
-                masked(f.kind, text, &f.managed_keys)
-            }
+            if is_log { redact_urls(text) } else { masked(f, text) }
         };
         let before = f.before.as_deref().map(show).unwrap_or_default();
         let after = show(&f.after);

@@ -145,6 +145,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
                     before: state.text.clone(),
                     after,
                     managed_keys: state.target.keys.iter().map(|(_, k)| k.clone()).collect(),
+                    prefix: Vec::new(),
                     kind: TargetKind::Env,
                 }]
             }

@@ -223,6 +223,8 @@ pub struct PendingFile {
     pub after: String,
     /// Keys whose values may be shown (all others are masked in diffs).
     pub managed_keys: Vec<String>,
+    /// The dotted path of the table or mapping that holds them (TOML, YAML).
+    pub prefix: Vec<String>,
     /// Its format, for masking.
     pub kind: TargetKind,
 }
@@ -265,6 +267,7 @@ pub fn pending_files(deployed: &Deployed, pool: PoolSize, defaults: &PoolDefault
                 before: state.text.clone(),
                 after,
                 managed_keys: state.target.keys.iter().map(|(_, k)| k.clone()).collect(),
+                prefix: state.target.prefix.clone(),
                 kind: state.target.kind,
             });
         }
@@ -272,12 +275,14 @@ pub fn pending_files(deployed: &Deployed, pool: PoolSize, defaults: &PoolDefault
     Ok(out)
 }
 
-/// `text` with every value poolcap does not manage masked, for showing.
-pub fn masked(kind: TargetKind, text: &str, managed: &[String]) -> String {
-    let managed: Vec<&str> = managed.iter().map(String::as_str).collect();
-    match kind {
-        TargetKind::Env => write::env::mask(text, &managed),
-        TargetKind::Toml => write::toml_file::mask(text, &managed),
-        TargetKind::Yaml => write::mask_yaml(text, &managed),
+/// `file`'s `text` with every value poolcap does not manage masked, for showing
+/// (see [`write::mask`]).
+pub fn masked(file: &PendingFile, text: &str) -> String {
+    let managed: Vec<&str> = file.managed_keys.iter().map(String::as_str).collect();
+    let prefix: Vec<&str> = file.prefix.iter().map(String::as_str).collect();
+    match file.kind {
+        TargetKind::Env => write::mask::env(text, &managed),
+        TargetKind::Toml => write::mask::toml(text, &prefix, &managed),
+        TargetKind::Yaml => write::mask::yaml(text, &prefix, &managed),
     }
 }

@@ -9,12 +9,17 @@
 //! systemd), so that is the one read and changed, and the duplicate is reported.
 //!
 //! Lines that are not `KEY=VALUE` assignments (comments, garbage) are kept as
-//! they are. A double-quoted value may span lines; it is kept whole.
+//! they are. A quoted value may span lines (python-dotenv reads both quotes
+//! so); it is kept whole. A UTF-8 byte order mark before the first line is
+//! skipped when reading and kept when writing.
 
 use std::collections::BTreeMap;
 
 /// The comment above keys poolcap appends.
 pub const MANAGED_COMMENT: &str = "# managed by poolcap";
+
+/// A UTF-8 byte order mark.
+const BOM: &str = "\u{feff}";
 
 /// How a value is quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +44,7 @@ pub struct Assignment {
     /// 1-based line of the key.
     pub line: usize,
     /// Byte range of the raw value (quotes included) in the text.
-    value_span: (usize, usize),
+    pub(crate) value_span: (usize, usize),
 }
 
 /// A parsed file: its assignments in order.
@@ -47,6 +52,9 @@ pub struct Assignment {
 pub struct EnvFile {
     /// Every assignment, in file order (duplicates included).
     pub assignments: Vec<Assignment>,
+    /// Byte ranges of the lines that are neither assignments, comments nor
+    /// blank (from their first non-blank byte to their line ending).
+    pub(crate) unparsed: Vec<(usize, usize)>,
 }
 
 impl EnvFile {
@@ -78,7 +86,7 @@ fn is_key_byte(b: u8) -> bool {
 pub fn parse(text: &str) -> EnvFile {
     let bytes = text.as_bytes();
     let mut file = EnvFile::default();
-    let mut pos = 0;
+    let mut pos = if text.starts_with(BOM) { BOM.len() } else { 0 };
     let mut line_no = 1;
     while pos < bytes.len() {
         let line_end = memchr_newline(bytes, pos);
@@ -95,6 +103,7 @@ pub fn parse(text: &str) -> EnvFile {
         let key_start = i;
         let mut next = line_end + 1;
         let mut lines_spanned = 1;
+        let mut assigned = false;
         if i < line_end && is_key_start(bytes[i]) {
             while i < line_end && is_key_byte(bytes[i]) {
                 i += 1;
@@ -114,7 +123,7 @@ pub fn parse(text: &str) -> EnvFile {
                         Some(close) => (unescape_double(&text[i + 1..close]), Quote::Double, close + 1),
                         None => (text[i + 1..line_end].to_string(), Quote::Double, line_end),
                     },
-                    Some(b'\'') => match bytes[i + 1..line_end].iter().position(|&b| b == b'\'') {
+                    Some(b'\'') => match bytes[i + 1..].iter().position(|&b| b == b'\'') {
                         Some(off) => (text[i + 1..i + 1 + off].to_string(), Quote::Single, i + 2 + off),
                         None => (text[i + 1..line_end].to_string(), Quote::Single, line_end),
                     },
@@ -137,7 +146,7 @@ pub fn parse(text: &str) -> EnvFile {
                     }
                 };
                 if value_end > line_end {
-                    // A double-quoted value spanning lines: continue after it.
+                    // A quoted value spanning lines: continue after it.
                     let last_line_end = memchr_newline(bytes, value_end.saturating_sub(1));
                     lines_spanned = 1 + bytes[line_end..value_end].iter().filter(|&&b| b == b'\n').count();
                     next = last_line_end + 1;
@@ -149,7 +158,17 @@ pub fn parse(text: &str) -> EnvFile {
                     line: line_no,
                     value_span: (value_start, value_end),
                 });
+                assigned = true;
             }
+        }
+        let content_start = pos + (bytes[pos..line_end].len() - text[pos..line_end].trim_start().len());
+        let content_end = if line_end > pos && bytes[line_end - 1] == b'\r' {
+            line_end - 1
+        } else {
+            line_end
+        };
+        if !assigned && content_start < content_end && bytes[content_start] != b'#' {
+            file.unparsed.push((content_start, content_end));
         }
         line_no += lines_spanned;
         pos = next;
@@ -237,7 +256,10 @@ pub fn edit(text: &str, changes: &[(&str, String)]) -> String {
         if !ends_with_newline {
             out.push_str(nl);
         }
-        let has_comment = text.lines().any(|l| l.trim_end() == MANAGED_COMMENT);
+        let has_comment = text
+            .trim_start_matches(BOM)
+            .lines()
+            .any(|l| l.trim_end() == MANAGED_COMMENT);
         let mut block: Vec<String> = Vec::new();
         if !has_comment {
             block.push(MANAGED_COMMENT.to_string());
@@ -248,24 +270,6 @@ pub fn edit(text: &str, changes: &[(&str, String)]) -> String {
             out.push_str(nl);
         }
     }
-    out
-}
-
-/// The text with the value of every key not in `managed` replaced by `********`:
-/// for showing env files (diffs) without their secrets.
-pub fn mask(text: &str, managed: &[&str]) -> String {
-    let file = parse(text);
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for a in &file.assignments {
-        if managed.contains(&a.key.as_str()) || a.value_span.0 == a.value_span.1 {
-            continue;
-        }
-        out.push_str(&text[at..a.value_span.0]);
-        out.push_str("********");
-        at = a.value_span.1;
-    }
-    out.push_str(&text[at..]);
     out
 }
 
@@ -351,12 +355,41 @@ mod tests {
     }
 
     #[test]
-    fn mask_hides_unmanaged_values_only() {
-        let text = "DATABASE_URL=postgres://app:s3cret@db/clinic\nDB_POOL_SIZE=20\nPASSWORD=\"p#ss\" # db\n";
+    fn single_quoted_values_may_span_lines_too() {
+        let text = "PGPASSWORD='first\nsecond' # c\nDB_POOL_SIZE=20\nX='unclosed\nY=1\n";
+        let f = parse(text);
+        let got: Vec<(&str, &str, usize)> = f
+            .assignments
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str(), a.line))
+            .collect();
         assert_eq!(
-            mask(text, &["DB_POOL_SIZE"]),
-            "DATABASE_URL=********\nDB_POOL_SIZE=20\nPASSWORD=******** # db\n"
+            got,
+            vec![
+                ("PGPASSWORD", "first\nsecond", 1),
+                ("DB_POOL_SIZE", "20", 3),
+                ("X", "unclosed", 4),
+                ("Y", "1", 5)
+            ]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_kept() {
+        let text = "\u{feff}DB_POOL_SIZE=20\n";
+        assert_eq!(parse(text).get("DB_POOL_SIZE").map(|a| a.line), Some(1));
+        assert_eq!(
+            edit(text, &changes(&[("DB_POOL_SIZE", "25")])),
+            "\u{feff}DB_POOL_SIZE=25\n"
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_assignments_are_recorded() {
+        let text = "# c\n\n  garbage line\r\nA=1\nexport\n";
+        let f = parse(text);
+        let unparsed: Vec<&str> = f.unparsed.iter().map(|&(s, e)| &text[s..e]).collect();
+        assert_eq!(unparsed, vec!["garbage line", "export"]);
     }
 
     proptest! {
@@ -364,7 +397,7 @@ mod tests {
         fn never_panics_and_sets_what_was_asked(text in "(?s).{0,200}", value in "[0-9]{1,4}") {
             let out = edit(&text, &[("DB_POOL_SIZE", value.clone())]);
             prop_assert_eq!(parse(&out).get("DB_POOL_SIZE").map(|a| a.value.clone()), Some(value));
-            let _ = mask(&text, &[]);
+            let _ = crate::write::mask::env(&text, &[]);
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Invariants: a value keeps its type where the file gave one (a quoted `"20"`
 //! stays a string) and its surrounding comments and spacing; a missing key is
 //! added to the table at the prefix (created when missing); a prefix that runs
-//! into a value that is not a table is an error naming the path.
+//! into a value that is not a table is an error naming the path. A byte order
+//! mark at the start is kept.
 
 use toml_edit::{DocumentMut, Item, Table};
 
@@ -144,7 +145,9 @@ pub fn edit(text: &str, prefix: &[&str], changes: &[(&str, Value)]) -> Result<St
             }
         }
     }
-    let out = doc.to_string();
+    // toml_edit skips a byte order mark when parsing and never writes one.
+    let bom = if text.starts_with('\u{feff}') { "\u{feff}" } else { "" };
+    let out = format!("{bom}{doc}");
     // Nothing asked for a change: hand back the input byte for byte.
     if read(&out, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
         == read(text, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
@@ -161,28 +164,6 @@ fn read_scalar(v: &toml_edit::Value) -> Option<String> {
         toml_edit::Value::Boolean(b) => Some(b.value().to_string()),
         _ => None,
     }
-}
-
-/// The text with the values of keys whose last dotted part is not in `managed`
-/// replaced by `********` (for diffs). Line-based: `key = value` lines only.
-pub fn mask(text: &str, managed: &[&str]) -> String {
-    super::mask_lines(text, |line| {
-        let eq = line.find('=')?;
-        let key = line[..eq].trim();
-        if key.is_empty() || key.starts_with('#') || key.starts_with('[') {
-            return None;
-        }
-        let last = key
-            .rsplit('.')
-            .next()
-            .unwrap_or(key)
-            .trim_matches(|c| c == '"' || c == '\'');
-        if managed.contains(&last) {
-            return None;
-        }
-        let value_start = eq + 1 + (line[eq + 1..].len() - line[eq + 1..].trim_start().len());
-        Some(value_start)
-    })
 }
 
 #[cfg(test)]
@@ -257,11 +238,5 @@ mod tests {
             "pool.pool_size is a array; poolcap writes numbers and booleans"
         );
         assert!(matches!(edit("[pool\n", &["pool"], &[]), Err(TomlError::Syntax(_))));
-    }
-
-    #[test]
-    fn mask_hides_other_values() {
-        let text = "[db]\nurl = \"postgres://u:p@h/d\"\npool_size = 20\n";
-        assert_eq!(mask(text, &["pool_size"]), "[db]\nurl = ********\npool_size = 20\n");
     }
 }

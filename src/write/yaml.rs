@@ -690,7 +690,7 @@ fn locate_scalar(text: &str, scalar: &ScalarAt<'_>) -> Option<Range<usize>> {
 
 /// Skips a node's properties (`&anchor`, `!tag`) and the blanks, line breaks
 /// and comments after them; returns where the node's content starts.
-fn skip_properties(text: &str, span: Range<usize>) -> Option<usize> {
+pub(super) fn skip_properties(text: &str, span: Range<usize>) -> Option<usize> {
     let mut pos = span.start;
     while pos < span.end {
         let rest = text.get(pos..span.end)?;
@@ -705,7 +705,7 @@ fn skip_properties(text: &str, span: Range<usize>) -> Option<usize> {
 }
 
 /// The end (exclusive) of the quoted scalar whose opening quote is at `open`.
-fn closing_quote(text: &str, open: usize, quote: u8) -> Option<usize> {
+pub(super) fn closing_quote(text: &str, open: usize, quote: u8) -> Option<usize> {
     let bytes = text.as_bytes();
     if bytes.get(open) != Some(&quote) {
         return None;
