@@ -265,3 +265,26 @@ fn a_second_lock_waits_then_fails() {
     drop(first);
     Lock::acquire(&path, Duration::from_millis(10)).unwrap();
 }
+
+/// As root (CI), a file owned by `nobody:nogroup` keeps its owner, group and mode.
+#[test]
+fn owner_and_group_are_kept() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("values.yaml");
+    fs::write(&a, "old").unwrap();
+    fs::set_permissions(&a, fs::Permissions::from_mode(0o640)).unwrap();
+    let root = fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let (uid, gid) = if root {
+        std::os::unix::fs::chown(&a, Some(65534), Some(65534)).unwrap();
+        (65534, 65534)
+    } else {
+        let m = fs::metadata(&a).unwrap();
+        println!("not root: checking that the owner's own ownership is kept");
+        (m.uid(), m.gid())
+    };
+    replace_all(&[change(&a, Expect::Anything, "new")], &journaled(dir.path())).unwrap();
+    let m = fs::metadata(&a).unwrap();
+    assert_eq!((m.uid(), m.gid(), m.permissions().mode() & 0o7777), (uid, gid, 0o640));
+    assert_eq!(fs::read_to_string(&a).unwrap(), "new");
+}
