@@ -139,3 +139,111 @@ fn reading_commands_never_create_a_store() {
         assert!(!dir.path().join("poolcap.db").exists(), "{args:?} created a store");
     }
 }
+
+/// Two services whose targets are one file (issue 13): a `shared-target`
+/// finding, the budget counted for both, and `apply` refusing different sizes.
+#[test]
+fn services_sharing_a_target_file_are_named_and_cannot_write_different_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[database]
+max_connections = 1000
+
+[[services]]
+name = "backend"
+replicas = 2
+processes_per_replica = 2
+[services.targets]
+env = { path = "deploy/backend.env" }
+changelog = "CHANGELOG-capacity.md"
+
+[[services]]
+name = "reports"
+[services.targets]
+env = { path = "deploy/backend.env" }
+changelog = "CHANGELOG-capacity.md"
+"#;
+    std::fs::write(dir.path().join("poolcap.toml"), config).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    std::fs::copy(
+        root().join("data/deploy/backend.env"),
+        dir.path().join("deploy/backend.env"),
+    )
+    .unwrap();
+    let write_metrics = |reports_busy: u32| {
+        let mut csv = String::from("ts,service,instance,pool_size,max_overflow,checked_out\n");
+        for k in 0..(31 * 24 * 12) {
+            let ts = 1_790_812_800 + k * 300;
+            csv.push_str(&format!(
+                "{ts},backend,b-0,20,10,14\n{ts},reports,r-0,20,10,{reports_busy}\n"
+            ));
+        }
+        std::fs::write(dir.path().join("m.csv"), csv).unwrap();
+    };
+    // backend's mean is 70 % (→ 25 + 13), reports' 20 % (keeps 20 + 10).
+    write_metrics(4);
+    let before = std::fs::read(dir.path().join("deploy/backend.env")).unwrap();
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "m.csv",
+        "--check",
+    ])
+    .cwd(dir.path())
+    .run();
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stdout.contains("shared-target"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("backend 25 + 13, reports 20 + 10"),
+        "{}",
+        out.stdout
+    );
+    let out = poolcap(&[
+        "apply",
+        "--config",
+        "poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "m.csv",
+    ])
+    .cwd(dir.path())
+    .run();
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: deploy/backend.env is a target of backend and reports"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read(dir.path().join("deploy/backend.env")).unwrap(), before);
+    // Both busy: one pool for both, budgeted twice (4 × 38 + 1 × 38).
+    write_metrics(14);
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "m.csv",
+        "--format",
+        "json",
+    ])
+    .cwd(dir.path())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["budget"]["required"], 190);
+    let codes: Vec<&str> = json["services"][1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"shared-target"), "{codes:?}");
+}

@@ -23,6 +23,10 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     };
     let outcome = plan::compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
 
+    if let Some(conflict) = outcome.plan.shared_conflict() {
+        printer.error_line(&format!("{}. Nothing was written.", conflict.message));
+        return Ok(ExitStatus::Blocked);
+    }
     if outcome.plan.blocked() && !args.change.allow_over_budget {
         let why = outcome
             .plan

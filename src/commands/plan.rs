@@ -180,7 +180,8 @@ pub fn compute_with(
             format!("{} [database]", settings.path.display()),
         ),
     };
-    let mut plan = policy::plan(&evidence, &pools, &params, &database);
+    let shared = targets::shared_targets(settings);
+    let mut plan = policy::plan(&evidence, &pools, &params, &database, &shared);
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }

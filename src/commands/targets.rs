@@ -286,3 +286,35 @@ pub fn masked(file: &PendingFile, text: &str) -> String {
         TargetKind::Yaml => write::mask::yaml(text, &prefix, &managed),
     }
 }
+
+/// Services whose targets are one file with the same keys (a symlink counts as
+/// the file it names), in config order; each group has two or more services.
+pub fn shared_targets(settings: &Settings) -> Vec<crate::policy::SharedTarget> {
+    let mut groups: Vec<(PathBuf, Vec<String>, Vec<(Setting, String)>, String, Vec<usize>)> = Vec::new();
+    for (k, service) in settings.services.iter().enumerate() {
+        for t in &service.targets {
+            let real = std::fs::canonicalize(&t.path).unwrap_or_else(|_| t.path.clone());
+            let mut keys = t.keys.clone();
+            keys.sort();
+            match groups
+                .iter_mut()
+                .find(|g| g.0 == real && g.1 == t.prefix && g.2 == keys)
+            {
+                Some(g) => {
+                    if !g.4.contains(&k) {
+                        g.4.push(k);
+                    }
+                }
+                None => groups.push((real, t.prefix.clone(), keys, t.shown.clone(), vec![k])),
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|g| g.4.len() > 1)
+        .map(|g| crate::policy::SharedTarget {
+            file: g.3,
+            services: g.4,
+        })
+        .collect()
+}

@@ -143,6 +143,8 @@ pub enum Code {
     DuplicateKey,
     /// Slow queries in the database's log held connections (advisory).
     SlowQueries,
+    /// Services share a target file (the same keys): the file holds one pool for all.
+    SharedTarget,
 }
 
 impl Code {
@@ -160,6 +162,7 @@ impl Code {
             Code::TargetsDisagree => "targets-disagree",
             Code::DuplicateKey => "duplicate-key",
             Code::SlowQueries => "slow-queries",
+            Code::SharedTarget => "shared-target",
         }
     }
 
@@ -190,6 +193,9 @@ impl Code {
                 "The first target file is the source of truth for the current pool; the others must agree with it."
             }
             Code::DuplicateKey => "A managed key is set once per env file; applications read the last occurrence.",
+            Code::SharedTarget => {
+                "Services whose targets are one file with the same keys run with the one pool the file holds: the budget counts it for each of them, and they must not ask for different sizes."
+            }
             Code::SlowQueries => {
                 "Quarterly review of slow query logs (queries taking > slow_query_seconds): slow queries hold connections and starve the pool; optimise them before growing it."
             }
@@ -608,18 +614,102 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether the budget guard blocks the plan.
+    /// Whether a guard blocks the plan: the budget, or services that would
+    /// write different pools into one shared file.
     pub fn blocked(&self) -> bool {
-        !self.budget.ok
+        !self.budget.ok || self.shared_conflict().is_some()
     }
+
+    /// The first `shared-target` finding that blocks, if any (no flag
+    /// overrides it: the file cannot hold two pools).
+    pub fn shared_conflict(&self) -> Option<&Finding> {
+        self.decisions
+            .iter()
+            .flat_map(|d| &d.findings)
+            .find(|f| f.code == Code::SharedTarget && f.effect == Effect::Block)
+    }
+}
+
+/// Services (indices into the evidence) whose targets are one file with the same keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedTarget {
+    /// The file, as the config names it.
+    pub file: String,
+    /// The services reading it, in config order (two or more).
+    pub services: Vec<usize>,
 }
 
 /// Decides every service, then checks the budget and records a
 /// `budget-exceeded` finding on the services that grow (or on all of them when
-/// the current sizes alone break it).
-pub fn plan(evidence: &[Evidence], pools: &[u64], params: &PolicyParams, db: &DatabaseBudget) -> Plan {
+/// the current sizes alone break it). Services sharing a target file are
+/// budgeted at the largest pool any of them asks for (the file holds one), and
+/// a `shared-target` finding blocks the plan when they ask for different ones.
+pub fn plan(
+    evidence: &[Evidence],
+    pools: &[u64],
+    params: &PolicyParams,
+    db: &DatabaseBudget,
+    shared: &[SharedTarget],
+) -> Plan {
     let mut decisions: Vec<Decision> = evidence.iter().map(|e| decide(e, params)).collect();
-    let budget = check_budget(db, pools, &decisions);
+    let mut budgeted = decisions.clone();
+    for group in shared {
+        let members: Vec<Decision> = group
+            .services
+            .iter()
+            .filter_map(|&k| decisions.get(k).cloned())
+            .collect();
+        let Some(largest) = members
+            .iter()
+            .map(|d| d.recommended)
+            .max_by_key(|p| (p.capacity(), p.pool_size))
+        else {
+            continue;
+        };
+        let differ = members.iter().any(|d| d.recommended != largest);
+        let names: Vec<&str> = members.iter().map(|d| d.service.as_str()).collect();
+        let asked = members
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} + {}",
+                    d.service, d.recommended.pool_size, d.recommended.max_overflow
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = if differ {
+            format!(
+                "{} is a target of {} with the same keys, and they ask for different pools ({asked}): the file can hold only one; give each service its own file or keys, or make their policies agree — nothing is written until then",
+                group.file,
+                names.join(" and ")
+            )
+        } else {
+            format!(
+                "{} is a target of {} with the same keys: the file holds one pool ({} + {}) for all of them, and the budget counts it for each",
+                group.file,
+                names.join(" and "),
+                largest.pool_size,
+                largest.max_overflow
+            )
+        };
+        for &k in &group.services {
+            if let Some(b) = budgeted.get_mut(k) {
+                b.recommended = largest;
+            }
+            if let Some(d) = decisions.get_mut(k) {
+                d.findings.push(Finding {
+                    code: Code::SharedTarget,
+                    effect: if differ { Effect::Block } else { Effect::Advisory },
+                    candidate_pool_size: None,
+                    message: message.clone(),
+                    rule: Code::SharedTarget.rule_text(),
+                    evidence: json!({"file": group.file, "services": names, "budgeted": largest}),
+                });
+            }
+        }
+    }
+    let budget = check_budget(db, pools, &budgeted);
     if !budget.ok {
         let any_growing = decisions.iter().any(Decision::changes);
         let arithmetic = budget.arithmetic();

@@ -200,7 +200,7 @@ fn budget_blocks_and_explains() {
         other_clients: 0,
     };
     // The card's 20 + 10 on 2 × 2 processes already needs 120 of 92.
-    let plan = plan(&[evidence(20, 0.3)], &[4], &params(), &db);
+    let plan = plan(&[evidence(20, 0.3)], &[4], &params(), &db, &[]);
     assert!(plan.blocked());
     assert_eq!((plan.budget.required, plan.budget.limit), (120, 92));
     let f = plan.decisions[0].findings.last().unwrap();
@@ -210,7 +210,7 @@ fn budget_blocks_and_explains() {
         "{}",
         f.message
     );
-    let plan2 = super::plan(&[evidence(20, 0.3)], &[2], &params(), &db);
+    let plan2 = super::plan(&[evidence(20, 0.3)], &[2], &params(), &db, &[]);
     assert!(!plan2.blocked());
     assert!(plan2.decisions[0].findings.is_empty());
 }
@@ -290,7 +290,7 @@ proptest! {
     fn an_unblocked_plan_stays_within_budget(es in prop::collection::vec(arb_evidence(), 1..4), max in 20u32..400, other in 0u32..20) {
         let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
         let pools: Vec<u64> = (0..es.len() as u64).map(|i| i % 3 + 1).collect();
-        let plan = plan(&es, &pools, &params(), &db);
+        let plan = plan(&es, &pools, &params(), &db, &[]);
         let used: u64 = plan.decisions.iter().zip(&pools).map(|(d, n)| n * d.recommended.capacity()).sum::<u64>() + u64::from(other);
         prop_assert_eq!(plan.budget.required, used);
         if !plan.blocked() {
@@ -450,8 +450,47 @@ fn the_budget_does_not_wrap() {
         headroom: 5,
         other_clients: u32::MAX,
     };
-    let plan = plan(&[evidence(25, 0.3)], &[2_147_483_648], &params(), &db);
+    let plan = plan(&[evidence(25, 0.3)], &[2_147_483_648], &params(), &db, &[]);
     assert!(plan.blocked());
     assert_eq!(plan.budget.services[0].connections, 2_147_483_648 * 37);
     assert_eq!(plan.budget.required, 2_147_483_648 * 37 + u64::from(u32::MAX));
+}
+
+/// Two services reading one file are budgeted at the pool the file will hold,
+/// and block the plan when they ask for different pools.
+#[test]
+fn shared_targets_are_budgeted_together_and_block_when_they_differ() {
+    let db = DatabaseBudget {
+        max_connections: 1000,
+        superuser_reserved_connections: 3,
+        reserved_connections: 0,
+        headroom: 5,
+        other_clients: 0,
+    };
+    let mut busy = evidence(20, 0.7);
+    busy.service = "backend".into();
+    let mut quiet = evidence(20, 0.3);
+    quiet.service = "reports".into();
+    let shared = [SharedTarget {
+        file: "deploy/backend.env".into(),
+        services: vec![0, 1],
+    }];
+    let p = plan(&[busy.clone(), quiet], &[4, 1], &params(), &db, &shared);
+    // backend asks for 25 + 13, reports keeps 20 + 10: the file holds one.
+    assert!(p.blocked() && p.budget.ok);
+    let f = p.shared_conflict().unwrap();
+    assert!(f.message.contains("backend 25 + 13, reports 20 + 10"), "{}", f.message);
+    // Budgeted at what the file would hold for both: 4 × 38 + 1 × 38.
+    assert_eq!(p.budget.required, 4 * 38 + 38);
+    let mut busy_too = busy.clone();
+    busy_too.service = "reports".into();
+    let p = plan(&[busy, busy_too], &[4, 1], &params(), &db, &shared);
+    assert!(!p.blocked());
+    let f = p.decisions[1]
+        .findings
+        .iter()
+        .find(|f| f.code == Code::SharedTarget)
+        .unwrap();
+    assert_eq!(f.effect, Effect::Advisory);
+    assert!(f.message.contains("holds one pool (25 + 13)"), "{}", f.message);
 }

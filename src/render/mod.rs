@@ -124,6 +124,12 @@ impl Printer {
         }
     }
 
+    /// A refusal that ends the run with its own exit code (a guard blocked
+    /// it): worded as an error, always shown.
+    pub fn error_line(&mut self, text: &str) {
+        eprintln!("{}: {text}", self.paint("error", "31;1"));
+    }
+
     /// An error and its cause chain on stderr; always shown.
     pub fn error(&mut self, err: &anyhow::Error) {
         eprintln!("{}: {err}", self.paint("error", "31;1"));
