@@ -12,8 +12,13 @@ pub enum ExitStatus {
     Usage = 2,
     /// 3: `--check` found changes to make.
     Changes = 3,
-    /// 4: the plan is blocked by a guard (connection budget).
+    /// 4: the plan is blocked by a guard (connection budget, shared target,
+    /// `max_pool_size`).
     Blocked = 4,
+    /// 5: `--check` found too little data to decide on: a service without
+    /// samples in the month or below `min_coverage`, or metrics of a service
+    /// the config does not define.
+    InsufficientData = 5,
 }
 
 impl ExitStatus {

@@ -417,3 +417,55 @@ fn change_log_templates_are_bounded_and_their_errors_are_config_errors() {
         assert!(env.contains("DB_POOL_SIZE=20"), "{env}");
     }
 }
+
+/// The CI gate fails (exit 5) when the month has no data, a service is thin,
+/// or the metrics name a service the config does not define (issue 14).
+#[test]
+fn the_gate_fails_on_missing_data() {
+    let base = [
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--check",
+    ];
+    // A month without any sample.
+    let mut args = base.to_vec();
+    args.extend(["--month", "2031-01"]);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: service \"backend\" has no samples in 2031-01"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("no data"), "{}", out.stdout);
+    args.push("--allow-missing-data");
+    assert_eq!(poolcap(&args).run().code, 0);
+    // A misspelt service column.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = crate::util::sample_csv("data/metrics/2026-10.csv.gz").replace(",worker,", ",Worker_,");
+    let path = dir.path().join("m.csv");
+    std::fs::write(&path, csv).unwrap();
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--check",
+        "--metrics",
+        path.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("service \"worker\" has no samples in 2026-10; the metrics have \"Worker_\""),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean \"worker\"?"), "{}", out.stderr);
+}

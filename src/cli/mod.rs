@@ -150,9 +150,14 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub inputs: PlanInputs,
     /// Exit 3 when a target file (or, without targets, a recommendation) would
-    /// change, 4 when the budget blocks.
+    /// change, 4 when a guard blocks, 5 when the month's data is too thin to
+    /// decide on.
     #[arg(long)]
     pub check: bool,
+    /// With --check: do not fail (exit 5) on services without samples, below
+    /// min_coverage, or metrics of services the config does not define.
+    #[arg(long, requires = "check")]
+    pub allow_missing_data: bool,
 }
 
 /// What a plan is computed from.

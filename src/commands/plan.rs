@@ -64,15 +64,62 @@ impl PlanOutcome {
     }
 }
 
+/// Why the month's data cannot carry a decision, one sentence each: a
+/// selected service without samples or below `min_coverage`, metrics of a
+/// service the config does not define (with the nearest configured name).
+fn data_gaps(settings: &Settings, outcome: &PlanOutcome, selected: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let month = outcome.month;
+    let unknown = &outcome.summary.unknown_services;
+    let mut gaps = Vec::new();
+    for (k, service) in settings.services.iter().enumerate() {
+        if !selected(&service.name) {
+            continue;
+        }
+        let Some(stats) = outcome.analysis.services.get(k).and_then(|s| s.windows.first()) else {
+            continue;
+        };
+        if stats.samples == 0 {
+            let hint = match similar_name(&service.name, unknown.keys().map(String::as_str)) {
+                Some(other) => format!("; the metrics have {other:?} — a misspelt service column?"),
+                None => String::new(),
+            };
+            gaps.push(format!("service {:?} has no samples in {month}{hint}", service.name));
+        } else if stats.coverage < settings.policy.min_coverage {
+            gaps.push(format!(
+                "service {:?} covers {:.1}% of {month}, below min_coverage {:.1}%",
+                service.name,
+                stats.coverage * 100.0,
+                settings.policy.min_coverage * 100.0
+            ));
+        }
+    }
+    for (name, n) in unknown {
+        let hint = match similar_name(name, settings.services.iter().map(|s| s.name.as_str())) {
+            Some(other) => format!(" — did you mean {other:?}?"),
+            None => String::new(),
+        };
+        gaps.push(format!(
+            "{n} sample(s) of service {name:?}, which {} does not define{hint}",
+            settings.path.display()
+        ));
+    }
+    gaps
+}
+
+/// The name among `names` that equals `name` up to case and `-`/`_`.
+fn similar_name<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let fold = |n: &str| n.to_lowercase().replace(['_', '-'], "");
+    names.into_iter().find(|n| *n != name && fold(n) == fold(name))
+}
+
 /// `name` is a configured service, or a usage error listing them (with the
 /// nearest spelling first when one differs only by case, `-` or `_`).
 pub fn known_service(settings: &Settings, name: &str) -> Result<(), UsageError> {
     if settings.services.iter().any(|s| s.name == name) {
         return Ok(());
     }
-    let fold = |n: &str| n.to_lowercase().replace('_', "-");
     let names: Vec<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
-    let hint = match names.iter().find(|n| fold(n) == fold(name)) {
+    let hint = match similar_name(name, names.iter().copied()) {
         Some(n) => format!("did you mean {n:?}? "),
         None => String::new(),
     };
@@ -361,6 +408,16 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
     }
     if !args.check {
         return Ok(ExitStatus::Ok);
+    }
+    if !args.allow_missing_data {
+        let gaps = data_gaps(&settings, &outcome, &selected);
+        if !gaps.is_empty() {
+            for gap in &gaps {
+                printer.error_line(gap);
+            }
+            printer.note("the gate fails on thin data (exit 5) so that a broken metrics export cannot pass as \"nothing to change\"; to decide anyway: --allow-missing-data");
+            return Ok(ExitStatus::InsufficientData);
+        }
     }
     if outcome.plan.blocked() {
         return Ok(ExitStatus::Blocked);

@@ -326,13 +326,21 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
             (true, None) => printer.paint("increase", "33;1"),
             (false, _) => "keep".to_string(),
         };
+        // A month without a sample has no mean: say so rather than print 0.0 %.
+        let stat = |v: f64| {
+            if s.stats.samples == 0 {
+                "no data".to_string()
+            } else {
+                pct(v)
+            }
+        };
         rows.push(vec![
             s.service.clone(),
             format!("{} + {}", s.current.pool_size, s.current.max_overflow),
             format!("{} + {}", s.recommended.pool_size, s.recommended.max_overflow),
-            pct(s.stats.mean_utilization),
-            pct(s.stats.p95_utilization),
-            pct(s.stats.max_utilization),
+            stat(s.stats.mean_utilization),
+            stat(s.stats.p95_utilization),
+            stat(s.stats.max_utilization),
             pct(s.stats.coverage),
             decision,
         ]);
