@@ -469,3 +469,64 @@ fn the_gate_fails_on_missing_data() {
     );
     assert!(out.stderr.contains("did you mean \"worker\"?"), "{}", out.stderr);
 }
+
+/// The incident path does the arithmetic (issue 14): a blocked override is an
+/// error that names the `--to N` that fits; plan's JSON carries the headroom.
+#[test]
+fn a_blocked_override_names_the_size_that_fits() {
+    let dir = sample_tree();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--to",
+            "40",
+            "--reason",
+            "ward round",
+            "--config",
+            "poolcap.toml",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    // limit 237, other clients 12, worker 2 × 15: (237 − 42) / 4 = 48 a pool → 32 + 16.
+    assert!(
+        out.stderr
+            .starts_with("error: 40 + 20 for backend breaks the connection budget"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--to 32."), "{}", out.stderr);
+    let ok = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--to",
+            "32",
+            "--reason",
+            "ward round",
+            "--config",
+            "poolcap.toml",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--format",
+        "json",
+    ])
+    .run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // backend beside worker at 10 + 5 → 32; worker beside backend at 25 + 13: (237 − 12 − 152) / 2 = 36 → 24.
+    assert_eq!(plan["services"][0]["headroom"], 32);
+    assert_eq!(plan["services"][1]["headroom"], 24);
+}

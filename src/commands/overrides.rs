@@ -74,8 +74,8 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     if let Some(limit) = service.max_pool_size
         && pool_size > limit
     {
-        printer.warn(&format!(
-            "pool_size {pool_size} is above {}'s max_pool_size {limit}; raise max_pool_size in {} if that is intended. Nothing was written.",
+        printer.error_line(&format!(
+            "pool_size {pool_size} is above {}'s max_pool_size {limit}; raise max_pool_size in {} if that is intended, or use --to {limit}. Nothing was written.",
             service.name,
             settings.path.display()
         ));
@@ -99,9 +99,25 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
     let budget = policy::check_budget(&settings.database, &pools, &decisions);
     let budget_row = change::budget_row(&budget);
+    let headroom = policy::headroom(
+        &settings.database,
+        &pools,
+        &decisions,
+        k,
+        settings.policy.overflow_factor,
+        service.max_pool_size,
+    );
     if !budget.ok && !args.change.allow_over_budget {
-        printer.warn(&format!(
-            "{} + {} for {} breaks the connection budget: {} = {} of {}. Ways out: fewer processes per replica, PgBouncer, a larger max_connections (needs a restart). Nothing was written; to write it anyway: --allow-over-budget",
+        let fits = match headroom {
+            Some(p) if p > current.pool_size => format!(
+                "The largest pool_size that fits is {p} (+ {}): --to {p}.",
+                ceil_times(p, settings.policy.overflow_factor)
+            ),
+            Some(p) => format!("Only {p} fits, no more than deployed now ({}).", current.pool_size),
+            None => "Not even a pool of 1 fits beside the other services.".to_string(),
+        };
+        printer.error_line(&format!(
+            "{} + {} for {} breaks the connection budget: {} = {} of {}. {fits} Ways out: fewer processes per replica, PgBouncer, a larger max_connections (needs a restart). Nothing was written; to write it anyway: --allow-over-budget",
             new.pool_size, new.max_overflow, service.name, budget_row.arithmetic, budget.required, budget.limit
         ));
         return Ok(ExitStatus::Blocked);
@@ -226,10 +242,18 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         "then restart the {} containers ({} replica(s) × {} process(es)) and investigate the cause: slow queries, database performance, an unexpected load spike.",
         service.name, service.replicas, service.processes_per_replica
     );
+    if let Some(p) = headroom {
+        let _ = writeln!(
+            deploy,
+            "headroom: {} can take up to pool_size {p} within the budget, the other services as deployed.",
+            service.name
+        );
+    }
 
     let json = serde_json::json!({
         "dry_run": args.change.dry_run, "service": service.name, "current": current, "new": new,
         "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(), "budget_ok": budget.ok,
+        "headroom": headroom,
     });
     if args.change.dry_run {
         if global.format == Format::Table {

@@ -591,6 +591,42 @@ pub fn check_budget(db: &DatabaseBudget, pools: &[u64], decisions: &[Decision]) 
     }
 }
 
+/// The largest `pool_size` service `k` can take within the budget, with every
+/// other service as in `decisions` (their recommended sizes) and the overflow
+/// following `overflow_factor`, capped by `max_pool_size`. `None` when even a
+/// pool of 1 does not fit.
+pub fn headroom(
+    db: &DatabaseBudget,
+    pools: &[u64],
+    decisions: &[Decision],
+    k: usize,
+    overflow_factor: f64,
+    max_pool_size: Option<u32>,
+) -> Option<u32> {
+    let others = decisions
+        .iter()
+        .zip(pools)
+        .enumerate()
+        .filter(|(i, _)| *i != k)
+        .map(|(_, (d, &n))| n.saturating_mul(d.recommended.capacity()))
+        .fold(u64::from(db.other_clients), u64::saturating_add);
+    let room = u64::from(db.limit()).checked_sub(others)?;
+    let per_pool = room / pools.get(k).copied().unwrap_or(1).max(1);
+    let fits = |p: u64| p + u64::from(ceil_times(p.min(u64::from(u32::MAX)) as u32, overflow_factor)) <= per_pool;
+    // p + ceil(p × factor) grows with p: start from the division, settle by steps.
+    let mut p = ((per_pool as f64) / (1.0 + overflow_factor)).floor() as u64;
+    p = p.min(u64::from(u32::MAX));
+    while p > 0 && !fits(p) {
+        p -= 1;
+    }
+    while p < u64::from(u32::MAX) && fits(p + 1) {
+        p += 1;
+    }
+    let p = u32::try_from(p).unwrap_or(u32::MAX);
+    let p = max_pool_size.map_or(p, |m| p.min(m));
+    (p >= 1).then_some(p)
+}
+
 impl Budget {
     /// The sum as written: `4 × 38 + 2 × 15 + 12` (pools × connections per pool,
     /// then other clients).

@@ -494,3 +494,76 @@ fn shared_targets_are_budgeted_together_and_block_when_they_differ() {
     assert_eq!(f.effect, Effect::Advisory);
     assert!(f.message.contains("holds one pool (25 + 13)"), "{}", f.message);
 }
+
+/// Worked by hand: limit 250 − 3 − 0 − 10 = 237; other clients 12; worker at
+/// 10 + 5 on 2 pools = 30; backend has 4 pools: (237 − 12 − 30) / 4 = 48
+/// connections a pool; p + ceil(p / 2) ≤ 48 → p = 32 (32 + 16 = 48).
+#[test]
+fn headroom_is_the_largest_pool_that_fits() {
+    let db = DatabaseBudget {
+        max_connections: 250,
+        superuser_reserved_connections: 3,
+        reserved_connections: 0,
+        headroom: 10,
+        other_clients: 12,
+    };
+    let decisions = [
+        Decision {
+            service: "backend".into(),
+            current: PoolSize {
+                pool_size: 20,
+                max_overflow: 10,
+            },
+            recommended: PoolSize {
+                pool_size: 25,
+                max_overflow: 13,
+            },
+            deciding: None,
+            findings: Vec::new(),
+        },
+        Decision {
+            service: "worker".into(),
+            current: PoolSize {
+                pool_size: 10,
+                max_overflow: 5,
+            },
+            recommended: PoolSize {
+                pool_size: 10,
+                max_overflow: 5,
+            },
+            deciding: None,
+            findings: Vec::new(),
+        },
+    ];
+    assert_eq!(headroom(&db, &[4, 2], &decisions, 0, 0.5, None), Some(32));
+    assert_eq!(headroom(&db, &[4, 2], &decisions, 0, 0.5, Some(30)), Some(30));
+    // worker: (237 − 12 − 4 × 38) / 2 = 36 a pool → p + ceil(p/2) ≤ 36 → 24.
+    assert_eq!(headroom(&db, &[4, 2], &decisions, 1, 0.5, None), Some(24));
+    // Nothing fits when the others already take the budget.
+    assert_eq!(headroom(&db, &[400, 2], &decisions, 1, 0.5, None), None);
+}
+
+proptest! {
+    /// The headroom fits the budget, and one more connection would not.
+    #[test]
+    fn headroom_is_tight(max in 50u32..2000, others in 0u32..40, pools in 1u64..8, factor in 0.0f64..2.0) {
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: others };
+        let d = |size: u32| Decision {
+            service: "s".into(),
+            current: PoolSize { pool_size: size, max_overflow: size / 2 },
+            recommended: PoolSize { pool_size: size, max_overflow: size / 2 },
+            deciding: None,
+            findings: Vec::new(),
+        };
+        let decisions = [d(5), d(7)];
+        let with = |p: u32| {
+            let mut ds = decisions.clone();
+            ds[0].recommended = PoolSize { pool_size: p, max_overflow: ceil_times(p, factor) };
+            check_budget(&db, &[pools, 2], &ds).ok
+        };
+        match headroom(&db, &[pools, 2], &decisions, 0, factor, None) {
+            Some(p) => { prop_assert!(with(p)); prop_assert!(!with(p + 1)); }
+            None => prop_assert!(!with(1)),
+        }
+    }
+}

@@ -186,6 +186,10 @@ pub struct ServiceJson {
     pub findings: Vec<Finding>,
     /// Fired alert episodes overlapping the month.
     pub alerts: Vec<AlertJson>,
+    /// The largest `pool_size` this service can take within the connection
+    /// budget, every other service at its recommended size (and its own
+    /// `max_pool_size`); `null` when not even 1 fits.
+    pub headroom: Option<u32>,
 }
 
 impl PlanReport {
@@ -193,12 +197,33 @@ impl PlanReport {
     pub fn new(settings: &Settings, outcome: &PlanOutcome) -> Self {
         let tz = &settings.policy.timezone;
         let window: Window = outcome.month.window(tz);
+        let b = &outcome.plan.budget.database;
+        let db = crate::config::DatabaseBudget {
+            max_connections: b.max_connections,
+            superuser_reserved_connections: b.superuser_reserved_connections,
+            reserved_connections: b.reserved_connections,
+            headroom: b.headroom,
+            other_clients: b.other_clients,
+        };
+        let pools: Vec<u64> = settings
+            .services
+            .iter()
+            .map(crate::config::ServiceSettings::pools)
+            .collect();
         let services = settings
             .services
             .iter()
             .enumerate()
             .map(|(k, service)| {
                 let decision = &outcome.plan.decisions[k];
+                let headroom = crate::policy::headroom(
+                    &db,
+                    &pools,
+                    &outcome.plan.decisions,
+                    k,
+                    settings.policy.overflow_factor,
+                    service.max_pool_size,
+                );
                 let windows = &outcome.analysis.services[k].windows;
                 let instances = outcome.instances_of(k);
                 let mut alerts: Vec<AlertJson> = instances
@@ -245,6 +270,7 @@ impl PlanReport {
                         .collect(),
                     findings: decision.findings.clone(),
                     alerts,
+                    headroom,
                 }
             })
             .collect();
@@ -397,6 +423,19 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         b.database.superuser_reserved_connections,
         b.database.reserved_connections,
         b.database.headroom,
+    );
+    let room: Vec<String> = report
+        .services
+        .iter()
+        .map(|s| match s.headroom {
+            Some(p) => format!("{} {p}", s.service),
+            None => format!("{} none", s.service),
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "headroom: the largest pool_size within the budget, the others as recommended: {}",
+        room.join(", ")
     );
     out
 }
