@@ -78,7 +78,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         ));
         files.extend(service_files);
         {
-            let after = targets::desired(decision.recommended, &settings.pool);
+            let after = targets::desired(decision.recommended, &service.pool);
             let settings_rows = change::setting_rows(deployed, &after);
             let (before, after) = (change::sizes(decision.current), change::sizes(decision.recommended));
             let month = outcome.month.to_string();

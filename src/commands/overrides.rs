@@ -123,15 +123,13 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         return Ok(ExitStatus::Blocked);
     }
 
-    let values = targets::desired(new, &settings.pool);
+    let values = targets::desired(new, &service.pool);
     let mut files = match &args.out {
-        None => targets::pending_files(&deployed[k], new, &settings.pool)?,
+        None => targets::pending_files(&deployed[k], new, &service.pool)?,
         Some(out) => {
-            // A separate env file with the service's env key names (defaults otherwise).
-            let keys = service
-                .targets
-                .iter()
-                .find(|t| t.kind == TargetKind::Env)
+            // A separate env file with the service's env key names and units (defaults otherwise).
+            let env = service.targets.iter().find(|t| t.kind == TargetKind::Env);
+            let keys = env
                 .map(|t| t.keys.clone())
                 .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
             let target = Target {
@@ -140,6 +138,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
                 path: out.clone(),
                 prefix: Vec::new(),
                 keys,
+                units: env.map(|t| t.units).unwrap_or_default(),
             };
             let text = match std::fs::read_to_string(out) {
                 Ok(t) => Some(t),

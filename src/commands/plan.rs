@@ -59,7 +59,8 @@ impl PlanOutcome {
         self.deployed
             .iter()
             .zip(&self.plan.decisions)
-            .map(|(d, decision)| targets::pending_files(d, decision.recommended, &settings.pool))
+            .zip(&settings.services)
+            .map(|((d, decision), service)| targets::pending_files(d, decision.recommended, &service.pool))
             .collect()
     }
 }

@@ -235,6 +235,89 @@ pub struct Target {
     pub prefix: Vec<String>,
     /// The settings managed in this file and their key names.
     pub keys: Vec<(Setting, String)>,
+    /// The unit each duration setting is written in, in this file.
+    pub units: Units,
+}
+
+/// A unit a target file writes a duration in (`units = { … = "s" }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+    /// Minutes.
+    Min,
+}
+
+impl Unit {
+    /// Milliseconds in one unit.
+    pub fn millis(self) -> i64 {
+        match self {
+            Unit::Ms => 1,
+            Unit::S => 1000,
+            Unit::Min => 60_000,
+        }
+    }
+
+    /// As written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Ms => "ms",
+            Unit::S => "s",
+            Unit::Min => "min",
+        }
+    }
+
+    /// The unit called `name`.
+    pub fn from_name(name: &str) -> Option<Unit> {
+        [Unit::Ms, Unit::S, Unit::Min].into_iter().find(|u| u.name() == name)
+    }
+}
+
+/// The unit of each duration setting in one target file. Defaults are those
+/// of SQLAlchemy and PostgreSQL: seconds for `pool_timeout` and
+/// `pool_recycle`, milliseconds for `statement_timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Units {
+    /// `pool_timeout`.
+    pub pool_timeout: Unit,
+    /// `pool_recycle`.
+    pub pool_recycle: Unit,
+    /// `statement_timeout`.
+    pub statement_timeout: Unit,
+}
+
+impl Default for Units {
+    fn default() -> Self {
+        Units {
+            pool_timeout: Unit::S,
+            pool_recycle: Unit::S,
+            statement_timeout: Unit::Ms,
+        }
+    }
+}
+
+impl Units {
+    /// The unit of `setting`, when it is a duration.
+    pub fn of(&self, setting: Setting) -> Option<Unit> {
+        match setting {
+            Setting::PoolTimeout => Some(self.pool_timeout),
+            Setting::PoolRecycle => Some(self.pool_recycle),
+            Setting::StatementTimeout => Some(self.statement_timeout),
+            _ => None,
+        }
+    }
+
+    /// Sets the unit of a duration setting (others are ignored).
+    pub fn set(&mut self, setting: Setting, unit: Unit) {
+        match setting {
+            Setting::PoolTimeout => self.pool_timeout = unit,
+            Setting::PoolRecycle => self.pool_recycle = unit,
+            Setting::StatementTimeout => self.statement_timeout = unit,
+            _ => {}
+        }
+    }
 }
 
 /// The capacity policy's numbers (DESIGN §1.4).
@@ -348,6 +431,9 @@ pub struct ServiceSettings {
     pub targets: Vec<Target>,
     /// The service's change log, when it keeps one.
     pub changelog: Option<PathBuf>,
+    /// The fixed pool settings written for it: `[pool]`, with the keys its
+    /// own `[services.pool]` gives replaced.
+    pub pool: PoolDefaults,
 }
 
 impl ServiceSettings {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::{
     AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PoolStatusSettings,
-    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, limits, line_column, parse_duration,
+    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, Unit, Units, limits, line_column,
+    parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -82,6 +83,7 @@ struct RawTarget {
     path: String,
     prefix: Option<String>,
     keys: Option<std::collections::BTreeMap<String, String>>,
+    units: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,6 +135,7 @@ struct RawService {
     max_pool_size: Option<i64>,
     current: Option<RawPool>,
     targets: Option<RawTargets>,
+    pool: Option<RawPoolDefaults>,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +255,36 @@ fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: u32, max: u32) ->
 
 fn duration(loc: &Locator<'_>, segs: &[Seg<'_>], text: &str) -> Result<i64, ConfigError> {
     parse_duration(text).map_err(|message| loc.invalid(segs, message))
+}
+
+/// `[pool]` (or a service's `[services.pool]`): each key given replaces the
+/// one of `base`.
+fn pool_settings(
+    loc: &Locator<'_>,
+    at: &[Seg<'_>],
+    raw: &RawPoolDefaults,
+    base: PoolDefaults,
+) -> Result<PoolDefaults, ConfigError> {
+    let key = |k: &'static str| {
+        let mut segs = at.to_vec();
+        segs.push(Seg::Key(k));
+        segs
+    };
+    Ok(PoolDefaults {
+        pool_timeout: match raw.pool_timeout.as_deref() {
+            Some(t) => duration(loc, &key("pool_timeout"), t)?,
+            None => base.pool_timeout,
+        },
+        pool_recycle: match raw.pool_recycle.as_deref() {
+            Some(t) => duration(loc, &key("pool_recycle"), t)?,
+            None => base.pool_recycle,
+        },
+        pool_pre_ping: raw.pool_pre_ping.unwrap_or(base.pool_pre_ping),
+        statement_timeout_ms: match raw.statement_timeout.as_deref() {
+            Some(t) => duration(loc, &key("statement_timeout"), t)? * 1000,
+            None => base.statement_timeout_ms,
+        },
+    })
 }
 
 fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Result<Settings, ConfigError> {
@@ -450,6 +483,7 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
         )?,
     };
 
+    let pool = pool_settings(loc, &[Key("pool")], &raw.pool, PoolDefaults::default())?;
     let raw_services = raw.services.unwrap_or_default();
     if raw_services.is_empty() && services_required {
         return Err(loc.invalid(
@@ -506,7 +540,12 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1, limits::MAX_CONNECTIONS)?),
             None => None,
         };
+        let service_pool = match &s.pool {
+            Some(raw_pool) => pool_settings(loc, &[Key("services"), Index(i), Key("pool")], raw_pool, pool)?,
+            None => pool,
+        };
         services.push(ServiceSettings {
+            pool: service_pool,
             replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1, limits::MAX_PROCESSES)?,
             processes_per_replica: count(
                 loc,
@@ -526,23 +565,6 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
             name: s.name,
         });
     }
-    let pk = |k| [Key("pool"), Key(k)];
-    let defaults = PoolDefaults::default();
-    let pool = PoolDefaults {
-        pool_timeout: match raw.pool.pool_timeout.as_deref() {
-            Some(t) => duration(loc, &pk("pool_timeout"), t)?,
-            None => defaults.pool_timeout,
-        },
-        pool_recycle: match raw.pool.pool_recycle.as_deref() {
-            Some(t) => duration(loc, &pk("pool_recycle"), t)?,
-            None => defaults.pool_recycle,
-        },
-        pool_pre_ping: raw.pool.pool_pre_ping.unwrap_or(defaults.pool_pre_ping),
-        statement_timeout_ms: match raw.pool.statement_timeout.as_deref() {
-            Some(t) => duration(loc, &pk("statement_timeout"), t)? * 1000,
-            None => defaults.statement_timeout_ms,
-        },
-    };
     let changelog_template = raw.changelog.template.map(|t| resolve(loc.path, &t));
 
     let prom_defaults = PrometheusSettings::default();
@@ -753,6 +775,20 @@ fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets
                 keys
             }
         };
+        let mut units = Units::default();
+        for (name, unit) in t.units.iter().flatten() {
+            let at_unit = [segs[0], segs[1], segs[2], segs[3], Key("units"), Key(name)];
+            let Some(setting) = Setting::from_name(name).filter(|s| Units::default().of(*s).is_some()) else {
+                return Err(loc.invalid(
+                    &at_unit,
+                    format!("{name:?} has no unit; units apply to pool_timeout, pool_recycle and statement_timeout"),
+                ));
+            };
+            let Some(unit) = Unit::from_name(unit) else {
+                return Err(loc.invalid(&at_unit, format!("unknown unit {unit:?}; use \"ms\", \"s\" or \"min\"")));
+            };
+            units.set(setting, unit);
+        }
         let order = loc.span(&segs).unwrap_or(usize::MAX);
         out.push((
             order,
@@ -762,6 +798,7 @@ fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets
                 shown: t.path,
                 prefix,
                 keys,
+                units,
             },
         ));
     }
