@@ -584,6 +584,9 @@ pub struct QueueingChart {
     pub recommended: (f64, f64),
     /// Target probability.
     pub target: f64,
+    /// The largest pool_size whose connections the offered load reaches or
+    /// exceeds (`A ≥ c`): from 1 to here the queue is unstable, P = 1.
+    pub unstable_up_to: Option<f64>,
     /// Offered load and hold time, for the caption.
     pub note: String,
 }
@@ -616,6 +619,25 @@ impl Chart for QueueingChart {
             .axis_desc_style(label_font())
             .draw()
             .map_err(err)?;
+        // Unstable sizes (A ≥ c): shaded, and said in words, behind the curve.
+        if let Some(edge) = self.unstable_up_to {
+            let edge = (edge + 0.5).min(x_max);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(1.0, 1e-15), (edge, 1.0)],
+                    VERMILLION.mix(0.15).filled(),
+                )))
+                .map_err(err)?
+                .label("unstable: A ≥ c, every checkout waits (P = 1)")
+                .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 24, y + 8)], VERMILLION.mix(0.3).filled()));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "unstable: A ≥ c",
+                    (1.0 + (edge - 1.0) * 0.05, 1e-7),
+                    label_font(),
+                )))
+                .map_err(err)?;
+        }
         chart
             .draw_series(LineSeries::new(self.curve.iter().copied(), BLUE.stroke_width(3)))
             .map_err(err)?

@@ -194,13 +194,15 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
     let window = outcome.month.window(&settings.policy.timezone);
     let max_size = (decision.recommended.pool_size * 2).max(10);
     let factor = settings.policy.overflow_factor;
+    let mut unstable_up_to = None;
     let curve = (1..=max_size)
         .map(|ps| {
             let c = ps + ceil_times(ps, factor);
-            (
-                f64::from(ps),
-                queueing::check(c, a, hold_seconds, timeout).p_timeout.max(1e-15),
-            )
+            let q = queueing::check(c, a, hold_seconds, timeout);
+            if q.unstable {
+                unstable_up_to = Some(f64::from(ps));
+            }
+            (f64::from(ps), q.p_timeout.max(1e-15))
         })
         .collect();
     let q = Queueing {
@@ -223,6 +225,7 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
             recommended.p_timeout.max(1e-15),
         ),
         target,
+        unstable_up_to,
         note: format!("A = {a:.1} Erlangs, hold {:.0} ms", hold_seconds * 1000.0),
     };
     Some((q, chart))
@@ -391,10 +394,12 @@ pub fn write(
     });
     env.add_filter("pct", |v: f64| format!("{:.1}%", v * 100.0));
     env.add_filter("dur", |s: i64| crate::config::format_duration(s));
-    env.add_filter(
-        "sci",
-        |v: f64| if v == 0.0 { "0".to_string() } else { format!("{v:.1e}") },
-    );
+    // A figure that has no value (an unstable queue's mean wait) prints as "—".
+    env.add_filter("sci", |v: Option<f64>| match v {
+        Some(v) if v == 0.0 => "0".to_string(),
+        Some(v) if v.is_finite() => format!("{v:.1e}"),
+        _ => "—".to_string(),
+    });
     env.add_template_owned("report.html".to_string(), html_t)
         .context("report.html.j2")?;
     env.add_template_owned("report.md".to_string(), md_t)
