@@ -271,3 +271,49 @@ fn a_month_with_a_saturated_hour_is_reviewed_and_called_unstable() {
     assert!(html.contains("unstable: A ≥ c"), "the chart marks the unstable sizes");
     assert!(out.join("charts/queueing-api.png").is_file());
 }
+
+#[test]
+fn service_names_become_chart_file_names_inside_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("a/b");
+    std::fs::create_dir_all(&work).unwrap();
+    let names = ["clinic/backend", "../../x"];
+    let config = hostile_config(&work, &names, "");
+    let metrics = month_with_a_saturated_hour(&work, &[(names[0], "i-0"), (names[1], "i-0")]);
+    let out = work.join("review");
+    let run = review_of(&config, &metrics, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Nothing was written outside the review folder.
+    let mut outside: Vec<String> = Vec::new();
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(&out) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                outside.push(path.strip_prefix(dir.path()).unwrap().display().to_string());
+            }
+        }
+    }
+    outside.sort();
+    assert_eq!(outside, ["a/b/metrics.csv", "a/b/poolcap.toml"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let charts: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(charts.len(), 2 * 4 * 2, "{charts:?}");
+    for name in names {
+        let stem = poolcap::config::names::file_stem(name);
+        assert!(!stem.contains('/') && !stem.starts_with('.'), "{stem}");
+        for kind in ["utilization", "heatmap", "trend", "queueing"] {
+            let file = format!("{kind}-{stem}.png");
+            assert!(charts.contains(&file), "{file} in {charts:?}");
+            assert!(md.contains(&format!("(charts/{file})")), "report.md links {file}");
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! and are written down once, here.
 
 pub mod duration;
+pub mod names;
 mod raw;
 
 use std::fmt;

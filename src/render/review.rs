@@ -10,6 +10,7 @@ use crate::analyze::queueing::{self, QueueCheck};
 use crate::analyze::window::format_instant;
 use crate::commands::plan::PlanOutcome;
 use crate::config::Settings;
+use crate::config::names::file_stem;
 use crate::policy::{Effect, ceil_times};
 
 use super::charts::{self, HeatmapChart, QueueingChart, SlowQueryChart, TrendChart, UtilizationChart};
@@ -291,10 +292,11 @@ pub fn write(
     samples: bool,
 ) -> anyhow::Result<()> {
     let charts_dir = dir.join("charts");
+    check_file_stems(settings)?;
     let plan = PlanReport::new(settings, outcome);
     let mut plan_json = serde_json::to_string_pretty(&plan)?;
     plan_json.push('\n');
-    std::fs::write(dir.join("plan.json"), plan_json)?;
+    write_file(&dir.join("plan.json"), plan_json)?;
 
     let mut sections = Vec::new();
     for (k, service) in settings.services.iter().enumerate() {
@@ -396,7 +398,7 @@ pub fn write(
     env.add_filter("dur", |s: i64| crate::config::format_duration(s));
     // A figure that has no value (an unstable queue's mean wait) prints as "—".
     env.add_filter("sci", |v: Option<f64>| match v {
-        Some(v) if v == 0.0 => "0".to_string(),
+        Some(0.0) => "0".to_string(),
         Some(v) if v.is_finite() => format!("{v:.1e}"),
         _ => "—".to_string(),
     });
@@ -413,8 +415,30 @@ pub fn write(
         .get_template("report.md")?
         .render(&ctx)
         .context("rendering report.md")?;
-    std::fs::write(dir.join("report.html"), html)?;
-    std::fs::write(dir.join("report.md"), md)?;
+    write_file(&dir.join("report.html"), html)?;
+    write_file(&dir.join("report.md"), md)?;
+    Ok(())
+}
+
+fn write_file(path: &Path, text: String) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Two services whose names give one file stem would overwrite each other's
+/// charts: refused, naming both (only names built to collide, or a 1 in 16
+/// million hash collision, get here).
+fn check_file_stems(settings: &Settings) -> anyhow::Result<()> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for service in &settings.services {
+        let stem = file_stem(&service.name);
+        if let Some(other) = seen.insert(stem.clone(), &service.name) {
+            anyhow::bail!(
+                "services {other:?} and {:?} would both write their charts as charts/*-{stem}.png; rename one of them in {}",
+                service.name,
+                settings.path.display()
+            );
+        }
+    }
     Ok(())
 }
 
