@@ -317,3 +317,48 @@ fn service_names_become_chart_file_names_inside_the_folder() {
         }
     }
 }
+
+#[test]
+fn an_instance_name_cannot_add_rows_or_headings_to_report_md() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hostile_config(dir.path(), &["api|x"], "");
+    let instance = "x|y\n# injected";
+    let metrics = month_with_a_saturated_hour(dir.path(), &[("api|x", instance)]);
+    let out = dir.path().join("review");
+    let run = review_of(&config, &metrics, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.lines().any(|l| l.starts_with("# injected")), "{md}");
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        headings,
+        [
+            "# Connection-pool capacity review — 2026-10 (UTC)",
+            "## Summary",
+            "## api\\|x",
+            "### Findings",
+            "### Alert episodes",
+            "### Charts",
+            "### Queueing check (advisory)",
+            "## Slow queries",
+            "## Data quality",
+        ]
+    );
+    // Every table row has as many cells as its header (escaped pipes are not cells).
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    let mut header = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header = None;
+            continue;
+        }
+        match header {
+            None => header = Some(cells(line)),
+            Some(n) => assert_eq!(cells(line), n, "{line}"),
+        }
+    }
+    assert!(
+        md.contains("| api\\|x | x\\|y # injected | 100.0% |"),
+        "the coverage row names the instance: {md}"
+    );
+}

@@ -128,6 +128,7 @@ pub struct TemplateError(String);
 /// Renders one entry, its id marker first.
 pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
     let mut env = minijinja::Environment::new();
+    crate::render::markdown::register(&mut env);
     env.add_template("entry", template)
         .map_err(|e| TemplateError(e.to_string()))?;
     let body = env
