@@ -152,3 +152,121 @@ fn grafana_dashboard_has_grafanas_structure_and_the_configured_names() {
     );
     assert!(!text.contains("sqlalchemy_pool_checked_out"));
 }
+
+/// `promtool check rules FILE` when promtool is installed: (passed, output).
+fn promtool_check(rules: &std::path::Path) -> Option<(bool, String)> {
+    if !crate::promtool::promtool_available() {
+        return None;
+    }
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(rules)
+        .output()
+        .unwrap();
+    Some((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+fn alert(name: &str, above: f64) -> String {
+    format!("[[alerts]]\nname = {name:?}\nabove = {above}\nfor = \"5m\"\n\n")
+}
+
+fn export_rules(config: &std::path::Path, rules: &std::path::Path) -> crate::util::Output {
+    poolcap(&[
+        "export",
+        "prometheus-rules",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        rules.to_str().unwrap(),
+    ])
+    .run()
+}
+
+#[test]
+fn rules_with_non_ascii_names_get_distinct_valid_alert_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), &format!("{}{}", alert("ü", 0.8), alert("ö", 0.9)));
+    let rules = dir.path().join("rules.yml");
+    let out = export_rules(&config, &rules);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&rules).unwrap()).unwrap();
+    let names: Vec<&str> = yaml["groups"][0]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "two rules, one alert name");
+    for name in &names {
+        assert!(poolcap::config::names::is_alert_name(name), "{name}");
+        assert!(name.starts_with("DbPoolUtilization_"), "{name}");
+    }
+    if let Some((ok, output)) = promtool_check(&rules) {
+        assert!(ok, "{output}");
+    }
+    // The dashboard shows both alerts.
+    let out = poolcap(&["export", "grafana", "--config", config.to_str().unwrap()]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&names.join("|")), "{}", out.stdout);
+}
+
+#[test]
+fn braces_in_a_rule_name_are_template_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(
+        dir.path(),
+        &format!(
+            "{}[prometheus]\nrunbook_url = \"https://runbooks.example/{{{{ x\"\n",
+            alert("warn {{", 0.8)
+        ),
+    );
+    let rules = dir.path().join("rules.yml");
+    let out = export_rules(&config, &rules);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let rule = &yaml["groups"][0]["rules"][0];
+    assert!(poolcap::config::names::is_alert_name(rule["alert"].as_str().unwrap()));
+    assert_eq!(rule["labels"]["severity"], "warn {{ \"{{\" }}");
+    assert_eq!(
+        rule["annotations"]["runbook_url"],
+        "https://runbooks.example/{{ \"{{\" }} x"
+    );
+    assert!(
+        rule["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("(rule warn {{ \"{{\" }}: above 80% for 5m)"),
+        "{text}"
+    );
+    if let Some((ok, output)) = promtool_check(&rules) {
+        assert!(ok, "promtool rejects the exported rules:\n{output}");
+    }
+}
+
+#[test]
+fn rules_whose_alert_names_coincide_are_a_config_error_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(
+        dir.path(),
+        &format!("{}{}", alert("warning", 0.8), alert("Warning", 0.9)),
+    );
+    let rules = dir.path().join("rules.yml");
+    let out = export_rules(&config, &rules);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("poolcap.toml:13"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"warning\" (line 8) and \"Warning\"") && out.stderr.contains("DbPoolUtilizationWarning"),
+        "{}",
+        out.stderr
+    );
+    assert!(!rules.exists());
+}

@@ -12,7 +12,7 @@ use std::process::Command;
 use crate::util::poolcap;
 
 /// Whether promtool can run; under CI its absence is a failure.
-fn promtool_available() -> bool {
+pub fn promtool_available() -> bool {
     let found = Command::new("promtool")
         .arg("--version")
         .output()
@@ -308,6 +308,60 @@ fn automatic_tests_of_the_sample_october() {
     assert!(firing > 100 && quiet > 100, "{firing} firing, {quiet} quiet checks");
     if promtool_available() {
         export_rules(dir.path());
+        let (ok, output) = promtool_test(&tests);
+        assert!(ok, "{output}");
+    }
+}
+
+/// A rule named with `{{`: its label and annotations are escaped Go template
+/// text, and promtool's expansion of them is the name itself.
+#[test]
+fn promtool_expands_a_rule_name_with_braces_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("poolcap.toml");
+    std::fs::write(
+        &config,
+        "[[services]]\nname = \"api\"\nreplicas = 1\nprocesses_per_replica = 1\n\
+         current = { pool_size = 10, max_overflow = 5 }\n\n\
+         [[alerts]]\nname = \"warn {{\"\nabove = 0.8\nfor = \"5m\"\n",
+    )
+    .unwrap();
+    let mut csv = String::from("ts,service,instance,pool_size,max_overflow,checked_out\n");
+    for k in 0..120 {
+        let checked_out = if (20..80).contains(&k) { 10 } else { 3 };
+        writeln!(csv, "{},api,api-0,10,5,{checked_out}", rfc3339(FROM + k * 60)).unwrap();
+    }
+    let metrics = dir.path().join("m.csv");
+    std::fs::write(&metrics, csv).unwrap();
+    let config = config.to_str().unwrap();
+    let rules = dir.path().join("poolcap-rules.yml");
+    let out = poolcap(&[
+        "export",
+        "prometheus-rules",
+        "--config",
+        config,
+        "--out",
+        rules.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let tests = dir.path().join("tests.yml");
+    let out = poolcap(&[
+        "export",
+        "promtool-tests",
+        "--config",
+        config,
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--out",
+        tests.to_str().unwrap(),
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&tests).unwrap();
+    assert!(text.contains("severity: warn {{\n"), "{text}");
+    assert!(text.contains("(rule warn {{: above 80% for 5m)"), "{text}");
+    if promtool_available() {
         let (ok, output) = promtool_test(&tests);
         assert!(ok, "{output}");
     }

@@ -166,3 +166,199 @@ fn a_failed_review_leaves_no_folder() {
         "no partial folder left behind"
     );
 }
+
+/// A config in `dir` with one service per name, each 10 + 5 connections
+/// (written inline, no target files), and `extra` TOML after it.
+fn hostile_config(dir: &Path, services: &[&str], extra: &str) -> std::path::PathBuf {
+    let mut text = String::from("[policy]\ntimezone = \"UTC\"\n\n");
+    for name in services {
+        text.push_str(&format!(
+            "[[services]]\nname = {}\nreplicas = 1\nprocesses_per_replica = 1\ncurrent = {{ pool_size = 10, max_overflow = 5 }}\n\n",
+            toml_string(name)
+        ));
+    }
+    text.push_str(extra);
+    let path = dir.join("poolcap.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A CSV field, quoted.
+fn csv_field(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// October 2026 (UTC) for each (service, instance), a sample a minute at 5 of
+/// 10 + 5 connections checked out — except 14 October 10:00–11:00, when every
+/// sample has all 15 checked out (the pool saturated for a whole hour).
+fn month_with_a_saturated_hour(dir: &Path, pools: &[(&str, &str)]) -> std::path::PathBuf {
+    let start = 1_790_812_800; // 2026-10-01T00:00:00Z
+    let saturated = start + 13 * 86_400 + 10 * 3600;
+    let mut csv = String::from("ts,service,instance,pool_size,max_overflow,checked_out\n");
+    for (service, instance) in pools {
+        for k in 0..31 * 24 * 60 {
+            let ts = start + k * 60;
+            let checked_out = if (saturated..saturated + 3600).contains(&ts) {
+                15
+            } else {
+                5
+            };
+            let when = jiff::Timestamp::from_second(ts).unwrap();
+            csv.push_str(&format!(
+                "{when},{},{},10,5,{checked_out}\n",
+                csv_field(service),
+                csv_field(instance)
+            ));
+        }
+    }
+    let path = dir.join("metrics.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+fn review_of(config: &Path, metrics: &Path, out: &Path) -> crate::util::Output {
+    poolcap(&[
+        "review",
+        "--config",
+        config.to_str().unwrap(),
+        "--month",
+        "2026-10",
+        "--out",
+        out.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ])
+    .cwd(config.parent().unwrap())
+    .run()
+}
+
+#[test]
+fn a_month_with_a_saturated_hour_is_reviewed_and_called_unstable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hostile_config(dir.path(), &["api"], "");
+    let metrics = month_with_a_saturated_hour(dir.path(), &[("api", "api-0")]);
+    let out = dir.path().join("review");
+    let run = review_of(&config, &metrics, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    // The busiest hour offers A = 15 Erlangs to c = 15 connections.
+    assert!(md.contains("| current | 15 | 1.0e0 | unbounded | 1.0e0 |"), "{md}");
+    assert!(
+        md.contains("**Current size unstable: offered load A = 15.00 ≥ c = 15 connections, so every checkout waits and the queue grows"),
+        "{md}"
+    );
+    assert!(!md.contains("inf") && !md.contains("NaN"), "{md}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Current size unstable: offered load A = 15.00"),
+        "unstable in the HTML"
+    );
+    assert!(html.contains("unstable: A ≥ c"), "the chart marks the unstable sizes");
+    assert!(out.join("charts/queueing-api.png").is_file());
+}
+
+#[test]
+fn service_names_become_chart_file_names_inside_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("a/b");
+    std::fs::create_dir_all(&work).unwrap();
+    let names = ["clinic/backend", "../../x"];
+    let config = hostile_config(&work, &names, "");
+    let metrics = month_with_a_saturated_hour(&work, &[(names[0], "i-0"), (names[1], "i-0")]);
+    let out = work.join("review");
+    let run = review_of(&config, &metrics, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Nothing was written outside the review folder.
+    let mut outside: Vec<String> = Vec::new();
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(&out) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                outside.push(path.strip_prefix(dir.path()).unwrap().display().to_string());
+            }
+        }
+    }
+    outside.sort();
+    assert_eq!(outside, ["a/b/metrics.csv", "a/b/poolcap.toml"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let charts: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(charts.len(), 2 * 4 * 2, "{charts:?}");
+    for name in names {
+        let stem = poolcap::config::names::file_stem(name);
+        assert!(!stem.contains('/') && !stem.starts_with('.'), "{stem}");
+        for kind in ["utilization", "heatmap", "trend", "queueing"] {
+            let file = format!("{kind}-{stem}.png");
+            assert!(charts.contains(&file), "{file} in {charts:?}");
+            assert!(md.contains(&format!("(charts/{file})")), "report.md links {file}");
+        }
+    }
+}
+
+#[test]
+fn an_instance_name_cannot_add_rows_or_headings_to_report_md() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hostile_config(dir.path(), &["api|x"], "");
+    let instance = "x|y\n# injected";
+    let metrics = month_with_a_saturated_hour(dir.path(), &[("api|x", instance)]);
+    let out = dir.path().join("review");
+    let run = review_of(&config, &metrics, &out);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.lines().any(|l| l.starts_with("# injected")), "{md}");
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        headings,
+        [
+            "# Connection-pool capacity review — 2026-10 (UTC)",
+            "## Summary",
+            "## api\\|x",
+            "### Findings",
+            "### Alert episodes",
+            "### Charts",
+            "### Queueing check (advisory)",
+            "## Slow queries",
+            "## Data quality",
+        ]
+    );
+    // Every table row has as many cells as its header (escaped pipes are not cells).
+    let cells = |l: &str| l.replace("\\|", "").matches('|').count();
+    let mut header = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header = None;
+            continue;
+        }
+        match header {
+            None => header = Some(cells(line)),
+            Some(n) => assert_eq!(cells(line), n, "{line}"),
+        }
+    }
+    assert!(
+        md.contains("| api\\|x | x\\|y # injected | 100.0% |"),
+        "the coverage row names the instance: {md}"
+    );
+}

@@ -10,8 +10,10 @@
 //! - `P(wait > t)` = `C · exp(−(c − A) · t / W)` — the chance of SQLAlchemy's
 //!   "QueuePool limit … reached, connection timed out" with `t = pool_timeout`.
 //!
-//! When `A ≥ c` the queue is unstable: every checkout waits and the wait grows
-//! without bound (`C = 1`, mean wait and `P(wait > t)` are 1 and ∞).
+//! When `A ≥ c` the queue is unstable: every checkout waits and the queue
+//! grows without bound. [`QueueCheck::unstable`] says so explicitly, with
+//! `P(wait) = P(wait > t) = 1` and no mean wait (`None`, never ∞ or NaN), so a
+//! report can word it instead of printing a number that is not one.
 
 /// Erlang B: the blocking probability of `c` servers under load `a`.
 pub fn erlang_b(c: u32, a: f64) -> f64 {
@@ -42,33 +44,43 @@ pub struct QueueCheck {
     pub connections: u32,
     /// Offered load, Erlangs.
     pub offered_load: f64,
-    /// Probability that a checkout waits.
+    /// Probability that a checkout waits (1 when unstable).
     pub p_wait: f64,
-    /// Mean wait of all checkouts, seconds (∞ when unstable).
-    pub mean_wait_seconds: f64,
-    /// Probability that a checkout waits longer than the timeout.
+    /// Mean wait of all checkouts, seconds; `None` when unstable (it has no
+    /// finite value: the queue grows for as long as the load lasts).
+    pub mean_wait_seconds: Option<f64>,
+    /// Probability that a checkout waits longer than the timeout (1 when unstable).
     pub p_timeout: f64,
+    /// Offered load at or beyond the connections (`A ≥ c`): every checkout
+    /// waits and the queue grows.
+    pub unstable: bool,
 }
 
 /// Checks `connections` servers at load `a` with hold time `hold_seconds` and
 /// timeout `timeout_seconds`.
 pub fn check(connections: u32, a: f64, hold_seconds: f64, timeout_seconds: f64) -> QueueCheck {
-    let c = erlang_c(connections, a);
     let spare = f64::from(connections) - a;
-    let (mean_wait, p_timeout) = if spare <= 0.0 {
-        (f64::INFINITY, 1.0)
-    } else {
-        (
-            c * hold_seconds / spare,
-            (c * (-spare * timeout_seconds / hold_seconds).exp()).min(1.0),
-        )
-    };
+    // A NaN load is no load poolcap can check: unstable, never a NaN figure.
+    if spare.is_nan() || spare <= 0.0 {
+        return QueueCheck {
+            connections,
+            offered_load: a,
+            p_wait: 1.0,
+            mean_wait_seconds: None,
+            p_timeout: 1.0,
+            unstable: true,
+        };
+    }
+    let c = erlang_c(connections, a);
+    let mean_wait = c * hold_seconds / spare;
+    let p_timeout = (c * (-spare * timeout_seconds / hold_seconds).exp()).min(1.0);
     QueueCheck {
         connections,
         offered_load: a,
         p_wait: c,
-        mean_wait_seconds: mean_wait,
-        p_timeout,
+        mean_wait_seconds: mean_wait.is_finite().then_some(mean_wait),
+        p_timeout: if p_timeout.is_nan() { 1.0 } else { p_timeout },
+        unstable: false,
     }
 }
 
@@ -106,9 +118,48 @@ mod tests {
     fn unstable_and_idle_pools() {
         assert_eq!(erlang_c(10, 10.0), 1.0);
         assert_eq!(erlang_c(10, 0.0), 0.0);
-        let q = check(10, 12.0, 0.05, 30.0);
-        assert_eq!((q.p_wait, q.p_timeout), (1.0, 1.0));
-        assert!(q.mean_wait_seconds.is_infinite());
+        assert_eq!(erlang_c(10, 12.0), 1.0);
+    }
+
+    #[test]
+    fn at_saturation_the_queue_is_unstable() {
+        // A = c: the mean wait would divide by c − A = 0.
+        let q = check(30, 30.0, 0.05, 30.0);
+        assert!(q.unstable);
+        assert_eq!((q.p_wait, q.p_timeout, q.mean_wait_seconds), (1.0, 1.0, None));
+        assert_eq!((q.connections, q.offered_load), (30, 30.0));
+    }
+
+    #[test]
+    fn beyond_saturation_the_queue_is_unstable() {
+        for a in [30.000_001, 31.0, 45.0, 1e12, f64::INFINITY, f64::NAN] {
+            let q = check(30, a, 0.05, 30.0);
+            assert!(q.unstable, "A = {a}");
+            assert_eq!(
+                (q.p_wait, q.p_timeout, q.mean_wait_seconds),
+                (1.0, 1.0, None),
+                "A = {a}"
+            );
+        }
+    }
+
+    #[test]
+    fn just_below_saturation_the_queue_is_stable_but_long() {
+        for (c, a) in [(30, 29.999), (30, 30.0 - 1e-9), (1, 0.999_999), (1000, 999.99)] {
+            let q = check(c, a, 0.05, 30.0);
+            assert!(!q.unstable, "c = {c}, A = {a}");
+            assert!(q.p_wait > 0.99 && q.p_wait <= 1.0, "c = {c}, A = {a}: {q:?}");
+            let wait = q.mean_wait_seconds.expect("a stable queue has a mean wait");
+            assert!(wait.is_finite() && wait > 1.0, "c = {c}, A = {a}: {q:?}");
+            assert!(q.p_timeout > 0.0 && q.p_timeout <= q.p_wait, "c = {c}, A = {a}: {q:?}");
+        }
+        // Continuous with the unstable side: P(wait > t) → 1 as A → c.
+        let q = check(30, 30.0 - 1e-9, 0.05, 30.0);
+        assert!(q.p_timeout > 0.999, "{q:?}");
+        // The wait grows without bound as A approaches c.
+        let nearer = check(30, 29.9999, 0.05, 30.0).mean_wait_seconds.unwrap();
+        let farther = check(30, 29.99, 0.05, 30.0).mean_wait_seconds.unwrap();
+        assert!(nearer > 50.0 * farther, "{nearer} vs {farther}");
     }
 
     #[test]
@@ -119,7 +170,7 @@ mod tests {
         // With 1 s holds and a 1 s timeout the tail is visible.
         let q = check(30, 25.0, 1.0, 1.0);
         assert!((q.p_timeout - q.p_wait * (-5.0f64).exp()).abs() < 1e-15);
-        assert!((q.mean_wait_seconds - q.p_wait / 5.0).abs() < 1e-15);
+        assert!((q.mean_wait_seconds.unwrap() - q.p_wait / 5.0).abs() < 1e-15);
     }
 
     proptest! {

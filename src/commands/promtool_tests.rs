@@ -33,7 +33,7 @@ use crate::commands::alerts::{ALL_TIME, replay_settings};
 use crate::commands::slowlog::parse_when;
 use crate::config::{AlertRule, Settings};
 use crate::ingest::{self, Diagnostics, ReadOptions, SeriesKey, SeriesTable};
-use crate::render::prometheus::{alert_name, annotation_templates, expand_annotation};
+use crate::render::prometheus::{alert_name, annotation_templates, check_alert_name, expand_annotation};
 use crate::render::promtool::{
     AlertCheck, ExpectedAlert, InputSeries, TestFile, TestGroup, expanding_notation, series_selector, test_duration,
 };
@@ -92,6 +92,9 @@ pub fn promtool_tests(
         return Err(UsageError("export promtool-tests needs --metrics FILE…".into()).into());
     }
     let rules = &settings.alerts;
+    for rule in rules {
+        check_alert_name(&alert_name(rule))?;
+    }
     let window = span.unwrap_or(ALL_TIME);
     // The last evaluation is at the span's end: the replay must report what starts there.
     let mut analyzer = replay_settings(

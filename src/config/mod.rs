@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod limits;
+pub mod names;
 mod raw;
 
 use std::fmt;

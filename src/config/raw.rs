@@ -433,6 +433,21 @@ fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: bool) -> Resul
                 if rules.iter().any(|r| r.name == a.name) {
                     return Err(loc.invalid(&seg("name"), format!("alert rule {:?} is defined twice", a.name)));
                 }
+                // Each rule becomes one Prometheus alert: two may not share its name.
+                let alert = super::names::alert_name(&a.name);
+                if let Some(j) = rules.iter().position(|r| super::names::alert_name(&r.name) == alert) {
+                    let first = loc
+                        .span(&[Key("alerts"), Index(j), Key("name")])
+                        .map_or_else(String::new, |o| format!(" (line {})", line_column(loc.text, o).0));
+                    return Err(loc.invalid(
+                        &seg("name"),
+                        format!(
+                            "alert rules {:?}{first} and {:?} would both be exported as the Prometheus alert {alert} \
+                             (names that differ only in case or in '-', '_' and spaces are one alert name); rename one of them",
+                            rules[j].name, a.name
+                        ),
+                    ));
+                }
                 rules.push(AlertRule {
                     above: fraction(loc, &seg("above"), a.above, 0.0, 10.0)?,
                     for_seconds: duration(loc, &seg("for"), &a.for_)?,

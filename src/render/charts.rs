@@ -12,8 +12,11 @@
 use std::path::Path;
 use std::sync::Once;
 
+use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use crate::config::names::file_stem;
 
 /// Okabe–Ito: blue, orange, sky blue, bluish green, vermillion, reddish purple, yellow.
 pub const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
@@ -49,35 +52,54 @@ pub fn register_font() {
 
 type DrawResult = Result<(), String>;
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
 }
 
 /// Something that can draw itself on any plotters backend.
 pub trait Chart {
-    /// File stem (`utilization-backend`).
+    /// File stem (`utilization-backend`): the chart's kind and the service's
+    /// [`file_stem`], so it stays inside the charts folder whatever the name.
     fn name(&self) -> String;
     /// Draws on `root`.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult;
 }
 
-/// Writes `chart` as `dir/NAME.png` and returns its SVG text (also written as `dir/NAME.svg`).
+/// Writes `chart` as `dir/NAME.png` and returns its SVG text (also written as
+/// `dir/NAME.svg`). The PNG is drawn in memory and encoded here, so a failure
+/// to write it is an I/O error naming the file.
 pub fn render(chart: &impl Chart, dir: &Path) -> anyhow::Result<String> {
     register_font();
     let name = chart.name();
-    let png = dir.join(format!("{name}.png"));
+    let png_path = dir.join(format!("{name}.png"));
+    let svg_path = dir.join(format!("{name}.svg"));
+    let mut pixels = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
     {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        chart.draw(&root).map_err(|e| anyhow::anyhow!("{name}.png: {e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{name}.png: {e:?}"))?;
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        chart
+            .draw(&root)
+            .and_then(|()| root.present().map_err(err))
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", png_path.display()))?;
     }
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &pixels,
+        SIZE.0,
+        SIZE.1,
+        image::ColorType::Rgb8,
+    )
+    .with_context(|| format!("encoding {}", png_path.display()))?;
+    std::fs::write(&png_path, png).with_context(|| format!("writing {}", png_path.display()))?;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        chart.draw(&root).map_err(|e| anyhow::anyhow!("{name}.svg: {e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("{name}.svg: {e:?}"))?;
+        chart
+            .draw(&root)
+            .and_then(|()| root.present().map_err(err))
+            .map_err(|e| anyhow::anyhow!("drawing {}: {e}", svg_path.display()))?;
     }
-    std::fs::write(dir.join(format!("{name}.svg")), &svg)?;
+    std::fs::write(&svg_path, &svg).with_context(|| format!("writing {}", svg_path.display()))?;
     Ok(svg)
 }
 
@@ -129,7 +151,7 @@ pub struct UtilizationChart {
 
 impl Chart for UtilizationChart {
     fn name(&self) -> String {
-        format!("utilization-{}", self.service)
+        format!("utilization-{}", file_stem(&self.service))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -298,7 +320,7 @@ pub struct HeatmapChart {
 
 impl Chart for HeatmapChart {
     fn name(&self) -> String {
-        format!("heatmap-{}", self.service)
+        format!("heatmap-{}", file_stem(&self.service))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -398,7 +420,7 @@ pub struct TrendChart {
 
 impl Chart for TrendChart {
     fn name(&self) -> String {
-        format!("trend-{}", self.service)
+        format!("trend-{}", file_stem(&self.service))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -584,13 +606,16 @@ pub struct QueueingChart {
     pub recommended: (f64, f64),
     /// Target probability.
     pub target: f64,
+    /// The largest pool_size whose connections the offered load reaches or
+    /// exceeds (`A ≥ c`): from 1 to here the queue is unstable, P = 1.
+    pub unstable_up_to: Option<f64>,
     /// Offered load and hold time, for the caption.
     pub note: String,
 }
 
 impl Chart for QueueingChart {
     fn name(&self) -> String {
-        format!("queueing-{}", self.service)
+        format!("queueing-{}", file_stem(&self.service))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
@@ -616,6 +641,25 @@ impl Chart for QueueingChart {
             .axis_desc_style(label_font())
             .draw()
             .map_err(err)?;
+        // Unstable sizes (A ≥ c): shaded, and said in words, behind the curve.
+        if let Some(edge) = self.unstable_up_to {
+            let edge = (edge + 0.5).min(x_max);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(1.0, 1e-15), (edge, 1.0)],
+                    VERMILLION.mix(0.15).filled(),
+                )))
+                .map_err(err)?
+                .label("unstable: A ≥ c, every checkout waits (P = 1)")
+                .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 24, y + 8)], VERMILLION.mix(0.3).filled()));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "unstable: A ≥ c",
+                    (1.0 + (edge - 1.0) * 0.05, 1e-7),
+                    label_font(),
+                )))
+                .map_err(err)?;
+        }
         chart
             .draw_series(LineSeries::new(self.curve.iter().copied(), BLUE.stroke_width(3)))
             .map_err(err)?

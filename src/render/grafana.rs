@@ -56,8 +56,11 @@ pub fn dashboard(settings: &Settings) -> anyhow::Result<String> {
     let alert_names = settings
         .alerts
         .iter()
-        .map(super::prometheus::alert_name)
-        .collect::<Vec<_>>()
+        .map(|rule| {
+            let name = super::prometheus::alert_name(rule);
+            super::prometheus::check_alert_name(&name).map(|()| name)
+        })
+        .collect::<Result<Vec<_>, _>>()?
         .join("|");
     let target = |ref_id: &str, expr: String, legend: String| json!({"refId": ref_id, "datasource": datasource, "expr": expr, "legendFormat": legend, "range": true});
     let panels = vec![

@@ -32,22 +32,11 @@ struct Rule {
 /// The rule group's name in the exported file.
 pub const GROUP: &str = "poolcap-db-pool";
 
-/// The alert name of a rule: `DbPoolUtilization` + the rule's name in camel
-/// case (`warning` → `DbPoolUtilizationWarning`).
+/// The alert name of a rule ([`crate::config::names::alert_name`]):
+/// `DbPoolUtilization` + the rule's name in camel case (`warning` →
+/// `DbPoolUtilizationWarning`), with a hash suffix for other names.
 pub fn alert_name(rule: &AlertRule) -> String {
-    let mut name = String::from("DbPoolUtilization");
-    for word in rule
-        .name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        let mut chars = word.chars();
-        if let Some(first) = chars.next() {
-            name.push(first.to_ascii_uppercase());
-            name.extend(chars);
-        }
-    }
-    name
+    crate::config::names::alert_name(&rule.name)
 }
 
 /// Per pool: checked out / pool size (a pool is one `service`, `instance`
@@ -89,16 +78,26 @@ pub fn annotation_templates(settings: &Settings, rule: &AlertRule) -> BTreeMap<S
              poolcap override {{{{ $labels.{svc} }}}} --bump --reason \"<why>\" --incident <ID> --dry-run, \
              then without --dry-run; deploy the printed variables and restart the service; \
              then find the cause with poolcap plan on this month's metrics.",
-            name = rule.name,
+            name = template_text(&rule.name),
             svc = p.service_label
         ),
     );
-    annotations.insert("runbook_url".to_string(), p.runbook_url.clone());
+    annotations.insert("runbook_url".to_string(), template_text(&p.runbook_url));
     annotations
 }
 
+/// The action that writes a literal `{{` in a Go template.
+const OPEN_LITERAL: &str = "\"{{\"";
+
+/// `text` (a name or URL from the config) as literal text of a Go template,
+/// as Prometheus reads alert labels and annotations: each `{{` becomes the
+/// action `{{ "{{" }}`, which prints it. (`}}` outside an action is text.)
+pub fn template_text(text: &str) -> String {
+    text.replace("{{", "{{ \"{{\" }}")
+}
+
 /// An annotation as Prometheus expands it for an alert with these labels and
-/// value — only the two template forms [`annotation_templates`] writes.
+/// value — only the template forms [`annotation_templates`] writes.
 pub fn expand_annotation(template: &str, labels: &BTreeMap<String, String>, value: f64) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -111,6 +110,8 @@ pub fn expand_annotation(template: &str, labels: &BTreeMap<String, String>, valu
         let action = rest[open + 2..open + close].trim();
         if action == "$value | humanizePercentage" {
             out.push_str(&humanize_percentage(value));
+        } else if action == OPEN_LITERAL {
+            out.push_str("{{");
         } else if let Some(name) = action.strip_prefix("$labels.") {
             out.push_str(labels.get(name).map_or("", String::as_str));
         } else {
@@ -173,7 +174,8 @@ pub fn rules_file(settings: &Settings) -> anyhow::Result<String> {
         .map(|rule| {
             let for_ = prometheus_duration(rule.for_seconds);
             let mut labels = BTreeMap::new();
-            labels.insert("severity".to_string(), rule.name.clone());
+            // Label values are templates too.
+            labels.insert("severity".to_string(), template_text(&rule.name));
             let annotations = annotation_templates(settings, rule);
             Rule {
                 alert: alert_name(rule),
@@ -190,12 +192,93 @@ pub fn rules_file(settings: &Settings) -> anyhow::Result<String> {
             rules,
         }],
     };
+    check_rules(&file)?;
     let yaml = serde_yaml::to_string(&file)?;
     Ok(format!(
         "# Prometheus alert rules for SQLAlchemy pool utilization, written by poolcap\n\
          # from {} ([[alerts]] and [prometheus]). Check: promtool check rules FILE\n{yaml}",
         settings.path.display()
     ))
+}
+
+/// What makes an exported file one Prometheus would reject.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot export the alert rules: {0}")]
+pub struct ExportError(pub String);
+
+/// Checks the rules the way `promtool check rules` does, so poolcap never
+/// writes a file Prometheus rejects: alert names valid and distinct, label
+/// and annotation names valid, and every label value and annotation a Go
+/// template that parses ([`check_template`]).
+fn check_rules(file: &RulesFile) -> Result<(), ExportError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for group in &file.groups {
+        for rule in &group.rules {
+            check_alert_name(&rule.alert)?;
+            if !seen.insert(rule.alert.as_str()) {
+                return Err(ExportError(format!("two rules are named {}", rule.alert)));
+            }
+            let fields = rule
+                .labels
+                .iter()
+                .map(|kv| ("label", kv))
+                .chain(rule.annotations.iter().map(|kv| ("annotation", kv)));
+            for (what, (name, value)) in fields {
+                if !crate::config::names::is_alert_name(name) || name == "__name__" {
+                    return Err(ExportError(format!(
+                        "rule {}: invalid {what} name {name:?}",
+                        rule.alert
+                    )));
+                }
+                check_template(value)
+                    .map_err(|e| ExportError(format!("rule {}: {what} {name}: {e} in {value:?}", rule.alert)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An alert name as Prometheus requires it (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub fn check_alert_name(name: &str) -> Result<(), ExportError> {
+    if crate::config::names::is_alert_name(name) {
+        Ok(())
+    } else {
+        Err(ExportError(format!("{name:?} is not a valid alert name")))
+    }
+}
+
+/// Checks that `template` parses as a Go template, by allowing only the
+/// actions poolcap writes: `{{ $labels.NAME }}`, `{{ $value |
+/// humanizePercentage }}` and `{{ "{{" }}`. Anything else between `{{` and
+/// `}}`, or a `{{` without its `}}`, is an error.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = if after.trim_start().starts_with(OPEN_LITERAL) {
+            // The literal holds "{{": look for the end after it.
+            let skip = after.len() - after.trim_start().len() + OPEN_LITERAL.len();
+            after[skip..].find("}}").map(|c| c + skip)
+        } else {
+            after.find("}}")
+        };
+        let Some(close) = close else {
+            return Err("an unclosed template action".to_string());
+        };
+        let action = after[..close].trim();
+        let known = action == OPEN_LITERAL
+            || action == "$value | humanizePercentage"
+            || action
+                .strip_prefix("$labels.")
+                .is_some_and(crate::config::names::is_alert_name);
+        if !known {
+            return Err(format!(
+                "the template action {{{{ {action} }}}} is not one poolcap writes"
+            ));
+        }
+        rest = &after[close + 2..];
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -235,5 +318,21 @@ mod tests {
             expand_annotation("{{ $labels.pod }}|{{ .Other }}|{{ open", &labels, 0.9),
             "|{{ .Other }}|{{ open"
         );
+        assert_eq!(
+            expand_annotation(&template_text("warn {{ x }}"), &labels, 0.9),
+            "warn {{ x }}"
+        );
+    }
+
+    #[test]
+    fn names_with_braces_are_template_text() {
+        for name in ["warn {{", "{{{", "a}}b{{c", "{{ $labels.x }}", "{{-", "plain"] {
+            let t = template_text(name);
+            assert_eq!(check_template(&t), Ok(()), "{name} → {t}");
+            assert_eq!(expand_annotation(&t, &BTreeMap::new(), 0.5), name);
+        }
+        assert!(check_template("warn {{").is_err());
+        assert!(check_template("{{ .Other }}").is_err());
+        assert!(check_template("{{ $labels.service }} at {{ $value | humanizePercentage }}").is_ok());
     }
 }

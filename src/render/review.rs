@@ -10,6 +10,7 @@ use crate::analyze::queueing::{self, QueueCheck};
 use crate::analyze::window::format_instant;
 use crate::commands::plan::PlanOutcome;
 use crate::config::Settings;
+use crate::config::names::file_stem;
 use crate::policy::{Effect, ceil_times};
 
 use super::charts::{self, HeatmapChart, QueueingChart, SlowQueryChart, TrendChart, UtilizationChart};
@@ -201,13 +202,15 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
     let window = outcome.month.window(&settings.policy.timezone);
     let max_size = (decision.recommended.pool_size * 2).max(10);
     let factor = settings.policy.overflow_factor;
+    let mut unstable_up_to = None;
     let curve = (1..=max_size)
         .map(|ps| {
             let c = ps + ceil_times(ps, factor);
-            (
-                f64::from(ps),
-                queueing::check(c, a, hold_seconds, timeout).p_timeout.max(1e-15),
-            )
+            let q = queueing::check(c, a, hold_seconds, timeout);
+            if q.unstable {
+                unstable_up_to = Some(f64::from(ps));
+            }
+            (f64::from(ps), q.p_timeout.max(1e-15))
         })
         .collect();
     let q = Queueing {
@@ -230,6 +233,7 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
             recommended.p_timeout.max(1e-15),
         ),
         target,
+        unstable_up_to,
         note: format!("A = {a:.1} Erlangs, hold {:.0} ms", hold_seconds * 1000.0),
     };
     Some((q, chart))
@@ -295,10 +299,11 @@ pub fn write(
     samples: bool,
 ) -> anyhow::Result<()> {
     let charts_dir = dir.join("charts");
+    check_file_stems(settings)?;
     let plan = PlanReport::new(settings, outcome);
     let mut plan_json = serde_json::to_string_pretty(&plan)?;
     plan_json.push('\n');
-    std::fs::write(dir.join("plan.json"), plan_json)?;
+    write_file(&dir.join("plan.json"), plan_json)?;
 
     let mut sections = Vec::new();
     for (k, service) in settings.services.iter().enumerate() {
@@ -396,12 +401,15 @@ pub fn write(
             minijinja::AutoEscape::None
         }
     });
+    super::markdown::register(&mut env);
     env.add_filter("pct", |v: f64| format!("{:.1}%", v * 100.0));
     env.add_filter("dur", |s: i64| crate::config::format_duration(s));
-    env.add_filter(
-        "sci",
-        |v: f64| if v == 0.0 { "0".to_string() } else { format!("{v:.1e}") },
-    );
+    // A figure that has no value (an unstable queue's mean wait) prints as "—".
+    env.add_filter("sci", |v: Option<f64>| match v {
+        Some(0.0) => "0".to_string(),
+        Some(v) if v.is_finite() => format!("{v:.1e}"),
+        _ => "—".to_string(),
+    });
     env.add_template_owned("report.html".to_string(), html_t)
         .context("report.html.j2")?;
     env.add_template_owned("report.md".to_string(), md_t)
@@ -415,8 +423,30 @@ pub fn write(
         .get_template("report.md")?
         .render(&ctx)
         .context("rendering report.md")?;
-    std::fs::write(dir.join("report.html"), html)?;
-    std::fs::write(dir.join("report.md"), md)?;
+    write_file(&dir.join("report.html"), html)?;
+    write_file(&dir.join("report.md"), md)?;
+    Ok(())
+}
+
+fn write_file(path: &Path, text: String) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Two services whose names give one file stem would overwrite each other's
+/// charts: refused, naming both (only names built to collide, or a 1 in 16
+/// million hash collision, get here).
+fn check_file_stems(settings: &Settings) -> anyhow::Result<()> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for service in &settings.services {
+        let stem = file_stem(&service.name);
+        if let Some(other) = seen.insert(stem.clone(), &service.name) {
+            anyhow::bail!(
+                "services {other:?} and {:?} would both write their charts as charts/*-{stem}.png; rename one of them in {}",
+                service.name,
+                settings.path.display()
+            );
+        }
+    }
     Ok(())
 }
 
