@@ -247,3 +247,46 @@ changelog = "CHANGELOG-capacity.md"
         .collect();
     assert!(codes.contains(&"shared-target"), "{codes:?}");
 }
+
+/// A site's broken or runaway report template is a config error (exit 2)
+/// naming it, and no review folder is left (issue 12).
+#[test]
+fn a_broken_report_template_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("site");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::copy(root().join("templates/report.md.j2"), templates.join("report.md.j2")).unwrap();
+    for (html, says) in [
+        ("{% for s in services %}{{ s.service }", "report.html.j2"),
+        (
+            "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}",
+            "fuel",
+        ),
+    ] {
+        std::fs::write(templates.join("report.html.j2"), html).unwrap();
+        let metrics = tiny_metrics(dir.path());
+        let config = root().join("data/poolcap.toml");
+        let out = poolcap(&[
+            "review",
+            "--config",
+            config.to_str().unwrap(),
+            "--month",
+            "2026-10",
+            "--metrics",
+            &metrics,
+            "--out",
+            "r",
+            "--templates",
+            "site",
+        ])
+        .cwd(dir.path())
+        .run();
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(says) && out.stderr.contains("site/report.html.j2"),
+            "{}",
+            out.stderr
+        );
+        assert!(!dir.path().join("r").exists());
+    }
+}

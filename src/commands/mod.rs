@@ -48,10 +48,12 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
 
 /// The exit status an error maps to: config and usage errors 2, the rest 1.
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
-    if err
-        .chain()
-        .any(|c| c.is::<ConfigError>() || c.is::<UsageError>() || c.is::<crate::write::changelog::TemplateError>())
-    {
+    if err.chain().any(|c| {
+        c.is::<ConfigError>()
+            || c.is::<UsageError>()
+            || c.is::<crate::write::changelog::TemplateError>()
+            || c.is::<crate::render::review::ReportTemplateError>()
+    }) {
         ExitStatus::Usage
     } else {
         ExitStatus::Error

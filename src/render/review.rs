@@ -290,6 +290,16 @@ struct ServiceSection {
     queueing: Option<Queueing>,
 }
 
+/// Template work one report may take (minijinja's fuel); the built-in
+/// templates need a small fraction of it on a year of a large deployment.
+pub const REPORT_FUEL: u64 = 200_000_000;
+
+/// A report template that does not parse, fails or runs out of fuel (a
+/// configuration error: exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("report template {0}; fix the template (or drop --templates to use the built-in ones)")]
+pub struct ReportTemplateError(String);
+
 /// Renders everything into `dir` (which has a `charts/` folder).
 pub fn write(
     settings: &Settings,
@@ -410,19 +420,26 @@ pub fn write(
         Some(v) if v.is_finite() => format!("{v:.1e}"),
         _ => "—".to_string(),
     });
+    // A site's templates are configuration: their errors are config errors
+    // (exit 2) naming the file, and their work is bounded by fuel.
+    env.set_fuel(Some(REPORT_FUEL));
+    let source = |name: &str| match templates {
+        Some(d) => d.join(format!("{name}.j2")).display().to_string(),
+        None => format!("the built-in {name} template"),
+    };
+    let template_error = |name: &str, e: minijinja::Error| ReportTemplateError(format!("{}: {e}", source(name)));
     env.add_template_owned("report.html".to_string(), html_t)
-        .context("report.html.j2")?;
+        .map_err(|e| template_error("report.html", e))?;
     env.add_template_owned("report.md".to_string(), md_t)
-        .context("report.md.j2")?;
+        .map_err(|e| template_error("report.md", e))?;
     let ctx = minijinja::Value::from(minijinja::value::Serde(&context));
-    let html = env
-        .get_template("report.html")?
-        .render(&ctx)
-        .context("rendering report.html")?;
-    let md = env
-        .get_template("report.md")?
-        .render(&ctx)
-        .context("rendering report.md")?;
+    let render = |name: &str| {
+        env.get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(|e| template_error(name, e))
+    };
+    let html = render("report.html")?;
+    let md = render("report.md")?;
     write_file(&dir.join("report.html"), html)?;
     write_file(&dir.join("report.md"), md)?;
     Ok(())
