@@ -207,6 +207,49 @@ impl Diagnostics {
     }
 }
 
+/// The most bytes of an input line an error or diagnostic quotes.
+pub const QUOTE_MAX: usize = 200;
+
+/// `text` (some of an input line) as an error quotes it: in double quotes with
+/// Rust's escapes, at most [`QUOTE_MAX`] bytes of it, cut at a character
+/// boundary; a longer text ends with `…` and says its length. Invalid UTF-8
+/// shows as U+FFFD.
+pub fn quote(text: &[u8]) -> String {
+    let cut = clip_at(text);
+    let shown = String::from_utf8_lossy(&text[..cut]);
+    if cut == text.len() {
+        format!("{shown:?}")
+    } else {
+        format!("{:?} ({} bytes)", format!("{shown}…"), text.len())
+    }
+}
+
+/// `text` (a message that may carry input, such as a parser's error) cut to
+/// at most [`QUOTE_MAX`] bytes at a character boundary, with `…` and its
+/// length when cut.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    let cut = clip_at(text.as_bytes());
+    if cut == text.len() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len()))
+    }
+}
+
+/// Where to cut `text` for [`quote`]: its length when short enough, else the
+/// last UTF-8 character boundary at or before [`QUOTE_MAX`].
+fn clip_at(text: &[u8]) -> usize {
+    if text.len() <= QUOTE_MAX {
+        return text.len();
+    }
+    let mut cut = QUOTE_MAX;
+    // Back over continuation bytes (10xxxxxx) to a character's first byte.
+    while cut > QUOTE_MAX - 3 && text[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    cut
+}
+
 /// Why one row (CSV) or line (JSON lines) was rejected: a stable code and a message.
 pub(crate) struct RowError {
     pub(crate) code: &'static str,
