@@ -276,3 +276,36 @@ fn numbers_equal_the_reference_counts() {
         );
     }
 }
+
+#[test]
+fn a_log_starting_with_a_bom_is_read_as_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for fixture in [PG[0], PG[1], PG[2], "tests/fixtures/slowlog/mariadb-slow.log"] {
+        let text = std::fs::read(crate::util::root().join(fixture)).unwrap();
+        let name = std::path::Path::new(fixture).file_name().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, [&b"\xef\xbb\xbf"[..], &text].concat()).unwrap();
+        let (plain, plain_json) = report(&[fixture]);
+        let (bom, bom_json) = report(&[path.to_str().unwrap()]);
+        assert_eq!(bom.statements, plain.statements, "{fixture}");
+        assert_eq!(bom.total_ms, plain.total_ms, "{fixture}");
+        // Everything but the path is the same (before, the BOM made the
+        // first line of the stderr log unrecognized).
+        let strip = |json: &str| {
+            let mut v: serde_json::Value = serde_json::from_str(json).unwrap();
+            v["files"][0]["path"] = serde_json::Value::Null;
+            v
+        };
+        assert_eq!(strip(&bom_json), strip(&plain_json), "{fixture}");
+    }
+    // A statement on the first line is read (it was unrecognized).
+    let path = dir.path().join("first.log");
+    std::fs::write(
+        &path,
+        "\u{feff}2026-11-27 08:00:00.000 UTC [1] a@b LOG:  duration: 1.000 ms  statement: select 1\n\
+         2026-11-27 08:00:01.000 UTC [1] a@b LOG:  duration: 2.000 ms  statement: select 2\n",
+    )
+    .unwrap();
+    let (r, json) = report(&[path.to_str().unwrap()]);
+    assert_eq!(r.statements, 2, "{json}");
+}

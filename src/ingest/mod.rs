@@ -526,8 +526,141 @@ fn open_with(
     };
     if got == 2 && magic == [0x1f, 0x8b] {
         let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw));
-        Ok(Box::new(decoder))
+        Ok(Box::new(SkipBom::new(decoder)))
     } else {
-        Ok(raw)
+        Ok(Box::new(SkipBom::new(raw)))
+    }
+}
+
+/// The UTF-8 byte order mark some Windows tools write at the start of a file.
+const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
+/// A reader that drops a UTF-8 byte order mark at the start of its input, so
+/// that every reader (and format detection) sees a BOM-prefixed file exactly
+/// as the same file without it.
+struct SkipBom<R> {
+    inner: R,
+    /// The first bytes read, when they were not a BOM, still to hand out.
+    head: [u8; 3],
+    head_len: usize,
+    head_pos: usize,
+    started: bool,
+}
+
+impl<R: Read> SkipBom<R> {
+    fn new(inner: R) -> Self {
+        SkipBom {
+            inner,
+            head: [0; 3],
+            head_len: 0,
+            head_pos: 0,
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for SkipBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            while self.head_len < 3 {
+                match self.inner.read(&mut self.head[self.head_len..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.head_len += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                if self.head[..self.head_len] != BOM[..self.head_len] {
+                    break;
+                }
+            }
+            self.started = true;
+            if self.head[..self.head_len] == BOM {
+                self.head_len = 0;
+            }
+        }
+        if self.head_pos < self.head_len {
+            let n = (self.head_len - self.head_pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.head[self.head_pos..self.head_pos + n]);
+            self.head_pos += n;
+            return Ok(n);
+        }
+        self.inner.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&b, rest)), Some(out)) => {
+                    *out = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn through_skip_bom(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        SkipBom::new(Trickle(bytes)).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_bom_is_dropped_and_nothing_else() {
+        assert_eq!(through_skip_bom(b"\xef\xbb\xbfts,a\n"), b"ts,a\n");
+        for text in [
+            &b""[..],
+            b"\xef",
+            b"\xef\xbb",
+            b"\xef\xbbx",
+            b"ts",
+            b"\xef\xbb\xbf\xef\xbb\xbf",
+        ] {
+            let expected = text.strip_prefix(&BOM[..]).unwrap_or(text);
+            assert_eq!(through_skip_bom(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn files_starting_with_a_bom_are_read_as_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: [(&[u8], InputFormat); 3] = [
+            (
+                b"{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": 20, \"checked_out_connections\": 1}\n",
+                InputFormat::Jsonl,
+            ),
+            (
+                b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}",
+                InputFormat::Prometheus,
+            ),
+            (
+                b"2026-11-27 13:25:01,000 INFO [m] Pool size: 5  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n",
+                InputFormat::PoolStatus,
+            ),
+        ];
+        for (k, (text, format)) in inputs.iter().enumerate() {
+            let plain = dir.path().join(format!("{k}.txt"));
+            let gzipped = dir.path().join(format!("{k}.gz"));
+            let with_bom = [&BOM[..], text].concat();
+            std::fs::write(&plain, &with_bom).unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &with_bom).unwrap();
+            std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+            for path in [&plain, &gzipped] {
+                let mut read = Vec::new();
+                open(path).unwrap().read_to_end(&mut read).unwrap();
+                assert_eq!(read, *text, "{}", path.display());
+                assert_eq!(detect(&read), *format, "{}", path.display());
+            }
+        }
     }
 }
