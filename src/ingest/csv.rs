@@ -12,8 +12,8 @@ use std::path::Path;
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
-    check_pool_size, finish, row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, QUOTE_MAX, ReadOptions, RowError, Sample, SeriesTable,
+    check_capacity, check_pool_size, clip, finish, quote, quote_head, row_error, take_row,
 };
 
 /// The columns poolcap understands, in the order of DESIGN §1.1.
@@ -60,7 +60,7 @@ fn map_header(
                 return Err(IngestError::Header {
                     path: path.to_path_buf(),
                     line: 1,
-                    message: format!("column {name:?} appears twice in the header"),
+                    message: format!("column {} appears twice in the header", quote(name.as_bytes())),
                 });
             }
             Some(k) => found[k] = Some(i),
@@ -74,11 +74,22 @@ fn map_header(
         }
     }
     if !missing.is_empty() {
-        let header_text: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+        // The header as written, of which at most QUOTE_MAX bytes are shown.
+        let len = header.iter().map(<[u8]>::len).sum::<usize>() + header.len().saturating_sub(1);
+        let mut head = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if head.len() > QUOTE_MAX + 3 {
+                break;
+            }
+            if i > 0 {
+                head.push(b',');
+            }
+            head.extend_from_slice(&h[..h.len().min(QUOTE_MAX + 4)]);
+        }
         let mut message = format!(
-            "header lacks required column(s) {}; found {:?}. Required: ts, service, pool_size, checked_out",
+            "header lacks required column(s) {}; found {}. Required: ts, service, pool_size, checked_out",
             missing.join(", "),
-            header_text.join(",")
+            quote_head(&head, len)
         );
         if missing.contains(&"service") {
             message.push_str(" (or name the service with --service)");
@@ -94,7 +105,7 @@ fn map_header(
             path: path.to_path_buf(),
             line: Some(1),
             code: "ignored-columns",
-            message: format!("ignored column(s) not used by poolcap: {}", extra.join(", ")),
+            message: format!("ignored column(s) not used by poolcap: {}", clip(&extra.join(", "))),
         });
     }
     Ok(Columns {
@@ -170,10 +181,7 @@ fn count_field(record: &csv::ByteRecord, index: usize, name: &str) -> Result<u64
     parse_count(f).map_err(|()| {
         row_error(
             "bad-number",
-            format!(
-                "{name} {:?} is not a non-negative whole number",
-                String::from_utf8_lossy(f)
-            ),
+            format!("{name} {} is not a non-negative whole number", quote(f)),
         )
     })
 }
@@ -238,7 +246,7 @@ pub fn read(
             other => IngestError::Header {
                 path: path.to_path_buf(),
                 line,
-                message: format!("not readable as CSV: {other:?}"),
+                message: format!("not readable as CSV: {}", clip(&format!("{other:?}"))),
             },
         }
     };
@@ -299,10 +307,7 @@ pub fn read(
                 parse_signed(&record[i]).map_err(|()| {
                     row_error(
                         "bad-number",
-                        format!(
-                            "overflow {:?} is not a whole number",
-                            String::from_utf8_lossy(&record[i])
-                        ),
+                        format!("overflow {} is not a whole number", quote(&record[i])),
                     )
                 })?;
             }

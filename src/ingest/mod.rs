@@ -213,14 +213,21 @@ pub const QUOTE_MAX: usize = 200;
 /// `text` (some of an input line) as an error quotes it: in double quotes with
 /// Rust's escapes, at most [`QUOTE_MAX`] bytes of it, cut at a character
 /// boundary; a longer text ends with `…` and says its length. Invalid UTF-8
-/// shows as U+FFFD.
+/// shows as U+FFFD. Every reader quotes input through this (or [`clip`]), so
+/// no error holds more than a few hundred bytes of a line however long it is.
 pub fn quote(text: &[u8]) -> String {
-    let cut = clip_at(text);
-    let shown = String::from_utf8_lossy(&text[..cut]);
-    if cut == text.len() {
+    quote_head(text, text.len())
+}
+
+/// [`quote`] of a text of `len` bytes of which `head` holds the first (at
+/// least `QUOTE_MAX + 3` of them when it is longer), for texts not kept whole.
+pub fn quote_head(head: &[u8], len: usize) -> String {
+    let cut = clip_at(head).min(len);
+    let shown = String::from_utf8_lossy(&head[..cut]);
+    if cut == len {
         format!("{shown:?}")
     } else {
-        format!("{:?} ({} bytes)", format!("{shown}…"), text.len())
+        format!("{:?} ({len} bytes)", format!("{shown}…"))
     }
 }
 
@@ -233,6 +240,41 @@ pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(text)
     } else {
         std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len()))
+    }
+}
+
+/// A JSON value as an error shows it: its JSON text, cut like [`clip`],
+/// without writing out more of a huge value than is shown.
+pub fn clip_json(value: &serde_json::Value) -> String {
+    /// Keeps the first bytes written and counts the rest.
+    struct Head {
+        kept: Vec<u8>,
+        len: usize,
+    }
+    impl std::io::Write for Head {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = (QUOTE_MAX + 3).saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&buf[..buf.len().min(room)]);
+            self.len += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut head = Head {
+        kept: Vec::new(),
+        len: 0,
+    };
+    if serde_json::to_writer(&mut head, value).is_err() {
+        return "(a JSON value)".into();
+    }
+    let cut = clip_at(&head.kept).min(head.len);
+    let shown = String::from_utf8_lossy(&head.kept[..cut]);
+    if cut == head.len {
+        shown.into_owned()
+    } else {
+        format!("{shown}… ({} bytes)", head.len)
     }
 }
 
@@ -612,6 +654,108 @@ mod tests {
         let mut out = Vec::new();
         SkipBom::new(Trickle(bytes)).read_to_end(&mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn quotes_are_cut_at_a_character_boundary_and_say_the_length() {
+        assert_eq!(quote(b"twenty"), "\"twenty\"");
+        let long = "é".repeat(300);
+        let q = quote(long.as_bytes());
+        assert!(q.starts_with("\"éé") && q.ends_with("é…\" (600 bytes)"), "{q}");
+        assert!(q.len() < QUOTE_MAX + 30, "{q}");
+        assert_eq!(clip("short"), "short");
+        let c = clip(&long);
+        assert!(c.ends_with("é… (600 bytes)") && c.len() < QUOTE_MAX + 30, "{c}");
+        let json = serde_json::json!({ "a": "x".repeat(1000) });
+        let j = clip_json(&json);
+        assert!(j.starts_with("{\"a\":\"xxx") && j.ends_with("… (1008 bytes)"), "{j}");
+        assert_eq!(clip_json(&serde_json::json!([1, "b"])), "[1,\"b\"]");
+    }
+
+    /// Every error and diagnostic of `text` read as `format`.
+    fn messages(text: &[u8], format: InputFormat) -> Vec<String> {
+        let mut series = SeriesTable::default();
+        let mut diags = Diagnostics::default();
+        let opts = ReadOptions {
+            format,
+            service: None,
+            ..ReadOptions::default()
+        };
+        let result = read_metrics(Path::new("m"), text, 0, &opts, &mut series, &mut diags, &mut |_, _| {});
+        let mut out: Vec<String> = diags
+            .shown()
+            .iter()
+            .chain(diags.notices())
+            .map(ToString::to_string)
+            .collect();
+        if let Err(e) = result {
+            out.push(e.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_few_hundred_bytes_of_a_huge_line() {
+        let huge = "x".repeat(1 << 20);
+        let digits = "9".repeat(1 << 20);
+        let good = "2026-10-01T00:00:00Z,b,20,3";
+        let cases: Vec<(String, InputFormat)> = vec![
+            (format!("ts,service,{huge}\n1,b,2\n"), InputFormat::Csv),
+            (format!("ts,service,{huge},{huge}\n1,b,2,3\n"), InputFormat::Csv),
+            (
+                format!("ts,service,pool_size,checked_out,{huge}\n{good},1\n"),
+                InputFormat::Csv,
+            ),
+            (
+                format!("ts,service,pool_size,checked_out\n{good}\n{huge},b,20,3\n2026-10-01T00:01:00Z,b,{huge},3\n"),
+                InputFormat::Csv,
+            ),
+            (
+                format!(
+                    "ts,service,pool_size,checked_out,overflow\n{good},{huge}\n2026-10-01T{huge},b,20,3,0\n{digits},b,1,1,0\n"
+                ),
+                InputFormat::Csv,
+            ),
+            (
+                format!(
+                    "\"{huge}\"\n{{\"ts\": \"{huge}\"}}\n{{\"ts\": 1790841600, \"service\": {{\"a\": \"{huge}\"}}, \"pool_size\": [\"{huge}\"], \"checked_out\": 1}}\n{{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": \"{huge}\", \"checked_out\": 1}}\n{{{huge}\n"
+                ),
+                InputFormat::Jsonl,
+            ),
+            (
+                format!("{{\"status\":\"{huge}\",\"errorType\":\"{huge}\",\"error\":\"{huge}\"}}"),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"{huge}\",\"result\":[]}}}}"),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"{huge}\"]]}}]}}}}"
+                ),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}}]}}}} {huge}"
+                ),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "2026-11-27 13:25:01,000 Pool size: {huge}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n2026-11-27 13:25:02,000 Pool size: {digits}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n{huge} Pool size: 1  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n"
+                ),
+                InputFormat::Auto,
+            ),
+        ];
+        for (k, (text, format)) in cases.iter().enumerate() {
+            let all = messages(text.as_bytes(), *format);
+            assert!(!all.is_empty(), "case {k}");
+            for m in &all {
+                assert!(m.len() < 1000, "case {k}: {} bytes: {}…", m.len(), &m[..300]);
+            }
+        }
     }
 
     #[test]
