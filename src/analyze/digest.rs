@@ -34,8 +34,7 @@ const GROWTH: f64 = 1.02;
 const LAST_BUCKET: f64 = 40_000.0;
 
 fn bucket(ms: f64) -> i32 {
-    // Also NaN.
-    if !(ms > BUCKET_BASE_MS) {
+    if ms.is_nan() || ms <= BUCKET_BASE_MS {
         return 0;
     }
     ((ms / BUCKET_BASE_MS).ln() / GROWTH.ln()).floor().min(LAST_BUCKET) as i32 + 1
