@@ -178,6 +178,16 @@ fn a_statement_of_ten_years_is_refused_and_one_of_thirty_days_is_digested() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let r: Report = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(r.statements, 1);
+    // Alone, it leaves a file without statements: an error that names it.
+    let log = log_with(dir.path(), "alone.log", false, &["315360000000.000"]);
+    let out = poolcap(&["slowlog", log.to_str().unwrap()]).run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("1 bad record(s), the first at line 1: duration \"315360000000.000\" ms is longer than 30 days"),
+        "{}",
+        out.stderr
+    );
     // The longest duration read: 30 days, digested without a per-second cost.
     let log = log_with(dir.path(), "month.log", false, &["2592000000.000"]);
     let (r, _) = report(&[log.to_str().unwrap()]);

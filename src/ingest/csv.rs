@@ -53,6 +53,11 @@ fn map_header(
     let mut found: [Option<usize>; 10] = [None; 10];
     let mut extra = Vec::new();
     for (i, name) in header.iter().enumerate() {
+        // No known column is longer than this: a longer name is only shown, cut.
+        if name.len() > 64 {
+            extra.push(quote(name));
+            continue;
+        }
         let name = String::from_utf8_lossy(name);
         let name = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
         match KNOWN_COLUMNS.iter().position(|k| *k == name) {
@@ -250,7 +255,9 @@ pub fn read(
             },
         }
     };
-    let header = reader.byte_headers().map_err(|e| io_error(e, path))?.clone();
+    // Borrowed, not cloned: a header line may be huge.
+    let header = reader.byte_headers().map_err(|e| io_error(e, path))?;
+    let header_len = header.len();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(IngestError::NoSamples {
             path: path.to_path_buf(),
@@ -258,7 +265,7 @@ pub fn read(
             rejected: 0,
         });
     }
-    let cols = map_header(path, &header, opts, diags)?;
+    let cols = map_header(path, header, opts, diags)?;
     let default_service = opts.service.as_deref().unwrap_or("").as_bytes();
     let mut summary = FileSummary::default();
     let mut record = csv::ByteRecord::new();
@@ -277,10 +284,10 @@ pub fn read(
         }
         summary.rows += 1;
         let parsed = (|| -> Result<Sample, RowError> {
-            if record.len() != header.len() {
+            if record.len() != header_len {
                 return Err(row_error(
                     "field-count",
-                    format!("row has {} fields, the header has {}", record.len(), header.len()),
+                    format!("row has {} fields, the header has {header_len}", record.len()),
                 ));
             }
             let ts_field = field(&record, cols.ts, "ts")?;

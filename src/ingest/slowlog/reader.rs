@@ -90,7 +90,7 @@ pub enum SlowlogError {
         path: PathBuf,
     },
     /// Nothing was parsed.
-    #[error("{path}: no statements parsed as {format} ({lines} lines, {unrecognized} unrecognized{bad}){hint}", path = .path.display(), format = .format.name(), bad = if *.rejected > 0 { format!(", {} bad records", .rejected) } else { String::new() })]
+    #[error("{path}: no statements parsed as {format} ({lines} lines, {unrecognized} unrecognized{bad}){hint}", path = .path.display(), format = .format.name(), bad = .first_bad.as_ref().map_or(String::new(), |b| format!(", {} bad record(s), the first at line {}: {} [{}]", .rejected, b.line, b.message, b.code)))]
     Empty {
         /// The file.
         path: PathBuf,
@@ -102,6 +102,8 @@ pub enum SlowlogError {
         unrecognized: u64,
         /// Bad records.
         rejected: u64,
+        /// The first bad record.
+        first_bad: Option<super::BadRecord>,
         /// What to try.
         hint: String,
     },
@@ -274,6 +276,7 @@ where
             lines: report.stats.lines,
             unrecognized: report.stats.unrecognized,
             rejected: report.stats.rejected,
+            first_bad: report.stats.first_rejected.first().cloned(),
             hint,
         });
     }
