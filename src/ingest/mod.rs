@@ -624,7 +624,15 @@ impl<R: Read> Read for SkipBom<R> {
             let n = (self.head_len - self.head_pos).min(buf.len());
             buf[..n].copy_from_slice(&self.head[self.head_pos..self.head_pos + n]);
             self.head_pos += n;
-            return Ok(n);
+            if n == buf.len() {
+                return Ok(n);
+            }
+            // Fill on in the same call: a caller that peeks at one read (a
+            // `BufReader`'s `fill_buf` for format detection) sees a full buffer.
+            return match self.inner.read(&mut buf[n..]) {
+                Ok(more) => Ok(n + more),
+                Err(_) => Ok(n),
+            };
         }
         self.inner.read(buf)
     }
@@ -760,6 +768,13 @@ mod tests {
 
     #[test]
     fn a_bom_is_dropped_and_nothing_else() {
+        // One read gives what the input gives: format detection peeks at one.
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            SkipBom::new(&b"2026-11-27 Pool size: 5"[..]).read(&mut buf).unwrap(),
+            23
+        );
+        assert_eq!(SkipBom::new(&b"\xef\xbb\xbf2026-11-27"[..]).read(&mut buf).unwrap(), 10);
         assert_eq!(through_skip_bom(b"\xef\xbb\xbfts,a\n"), b"ts,a\n");
         for text in [
             &b""[..],
