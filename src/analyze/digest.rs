@@ -7,7 +7,10 @@
 //! Bounds: durations go into a log-scale histogram whose buckets are 2% wide,
 //! so every percentile is within 1% of the true value (the bucket's geometric
 //! midpoint; clamped to the exact min and max). Concurrency is kept per second
-//! of the log's span (4 bytes a second, allocated a day at a time). At most
+//! (4 bytes a second, allocated a day at a time) only for the days in which
+//! statements start or end or that a statement of at most a day runs through;
+//! the whole seconds of a longer statement are one range (see [`InFlight`]),
+//! so memory grows with the statements, never with a duration. At most
 //! [`MAX_FINGERPRINTS`] fingerprints are kept; statements of later new shapes
 //! are counted under one `(other fingerprints)` row, and the report says so.
 
@@ -27,11 +30,14 @@ pub const OTHER: &str = "(other fingerprints)";
 const BUCKET_BASE_MS: f64 = 0.001;
 const GROWTH: f64 = 1.02;
 
+/// Above the bucket of `f64::MAX` (36 194): infinite durations land here.
+const LAST_BUCKET: f64 = 40_000.0;
+
 fn bucket(ms: f64) -> i32 {
-    if ms <= BUCKET_BASE_MS {
+    if ms.is_nan() || ms <= BUCKET_BASE_MS {
         return 0;
     }
-    ((ms / BUCKET_BASE_MS).ln() / GROWTH.ln()).floor() as i32 + 1
+    ((ms / BUCKET_BASE_MS).ln() / GROWTH.ln()).floor().min(LAST_BUCKET) as i32 + 1
 }
 
 fn bucket_value(b: i32) -> f64 {
@@ -122,23 +128,62 @@ impl Histogram {
     }
 }
 
-/// Counts per second of in-flight milliseconds, for concurrency.
+/// Statements whose whole seconds number more than this are kept as a range
+/// in [`InFlight`] rather than second by second.
+const LONG_SECONDS: i64 = 86_400;
+
+/// Milliseconds in flight per second, for concurrency.
+///
+/// Memory is per statement, never per second of a statement's duration: a
+/// statement touches the per-second arrays (4 bytes a second, allocated a day
+/// at a time) only in the days it runs through when it is at most a day long,
+/// and only in its first and last second when it is longer; the whole seconds
+/// between those are one range (two map entries). So a statement costs at most
+/// two days of arrays (691 KiB) however long it ran, and a log costs one array
+/// a day in which statements start or end.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight {
     /// Day number (Unix days) → milliseconds in flight per second of that day.
-    days: BTreeMap<i64, Vec<f32>>,
+    days: BTreeMap<i64, Vec<u32>>,
+    /// Whole seconds of long statements: second → change, from that second
+    /// on, in how many such statements are in flight (each adds 1000 ms to
+    /// every second it covers).
+    long: BTreeMap<i64, i64>,
 }
 
 impl InFlight {
     /// Adds a statement running over `[start_ms, end_ms)`.
     pub fn add(&mut self, start_ms: i64, end_ms: i64) {
+        if end_ms <= start_ms {
+            return;
+        }
+        let first = start_ms.div_euclid(1000);
+        let last = (end_ms - 1).div_euclid(1000);
+        if last - first > LONG_SECONDS {
+            // first < last, so neither product overflows.
+            self.add_dense(start_ms, (first + 1) * 1000);
+            self.add_dense(last * 1000, end_ms);
+            for (second, delta) in [(first + 1, 1), (last, -1)] {
+                let change = self.long.entry(second).or_default();
+                *change += delta;
+                if *change == 0 {
+                    self.long.remove(&second);
+                }
+            }
+        } else {
+            self.add_dense(start_ms, end_ms);
+        }
+    }
+
+    fn add_dense(&mut self, start_ms: i64, end_ms: i64) {
         let mut t = start_ms;
         while t < end_ms {
             let second = t.div_euclid(1000);
-            let next = ((second + 1) * 1000).min(end_ms);
+            let next = (second + 1).saturating_mul(1000).min(end_ms);
             let day = second.div_euclid(86_400);
-            let slot = self.days.entry(day).or_insert_with(|| vec![0.0; 86_400]);
-            slot[second.rem_euclid(86_400) as usize] += (next - t) as f32;
+            let slot = self.days.entry(day).or_insert_with(|| vec![0; 86_400]);
+            let ms = &mut slot[second.rem_euclid(86_400) as usize];
+            *ms = ms.saturating_add(u32::try_from(next - t).unwrap_or(u32::MAX));
             t = next;
         }
     }
@@ -147,25 +192,84 @@ impl InFlight {
     pub fn merge(&mut self, other: InFlight) {
         for (day, values) in other.days {
             match self.days.get_mut(&day) {
-                Some(mine) => mine.iter_mut().zip(values).for_each(|(a, b)| *a += b),
+                Some(mine) => mine.iter_mut().zip(values).for_each(|(a, b)| *a = a.saturating_add(b)),
                 None => {
                     self.days.insert(day, values);
                 }
             }
         }
-    }
-
-    /// The second with most statements in flight on average: (Unix second, mean in flight).
-    pub fn peak(&self) -> Option<(i64, f64)> {
-        let mut best: Option<(i64, f32)> = None;
-        for (day, values) in &self.days {
-            for (i, &v) in values.iter().enumerate() {
-                if best.is_none_or(|(_, b)| v > b) {
-                    best = Some((day * 86_400 + i as i64, v));
-                }
+        for (second, delta) in other.long {
+            let change = self.long.entry(second).or_default();
+            *change += delta;
+            if *change == 0 {
+                self.long.remove(&second);
             }
         }
-        best.map(|(s, v)| (s, f64::from(v) / 1000.0))
+    }
+
+    /// What is kept: (days of per-second arrays, range boundaries of long statements).
+    pub fn footprint(&self) -> (usize, usize) {
+        (self.days.len(), self.long.len())
+    }
+
+    /// The second with most statements in flight on average: (Unix second,
+    /// mean in flight); the earliest such second.
+    pub fn peak(&self) -> Option<(i64, f64)> {
+        let mut best: Option<(i64, u64)> = None;
+        let mut consider = |second: i64, ms: u64| {
+            if best.is_none_or(|(_, b)| ms > b) {
+                best = Some((second, ms));
+            }
+        };
+        let bounds: Vec<(i64, i64)> = self.long.iter().map(|(k, d)| (*k, *d)).collect();
+        let mut next = 0;
+        let mut covering = 0i64;
+        let mut after_day: Option<i64> = None;
+        for (day, values) in &self.days {
+            let day_start = day * 86_400;
+            gap(&bounds, &mut next, &mut covering, after_day, day_start, &mut consider);
+            for (i, &ms) in values.iter().enumerate() {
+                let second = day_start + i as i64;
+                while next < bounds.len() && bounds[next].0 <= second {
+                    covering += bounds[next].1;
+                    next += 1;
+                }
+                consider(second, u64::from(ms) + 1000 * covering.max(0) as u64);
+            }
+            after_day = Some(day_start + 86_400);
+        }
+        gap(&bounds, &mut next, &mut covering, after_day, i64::MAX, &mut consider);
+        best.map(|(s, ms)| (s, ms as f64 / 1000.0))
+    }
+}
+
+/// The seconds `[from, to)` outside the per-second arrays, where only long
+/// statements are in flight: the count is constant between range boundaries,
+/// so each run's first second stands for the run. `from` is `None` before the
+/// first array (the run then starts at a boundary).
+fn gap(
+    bounds: &[(i64, i64)],
+    next: &mut usize,
+    covering: &mut i64,
+    from: Option<i64>,
+    to: i64,
+    consider: &mut impl FnMut(i64, u64),
+) {
+    if let Some(from) = from {
+        while *next < bounds.len() && bounds[*next].0 <= from {
+            *covering += bounds[*next].1;
+            *next += 1;
+        }
+        if *covering > 0 && from < to {
+            consider(from, 1000 * *covering as u64);
+        }
+    }
+    while *next < bounds.len() && bounds[*next].0 < to {
+        *covering += bounds[*next].1;
+        *next += 1;
+        if *covering > 0 {
+            consider(bounds[*next - 1].0, 1000 * *covering as u64);
+        }
     }
 }
 
@@ -389,7 +493,7 @@ impl Digest {
             self.filtered += 1;
             return;
         }
-        let start_ms = e.end_ms - e.duration_ms.round() as i64;
+        let start_ms = e.end_ms.saturating_sub(e.duration_ms.round() as i64);
         match e.kind {
             EntryKind::Bare => {
                 self.bare.0 += 1;
@@ -582,6 +686,91 @@ mod tests {
         assert_eq!(second, 10);
         assert_eq!(peak, 2.5);
         assert!((d.mean_concurrency() - 3500.0 / 2000.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_statement_of_ten_or_a_hundred_years_costs_two_days_of_arrays() {
+        const YEAR_MS: f64 = 365.0 * 86_400_000.0;
+        for years in [10.0, 100.0] {
+            let mut d = Digest::new(settings());
+            let end = 1_795_000_000_000;
+            d.add(&entry(
+                end,
+                years * YEAR_MS,
+                EntryKind::Statement,
+                "select pg_sleep(1e9)",
+            ));
+            // Its first and last second in arrays, the rest one range.
+            assert_eq!(d.in_flight.footprint(), (2, 2));
+            let (second, peak) = d.in_flight.peak().unwrap();
+            assert_eq!(peak, 1.0);
+            assert_eq!(second, (end - (years * YEAR_MS) as i64) / 1000);
+            assert!((d.mean_concurrency() - 1.0).abs() < 1e-9);
+        }
+        // Absurd values never panic nor allocate without bound.
+        for ms in [f64::MAX, f64::INFINITY, f64::NAN, -1.0, 1e308] {
+            let mut d = Digest::new(settings());
+            d.add(&entry(1_795_000_000_000, ms, EntryKind::Statement, "select 1"));
+            d.add(&entry(i64::MIN + 5, ms, EntryKind::Bare, ""));
+            d.add(&entry(i64::MAX - 5, ms, EntryKind::Statement, "select 1"));
+            assert!(d.in_flight.footprint().0 <= 6, "{ms}");
+            let _ = d.in_flight.peak();
+        }
+    }
+
+    /// The earliest busiest second by brute force: every second of the span.
+    fn peak_by_brute_force(intervals: &[(i64, i64)]) -> Option<(i64, f64)> {
+        let first = intervals.iter().map(|i| i.0.div_euclid(1000)).min()?;
+        let last = intervals.iter().map(|i| (i.1 - 1).div_euclid(1000)).max()?;
+        let mut ms = vec![0u64; (last - first + 1) as usize];
+        for &(a, b) in intervals {
+            let mut t = a;
+            while t < b {
+                let s = t.div_euclid(1000);
+                let next = ((s + 1) * 1000).min(b);
+                ms[(s - first) as usize] += (next - t) as u64;
+                t = next;
+            }
+        }
+        let (i, v) = ms
+            .iter()
+            .enumerate()
+            .fold((0, 0), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+        Some((first + i as i64, v as f64 / 1000.0))
+    }
+
+    #[test]
+    fn long_statements_give_the_peak_every_second_counted_gives() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..40 {
+            let mut intervals = Vec::new();
+            let base = 1_795_000_000_000i64 + next(86_400_000) as i64;
+            for _ in 0..(1 + next(12)) {
+                let end = base + next(5 * 86_400_000) as i64;
+                let duration = match next(3) {
+                    0 => next(3_000),
+                    1 => next(4 * 86_400_000),
+                    _ => 86_400_000 + next(2_000_000),
+                } as i64;
+                intervals.push((end - duration, end));
+            }
+            let mut whole = InFlight::default();
+            let (mut a, mut b) = (InFlight::default(), InFlight::default());
+            for (k, &(s, e)) in intervals.iter().enumerate() {
+                whole.add(s, e);
+                if k % 2 == 0 { a.add(s, e) } else { b.add(s, e) }
+            }
+            a.merge(b);
+            let expected = peak_by_brute_force(&intervals.iter().copied().filter(|(s, e)| e > s).collect::<Vec<_>>());
+            assert_eq!(whole.peak(), expected, "round {round}: {intervals:?}");
+            assert_eq!(a.peak(), expected, "round {round} merged");
+        }
     }
 
     #[test]

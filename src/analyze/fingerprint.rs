@@ -13,6 +13,7 @@
 //! | `… id IN (1, 2, 3)` | `… id in (?+)` |
 //! | `INSERT INTO t VALUES (1,'a'), (2,'b')` | `insert into t values (?+)` |
 //! | `-- note` and `/* hint */` comments, runs of white space | removed / one space |
+//! | `/* a /* b */ c */` (PostgreSQL: comments nest), an unclosed `/* …` | removed |
 //! | `"Patient2Ward"`, `` `ward2` ``, `t1`, `col_2` | kept as written (quoted identifiers keep their case) |
 //!
 //! Unquoted text is lower-cased (PostgreSQL folds unquoted identifiers anyway);
@@ -88,11 +89,7 @@ fn fingerprint_body(sql: &str, dialect: Dialect, out: &mut String) {
                 space = true;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut j = i + 2;
-                while j + 1 < n && !(b[j] == b'*' && b[j + 1] == b'/') {
-                    j += 1;
-                }
-                i = (j + 2).min(n);
+                i = skip_block_comment(b, i, dialect == Dialect::Postgres);
                 space = true;
             }
             b'\'' => {
@@ -227,6 +224,32 @@ fn utf8_len(first: u8) -> usize {
         0xf0..=0xf7 => 4,
         _ => 1,
     }
+}
+
+/// Index after the block comment starting at `start` (`/*`). PostgreSQL's
+/// comments nest (`/* a /* b */ c */` is one comment); MySQL's end at the
+/// first `*/`. An unclosed comment runs to the end: no text of a comment ever
+/// reaches a fingerprint.
+fn skip_block_comment(b: &[u8], start: usize, nested: bool) -> usize {
+    let mut depth = 1usize;
+    let mut j = start + 2;
+    while j + 1 < b.len() {
+        match (b[j], b[j + 1]) {
+            (b'*', b'/') => {
+                depth -= 1;
+                j += 2;
+                if depth == 0 {
+                    return j;
+                }
+            }
+            (b'/', b'*') if nested => {
+                depth += 1;
+                j += 2;
+            }
+            _ => j += 1,
+        }
+    }
+    b.len()
 }
 
 /// Index after a quoted run starting at `start` (doubled quotes escape; with
@@ -456,6 +479,22 @@ mod tests {
     fn mysql_strings_and_comments() {
         assert_eq!(my("SELECT 'it\\'s', \"two\" # comment\nFROM t"), "select ?, ? from t");
         assert_eq!(pg("SELECT a # b"), "select a # b");
+    }
+
+    #[test]
+    fn no_text_of_a_comment_reaches_a_fingerprint() {
+        // PostgreSQL block comments nest.
+        assert_eq!(pg("SELECT /* a /* b */ hunterA2 */ 1"), "select ?");
+        assert_eq!(
+            pg("SELECT 1 /* a /* b /* c */ hunterA3 */ hunterA4 */ FROM t"),
+            "select ? from t"
+        );
+        // Unclosed, at any depth: to the end.
+        assert_eq!(pg("SELECT 1 /* a /* b */ hunterA5"), "select ?");
+        assert_eq!(my("SELECT 1 /* hunterA6"), "select ?");
+        assert_eq!(pg("SELECT 1 /*/ hunterA7 */ FROM t"), "select ? from t");
+        // MySQL's end at the first `*/`: what follows is SQL to the server too.
+        assert_eq!(my("SELECT /* a /* b */ 1"), "select ?");
     }
 
     proptest! {

@@ -190,19 +190,37 @@ pub fn run(global: &GlobalArgs, args: &SlowlogArgs, printer: &mut Printer) -> an
     };
     let digested = digest_files(&args.files, &args.inputs, &settings, &base, threads(args.threads))?;
     for f in &digested.files {
+        if f.stats.rejected > 0 {
+            printer.warn(&format!(
+                "{}: {} bad record(s) skipped",
+                f.path.display(),
+                f.stats.rejected
+            ));
+            for bad in &f.stats.first_rejected {
+                let diagnostic = crate::ingest::Diagnostic {
+                    path: f.path.clone(),
+                    line: Some(bad.line),
+                    code: bad.code,
+                    message: bad.message.clone(),
+                };
+                printer.note(&format!("  {diagnostic}"));
+            }
+        }
         if f.stats.unrecognized > 0 {
             printer.note(&format!(
                 "{}: {} unrecognized line(s) skipped{}",
                 f.path.display(),
                 f.stats.unrecognized,
-                if printer.verbose() {
-                    ""
-                } else {
-                    " (-v shows the first ones)"
-                }
+                if printer.verbose() { "" } else { " (-v shows where)" }
             ));
-            for (line, text) in &f.stats.first_unrecognized {
-                printer.detail(&format!("  {}:{line}: {text}", f.path.display()));
+            // Line numbers and lengths only: a log line may hold query text.
+            for (line, len) in &f.stats.first_unrecognized {
+                let what = if *len == 0 {
+                    "not readable as CSV".to_string()
+                } else {
+                    format!("{len} bytes")
+                };
+                printer.detail(&format!("  {}:{line}: unrecognized line ({what})", f.path.display()));
             }
         }
     }

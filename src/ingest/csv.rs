@@ -12,8 +12,8 @@ use std::path::Path;
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
-    check_pool_size, finish, row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, QUOTE_MAX, ReadOptions, RowError, Sample, SeriesTable,
+    check_capacity, check_pool_size, clip, finish, quote, quote_head, row_error, take_row,
 };
 
 /// The columns poolcap understands, in the order of DESIGN §1.1.
@@ -53,6 +53,11 @@ fn map_header(
     let mut found: [Option<usize>; 10] = [None; 10];
     let mut extra = Vec::new();
     for (i, name) in header.iter().enumerate() {
+        // No known column is longer than this: a longer name is only shown, cut.
+        if name.len() > 64 {
+            extra.push(quote(name));
+            continue;
+        }
         let name = String::from_utf8_lossy(name);
         let name = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
         match KNOWN_COLUMNS.iter().position(|k| *k == name) {
@@ -60,7 +65,7 @@ fn map_header(
                 return Err(IngestError::Header {
                     path: path.to_path_buf(),
                     line: 1,
-                    message: format!("column {name:?} appears twice in the header"),
+                    message: format!("column {} appears twice in the header", quote(name.as_bytes())),
                 });
             }
             Some(k) => found[k] = Some(i),
@@ -74,11 +79,22 @@ fn map_header(
         }
     }
     if !missing.is_empty() {
-        let header_text: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+        // The header as written, of which at most QUOTE_MAX bytes are shown.
+        let len = header.iter().map(<[u8]>::len).sum::<usize>() + header.len().saturating_sub(1);
+        let mut head = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if head.len() > QUOTE_MAX + 3 {
+                break;
+            }
+            if i > 0 {
+                head.push(b',');
+            }
+            head.extend_from_slice(&h[..h.len().min(QUOTE_MAX + 4)]);
+        }
         let mut message = format!(
-            "header lacks required column(s) {}; found {:?}. Required: ts, service, pool_size, checked_out",
+            "header lacks required column(s) {}; found {}. Required: ts, service, pool_size, checked_out",
             missing.join(", "),
-            header_text.join(",")
+            quote_head(&head, len)
         );
         if missing.contains(&"service") {
             message.push_str(" (or name the service with --service)");
@@ -94,7 +110,7 @@ fn map_header(
             path: path.to_path_buf(),
             line: Some(1),
             code: "ignored-columns",
-            message: format!("ignored column(s) not used by poolcap: {}", extra.join(", ")),
+            message: format!("ignored column(s) not used by poolcap: {}", clip(&extra.join(", "))),
         });
     }
     Ok(Columns {
@@ -170,10 +186,7 @@ fn count_field(record: &csv::ByteRecord, index: usize, name: &str) -> Result<u64
     parse_count(f).map_err(|()| {
         row_error(
             "bad-number",
-            format!(
-                "{name} {:?} is not a non-negative whole number",
-                String::from_utf8_lossy(f)
-            ),
+            format!("{name} {} is not a non-negative whole number", quote(f)),
         )
     })
 }
@@ -239,11 +252,13 @@ pub fn read(
             _ => IngestError::Header {
                 path: path.to_path_buf(),
                 line,
-                message: format!("not readable as CSV: {text}"),
+                message: format!("not readable as CSV: {}", clip(&text)),
             },
         }
     };
-    let header = reader.byte_headers().map_err(|e| io_error(e, path))?.clone();
+    // Borrowed, not cloned: a header line may be huge.
+    let header = reader.byte_headers().map_err(|e| io_error(e, path))?;
+    let header_len = header.len();
     if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
         return Err(IngestError::NoSamples {
             path: path.to_path_buf(),
@@ -251,7 +266,7 @@ pub fn read(
             rejected: 0,
         });
     }
-    let cols = map_header(path, &header, opts, diags)?;
+    let cols = map_header(path, header, opts, diags)?;
     let default_service = opts.service.as_deref().unwrap_or("").as_bytes();
     let mut summary = FileSummary::default();
     let mut record = csv::ByteRecord::new();
@@ -270,10 +285,10 @@ pub fn read(
         }
         summary.rows += 1;
         let parsed = (|| -> Result<Sample, RowError> {
-            if record.len() != header.len() {
+            if record.len() != header_len {
                 return Err(row_error(
                     "field-count",
-                    format!("row has {} fields, the header has {}", record.len(), header.len()),
+                    format!("row has {} fields, the header has {header_len}", record.len()),
                 ));
             }
             let ts_field = field(&record, cols.ts, "ts")?;
@@ -300,10 +315,7 @@ pub fn read(
                 parse_signed(&record[i]).map_err(|()| {
                     row_error(
                         "bad-number",
-                        format!(
-                            "overflow {:?} is not a whole number",
-                            String::from_utf8_lossy(&record[i])
-                        ),
+                        format!("overflow {} is not a whole number", quote(&record[i])),
                     )
                 })?;
             }

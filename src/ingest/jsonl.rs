@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::timestamp::parse_timestamp;
 use super::{
     Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity, check_pool_size,
-    finish, row_error, take_row,
+    clip, clip_json, finish, quote, row_error, take_row,
 };
 
 /// 9999-12-31T23:59:59Z + 1: numeric times past it are not Unix seconds.
@@ -40,7 +40,10 @@ fn count(object: &Map<String, Value>, names: &[&str]) -> Result<Option<u64>, Row
             })
             .map(Some)
             .ok_or_else(|| row_error("bad-number", format!("{name} {n} is not a whole number ≥ 0"))),
-        other => Err(row_error("bad-number", format!("{name} {other} is not a number"))),
+        other => Err(row_error(
+            "bad-number",
+            format!("{name} {} is not a number", clip_json(other)),
+        )),
     }
 }
 
@@ -58,7 +61,7 @@ fn text<'a>(object: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim())),
         Some(other) => Err(row_error(
             "bad-field",
-            format!("{name} {other} is not a non-empty string"),
+            format!("{name} {} is not a non-empty string", clip_json(other)),
         )),
     }
 }
@@ -74,7 +77,10 @@ fn timestamp(object: &Map<String, Value>) -> Result<i64, RowError> {
             .filter(|f| (0.0..LAST_UNIX_SECOND).contains(f))
             .map(|f| f.trunc() as i64)
             .ok_or_else(|| row_error("bad-timestamp", format!("{n} is not a Unix time in seconds"))),
-        other => Err(row_error("bad-timestamp", format!("{other} is not a time"))),
+        other => Err(row_error(
+            "bad-timestamp",
+            format!("{} is not a time", clip_json(other)),
+        )),
     }
 }
 
@@ -108,8 +114,13 @@ pub fn read(
         }
         summary.rows += 1;
         let parsed = (|| -> Result<Sample, RowError> {
-            let object: Map<String, Value> = serde_json::from_slice(buf.trim_ascii())
-                .map_err(|e| row_error("bad-json", format!("not a JSON object: {e}")))?;
+            let body = buf.trim_ascii();
+            if body.first() != Some(&b'{') {
+                // Else serde_json's error would quote all of a huge string.
+                return Err(row_error("bad-json", format!("not a JSON object: {}", quote(body))));
+            }
+            let object: Map<String, Value> = serde_json::from_slice(body)
+                .map_err(|e| row_error("bad-json", format!("not a JSON object: {}", clip(&e.to_string()))))?;
             let ts = timestamp(&object)?;
             let service = match text(&object, "service")? {
                 Some(s) => s,
@@ -133,7 +144,10 @@ pub fn read(
             if let Some(v) = object.get("overflow")
                 && !(v.is_null() || v.as_i64().is_some())
             {
-                return Err(row_error("bad-number", format!("overflow {v} is not a whole number")));
+                return Err(row_error(
+                    "bad-number",
+                    format!("overflow {} is not a whole number", clip_json(v)),
+                ));
             }
             let waiting = count(&object, &["waiting"])?.map(|v| small(v, "waiting")).transpose()?;
             let timeouts = count(&object, &["timeouts"])?;

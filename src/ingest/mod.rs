@@ -242,6 +242,91 @@ impl Diagnostics {
     }
 }
 
+/// The most bytes of an input line an error or diagnostic quotes.
+pub const QUOTE_MAX: usize = 200;
+
+/// `text` (some of an input line) as an error quotes it: in double quotes with
+/// Rust's escapes, at most [`QUOTE_MAX`] bytes of it, cut at a character
+/// boundary; a longer text ends with `…` and says its length. Invalid UTF-8
+/// shows as U+FFFD. Every reader quotes input through this (or [`clip`]), so
+/// no error holds more than a few hundred bytes of a line however long it is.
+pub fn quote(text: &[u8]) -> String {
+    quote_head(text, text.len())
+}
+
+/// [`quote`] of a text of `len` bytes of which `head` holds the first (at
+/// least `QUOTE_MAX + 3` of them when it is longer), for texts not kept whole.
+pub fn quote_head(head: &[u8], len: usize) -> String {
+    let cut = clip_at(head).min(len);
+    let shown = String::from_utf8_lossy(&head[..cut]);
+    if cut == len {
+        format!("{shown:?}")
+    } else {
+        format!("{:?} ({len} bytes)", format!("{shown}…"))
+    }
+}
+
+/// `text` (a message that may carry input, such as a parser's error) cut to
+/// at most [`QUOTE_MAX`] bytes at a character boundary, with `…` and its
+/// length when cut.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    let cut = clip_at(text.as_bytes());
+    if cut == text.len() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len()))
+    }
+}
+
+/// A JSON value as an error shows it: its JSON text, cut like [`clip`],
+/// without writing out more of a huge value than is shown.
+pub fn clip_json(value: &serde_json::Value) -> String {
+    /// Keeps the first bytes written and counts the rest.
+    struct Head {
+        kept: Vec<u8>,
+        len: usize,
+    }
+    impl std::io::Write for Head {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let room = (QUOTE_MAX + 3).saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&buf[..buf.len().min(room)]);
+            self.len += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut head = Head {
+        kept: Vec::new(),
+        len: 0,
+    };
+    if serde_json::to_writer(&mut head, value).is_err() {
+        return "(a JSON value)".into();
+    }
+    let cut = clip_at(&head.kept).min(head.len);
+    let shown = String::from_utf8_lossy(&head.kept[..cut]);
+    if cut == head.len {
+        shown.into_owned()
+    } else {
+        format!("{shown}… ({} bytes)", head.len)
+    }
+}
+
+/// Where to cut `text` for [`quote`]: its length when short enough, else the
+/// last UTF-8 character boundary at or before [`QUOTE_MAX`].
+fn clip_at(text: &[u8]) -> usize {
+    if text.len() <= QUOTE_MAX {
+        return text.len();
+    }
+    let mut cut = QUOTE_MAX;
+    // Back over continuation bytes (10xxxxxx) to a character's first byte.
+    while cut > QUOTE_MAX - 3 && text[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    cut
+}
+
 /// Why one row (CSV) or line (JSON lines) was rejected: a stable code and a message.
 pub(crate) struct RowError {
     pub(crate) code: &'static str,
@@ -628,8 +713,258 @@ fn open_with(
     };
     if got == 2 && magic == [0x1f, 0x8b] {
         let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw));
-        Ok(Box::new(decoder))
+        Ok(Box::new(SkipBom::new(decoder)))
     } else {
-        Ok(raw)
+        Ok(Box::new(SkipBom::new(raw)))
+    }
+}
+
+/// The UTF-8 byte order mark some Windows tools write at the start of a file.
+const BOM: [u8; 3] = [0xef, 0xbb, 0xbf];
+
+/// A reader that drops a UTF-8 byte order mark at the start of its input, so
+/// that every reader (and format detection) sees a BOM-prefixed file exactly
+/// as the same file without it.
+struct SkipBom<R> {
+    inner: R,
+    /// The first bytes read, when they were not a BOM, still to hand out.
+    head: [u8; 3],
+    head_len: usize,
+    head_pos: usize,
+    started: bool,
+}
+
+impl<R: Read> SkipBom<R> {
+    fn new(inner: R) -> Self {
+        SkipBom {
+            inner,
+            head: [0; 3],
+            head_len: 0,
+            head_pos: 0,
+            started: false,
+        }
+    }
+}
+
+impl<R: Read> Read for SkipBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.started {
+            while self.head_len < 3 {
+                match self.inner.read(&mut self.head[self.head_len..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.head_len += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                if self.head[..self.head_len] != BOM[..self.head_len] {
+                    break;
+                }
+            }
+            self.started = true;
+            if self.head[..self.head_len] == BOM {
+                self.head_len = 0;
+            }
+        }
+        if self.head_pos < self.head_len {
+            let n = (self.head_len - self.head_pos).min(buf.len());
+            buf[..n].copy_from_slice(&self.head[self.head_pos..self.head_pos + n]);
+            self.head_pos += n;
+            if n == buf.len() {
+                return Ok(n);
+            }
+            // Fill on in the same call: a caller that peeks at one read (a
+            // `BufReader`'s `fill_buf` for format detection) sees a full buffer.
+            return match self.inner.read(&mut buf[n..]) {
+                Ok(more) => Ok(n + more),
+                Err(_) => Ok(n),
+            };
+        }
+        self.inner.read(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out one byte at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((&b, rest)), Some(out)) => {
+                    *out = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn through_skip_bom(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        SkipBom::new(Trickle(bytes)).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn quotes_are_cut_at_a_character_boundary_and_say_the_length() {
+        assert_eq!(quote(b"twenty"), "\"twenty\"");
+        let long = "é".repeat(300);
+        let q = quote(long.as_bytes());
+        assert!(q.starts_with("\"éé") && q.ends_with("é…\" (600 bytes)"), "{q}");
+        assert!(q.len() < QUOTE_MAX + 30, "{q}");
+        assert_eq!(clip("short"), "short");
+        let c = clip(&long);
+        assert!(c.ends_with("é… (600 bytes)") && c.len() < QUOTE_MAX + 30, "{c}");
+        let json = serde_json::json!({ "a": "x".repeat(1000) });
+        let j = clip_json(&json);
+        assert!(j.starts_with("{\"a\":\"xxx") && j.ends_with("… (1008 bytes)"), "{j}");
+        assert_eq!(clip_json(&serde_json::json!([1, "b"])), "[1,\"b\"]");
+    }
+
+    /// Every error and diagnostic of `text` read as `format`.
+    fn messages(text: &[u8], format: InputFormat) -> Vec<String> {
+        let mut series = SeriesTable::default();
+        let mut diags = Diagnostics::default();
+        let opts = ReadOptions {
+            format,
+            service: None,
+            ..ReadOptions::default()
+        };
+        let result = read_metrics(Path::new("m"), text, 0, &opts, &mut series, &mut diags, &mut |_, _| {});
+        let mut out: Vec<String> = diags
+            .shown()
+            .iter()
+            .chain(diags.notices())
+            .map(ToString::to_string)
+            .collect();
+        if let Err(e) = result {
+            out.push(e.to_string());
+        }
+        out
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_few_hundred_bytes_of_a_huge_line() {
+        let huge = "x".repeat(1 << 20);
+        let digits = "9".repeat(1 << 20);
+        let good = "2026-10-01T00:00:00Z,b,20,3";
+        let cases: Vec<(String, InputFormat)> = vec![
+            (format!("ts,service,{huge}\n1,b,2\n"), InputFormat::Csv),
+            (format!("ts,service,{huge},{huge}\n1,b,2,3\n"), InputFormat::Csv),
+            (
+                format!("ts,service,pool_size,checked_out,{huge}\n{good},1\n"),
+                InputFormat::Csv,
+            ),
+            (
+                format!("ts,service,pool_size,checked_out\n{good}\n{huge},b,20,3\n2026-10-01T00:01:00Z,b,{huge},3\n"),
+                InputFormat::Csv,
+            ),
+            (
+                format!(
+                    "ts,service,pool_size,checked_out,overflow\n{good},{huge}\n2026-10-01T{huge},b,20,3,0\n{digits},b,1,1,0\n"
+                ),
+                InputFormat::Csv,
+            ),
+            (
+                format!(
+                    "\"{huge}\"\n{{\"ts\": \"{huge}\"}}\n{{\"ts\": 1790841600, \"service\": {{\"a\": \"{huge}\"}}, \"pool_size\": [\"{huge}\"], \"checked_out\": 1}}\n{{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": \"{huge}\", \"checked_out\": 1}}\n{{{huge}\n"
+                ),
+                InputFormat::Jsonl,
+            ),
+            (
+                format!("{{\"status\":\"{huge}\",\"errorType\":\"{huge}\",\"error\":\"{huge}\"}}"),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"{huge}\",\"result\":[]}}}}"),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"{huge}\"]]}}]}}}}"
+                ),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}}]}}}} {huge}"
+                ),
+                InputFormat::Prometheus,
+            ),
+            (
+                format!(
+                    "2026-11-27 13:25:01,000 Pool size: {huge}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n2026-11-27 13:25:02,000 Pool size: {digits}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n{huge} Pool size: 1  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n"
+                ),
+                InputFormat::Auto,
+            ),
+        ];
+        for (k, (text, format)) in cases.iter().enumerate() {
+            let all = messages(text.as_bytes(), *format);
+            assert!(!all.is_empty(), "case {k}");
+            for m in &all {
+                assert!(m.len() < 1000, "case {k}: {} bytes: {}…", m.len(), &m[..300]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bom_is_dropped_and_nothing_else() {
+        // One read gives what the input gives: format detection peeks at one.
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            SkipBom::new(&b"2026-11-27 Pool size: 5"[..]).read(&mut buf).unwrap(),
+            23
+        );
+        assert_eq!(SkipBom::new(&b"\xef\xbb\xbf2026-11-27"[..]).read(&mut buf).unwrap(), 10);
+        assert_eq!(through_skip_bom(b"\xef\xbb\xbfts,a\n"), b"ts,a\n");
+        for text in [
+            &b""[..],
+            b"\xef",
+            b"\xef\xbb",
+            b"\xef\xbbx",
+            b"ts",
+            b"\xef\xbb\xbf\xef\xbb\xbf",
+        ] {
+            let expected = text.strip_prefix(&BOM[..]).unwrap_or(text);
+            assert_eq!(through_skip_bom(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn files_starting_with_a_bom_are_read_as_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs: [(&[u8], InputFormat); 3] = [
+            (
+                b"{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": 20, \"checked_out_connections\": 1}\n",
+                InputFormat::Jsonl,
+            ),
+            (
+                b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}",
+                InputFormat::Prometheus,
+            ),
+            (
+                b"2026-11-27 13:25:01,000 INFO [m] Pool size: 5  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n",
+                InputFormat::PoolStatus,
+            ),
+        ];
+        for (k, (text, format)) in inputs.iter().enumerate() {
+            let plain = dir.path().join(format!("{k}.txt"));
+            let gzipped = dir.path().join(format!("{k}.gz"));
+            let with_bom = [&BOM[..], text].concat();
+            std::fs::write(&plain, &with_bom).unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &with_bom).unwrap();
+            std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+            for path in [&plain, &gzipped] {
+                let mut read = Vec::new();
+                open(path).unwrap().read_to_end(&mut read).unwrap();
+                assert_eq!(read, *text, "{}", path.display());
+                assert_eq!(detect(&read), *format, "{}", path.display());
+            }
+        }
     }
 }

@@ -142,7 +142,7 @@ fn number<'a>(text: &'a [u8], label: &str) -> Result<(i64, &'a [u8]), RowError> 
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.' | b'_'))
         .count();
     let (token, rest) = text.split_at(len);
-    let shown = || String::from_utf8_lossy(token);
+    let shown = || super::quote(token);
     if token.is_empty() {
         return Err(row_error("bad-status", format!("no number after {label:?}")));
     }
@@ -153,7 +153,7 @@ fn number<'a>(text: &'a [u8], label: &str) -> Result<(i64, &'a [u8]), RowError> 
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(row_error(
             "bad-number",
-            format!("{label} {:?} is not a whole number", shown()),
+            format!("{label} {} is not a whole number", shown()),
         ));
     }
     let mut value: i64 = 0;
@@ -161,7 +161,15 @@ fn number<'a>(text: &'a [u8], label: &str) -> Result<(i64, &'a [u8]), RowError> 
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(i64::from(d - b'0')))
-            .ok_or_else(|| row_error("bad-number", format!("{label} {} is out of range", shown())))?;
+            .ok_or_else(|| {
+                row_error(
+                    "bad-number",
+                    format!(
+                        "{label} {} is out of range",
+                        super::clip(&String::from_utf8_lossy(token))
+                    ),
+                )
+            })?;
     }
     Ok((if negative { -value } else { value }, rest))
 }
@@ -303,7 +311,10 @@ fn parse_time(text: &str, tz: &TimeZone) -> Result<i64, String> {
             )),
         },
         None => parse_timestamp(field).map_err(|_| {
-            format!("bad timestamp {text:?}: expected YYYY-MM-DD HH:MM:SS[,fff][±HH:MM], RFC 3339 or Unix seconds")
+            format!(
+                "bad timestamp {}: expected YYYY-MM-DD HH:MM:SS[,fff][±HH:MM], RFC 3339 or Unix seconds",
+                super::quote(text.as_bytes())
+            )
         }),
     }
 }

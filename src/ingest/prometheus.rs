@@ -71,7 +71,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 
 use super::{
     Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
-    check_pool_size, finish, row_error, take_row,
+    check_pool_size, clip, finish, quote, row_error, take_row,
 };
 use crate::config::PrometheusSettings;
 
@@ -188,6 +188,11 @@ impl fmt::Display for Series<'_> {
     }
 }
 
+/// A series as errors show it: [`Series`], cut like [`clip`].
+fn series_text(labels: &BTreeMap<String, String>) -> String {
+    clip(&Series(labels).to_string()).into_owned()
+}
+
 /// A point's value as read: a float (Prometheus' text of one) or other text.
 #[derive(Debug, Clone)]
 enum Value {
@@ -232,7 +237,12 @@ fn time_text(ts: i64) -> String {
 fn check_value(field: Field, value: &Value) -> Result<u64, RowError> {
     let name = field.name();
     let v = match value {
-        Value::Text(text) => return Err(row_error("bad-number", format!("{name} {text:?} is not a number"))),
+        Value::Text(text) => {
+            return Err(row_error(
+                "bad-number",
+                format!("{name} {} is not a number", quote(text.as_bytes())),
+            ));
+        }
         Value::Number(v) => *v,
     };
     if v.is_nan() {
@@ -339,7 +349,7 @@ impl State<'_> {
         key: (String, String),
         raw: Vec<RawPoint>,
     ) {
-        let shown = Series(labels).to_string();
+        let shown = series_text(labels);
         let mut points: Vec<Point> = Vec::with_capacity(raw.len());
         for p in raw {
             if !(0.0..=LAST_UNIX_SECOND).contains(&p.ts) {
@@ -411,7 +421,7 @@ impl State<'_> {
             Class::Field(f) => f,
             Class::Skipped => return Verdict::Skip,
             Class::Unknown => {
-                return Verdict::Unknown(label(labels, "__name__").unwrap_or("(no __name__)").to_string());
+                return Verdict::Unknown(clip(label(labels, "__name__").unwrap_or("(no __name__)")).into_owned());
             }
         };
         let p = &self.opts.prometheus;
@@ -424,7 +434,7 @@ impl State<'_> {
                 "missing-label",
                 format!(
                     "{}: no {:?} or \"job\" label names the service (give --service)",
-                    Series(labels),
+                    series_text(labels),
                     p.service_label
                 ),
             );
@@ -439,11 +449,11 @@ impl State<'_> {
             return Verdict::Reject(
                 "duplicate-series",
                 format!(
-                    "{} is a second {} series of service {:?} instance {:?}; the first, {} at line {}, is kept",
-                    Series(labels),
+                    "{} is a second {} series of service {} instance {}; the first, {} at line {}, is kept",
+                    series_text(labels),
                     field.name(),
-                    key.0,
-                    key.1,
+                    quote(key.0.as_bytes()),
+                    quote(key.1.as_bytes()),
                     first.labels,
                     first.line
                 ),
@@ -631,7 +641,8 @@ fn check_result_type<E: de::Error>(t: &str) -> Result<(), E> {
     match t {
         "matrix" | "vector" => Ok(()),
         other => Err(E::custom(format_args!(
-            "resultType {other:?} holds no series: poolcap reads \"matrix\" (query_range) or \"vector\" (query) results"
+            "resultType {} holds no series: poolcap reads \"matrix\" (query_range) or \"vector\" (query) results",
+            quote(other.as_bytes())
         ))),
     }
 }
@@ -889,7 +900,11 @@ fn parse_error(path: &Path, e: serde_json::Error) -> IngestError {
     IngestError::Header {
         path: path.to_path_buf(),
         line: e.line().max(1) as u64,
-        message: format!("not a Prometheus query result: {message} (column {})", e.column()),
+        message: format!(
+            "not a Prometheus query result: {} (column {})",
+            clip(message),
+            e.column()
+        ),
     }
 }
 
@@ -938,9 +953,10 @@ pub fn read(
         None | Some("success") => {}
         Some(status) => {
             return Err(header(format!(
-                "Prometheus answered status {status:?} ({}): {}",
-                state.error_type.as_deref().unwrap_or("no errorType"),
-                state.error.as_deref().unwrap_or("no error message")
+                "Prometheus answered status {} ({}): {}",
+                quote(status.as_bytes()),
+                clip(state.error_type.as_deref().unwrap_or("no errorType")),
+                clip(state.error.as_deref().unwrap_or("no error message"))
             )));
         }
     }
@@ -952,11 +968,16 @@ pub fn read(
     state.join(file, sink)?;
     if !state.unknown.is_empty() {
         let total: u64 = state.unknown.values().sum();
-        let names: Vec<String> = state
+        const NAMED: usize = 20;
+        let mut names: Vec<String> = state
             .unknown
             .iter()
+            .take(NAMED)
             .map(|(n, c)| if *c == 1 { n.clone() } else { format!("{n} (×{c})") })
             .collect();
+        if state.unknown.len() > NAMED {
+            names.push(format!("and {} other names", state.unknown.len() - NAMED));
+        }
         state.diags.notice(Diagnostic {
             path: path.to_path_buf(),
             line: None,

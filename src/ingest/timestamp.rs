@@ -28,10 +28,15 @@ pub fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
         Err(err) => {
             if text.parse::<jiff::civil::DateTime>().is_ok() {
                 Err(format!(
-                    "timestamp {text:?} has no UTC offset; write it as RFC 3339 with an offset (e.g. \"{text}Z\") or as Unix seconds"
+                    "timestamp {} has no UTC offset; write it as RFC 3339 with an offset (e.g. \"{text}Z\") or as Unix seconds",
+                    super::quote(field)
                 ))
             } else {
-                Err(format!("bad timestamp {text:?}: {err}"))
+                Err(format!(
+                    "bad timestamp {}: {}",
+                    super::quote(field),
+                    super::clip(&err.to_string())
+                ))
             }
         }
     }
@@ -47,20 +52,20 @@ fn parse_unix(field: &[u8]) -> Result<i64, String> {
         None => (field, &[][..]),
     };
     if int.is_empty() || !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
-        return Err(format!("bad timestamp {:?}", String::from_utf8_lossy(field)));
+        return Err(format!("bad timestamp {}", super::quote(field)));
     }
     let mut value: i64 = 0;
     for &b in int {
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(i64::from(b - b'0')))
-            .ok_or_else(|| format!("timestamp {:?} is out of range", String::from_utf8_lossy(field)))?;
+            .ok_or_else(|| format!("timestamp {} is out of range", super::quote(field)))?;
     }
     // Unix seconds beyond year 9999 are surely milliseconds or garbage.
     if value > 253_402_300_799 {
         return Err(format!(
-            "timestamp {:?} is out of range for Unix seconds (milliseconds?)",
-            String::from_utf8_lossy(field)
+            "timestamp {} is out of range for Unix seconds (milliseconds?)",
+            super::quote(field)
         ));
     }
     Ok(value)

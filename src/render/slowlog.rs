@@ -165,6 +165,8 @@ pub struct FileJson {
     pub entries: u64,
     /// Lines not understood.
     pub unrecognized: u64,
+    /// Entries refused as bad records (e.g. an absurd duration).
+    pub rejected: u64,
 }
 
 fn fingerprint_json(
@@ -267,6 +269,7 @@ impl SlowlogReport {
                     lines: f.stats.lines,
                     entries: f.stats.entries,
                     unrecognized: f.stats.unrecognized,
+                    rejected: f.stats.rejected,
                 })
                 .collect(),
         }

@@ -59,7 +59,9 @@
 //!   The old `YYMMDD H:MM:SS` form has no zone (the server wrote local time):
 //!   it is read as UTC, years as 20YY. `SET timestamp=` is Unix time and needs
 //!   no zone, so only entries without it depend on this.
-//! - **Duration** is `Query_time` × 1000; `Lock_time` is part of it.
+//! - **Duration** is `Query_time` × 1000; `Lock_time` is part of it. A
+//!   `Query_time` that is not a plain decimal number (`1e308`) or is longer than
+//!   30 days makes the entry a bad record (`bad-duration`), never another number.
 //! - **Database.** The entry's `Schema:` when it has one (an empty `Schema:`
 //!   means no database: `None`); otherwise the database of the last `use db;`
 //!   line, which persists across entries and chunks ([`MysqlState::database`],
@@ -75,7 +77,7 @@
 //!   restart or `FLUSH SLOW LOGS`), and blank lines between entries. The
 //!   `…, Version:` line ends the entry before it, so the block is never glued
 //!   onto a statement; its other two lines are noise only outside entries.
-//! - **Unrecognized**: an entry without a usable `# Query_time:` (or without
+//! - **Unrecognized**: an entry without a `# Query_time:` line (or without
 //!   any time, see above) counts once, with its first line; any other line
 //!   outside an entry counts on its own, and so does a line after an
 //!   administrator command inside its entry.
@@ -100,7 +102,7 @@
 use crate::ingest::timestamp::days_from_civil;
 use std::borrow::Cow;
 
-use super::{EntryKind, LogEntry, ParseStats, lossy};
+use super::{BAD_DURATION, EntryKind, LogEntry, ParseStats, lossy, parse_duration};
 
 /// State carried from one chunk of a file to the next.
 #[derive(Debug, Clone, Default)]
@@ -209,7 +211,7 @@ pub fn parse_chunk(
         } else if let Some(pending) = current.as_mut() {
             pending.feed(pos, end, line, line_no, state, stats);
         } else if !is_noise(line) {
-            stats.unrecognized(line_no, line);
+            stats.unrecognized(line_no, line.len());
         }
         pos = next;
         line_no += 1;
@@ -253,6 +255,8 @@ struct Pending {
     /// `Some(None)`: an empty `Schema:`.
     schema: Option<Option<(usize, usize)>>,
     query_time: Option<f64>,
+    /// Why its `# Query_time:` is unreadable, when it is.
+    bad_query_time: Option<String>,
     start_us: Option<i64>,
     phase: Phase,
     /// From the start of the statement's first line to the end of its last.
@@ -310,7 +314,7 @@ impl Pending {
             }
             Phase::Done => {
                 if !is_blank(line) {
-                    stats.unrecognized(line_no, line);
+                    stats.unrecognized(line_no, line.len());
                 }
             }
         }
@@ -320,7 +324,10 @@ impl Pending {
     fn header_field(&mut self, start: usize, line: &[u8]) {
         if line.starts_with(QUERY_TIME) {
             if self.query_time.is_none() {
-                self.query_time = parse_query_time(&line[QUERY_TIME.len()..]);
+                match parse_query_time(&line[QUERY_TIME.len()..]) {
+                    Ok(seconds) => self.query_time = Some(seconds),
+                    Err(why) => self.bad_query_time = Some(why),
+                }
             }
         } else if line.starts_with(b"# Thread_id:") || line.starts_with(b"# Schema:") {
             if let Some(schema) = parse_schema(line) {
@@ -336,14 +343,17 @@ impl Pending {
     fn finish(self, chunk: &[u8], state: &MysqlState, stats: &mut ParseStats, sink: &mut dyn FnMut(&LogEntry<'_>)) {
         let first = &chunk[self.first.0..self.first.1];
         let Some(query_time) = self.query_time else {
-            stats.unrecognized(self.line, first);
+            match self.bad_query_time {
+                Some(why) => stats.reject(self.line, BAD_DURATION, why),
+                None => stats.unrecognized(self.line, first.len()),
+            }
             return;
         };
         let end_us = match (self.start_us, self.time_us.or(state.last_time_us)) {
             (Some(start), _) => start.saturating_add((query_time * 1e6).round() as i64),
             (None, Some(time)) => time,
             (None, None) => {
-                stats.unrecognized(self.line, first);
+                stats.unrecognized(self.line, first.len());
                 return;
             }
         };
@@ -546,14 +556,13 @@ fn digits(s: &[u8]) -> i64 {
     s.iter().fold(0, |v, &b| v * 10 + i64::from(b - b'0'))
 }
 
-/// Seconds from what follows `# Query_time:` (`5.200213  Lock_time: …`).
-fn parse_query_time(rest: &[u8]) -> Option<f64> {
+/// Seconds from what follows `# Query_time:` (`5.200213  Lock_time: …`); an
+/// error (a [`BAD_DURATION`] record) when unreadable or absurd.
+fn parse_query_time(rest: &[u8]) -> Result<f64, String> {
     let rest = trim(rest);
     let token = &rest[..rest.iter().position(u8::is_ascii_whitespace).unwrap_or(rest.len())];
-    if token.is_empty() || token.len() > 24 || !token.iter().all(|&b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
-    std::str::from_utf8(token).ok()?.parse().ok()
+    let seconds = std::str::from_utf8(token).ok().and_then(|t| t.parse::<f64>().ok());
+    parse_duration(token, "s", |_| seconds.map(|s| s * 1000.0)).map(|_| seconds.unwrap_or_default())
 }
 
 /// A `# Time:` value as Unix microseconds: `2026-11-27T08:18:42.123456Z`
@@ -1059,7 +1068,7 @@ SELECT '# Query_time: 99.0' AS decoy;
         assert_eq!(stats.unrecognized, 1, "{stats:?}");
         assert_eq!(
             stats.first_unrecognized,
-            [(24 + 14 + 1, "garbage between entries".to_string())]
+            [(24 + 14 + 1, "garbage between entries".len())]
         );
         // A header right after an administrator command, and a header line that is
         // not the first of its block, inside a statement: text.
@@ -1100,7 +1109,7 @@ Tcp port: 3306
         assert_eq!(entries, full[..1]);
         assert_eq!(
             stats.first_unrecognized,
-            [(12, "# User@Host: app[app] @  [10.0.0.7]".to_string())]
+            [(12, "# User@Host: app[app] @  [10.0.0.7]".len())]
         );
         // Cut in its `# Time:` line: the line starts an entry that cannot be used.
         let (entries, stats, _) = parse(&MYSQL8.as_bytes()[..MYSQL8.find("43.0001").unwrap()]);

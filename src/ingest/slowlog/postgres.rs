@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use jiff::tz::TimeZone;
 
-use super::{EntryKind, LogEntry, ParseStats, lossy};
+use super::{BAD_DURATION, EntryKind, LogEntry, ParseStats, lossy, parse_duration};
 
 /// One piece of a compiled `log_line_prefix`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,12 +299,21 @@ fn parse_ms(b: &[u8]) -> Option<f64> {
     Some(value)
 }
 
-/// Parses a `LOG` message; `None` when it is not a `duration:` message.
-pub fn parse_message(msg: &[u8]) -> Option<Message<'_>> {
+/// Parses a `LOG` message; `None` when it is not a `duration:` message, an
+/// error (for a [`BAD_DURATION`] record) when its duration is unreadable or
+/// absurd (see [`parse_duration`]).
+pub fn parse_message(msg: &[u8]) -> Option<Result<Message<'_>, String>> {
     let rest = msg.strip_prefix(b"duration: ")?;
     let space = rest.iter().position(|&c| c == b' ')?;
-    let duration_ms = parse_ms(&rest[..space])?;
-    let rest = rest[space..].strip_prefix(b" ms")?;
+    let after = rest[space..].strip_prefix(b" ms")?;
+    match parse_duration(&rest[..space], "ms", parse_ms) {
+        Ok(duration_ms) => message(duration_ms, after).map(Ok),
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// What follows `duration: N ms`.
+fn message(duration_ms: f64, rest: &[u8]) -> Option<Message<'_>> {
     let rest = trim_end(rest);
     if rest.is_empty() {
         return Some(Message {
@@ -542,12 +551,12 @@ impl StderrParser {
             }
             let Some((fields, rest)) = self.prefix.matches(line) else {
                 flush(&mut pending, stats, sink);
-                stats.unrecognized(this_line, line);
+                stats.unrecognized(this_line, line.len());
                 continue;
             };
             let Some((sev, msg)) = severity(rest) else {
                 flush(&mut pending, stats, sink);
-                stats.unrecognized(this_line, line);
+                stats.unrecognized(this_line, line.len());
                 continue;
             };
             if sev == b"DETAIL" {
@@ -566,11 +575,16 @@ impl StderrParser {
             if sev != b"LOG" {
                 continue;
             }
-            let Some(message) = parse_message(msg) else {
-                continue; // Other LOG messages: connections, checkpoints…
+            let message = match parse_message(msg) {
+                None => continue, // Other LOG messages: connections, checkpoints…
+                Some(Err(why)) => {
+                    stats.reject(this_line, BAD_DURATION, why);
+                    continue;
+                }
+                Some(Ok(message)) => message,
             };
             let Some(end_ms) = fields.time.and_then(|t| self.times.read(t)) else {
-                stats.unrecognized(this_line, line);
+                stats.unrecognized(this_line, line.len());
                 continue;
             };
             pending = Some(Pending {
@@ -594,20 +608,32 @@ impl StderrParser {
     }
 }
 
+/// Why a csvlog record gave no entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvRefusal {
+    /// Its time is unreadable (an unrecognized line).
+    Time,
+    /// A bad record: its code and why.
+    Bad(&'static str, String),
+}
+
 /// Parses one csvlog record (already split into fields by the csv crate).
 pub fn csv_entry<'a>(
     record: &'a csv::ByteRecord,
     times: &mut TimeReader,
     line: u64,
-) -> Option<Result<LogEntry<'a>, ()>> {
+) -> Option<Result<LogEntry<'a>, CsvRefusal>> {
     // Columns: 0 log_time, 1 user_name, 2 database_name, 3 process_id, …,
     // 11 error_severity, 13 message, 14 detail.
     if record.get(11)? != b"LOG" {
         return None;
     }
-    let message = parse_message(record.get(13)?)?;
+    let message = match parse_message(record.get(13)?)? {
+        Ok(m) => m,
+        Err(why) => return Some(Err(CsvRefusal::Bad(BAD_DURATION, why))),
+    };
     let Some(end_ms) = times.read(record.get(0)?) else {
-        return Some(Err(()));
+        return Some(Err(CsvRefusal::Time));
     };
     let non_empty = |i: usize| record.get(i).filter(|v| !v.is_empty()).map(lossy);
     Some(Ok(LogEntry {
@@ -668,18 +694,23 @@ pub fn parse_json_chunk(
             continue;
         }
         let Ok(parsed) = serde_json::from_slice::<JsonLine<'_>>(line) else {
-            stats.unrecognized(line_no, line);
+            stats.unrecognized(line_no, line.len());
             continue;
         };
         if parsed.error_severity.as_deref() != Some("LOG") {
             continue;
         }
         let Some(msg) = parsed.message.as_deref() else { continue };
-        let Some(message) = parse_message(msg.as_bytes()) else {
-            continue;
+        let message = match parse_message(msg.as_bytes()) {
+            None => continue,
+            Some(Err(why)) => {
+                stats.reject(line_no, BAD_DURATION, why);
+                continue;
+            }
+            Some(Ok(message)) => message,
         };
         let Some(end_ms) = times.read(parsed.timestamp.as_bytes()) else {
-            stats.unrecognized(line_no, line);
+            stats.unrecognized(line_no, line.len());
             continue;
         };
         let text = Cow::Owned(String::from_utf8_lossy(message.text).into_owned());

@@ -90,7 +90,7 @@ pub enum SlowlogError {
         path: PathBuf,
     },
     /// Nothing was parsed.
-    #[error("{path}: no statements parsed as {format} ({lines} lines, {unrecognized} unrecognized){hint}", path = .path.display(), format = .format.name())]
+    #[error("{path}: no statements parsed as {format} ({lines} lines, {unrecognized} unrecognized{bad}){hint}", path = .path.display(), format = .format.name(), bad = .first_bad.as_ref().map_or(String::new(), |b| format!(", {} bad record(s), the first at line {}: {} [{}]", .rejected, b.line, b.message, b.code)))]
     Empty {
         /// The file.
         path: PathBuf,
@@ -100,6 +100,10 @@ pub enum SlowlogError {
         lines: u64,
         /// Unrecognized lines.
         unrecognized: u64,
+        /// Bad records.
+        rejected: u64,
+        /// The first bad record.
+        first_bad: Option<super::BadRecord>,
         /// What to try.
         hint: String,
     },
@@ -205,7 +209,8 @@ where
                     Ok(true) => {}
                     Err(e) => {
                         let line = e.position().map_or(0, csv::Position::line);
-                        report.stats.unrecognized(line, e.to_string().as_bytes());
+                        // The csv crate's errors quote no data, only positions.
+                        report.stats.unrecognized(line, 0);
                         if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                             break;
                         }
@@ -218,7 +223,8 @@ where
                         report.stats.entries += 1;
                         sink.entry(&entry);
                     }
-                    Some(Err(())) => report.stats.unrecognized(line, record.as_slice()),
+                    Some(Err(postgres::CsvRefusal::Time)) => report.stats.unrecognized(line, record.as_slice().len()),
+                    Some(Err(postgres::CsvRefusal::Bad(code, why))) => report.stats.reject(line, code, why),
                     None => {}
                 }
             }
@@ -269,6 +275,8 @@ where
             format,
             lines: report.stats.lines,
             unrecognized: report.stats.unrecognized,
+            rejected: report.stats.rejected,
+            first_bad: report.stats.first_rejected.first().cloned(),
             hint,
         });
     }

@@ -126,15 +126,22 @@ fn split_point_never_cuts_a_message() {
 
 #[test]
 fn messages() {
-    let m = parse_message(b"duration: 12.345 ms  execute <unnamed>: SELECT 1").unwrap();
+    let m = parse_message(b"duration: 12.345 ms  execute <unnamed>: SELECT 1")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (m.kind, m.duration_ms, m.text),
         (EntryKind::Execute, 12.345, &b"SELECT 1"[..])
     );
-    let m = parse_message(b"duration: 3 ms  execute S_1/C_2: FETCH 10").unwrap();
+    let m = parse_message(b"duration: 3 ms  execute S_1/C_2: FETCH 10")
+        .unwrap()
+        .unwrap();
     assert_eq!(m.text, b"FETCH 10");
     assert!(parse_message(b"checkpoint complete").is_none());
-    assert_eq!(parse_message(b"duration: 0.5 ms").unwrap().kind, EntryKind::Bare);
+    assert_eq!(
+        parse_message(b"duration: 0.5 ms").unwrap().unwrap().kind,
+        EntryKind::Bare
+    );
 }
 
 mod properties {
