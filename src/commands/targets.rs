@@ -287,10 +287,21 @@ pub fn masked(file: &PendingFile, text: &str) -> String {
     }
 }
 
+/// One file as a target of one or more services: the file (symlinks
+/// followed), the prefix and keys the pool settings live under, the file as
+/// the config names it, and the services.
+struct TargetGroup {
+    real: PathBuf,
+    prefix: Vec<String>,
+    keys: Vec<(Setting, String)>,
+    shown: String,
+    services: Vec<usize>,
+}
+
 /// Services whose targets are one file with the same keys (a symlink counts as
 /// the file it names), in config order; each group has two or more services.
 pub fn shared_targets(settings: &Settings) -> Vec<crate::policy::SharedTarget> {
-    let mut groups: Vec<(PathBuf, Vec<String>, Vec<(Setting, String)>, String, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<TargetGroup> = Vec::new();
     for (k, service) in settings.services.iter().enumerate() {
         for t in &service.targets {
             let real = std::fs::canonicalize(&t.path).unwrap_or_else(|_| t.path.clone());
@@ -298,23 +309,29 @@ pub fn shared_targets(settings: &Settings) -> Vec<crate::policy::SharedTarget> {
             keys.sort();
             match groups
                 .iter_mut()
-                .find(|g| g.0 == real && g.1 == t.prefix && g.2 == keys)
+                .find(|g| g.real == real && g.prefix == t.prefix && g.keys == keys)
             {
                 Some(g) => {
-                    if !g.4.contains(&k) {
-                        g.4.push(k);
+                    if !g.services.contains(&k) {
+                        g.services.push(k);
                     }
                 }
-                None => groups.push((real, t.prefix.clone(), keys, t.shown.clone(), vec![k])),
+                None => groups.push(TargetGroup {
+                    real,
+                    prefix: t.prefix.clone(),
+                    keys,
+                    shown: t.shown.clone(),
+                    services: vec![k],
+                }),
             }
         }
     }
     groups
         .into_iter()
-        .filter(|g| g.4.len() > 1)
+        .filter(|g| g.services.len() > 1)
         .map(|g| crate::policy::SharedTarget {
-            file: g.3,
-            services: g.4,
+            file: g.shown,
+            services: g.services,
         })
         .collect()
 }

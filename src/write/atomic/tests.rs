@@ -279,8 +279,8 @@ fn owner_and_group_are_kept() {
         std::os::unix::fs::chown(&a, Some(65534), Some(65534)).unwrap();
         (65534, 65534)
     } else {
+        // Not root: the owner's own ownership is kept.
         let m = fs::metadata(&a).unwrap();
-        println!("not root: checking that the owner's own ownership is kept");
         (m.uid(), m.gid())
     };
     replace_all(&[change(&a, Expect::Anything, "new")], &journaled(dir.path())).unwrap();
