@@ -17,6 +17,7 @@ mod probe;
 mod prometheus_input;
 mod promtool;
 mod review;
+mod settings;
 mod slowlog;
 mod store;
 mod util;

@@ -38,13 +38,25 @@ impl Run {
         self
     }
 
+    /// Runs it. Every run of the suite that fails is also checked for
+    /// internals reaching the user: no Debug dump, raw OS error or panic.
     pub fn run(mut self) -> Output {
         let out = self.command.output().expect("poolcap runs");
-        Output {
+        let out = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if out.code != 0 {
+            for needle in ["Os {", "Error(", "panicked", "RUST_BACKTRACE"] {
+                assert!(
+                    !out.stderr.contains(needle),
+                    "{needle:?} reached the user:\n{}",
+                    out.stderr
+                );
+            }
         }
+        out
     }
 }
 
@@ -87,6 +99,7 @@ pub fn outcome_of(
         slowlog: Vec::new(),
         slowlog_inputs: Default::default(),
         probe: None,
+        accept_drift: false,
     };
     let options = poolcap::commands::plan::ComputeOptions {
         history_months,

@@ -179,6 +179,11 @@ pub struct PlanInputs {
     /// Take the budget's limits from this live database (postgres:// or mysql://).
     #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
     pub probe: Option<String>,
+    /// Let a fixed setting that differs tenfold or more from the config be
+    /// rewritten (a `setting-drift` of that size blocks the plan otherwise:
+    /// it is a unit mismatch far more often than a decision).
+    #[arg(long)]
+    pub accept_drift: bool,
 }
 
 /// Who and why, for change-log entries.
@@ -239,6 +244,10 @@ pub struct OverrideArgs {
     /// Write a separate env override file instead of the service's targets.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Let a fixed setting that differs tenfold or more from the config be
+    /// rewritten (see `plan --accept-drift`).
+    #[arg(long)]
+    pub accept_drift: bool,
     /// Who, ticket, dry run, budget override.
     #[command(flatten)]
     pub change: ChangeArgs,

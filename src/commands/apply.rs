@@ -23,8 +23,14 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     };
     let outcome = plan::compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
 
-    if let Some(conflict) = outcome.plan.shared_conflict() {
-        printer.error_line(&format!("{}. Nothing was written.", conflict.message));
+    // Shared files asked for two pools, tenfold setting drift: no budget flag
+    // overrides these.
+    let mut refusals: Vec<&str> = outcome.plan.blocking_findings().map(|f| f.message.as_str()).collect();
+    refusals.dedup();
+    if !refusals.is_empty() {
+        for message in refusals {
+            printer.error_line(&format!("{message}. Nothing was written."));
+        }
         return Ok(ExitStatus::Blocked);
     }
     if outcome.plan.blocked() && !args.change.allow_over_budget {

@@ -364,15 +364,32 @@ pub fn load_from_store(
                     *unknown.entry(service.to_string()).or_default() += 1;
                     return;
                 };
-                let obs = Observation {
-                    series: id,
-                    service: slot,
-                    ts: s.ts,
-                    checked_out: s.checked_out.max(0) as u32,
-                    pool_size: s.pool_size.max(1) as u32,
-                    max_overflow: s.max_overflow.map(|v| v.max(0) as u32),
-                    waiting: s.waiting.map(|v| v.max(0) as u32),
-                    timeouts: s.timeouts.map(|v| v.max(0) as u64),
+                // Stored values are checked back, never clamped: a negative
+                // count (a hand-edited store) is a rejected row.
+                let count = |v: i32| u32::try_from(v).ok();
+                let obs = (|| {
+                    Some(Observation {
+                        series: id,
+                        service: slot,
+                        ts: s.ts,
+                        checked_out: count(s.checked_out)?,
+                        pool_size: count(s.pool_size).filter(|p| *p > 0)?,
+                        max_overflow: s.max_overflow.map(count).map_or(Some(None), |v| v.map(Some))?,
+                        waiting: s.waiting.map(count).map_or(Some(None), |v| v.map(Some))?,
+                        timeouts: s.timeouts.map(|v| u64::try_from(v).ok()).map_or(Some(None), |v| v.map(Some))?,
+                    })
+                })();
+                let Some(obs) = obs else {
+                    diags.reject(Diagnostic {
+                        path: PathBuf::from(location),
+                        line: None,
+                        code: "bad-stored-value",
+                        message: format!(
+                            "a stored sample of {service}/{instance} at {} holds a negative count or a pool size of 0; the store was changed by hand",
+                            s.ts
+                        ),
+                    });
+                    return;
                 };
                 match analyzer.push(obs) {
                     Ok(()) => used += 1,

@@ -52,7 +52,22 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     } else {
         Some(change::lock(&settings, &args.change.lock_timeout, printer)?)
     };
-    let deployed = targets::read_all(&settings)?;
+    let mut deployed = targets::read_all(&settings)?;
+    if args.accept_drift {
+        targets::accept_drift(&mut deployed[k].findings);
+    }
+    let drifted: Vec<&str> = deployed[k]
+        .findings
+        .iter()
+        .filter(|f| f.code == policy::Code::SettingDrift && f.effect == policy::Effect::Block)
+        .map(|f| f.message.as_str())
+        .collect();
+    if !drifted.is_empty() && args.out.is_none() {
+        for message in drifted {
+            printer.error_line(&format!("{message}. Nothing was written."));
+        }
+        return Ok(ExitStatus::Blocked);
+    }
     let current = deployed[k].current;
     let pool_size = match args.to {
         Some(n) if n == 0 || n > config::limits::MAX_CONNECTIONS => {

@@ -173,7 +173,12 @@ pub fn compute_with(
         known_service(settings, name)?;
     }
     // Read the deployed state first: a bad target file fails before any metric is read.
-    let deployed = targets::read_all(settings)?;
+    let mut deployed = targets::read_all(settings)?;
+    if args.accept_drift {
+        for d in &mut deployed {
+            targets::accept_drift(&mut d.findings);
+        }
+    }
     let tz = &settings.policy.timezone;
     let policy_months = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
     let months_back = policy_months.max(options.history_months);

@@ -103,6 +103,9 @@ pub fn read_deployed(service: &ServiceSettings) -> anyhow::Result<Deployed> {
         .map(read_target)
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut findings = Vec::new();
+    for file in &files {
+        findings.extend(drift(file, &service.pool)?);
+    }
     let mut values: BTreeMap<Setting, String> = BTreeMap::new();
     for file in &files {
         for (setting, value) in &file.values {
@@ -229,29 +232,210 @@ pub struct PendingFile {
     pub kind: TargetKind,
 }
 
-/// The new text of one target for `values`.
+/// What a managed setting means, whatever unit or style a file writes it in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Meaning {
+    /// A number of connections.
+    Count(u64),
+    /// A duration, in milliseconds.
+    Millis(i64),
+    /// A switch.
+    Flag(bool),
+}
+
+/// The meaning of a value of [`desired`] (seconds for `pool_timeout` and
+/// `pool_recycle`, milliseconds for `statement_timeout`).
+fn meaning_of(setting: Setting, value: Value) -> Meaning {
+    match (setting, value) {
+        (_, Value::Bool(b)) => Meaning::Flag(b),
+        (Setting::PoolTimeout | Setting::PoolRecycle, Value::Int(s)) => Meaning::Millis(s.saturating_mul(1000)),
+        (Setting::StatementTimeout, Value::Int(ms)) => Meaning::Millis(ms),
+        (_, Value::Int(i)) => Meaning::Count(u64::try_from(i).unwrap_or(0)),
+    }
+}
+
+/// What `text`, as a file holds it, means for `setting` in `units`; `None`
+/// when it is not readable as one.
+fn read_meaning(setting: Setting, text: &str, units: &crate::config::Units) -> Option<Meaning> {
+    let t = text.trim();
+    match setting {
+        Setting::PoolPrePing => match t.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(Meaning::Flag(true)),
+            "false" | "0" | "no" | "off" => Some(Meaning::Flag(false)),
+            _ => None,
+        },
+        Setting::PoolSize | Setting::MaxOverflow => t.parse::<u64>().ok().map(Meaning::Count),
+        _ => {
+            let unit = units.of(setting)?;
+            let v: f64 = t.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+            Some(Meaning::Millis((v * unit.millis() as f64).round() as i64))
+        }
+    }
+}
+
+/// A duration in seconds, for messages (`30`, `0.03`).
+fn seconds(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        (ms / 1000).to_string()
+    } else {
+        format!("{}", ms as f64 / 1000.0)
+    }
+}
+
+/// The value to write for `meaning` in a target whose current text is
+/// `current`: durations in the target's unit, switches in the file's own
+/// style (`1`/`0`, and in env files `True`/`False`). The text is for env
+/// files, the value for TOML and YAML.
+fn written(
+    state: &TargetState,
+    setting: Setting,
+    key: &str,
+    meaning: Meaning,
+    current: Option<&str>,
+) -> anyhow::Result<(Value, String)> {
+    let current = current.map(str::trim);
+    Ok(match meaning {
+        Meaning::Count(n) => {
+            let v = i64::try_from(n).unwrap_or(i64::MAX);
+            (Value::Int(v), v.to_string())
+        }
+        Meaning::Millis(ms) => {
+            let unit = state.target.units.of(setting).unwrap_or(crate::config::Unit::Ms);
+            if ms % unit.millis() != 0 {
+                bail!(
+                    "{}: {key}: {} s cannot be written in {} (whole numbers only); set units.{} = \"s\" or \"ms\" for this target",
+                    state.target.shown,
+                    seconds(ms),
+                    unit.name(),
+                    setting.name()
+                );
+            }
+            let v = ms / unit.millis();
+            (Value::Int(v), v.to_string())
+        }
+        Meaning::Flag(b) => match current {
+            Some("0" | "1") => (Value::Int(i64::from(b)), i64::from(b).to_string()),
+            Some("True" | "False") => (Value::Bool(b), if b { "True" } else { "False" }.to_string()),
+            _ => (Value::Bool(b), b.to_string()),
+        },
+    })
+}
+
+/// The new text of one target for `values`. A setting whose value the file
+/// already holds, in its unit and style, keeps its bytes.
 pub fn render(state: &TargetState, values: &BTreeMap<Setting, Value>) -> anyhow::Result<String> {
     let text = state.text.clone().unwrap_or_default();
-    let changes: Vec<(&str, Value)> = state
-        .target
-        .keys
-        .iter()
-        .filter_map(|(s, k)| values.get(s).map(|v| (k.as_str(), *v)))
-        .collect();
+    let mut changes: Vec<(&str, Value, String)> = Vec::new();
+    for (setting, key) in &state.target.keys {
+        let Some(value) = values.get(setting) else { continue };
+        let meaning = meaning_of(*setting, *value);
+        let current = state.values.get(setting).map(String::as_str);
+        if current.and_then(|c| read_meaning(*setting, c, &state.target.units)) == Some(meaning) {
+            continue;
+        }
+        let (value, env_text) = written(state, *setting, key, meaning, current)?;
+        changes.push((key.as_str(), value, env_text));
+    }
     let prefix: Vec<&str> = state.target.prefix.iter().map(String::as_str).collect();
     let path = state.target.path.display();
+    let typed: Vec<(&str, Value)> = changes.iter().map(|(k, v, _)| (*k, *v)).collect();
     Ok(match state.target.kind {
         TargetKind::Env => {
-            let changes: Vec<(&str, String)> = changes.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            let changes: Vec<(&str, String)> = changes.iter().map(|(k, _, t)| (*k, t.clone())).collect();
             write::env::edit(&text, &changes)
         }
         TargetKind::Toml => {
-            write::toml_file::edit(&text, &prefix, &changes).with_context(|| format!("{path}: cannot edit"))?
+            write::toml_file::edit(&text, &prefix, &typed).with_context(|| format!("{path}: cannot edit"))?
         }
         TargetKind::Yaml => {
-            write::yaml::edit(&text, &prefix, &changes).with_context(|| format!("{path}: cannot edit"))?
+            write::yaml::edit(&text, &prefix, &typed).with_context(|| format!("{path}: cannot edit"))?
         }
     })
+}
+
+/// `setting-drift` findings of one target: each fixed setting whose value in
+/// the file differs from what the config writes (a missing one included).
+/// A change of ten times or more either way blocks.
+fn drift(state: &TargetState, defaults: &PoolDefaults) -> anyhow::Result<Vec<Finding>> {
+    let values = desired(
+        PoolSize {
+            pool_size: 1,
+            max_overflow: 0,
+        },
+        defaults,
+    );
+    let mut findings = Vec::new();
+    if state.text.is_none() {
+        return Ok(findings);
+    }
+    for (setting, key) in &state.target.keys {
+        if matches!(setting, Setting::PoolSize | Setting::MaxOverflow) {
+            continue;
+        }
+        let Some(value) = values.get(setting) else { continue };
+        let want = meaning_of(*setting, *value);
+        let current = state.values.get(setting).map(String::as_str);
+        let have = current.and_then(|c| read_meaning(*setting, c, &state.target.units));
+        if have == Some(want) {
+            continue;
+        }
+        let (_, to_write) = written(state, *setting, key, want, current)?;
+        let show = |m: Meaning| match m {
+            Meaning::Millis(ms) => format!("{} s", seconds(ms)),
+            Meaning::Flag(b) => b.to_string(),
+            Meaning::Count(n) => n.to_string(),
+        };
+        let factor = match (have, want) {
+            (Some(Meaning::Millis(a)), Meaning::Millis(b)) if a.min(b) > 0 => a.max(b) as f64 / a.min(b) as f64,
+            (Some(Meaning::Millis(a)), Meaning::Millis(b)) if a != b => f64::INFINITY,
+            _ => 1.0,
+        };
+        let in_file = match (current, have) {
+            (Some(c), Some(m)) => format!("{} ({})", c.trim(), show(m)),
+            (Some(c), None) => format!("{:?}, which poolcap cannot read,", c.trim()),
+            (None, _) => "not set".to_string(),
+        };
+        let blocks = factor >= 10.0;
+        let unit_note = match state.target.units.of(*setting) {
+            Some(u) => format!(" (read in {}: units.{} of this target)", u.name(), setting.name()),
+            None => String::new(),
+        };
+        let message = if blocks {
+            format!(
+                "{}: {key} is {in_file}{unit_note} → {to_write} ({}), a change of {factor:.0}× — more likely a unit mismatch than a decision; set the target's units, or [services.pool], or pass --accept-drift to write it",
+                state.target.shown,
+                show(want)
+            )
+        } else {
+            format!(
+                "{}: {key} is {in_file} → {to_write} ({}), as the config sets it",
+                state.target.shown,
+                show(want)
+            )
+        };
+        findings.push(Finding {
+            code: Code::SettingDrift,
+            effect: if blocks { Effect::Block } else { Effect::Advisory },
+            candidate_pool_size: None,
+            message,
+            rule: Code::SettingDrift.rule_text(),
+            evidence: json!({
+                "file": state.target.shown, "key": key, "in_file": current.map(str::trim),
+                "to_write": to_write, "factor": if factor.is_finite() { json!(factor) } else { json!(null) },
+            }),
+        });
+    }
+    Ok(findings)
+}
+
+/// With `--accept-drift`: the blocking drift findings become advisory, and say so.
+pub fn accept_drift(findings: &mut [Finding]) {
+    for f in findings.iter_mut() {
+        if f.code == Code::SettingDrift && f.effect == Effect::Block {
+            f.effect = Effect::Advisory;
+            f.message.push_str(" (accepted with --accept-drift)");
+        }
+    }
 }
 
 /// The target files of one service that must change for `pool`.

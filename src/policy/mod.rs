@@ -145,6 +145,8 @@ pub enum Code {
     SlowQueries,
     /// Services share a target file (the same keys): the file holds one pool for all.
     SharedTarget,
+    /// A fixed setting in a target file differs from the config.
+    SettingDrift,
 }
 
 impl Code {
@@ -163,6 +165,7 @@ impl Code {
             Code::DuplicateKey => "duplicate-key",
             Code::SlowQueries => "slow-queries",
             Code::SharedTarget => "shared-target",
+            Code::SettingDrift => "setting-drift",
         }
     }
 
@@ -193,6 +196,9 @@ impl Code {
                 "The first target file is the source of truth for the current pool; the others must agree with it."
             }
             Code::DuplicateKey => "A managed key is set once per env file; applications read the last occurrence.",
+            Code::SettingDrift => {
+                "The card's fixed settings (pool_timeout, pool_recycle, pool_pre_ping, statement_timeout) are written as configured; a file that holds another value is reported, and a change of ten times or more either way is blocked unless accepted (--accept-drift): it is a unit mismatch far more often than a decision."
+            }
             Code::SharedTarget => {
                 "Services whose targets are one file with the same keys run with the one pool the file holds: the budget counts it for each of them, and they must not ask for different sizes."
             }
@@ -650,19 +656,26 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether a guard blocks the plan: the budget, or services that would
-    /// write different pools into one shared file.
+    /// Whether a guard blocks the plan: the budget, or a finding that blocks
+    /// (services writing different pools into one shared file, a tenfold
+    /// setting drift not accepted).
     pub fn blocked(&self) -> bool {
-        !self.budget.ok || self.shared_conflict().is_some()
+        !self.budget.ok || self.blocking_findings().next().is_some()
     }
 
-    /// The first `shared-target` finding that blocks, if any (no flag
-    /// overrides it: the file cannot hold two pools).
-    pub fn shared_conflict(&self) -> Option<&Finding> {
+    /// The findings other than the budget's that block the plan; no budget
+    /// flag overrides them.
+    pub fn blocking_findings(&self) -> impl Iterator<Item = &Finding> {
         self.decisions
             .iter()
             .flat_map(|d| &d.findings)
-            .find(|f| f.code == Code::SharedTarget && f.effect == Effect::Block)
+            .filter(|f| f.effect == Effect::Block && f.code != Code::BudgetExceeded)
+    }
+
+    /// The first `shared-target` finding that blocks, if any (the file cannot
+    /// hold two pools).
+    pub fn shared_conflict(&self) -> Option<&Finding> {
+        self.blocking_findings().find(|f| f.code == Code::SharedTarget)
     }
 }
 

@@ -347,9 +347,11 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         .to_vec(),
     ];
     for s in &report.services {
+        let drifted = s.findings.iter().any(|f| f.code == Code::SettingDrift);
         let decision = match (s.changes, s.deciding) {
             (true, Some(code)) => printer.paint(&format!("increase ({})", code.as_str()), "33;1"),
             (true, None) => printer.paint("increase", "33;1"),
+            (false, _) if drifted => printer.paint("update settings", "33"),
             (false, _) => "keep".to_string(),
         };
         // A month without a sample has no mean: say so rather than print 0.0 %.

@@ -297,7 +297,7 @@ impl Store {
                     for (local, service, instance) in &batch.new_series {
                         ids.insert(*local, self.series_id_sqlite(&mut tx, service, instance).await?);
                     }
-                    let rows = resolve(&batch, &ids);
+                    let rows = resolve(&batch, &ids).map_err(|e| self.error(e.as_str()))?;
                     counts.rows += rows.len() as u64;
                     for chunk in rows.chunks(SQLITE_ROWS) {
                         let sql = if chunk.len() == SQLITE_ROWS {
@@ -373,7 +373,7 @@ impl Store {
                     for (local, service, instance) in &batch.new_series {
                         ids.insert(*local, self.series_id_pg(&mut tx, service, instance).await?);
                     }
-                    let rows = resolve(&batch, &ids);
+                    let rows = resolve(&batch, &ids).map_err(|e| self.error(e.as_str()))?;
                     counts.rows += rows.len() as u64;
                     let mut copy = tx
                         .copy_in_raw("COPY staging FROM STDIN")
@@ -863,19 +863,28 @@ fn copy_row(buf: &mut String, r: &StoredSample, prev: Option<Link>) {
     field(prev.map(|p| i64::from(p.2)), true);
 }
 
-/// The batch's samples with store series ids.
-fn resolve(batch: &Batch, ids: &HashMap<u32, i64>) -> Vec<StoredSample> {
+/// The batch's samples with store series ids. Values are checked into the
+/// store's integer columns, never wrapped: the readers keep them within
+/// [`crate::config::limits`], so a failure here is a bug, reported as such.
+fn resolve(batch: &Batch, ids: &HashMap<u32, i64>) -> Result<Vec<StoredSample>, String> {
+    let column =
+        |name: &str, v: u32| i32::try_from(v).map_err(|_| format!("{name} {v} does not fit the store's column"));
     batch
         .samples
         .iter()
-        .map(|s| StoredSample {
-            series: ids.get(&s.series).copied().unwrap_or_default(),
-            ts: s.ts,
-            pool_size: s.pool_size as i32,
-            checked_out: s.checked_out as i32,
-            max_overflow: s.max_overflow.map(|v| v as i32),
-            waiting: s.waiting.map(|v| v as i32),
-            timeouts: s.timeouts.map(|v| v as i64),
+        .map(|s| {
+            Ok(StoredSample {
+                series: ids.get(&s.series).copied().unwrap_or_default(),
+                ts: s.ts,
+                pool_size: column("pool_size", s.pool_size)?,
+                checked_out: column("checked_out", s.checked_out)?,
+                max_overflow: s.max_overflow.map(|v| column("max_overflow", v)).transpose()?,
+                waiting: s.waiting.map(|v| column("waiting", v)).transpose()?,
+                timeouts: s
+                    .timeouts
+                    .map(|v| i64::try_from(v).map_err(|_| format!("timeouts {v} does not fit the store's column")))
+                    .transpose()?,
+            })
         })
         .collect()
 }
