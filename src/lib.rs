@@ -22,6 +22,22 @@ use clap::Parser;
 
 pub use exit::ExitStatus;
 
+/// A hint for a mistake clap cannot know about: `--input-format` on
+/// plan/review/apply names the slow logs' format, and a metric format given
+/// to it means `--metrics-format`.
+fn usage_hint(err: &clap::Error) -> Option<String> {
+    if err.kind() != clap::error::ErrorKind::InvalidValue {
+        return None;
+    }
+    let text = err.to_string();
+    let metric = ["csv", "jsonl", "prometheus", "pool-status"]
+        .into_iter()
+        .find(|f| text.contains(&format!("'{f}'")))?;
+    text.contains("--input-format").then(|| {
+        format!("hint: --input-format is the slow logs' format here; for metric files write --metrics-format {metric}")
+    })
+}
+
 /// Parses `args` (program name first), runs the command, and returns how it ended.
 /// Errors are printed once, with their cause chain, on stderr.
 pub fn main_with_args<I, T>(args: I) -> ExitStatus
@@ -39,6 +55,12 @@ where
             };
             // clap prints help/version to stdout and errors to stderr itself.
             let _ = err.print();
+            if let Some(hint) = usage_hint(&err) {
+                #[allow(clippy::print_stderr)] // no printer exists before the arguments parse
+                {
+                    eprintln!("{hint}");
+                }
+            }
             return status;
         }
     };

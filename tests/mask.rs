@@ -294,7 +294,7 @@ const ENV_MANAGED: [&str; 6] = [
     "DB_POOL_TIMEOUT=31",
     "DB_POOL_RECYCLE=3601",
     "DB_POOL_PRE_PING=false",
-    "DB_STATEMENT_TIMEOUT=1",
+    "DB_STATEMENT_TIMEOUT=29000",
 ];
 const YAML_MANAGED: [&str; 6] = [
     "DB_POOL_SIZE: \"20\"",
@@ -302,7 +302,7 @@ const YAML_MANAGED: [&str; 6] = [
     "DB_POOL_TIMEOUT: 31",
     "DB_POOL_RECYCLE: 3601",
     "DB_POOL_PRE_PING: false",
-    "DB_STATEMENT_TIMEOUT: 1",
+    "DB_STATEMENT_TIMEOUT: 29000",
 ];
 const TOML_MANAGED: [&str; 6] = [
     "pool_size = 10",
@@ -310,7 +310,7 @@ const TOML_MANAGED: [&str; 6] = [
     "pool_timeout = 31",
     "pool_recycle = 3601",
     "pool_pre_ping = false",
-    "statement_timeout = \"1\"",
+    "statement_timeout = \"29000\"",
 ];
 
 /// Managed lines with a piece after each; keys and anchors of the pieces made unique.

@@ -214,7 +214,8 @@ fn an_empty_store_is_a_clear_error() {
     let out = store.run(&["plan", "--config", "data/poolcap.toml", "--month", "2026-10"]);
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("has no samples") && out.stderr.contains("poolcap ingest metrics"),
+        (out.stderr.contains("has no samples") || out.stderr.contains("no history store"))
+            && out.stderr.contains("poolcap ingest metrics"),
         "{}",
         out.stderr
     );

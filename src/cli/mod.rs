@@ -166,7 +166,8 @@ pub struct PlanInputs {
     /// Metric inputs.
     #[command(flatten)]
     pub metrics: MetricsArgs,
-    /// The month to review, YYYY-MM, in the configured time zone.
+    /// The month to review, YYYY-MM, in the configured time zone, or `last`
+    /// for the previous calendar month there.
     #[arg(long, value_name = "YYYY-MM")]
     pub month: String,
     /// Database slow-query logs of the month (PostgreSQL or MySQL/MariaDB), for

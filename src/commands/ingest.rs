@@ -3,6 +3,7 @@
 //! `--lenient`), idempotent (a sample already stored is counted, not doubled;
 //! a different value for a stored key is reported as a conflict).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::mpsc;
 
@@ -57,9 +58,22 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
     let results = block_on(async {
         let store = Store::open(&location).await?;
         let mut results = Vec::new();
-        for path in files {
-            let counts = ingest_file(&store, path, &opts, *lenient, max_series, printer).await?;
-            results.push((path.display().to_string(), counts));
+        for path in &ingest::expand_folders(files)? {
+            let (counts, rejected, services) = ingest_file(&store, path, &opts, *lenient, max_series, printer).await?;
+            // Stored all the same (the store keeps history for any service),
+            // but a name the config does not know is usually a misspelling.
+            if !settings.services.is_empty() {
+                for name in &services {
+                    if let Err(e) = super::plan::known_service(&settings, name) {
+                        printer.warn(&format!(
+                            "{}: {}",
+                            path.display(),
+                            e.0.replacen("--service", "service", 1)
+                        ));
+                    }
+                }
+            }
+            results.push((path.display().to_string(), (counts, rejected)));
         }
         store.close().await;
         Ok::<_, anyhow::Error>(results)
@@ -105,7 +119,7 @@ async fn ingest_file(
     lenient: bool,
     max_series: usize,
     printer: &mut Printer,
-) -> anyhow::Result<(Option<IngestCounts>, u64)> {
+) -> anyhow::Result<(Option<IngestCounts>, u64, BTreeSet<String>)> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(4);
     let path_owned = path.to_path_buf();
     let opts = opts.clone();
@@ -141,7 +155,13 @@ async fn ingest_file(
         }
         Ok(diags)
     });
-    let mut batches = rx.into_iter();
+    // The services the file names, to compare with the config afterwards.
+    let mut services: BTreeSet<String> = BTreeSet::new();
+    let mut batches = rx.into_iter().inspect(|b| {
+        for (_, service, _) in &b.new_series {
+            services.insert(service.clone());
+        }
+    });
     let mut outcome: Option<Result<Diagnostics, ingest::IngestError>> = None;
     let mut parser = Some(parser);
     let mut keep = || {
@@ -179,7 +199,8 @@ async fn ingest_file(
             printer.note(&format!("error: {d}"));
         }
     }
-    Ok((counts, diags.rejected()))
+    drop(batches);
+    Ok((counts, diags.rejected(), services))
 }
 
 /// `ingest slowlog`: each file's digest per calendar month (policy zone) of its

@@ -131,6 +131,10 @@ pub fn load(
     analyzer: AnalyzerSettings,
     printer: &mut Printer,
 ) -> anyhow::Result<Loaded> {
+    let args = &MetricsArgs {
+        metrics: ingest::expand_folders(&args.metrics)?,
+        ..args.clone()
+    };
     let opts = ReadOptions::new(settings, args.service.clone(), args.metrics_format);
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let (tx, rx) = mpsc::sync_channel::<Batch>(8);

@@ -133,7 +133,22 @@ pub fn known_service(settings: &Settings, name: &str) -> Result<(), UsageError> 
 
 /// Parses `--month`.
 pub fn parse_month(text: &str) -> Result<Month, UsageError> {
-    text.parse::<Month>().map_err(|m| UsageError(format!("--month: {m}")))
+    text.parse::<Month>()
+        .map_err(|m| UsageError(format!("--month: {m}, or `last` for the previous month")))
+}
+
+/// Parses `--month` where `last` may stand for the previous calendar month in
+/// the configured zone (the month a monthly review is about).
+pub fn parse_month_in(text: &str, tz: &jiff::tz::TimeZone) -> Result<Month, UsageError> {
+    if text.eq_ignore_ascii_case("last") {
+        let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+        let this = Month {
+            year: now.year(),
+            month: now.month(),
+        };
+        return Ok(this.previous());
+    }
+    parse_month(text)
 }
 
 /// Loads config-driven inputs and decides (no output).
@@ -168,7 +183,7 @@ pub fn compute_with(
     options: &ComputeOptions,
     printer: &mut Printer,
 ) -> anyhow::Result<PlanOutcome> {
-    let month = parse_month(&args.month)?;
+    let month = parse_month_in(&args.month, &settings.policy.timezone)?;
     if let Some(name) = &args.metrics.service {
         known_service(settings, name)?;
     }

@@ -16,7 +16,8 @@ use super::{
     check_capacity, check_pool_size, clip, finish, quote, quote_head, row_error, take_row,
 };
 
-/// The columns poolcap understands, in the order of DESIGN §1.1.
+/// The columns poolcap understands, in the order of DESIGN §1.1 (`ts` may also
+/// be written `timestamp` or `time`, as in JSON lines).
 pub const KNOWN_COLUMNS: [&str; 10] = [
     "ts",
     "service",
@@ -60,7 +61,12 @@ fn map_header(
         }
         let name = String::from_utf8_lossy(name);
         let name = name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
-        match KNOWN_COLUMNS.iter().position(|k| *k == name) {
+        // The time may be named as in JSON lines: `ts`, `timestamp` or `time`.
+        let canonical = match name.as_str() {
+            "timestamp" | "time" => "ts",
+            other => other,
+        };
+        match KNOWN_COLUMNS.iter().position(|k| *k == canonical) {
             Some(k) if found[k].is_some() => {
                 return Err(IngestError::Header {
                     path: path.to_path_buf(),
@@ -98,6 +104,11 @@ fn map_header(
         );
         if missing.contains(&"service") {
             message.push_str(" (or name the service with --service)");
+        }
+        if header.len() == 1 && [b';', b'\t', b'|'].iter().any(|sep| header[0].contains(sep)) {
+            message.push_str(
+                "; the header has a single column with ';', tab or '|' in it: poolcap reads comma-separated CSV — export with commas",
+            );
         }
         return Err(IngestError::Header {
             path: path.to_path_buf(),
@@ -239,6 +250,10 @@ pub fn read(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
+        // Records end at '\n' (a CRLF's '\r' is trimmed with the field): with
+        // the default CRLF terminator the csv crate counts each record of a
+        // CRLF file one line short.
+        .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(1 << 20)
         .from_reader(input);
     let io_error = |err: csv::Error, path: &Path| -> IngestError {

@@ -683,6 +683,36 @@ pub fn open_counted(
     open_with(path, Some(count))
 }
 
+/// The inputs named on the command line, with each folder replaced by the
+/// files in it (not hidden ones, not sub-folders), in name order. A folder
+/// without a file is an error naming it.
+pub fn expand_folders(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        if !path.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let io = |source| IngestError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        if files.is_empty() {
+            return Err(io(std::io::Error::other("the folder holds no file to read")));
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
+}
+
 /// Opens an input, decompressing gzip (detected by its magic bytes, whatever the name).
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
     open_with(path, None)
