@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod edits;
 mod export;
+mod firstday;
 mod folders;
 mod hostile;
 mod mask;
