@@ -154,3 +154,40 @@ fn ingest_warns_on_services_the_config_does_not_define() {
         out.stderr
     );
 }
+
+/// A file whose every row is bad says why, by code, with the first row of
+/// each code and how to fix it — without -v (issue 14).
+#[test]
+fn a_wholly_bad_file_says_why_by_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.csv");
+    let mut text = format!("{HEADER}\n");
+    for k in 0..30 {
+        text.push_str(&format!("2026-10-15 09:{k:02}:00,backend,b-0,20,10,5\n"));
+    }
+    text.push_str("2026-10-15T10:00:00Z,backend,b-0,20,10,many\n");
+    std::fs::write(&path, text).unwrap();
+    let out = plan_of(&path, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("m.csv:2:") && out.stderr.contains("[bad-timestamp]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("m.csv:32:") && out.stderr.contains("[bad-number]"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("30 bad-timestamp (write times as RFC 3339 with an offset"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("1 bad-number (counts are whole numbers"),
+        "{}",
+        out.stderr
+    );
+}

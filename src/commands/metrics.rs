@@ -307,7 +307,10 @@ fn rejection_report(diags: &Diagnostics) -> Option<(String, String)> {
     let counts = diags
         .by_code()
         .iter()
-        .map(|(code, n)| format!("{n} {code}"))
+        .map(|(code, n)| match ingest::fix_for(code) {
+            Some(fix) => format!("{n} {code} ({fix})"),
+            None => format!("{n} {code}"),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     Some((listing, counts))

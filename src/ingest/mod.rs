@@ -199,11 +199,15 @@ impl Diagnostics {
     /// How many rejected rows are kept in full; the rest are only counted.
     pub const SHOWN: usize = 20;
 
-    /// Records a rejected row.
+    /// Records a rejected row: the first [`Self::SHOWN`] are kept in full,
+    /// and beyond them the first of each code not seen yet (so a file whose
+    /// rows fail for several reasons shows one of each).
     pub fn reject(&mut self, diagnostic: Diagnostic) {
         self.rejected += 1;
-        *self.by_code.entry(diagnostic.code).or_default() += 1;
-        if self.shown.len() < Self::SHOWN {
+        let count = self.by_code.entry(diagnostic.code).or_default();
+        *count += 1;
+        let first_of_code = *count == 1;
+        if self.shown.len() < Self::SHOWN || (first_of_code && self.shown.len() < 2 * Self::SHOWN) {
             self.shown.push(diagnostic);
         }
     }
@@ -325,6 +329,29 @@ fn clip_at(text: &[u8]) -> usize {
         cut -= 1;
     }
     cut
+}
+
+/// How to fix rows rejected with `code`, for the summary a person reads when
+/// a file is refused; `None` when the message says it all.
+pub fn fix_for(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "bad-timestamp" | "no-timestamp" => {
+            "write times as RFC 3339 with an offset (2026-10-01T08:00:00Z) or Unix seconds; a time without an offset names no instant"
+        }
+        "implausible-time" => "check the time column: seconds, not milliseconds, and the exporter's clock",
+        "missing-field" | "missing-value" | "missing-label" => {
+            "every row needs ts, service (or --service), pool_size and checked_out"
+        }
+        "bad-number" | "not-a-number" => "counts are whole numbers ≥ 0 (20 or 20.0)",
+        "beyond-limit" => "values beyond poolcap's limits are not real pools (README: Limits)",
+        "bad-name" => "service and instance names are one printable line",
+        "over-capacity" => "checked_out cannot exceed pool_size + max_overflow: check max_overflow",
+        "field-count" => "every row needs as many fields as the header (a comma inside a name must be quoted)",
+        "out-of-order" => "rows of one instance may be out of order by at most policy.reorder_window",
+        "conflicting-duplicate" => "two rows of one instance at one second disagree: drop one",
+        "no-pool-size" => "the answer needs the pool-size series too ([prometheus] pool_size_metric)",
+        _ => return None,
+    })
 }
 
 /// Why one row (CSV) or line (JSON lines) was rejected: a stable code and a message.
