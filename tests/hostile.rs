@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::util::{Output, poolcap, root};
 
@@ -30,7 +30,7 @@ fn edit_config(dir: &Path, from: &str, to: &str) {
 
 /// Runs poolcap in `dir`, failing the test (instead of hanging it) after 60 s.
 fn run_bounded(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_poolcap"))
+    let child = Command::new(env!("CARGO_BIN_EXE_poolcap"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -39,15 +39,19 @@ fn run_bounded(dir: &Path, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
+    let pid = child.id();
+    // The output is read while waiting, so a large answer cannot fill the pipe.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("poolcap {args:?} did not end within 60 s");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     let output = Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -529,4 +533,87 @@ fn a_blocked_override_names_the_size_that_fits() {
     // backend beside worker at 10 + 5 → 32; worker beside backend at 25 + 13: (237 − 12 − 152) / 2 = 36 → 24.
     assert_eq!(plan["services"][0]["headroom"], 32);
     assert_eq!(plan["services"][1]["headroom"], 24);
+}
+
+/// An override written with --out is what is deployed until the next apply
+/// (issue 14): later plans and overrides start from it, apply folds it in.
+#[test]
+fn an_override_file_is_read_first_until_apply() {
+    let dir = sample_tree();
+    let out = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--to",
+            "30",
+            "--reason",
+            "ward round",
+            "--out",
+            "deploy/override.env",
+            "--config",
+            "poolcap.toml",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(dir.path().join(".poolcap-overrides.json").exists());
+    // The targets still say 20 + 10; what runs is 30 + 15.
+    let plan = run_bounded(
+        dir.path(),
+        &[
+            "plan",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            &root().join("data/metrics/2026-10.csv.gz").display().to_string(),
+            "--format",
+            "json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["services"][0]["current"]["pool_size"], 30, "{}", plan.stderr);
+    // 4 × (30 + 15) + 2 × 15 + 12 = 222 with the current sizes.
+    assert_eq!(json["budget"]["current_required"], 222);
+    let bump = run_bounded(
+        dir.path(),
+        &[
+            "override",
+            "backend",
+            "--bump",
+            "--reason",
+            "still slow",
+            "--config",
+            "poolcap.toml",
+            "--dry-run",
+        ],
+    );
+    // From 30, one step is 35 + 18: over the budget, and the error says 32 fits.
+    assert_eq!(bump.code, 4, "{}", bump.stderr);
+    assert!(
+        bump.stderr.contains("35 + 18 for backend breaks the connection budget") && bump.stderr.contains("--to 32"),
+        "{}",
+        bump.stderr
+    );
+    let apply = run_bounded(
+        dir.path(),
+        &[
+            "apply",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--metrics",
+            &root().join("data/metrics/2026-10.csv.gz").display().to_string(),
+        ],
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(!dir.path().join(".poolcap-overrides.json").exists());
+    let env = std::fs::read_to_string(dir.path().join("deploy/backend.env")).unwrap();
+    let over = std::fs::read_to_string(dir.path().join("deploy/override.env")).unwrap();
+    assert!(
+        env.contains("DB_POOL_SIZE=30") && over.contains("DB_POOL_SIZE=30"),
+        "{env}\n{over}"
+    );
 }

@@ -120,8 +120,24 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         "files": files.iter().map(|f| &f.shown).collect::<Vec<_>>(),
         "services": summary,
     });
+    // Every target, override files recorded by `override --out` included,
+    // now holds the plan: the record has done its work.
+    let fold_overrides = |printer: &mut Printer| -> anyhow::Result<()> {
+        let overrides = targets::read_overrides(&settings)?;
+        if !overrides.is_empty() {
+            targets::write_overrides(&settings, &Default::default())?;
+            printer.note(&format!(
+                "override file(s) {} now agree with the targets and are no longer read first",
+                overrides.values().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(())
+    };
     if files.is_empty() {
         printer.note("nothing to change: every target file already matches the plan");
+        if !args.change.dry_run {
+            fold_overrides(printer)?;
+        }
     } else if args.change.dry_run {
         if global.format != Format::Json {
             printer.out(&change::diff(&files, log_count))?;
@@ -132,6 +148,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         ));
     } else {
         change::write_all(&settings, &files, args.change.force, printer)?;
+        fold_overrides(printer)?;
         if let Some(store) = super::ingest::store_in_use(global) {
             change::record(&store, &entries, printer);
         }

@@ -281,6 +281,19 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         printer.note("nothing to change: the files already hold these values");
     } else {
         change::write_all(&settings, &files, args.change.force, printer)?;
+        if let Some(out) = &args.out {
+            // The override file is now what is deployed for this service:
+            // later plans and overrides read it first, until `apply`.
+            let mut overrides = targets::read_overrides(&settings)?;
+            let absolute = std::path::absolute(out).unwrap_or_else(|_| out.clone());
+            overrides.insert(service.name.clone(), absolute.display().to_string());
+            targets::write_overrides(&settings, &overrides)?;
+            printer.note(&format!(
+                "{} is recorded as {}'s deployed pool until the next apply writes it with the other targets",
+                out.display(),
+                service.name
+            ));
+        }
         if let Some(store) = super::ingest::store_in_use(global) {
             change::record(&store, &entries, printer);
         }

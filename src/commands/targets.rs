@@ -8,7 +8,7 @@
 //! `current`; with neither, the run stops with an error naming the files.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::json;
@@ -191,8 +191,80 @@ pub fn read_deployed(service: &ServiceSettings) -> anyhow::Result<Deployed> {
 }
 
 /// Every configured service's deployed state, in config order.
+///
+/// An env file written by `override --out` is, until the next `apply`, what
+/// is deployed: it joins the service's targets as the first one (the source
+/// of truth), so later plans, budgets and overrides start from it, and the
+/// next `apply` writes it with the others.
 pub fn read_all(settings: &Settings) -> anyhow::Result<Vec<Deployed>> {
-    settings.services.iter().map(read_deployed).collect()
+    let overrides = read_overrides(settings)?;
+    settings
+        .services
+        .iter()
+        .map(|service| match overrides.get(&service.name) {
+            Some(path) if Path::new(path).exists() => {
+                let env = service.targets.iter().find(|t| t.kind == TargetKind::Env);
+                let mut with_override = service.clone();
+                with_override.targets.insert(
+                    0,
+                    Target {
+                        kind: TargetKind::Env,
+                        shown: path.clone(),
+                        path: PathBuf::from(path),
+                        prefix: Vec::new(),
+                        keys: env.map(|t| t.keys.clone()).unwrap_or_else(|| {
+                            Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect()
+                        }),
+                        units: env.map(|t| t.units).unwrap_or_default(),
+                    },
+                );
+                read_deployed(&with_override)
+            }
+            _ => read_deployed(service),
+        })
+        .collect()
+}
+
+/// Where `override --out` records the files it wrote, per service (beside the config).
+pub fn overrides_path(settings: &Settings) -> PathBuf {
+    settings.dir().join(".poolcap-overrides.json")
+}
+
+/// The recorded override files: service → path.
+pub fn read_overrides(settings: &Settings) -> anyhow::Result<BTreeMap<String, String>> {
+    let path = overrides_path(settings);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{}: not a record of override files poolcap can read; remove it if no override file is deployed",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// Writes the record of override files (removed when empty).
+pub fn write_overrides(settings: &Settings, overrides: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let path = overrides_path(settings);
+    if overrides.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("{}: cannot remove", path.display()))
+            }
+            _ => Ok(()),
+        };
+    }
+    let mut text = serde_json::to_string_pretty(overrides).expect("a map serializes");
+    text.push('\n');
+    let change = write::atomic::FileChange {
+        path,
+        expect: write::atomic::Expect::Anything,
+        contents: text.into_bytes(),
+    };
+    write::atomic::replace_all(&[change], &write::atomic::WriteOptions::default())?;
+    Ok(())
 }
 
 /// The value every managed setting must have for `pool`.
