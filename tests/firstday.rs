@@ -191,3 +191,54 @@ fn a_wholly_bad_file_says_why_by_code() {
         out.stderr
     );
 }
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("data/poolcap.toml"))
+        .unwrap()
+        .replace("pool_recycle = \"1h\"", "pool_recycle = 3600");
+    std::fs::write(dir.path().join("poolcap.toml"), text).unwrap();
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "x.csv",
+    ])
+    .cwd(dir.path())
+    .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("poolcap.toml:35:16: pool.pool_recycle: invalid type"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A service whose only target is TOML has no environment variables to deploy.
+#[test]
+fn an_override_names_the_keys_of_the_file_the_service_has() {
+    let out = poolcap(&[
+        "override",
+        "worker",
+        "--bump",
+        "--reason",
+        "x",
+        "--config",
+        "data/poolcap.toml",
+        "--dry-run",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Deploy deploy/worker.toml with these settings under database.pool:\n  pool_size = 15\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("DB_POOL_SIZE"), "{}", out.stdout);
+}

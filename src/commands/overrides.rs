@@ -220,13 +220,14 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     let log_count = log_files.len();
     files.extend(log_files);
 
-    // What to deploy, in the service's env key names.
-    let env_keys: Vec<(Setting, String)> = service
+    // What to deploy: in the service's env key names when it has an env
+    // target (or with --out, which writes one), else in the keys of the file
+    // it does have (a TOML-only service has no environment variables).
+    let env_target = service.targets.iter().find(|t| t.kind == TargetKind::Env);
+    let file_target = service
         .targets
-        .iter()
-        .find(|t| t.kind == TargetKind::Env)
-        .map(|t| t.keys.clone())
-        .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
+        .first()
+        .filter(|_| env_target.is_none() && args.out.is_none());
     let mut deploy = String::new();
     let _ = writeln!(
         deploy,
@@ -241,14 +242,34 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
         budget.limit,
         if budget.ok { ", ok" } else { ", OVER BUDGET" }
     );
-    let _ = writeln!(
-        deploy,
-        "Deploy these environment variables to every {} container:",
-        service.name
-    );
-    for (setting, key) in &env_keys {
-        if let Some(v) = values.get(setting) {
-            let _ = writeln!(deploy, "  {key}={v}");
+    match file_target {
+        Some(t) => {
+            let at = if t.prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" under {}", t.prefix.join("."))
+            };
+            let _ = writeln!(deploy, "Deploy {} with these settings{at}:", t.shown);
+            for (setting, key) in &t.keys {
+                if let Some(v) = values.get(setting) {
+                    let _ = writeln!(deploy, "  {key} = {v}");
+                }
+            }
+        }
+        None => {
+            let env_keys: Vec<(Setting, String)> = env_target
+                .map(|t| t.keys.clone())
+                .unwrap_or_else(|| Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect());
+            let _ = writeln!(
+                deploy,
+                "Deploy these environment variables to every {} container:",
+                service.name
+            );
+            for (setting, key) in &env_keys {
+                if let Some(v) = values.get(setting) {
+                    let _ = writeln!(deploy, "  {key}={v}");
+                }
+            }
         }
     }
     let _ = writeln!(

@@ -219,11 +219,21 @@ pub(super) fn parse(path: &Path, text: &str, services_required: bool) -> Result<
             }
             None => (None, None),
         };
+        // A value of the wrong type: name its key, which serde's message does not.
+        let key = err.span().and_then(|span| {
+            toml_edit::Document::parse(text)
+                .ok()
+                .and_then(|doc| key_at(doc.as_table(), span.start, ""))
+        });
+        let message = err.message().trim().to_string();
         ConfigError::Parse {
             path: path.to_path_buf(),
             line,
             column,
-            message: err.message().trim().to_string(),
+            message: match key {
+                Some(key) => format!("{key}: {message}"),
+                None => message,
+            },
         }
     })?;
     let loc = Locator {
@@ -232,6 +242,43 @@ pub(super) fn parse(path: &Path, text: &str, services_required: bool) -> Result<
         doc: toml_edit::Document::parse(text).ok(),
     };
     validate(raw, &loc, services_required)
+}
+
+/// The dotted key (with array indices) whose value holds byte `offset`.
+fn key_at(table: &toml_edit::Table, offset: usize, prefix: &str) -> Option<String> {
+    for (key, item) in table.iter() {
+        let path = if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match item {
+            toml_edit::Item::Table(t) => {
+                if let Some(found) = key_at(t, offset, &path) {
+                    return Some(found);
+                }
+            }
+            toml_edit::Item::ArrayOfTables(array) => {
+                for (i, t) in array.iter().enumerate() {
+                    if let Some(found) = key_at(t, offset, &format!("{path}[{i}]")) {
+                        return Some(found);
+                    }
+                }
+            }
+            toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
+                if t.span().is_some_and(|s| s.contains(&offset)) {
+                    return key_at(&t.clone().into_table(), offset, &path).or(Some(path));
+                }
+            }
+            toml_edit::Item::Value(v) => {
+                if v.span().is_some_and(|s| s.contains(&offset)) {
+                    return Some(path);
+                }
+            }
+            toml_edit::Item::None => {}
+        }
+    }
+    None
 }
 
 fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64) -> Result<f64, ConfigError> {
