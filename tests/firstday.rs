@@ -179,14 +179,15 @@ fn a_wholly_bad_file_says_why_by_code() {
         "{}",
         out.stderr
     );
+    assert!(out.stderr.contains("1 bad-number, 30 bad-timestamp"), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("30 bad-timestamp (write times as RFC 3339 with an offset"),
+            .contains("\n  to fix bad-timestamp: write times as RFC 3339 with an offset"),
         "{}",
         out.stderr
     );
     assert!(
-        out.stderr.contains("1 bad-number (counts are whole numbers"),
+        out.stderr.contains("\n  to fix bad-number: counts are whole numbers"),
         "{}",
         out.stderr
     );

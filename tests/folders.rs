@@ -290,3 +290,32 @@ fn a_broken_report_template_is_a_config_error() {
         assert!(!dir.path().join("r").exists());
     }
 }
+
+/// `export … --out LINK` writes through the link (issue 13).
+#[test]
+fn export_writes_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/poolcap.yml"), "old\n").unwrap();
+    std::os::unix::fs::symlink("rules/poolcap.yml", dir.path().join("current.yml")).unwrap();
+    let config = root().join("data/poolcap.toml");
+    let out = poolcap(&[
+        "export",
+        "prometheus-rules",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        "current.yml",
+    ])
+    .cwd(dir.path())
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("current.yml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let rules = std::fs::read_to_string(dir.path().join("rules/poolcap.yml")).unwrap();
+    assert!(rules.contains("groups:"), "{rules}");
+}

@@ -138,7 +138,7 @@ pub struct MetricsArgs {
     #[arg(long)]
     pub lenient: bool,
     /// The most distinct service/instance pairs to read (each costs about
-    /// 1.6 KB of memory); more fails the run before memory runs out.
+    /// 2.3 KB of memory); more fails the run before memory runs out.
     #[arg(long, value_name = "N", env = "POOLCAP_MAX_SERIES", default_value_t = crate::ingest::DEFAULT_MAX_SERIES)]
     pub max_series: usize,
 }

@@ -218,7 +218,7 @@ pub fn load(
     if let Err(e) = read_result {
         // A file with no valid sample: say why its rows were rejected.
         return Err(match rejection_report(&diags) {
-            Some((listing, counts)) => anyhow::anyhow!("{listing}\n{e}: {counts}"),
+            Some(r) => anyhow::anyhow!("{}\n{e}: {}{}", r.listing, r.counts, r.fixes),
             None => e,
         });
     }
@@ -251,17 +251,21 @@ pub fn load(
             settings.path.display()
         ));
     }
-    if let Some((listing, counts)) = rejection_report(&diags) {
+    if let Some(r) = rejection_report(&diags) {
         if !args.lenient {
             bail!(
-                "{listing}\n{} bad row(s) ({counts}); fix them, or pass --lenient to skip them",
-                diags.rejected()
+                "{}\n{} bad row(s) ({}); fix them, or pass --lenient to skip them{}",
+                r.listing,
+                diags.rejected(),
+                r.counts,
+                r.fixes
             );
         }
-        printer.warn(&listing);
+        printer.warn(&r.listing);
         printer.warn(&format!(
-            "skipped {} bad row(s) ({counts}) under --lenient",
-            diags.rejected()
+            "skipped {} bad row(s) ({}) under --lenient",
+            diags.rejected(),
+            r.counts
         ));
     }
     if analysed.used == 0 {
@@ -288,9 +292,19 @@ pub fn load(
     })
 }
 
+/// Rejected rows, worded for a person.
+struct Rejections {
+    /// The first rows in full, one a line.
+    listing: String,
+    /// `N code, …`.
+    counts: String,
+    /// One line per code with a known fix, each starting with a newline.
+    fixes: String,
+}
+
 /// The rejected rows for a person: the first ones in full (file:line, reason,
 /// code), "… and N more", and the counts by code. `None` when none was rejected.
-fn rejection_report(diags: &Diagnostics) -> Option<(String, String)> {
+fn rejection_report(diags: &Diagnostics) -> Option<Rejections> {
     if diags.rejected() == 0 {
         return None;
     }
@@ -307,13 +321,19 @@ fn rejection_report(diags: &Diagnostics) -> Option<(String, String)> {
     let counts = diags
         .by_code()
         .iter()
-        .map(|(code, n)| match ingest::fix_for(code) {
-            Some(fix) => format!("{n} {code} ({fix})"),
-            None => format!("{n} {code}"),
-        })
+        .map(|(code, n)| format!("{n} {code}"))
         .collect::<Vec<_>>()
         .join(", ");
-    Some((listing, counts))
+    let fixes: Vec<String> = diags
+        .by_code()
+        .keys()
+        .filter_map(|code| ingest::fix_for(code).map(|fix| format!("  to fix {code}: {fix}")))
+        .collect();
+    Some(Rejections {
+        listing,
+        counts,
+        fixes: fixes.iter().map(|f| format!("\n{f}")).collect(),
+    })
 }
 
 /// Reads the analysed months' samples from the history store at `location`.
