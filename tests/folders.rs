@@ -95,6 +95,14 @@ fn an_empty_folder_then_the_same_review_again_then_through_a_link() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(dir.path().join("review/report.md").exists());
     assert!(dir.path().join("review/.poolcap-review").exists());
+    // Months without a sample say so, not 0.0 % (issue 14).
+    let md = std::fs::read_to_string(dir.path().join("review/report.md")).unwrap();
+    assert!(md.contains("| mean in 2026-09 | no data |"), "{md}");
+    let html = std::fs::read_to_string(dir.path().join("review/report.html")).unwrap();
+    assert!(
+        html.contains("<th>mean in 2026-09</th><td class=\"num\">no data</td>"),
+        "{html}"
+    );
     // Poolcap's own review is replaced whole: a file added since is gone.
     std::fs::write(dir.path().join("review/stale.txt"), "old").unwrap();
     let again = review(dir.path(), "review");
@@ -123,12 +131,7 @@ fn an_empty_folder_then_the_same_review_again_then_through_a_link() {
 
 #[test]
 fn reading_commands_never_create_a_store() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(root().join("data/poolcap.toml"), dir.path().join("poolcap.toml")).unwrap();
-    std::fs::create_dir(dir.path().join("deploy")).unwrap();
-    for f in ["backend.env", "values.yaml", "worker.toml"] {
-        std::fs::copy(root().join("data/deploy").join(f), dir.path().join("deploy").join(f)).unwrap();
-    }
+    let dir = crate::util::sample_tree();
     for args in [
         vec!["plan", "--config", "poolcap.toml", "--month", "2026-10"],
         vec!["alerts", "--config", "poolcap.toml"],

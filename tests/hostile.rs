@@ -7,18 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{Output, poolcap, root};
-
-/// A copy of the sample deployment (config and targets) in a temporary folder.
-fn sample_tree() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(root().join("data/poolcap.toml"), dir.path().join("poolcap.toml")).unwrap();
-    std::fs::create_dir(dir.path().join("deploy")).unwrap();
-    for f in ["backend.env", "values.yaml", "worker.toml"] {
-        std::fs::copy(root().join("data/deploy").join(f), dir.path().join("deploy").join(f)).unwrap();
-    }
-    dir
-}
+use crate::util::{Output, poolcap, root, sample_tree};
 
 /// Replaces `from` by `to` in the tree's config.
 fn edit_config(dir: &Path, from: &str, to: &str) {

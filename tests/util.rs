@@ -149,3 +149,16 @@ pub fn sample_plan(month: &str, extra: &[&str]) -> Output {
     args.extend(extra);
     poolcap(&args).run()
 }
+
+/// A copy of the sample deployment (config and target files) in a temporary
+/// folder, for tests that write or edit it.
+#[allow(dead_code)]
+pub fn sample_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("data/poolcap.toml"), dir.path().join("poolcap.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    for f in ["backend.env", "values.yaml", "worker.toml"] {
+        std::fs::copy(root().join("data/deploy").join(f), dir.path().join("deploy").join(f)).unwrap();
+    }
+    dir
+}
