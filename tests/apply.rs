@@ -473,3 +473,125 @@ fn apply_and_override_are_recorded_in_the_history_store() {
     assert!(changes[0].0.starts_with("backend:2026-10:20+10>25+13:"));
     assert!(changes[1].0.starts_with("backend:incident-INC-1:25+13>30+15:"));
 }
+
+/// A deployment of `n` services `svc-0000…`, each with its own env target at
+/// 20 + 10 and a month of 3-hourly samples at 14 of 20 (so each escalates to
+/// 25 + 13), all writing to one change log (as `benches/apply_scale.py`).
+struct ManyServices {
+    dir: tempfile::TempDir,
+}
+
+impl ManyServices {
+    fn new(n: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("deploy")).unwrap();
+        let mut config = String::from("[policy]\ntimezone = \"UTC\"\n[database]\nmax_connections = 262143\n");
+        let mut csv = String::from(
+            "ts,service,instance,pool_size,max_overflow,checked_out,checked_in,overflow,waiting,timeouts\n",
+        );
+        let (start, end, step) = (1_790_812_800_i64, 1_793_491_200_i64, 3 * 3600);
+        for i in 0..n {
+            let name = format!("svc-{i:04}");
+            config.push_str(&format!(
+                "[[services]]\nname = \"{name}\"\nreplicas = 1\nprocesses_per_replica = 1\n[services.targets]\nenv = {{ path = \"deploy/{name}.env\" }}\nchangelog = \"CHANGELOG-capacity.md\"\n"
+            ));
+            std::fs::write(
+                dir.path().join(format!("deploy/{name}.env")),
+                "DB_POOL_SIZE=20\nDB_MAX_OVERFLOW=10\n",
+            )
+            .unwrap();
+            let mut ts = start - step;
+            while ts < end + step {
+                csv.push_str(&format!("{ts},{name},{name}-0,20,10,14,6,0,0,0\n"));
+                ts += step;
+            }
+        }
+        std::fs::write(dir.path().join("poolcap.toml"), config).unwrap();
+        std::fs::write(dir.path().join("metrics.csv"), csv).unwrap();
+        ManyServices { dir }
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let config = self.dir.path().join("poolcap.toml").display().to_string();
+        let metrics = self.dir.path().join("metrics.csv").display().to_string();
+        let mut args = vec![
+            "apply",
+            "--month",
+            "2026-10",
+            "--author",
+            "A",
+            "--config",
+            &config,
+            "--metrics",
+            &metrics,
+        ];
+        args.extend(extra);
+        poolcap(&args).cwd(self.dir.path()).run()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("CHANGELOG-capacity.md")).unwrap_or_default()
+    }
+}
+
+/// The services of the log's entries, top to bottom.
+fn logged_services(log: &str) -> Vec<String> {
+    log.split("<!-- poolcap:id=")
+        .skip(1)
+        .map(|e| e.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn services_sharing_a_change_log_get_one_entry_each_newest_first() {
+    let d = ManyServices::new(5);
+    let out = d.apply(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let log = d.log();
+    assert!(log.starts_with("# Connection-pool capacity change log\n"), "{log}");
+    // Each service's entry goes in as the newest: the last service ends up first.
+    assert_eq!(
+        logged_services(&log),
+        ["svc-0004", "svc-0003", "svc-0002", "svc-0001", "svc-0000"]
+    );
+
+    // The targets put back, the log kept: the files change again but every
+    // entry is already in the log, so the log is left as it is.
+    for i in [1, 3] {
+        std::fs::write(
+            d.dir.path().join(format!("deploy/svc-{i:04}.env")),
+            "DB_POOL_SIZE=20\nDB_MAX_OVERFLOW=10\n",
+        )
+        .unwrap();
+    }
+    let out = d.apply(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("wrote deploy/svc-0001.env"), "{}", out.stderr);
+    assert!(!out.stderr.contains("CHANGELOG"), "{}", out.stderr);
+    assert_eq!(d.log(), log);
+}
+
+/// Issue 13: adding each service's entry to a shared log used to search and
+/// rebuild the whole log per service (2 000 services: a minute in a release
+/// build, many minutes in this debug one). Built once, it takes a few seconds.
+#[test]
+fn two_thousand_services_sharing_one_log_apply_in_linear_time() {
+    let d = ManyServices::new(2000);
+    let started = std::time::Instant::now();
+    let out = d.apply(&["--dry-run"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("2001 file(s) would change"), "{}", out.stderr);
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "apply --dry-run took {took:?}"
+    );
+    let out = d.apply(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let services = logged_services(&d.log());
+    assert_eq!(services.len(), 2000);
+    assert_eq!(
+        (services[0].as_str(), services[1999].as_str()),
+        ("svc-1999", "svc-0000")
+    );
+}

@@ -26,7 +26,12 @@ const TOML_CHANGES: [(&str, Value); 6] = [
 
 fn cases(kind: &str) -> Vec<PathBuf> {
     let dir = crate::util::root().join("tests/fixtures").join(kind);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // Each case is a folder (beside them, a `.gitattributes` keeps their bytes).
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
     cases

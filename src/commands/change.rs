@@ -2,7 +2,7 @@
 //! entry, the dry-run diff with secrets masked, and the locked all-or-nothing
 //! write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -102,10 +102,23 @@ pub fn sizes(pool: crate::config::PoolSize) -> Sizes {
     }
 }
 
-/// Change-log files being built up in one run (several services may share one).
+/// Change-log files being built up in one run (several services may share
+/// one). Each log is read once and its ids gathered once; the new entries are
+/// collected and the new text built once in [`ChangeLogs::into_pending`], so a
+/// run costs the same whether its services share one log or have one each.
 #[derive(Default)]
 pub struct ChangeLogs {
-    logs: BTreeMap<PathBuf, (Option<String>, String)>,
+    logs: BTreeMap<PathBuf, PendingLog>,
+    /// The entry template, read on first use.
+    template: Option<String>,
+}
+
+/// One change log: its text as read, the ids it holds (read and added), and
+/// the rendered entries to insert, in the order they were added.
+struct PendingLog {
+    before: Option<String>,
+    ids: HashSet<String>,
+    new: Vec<String>,
 }
 
 impl ChangeLogs {
@@ -118,23 +131,39 @@ impl ChangeLogs {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e).with_context(|| format!("{}: cannot read the change log", path.display())),
             };
-            let text = before.clone().unwrap_or_default();
-            self.logs.insert(path.to_path_buf(), (before, text));
+            let ids = before
+                .as_deref()
+                .map(|t| changelog::ids(t).into_iter().map(str::to_string).collect())
+                .unwrap_or_default();
+            self.logs.insert(
+                path.to_path_buf(),
+                PendingLog {
+                    before,
+                    ids,
+                    new: Vec::new(),
+                },
+            );
         }
-        let (_, text) = self.logs.get_mut(path).expect("inserted above");
-        if changelog::contains(text, &entry.id) {
+        let log = self.logs.get_mut(path).expect("inserted above");
+        if log.holds(&entry.id) {
             return Ok(false);
         }
-        let template = match &settings.changelog_template {
-            Some(p) => std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read the change-log template", p.display()))?,
-            None => changelog::DEFAULT_TEMPLATE.to_string(),
-        };
-        let rendered = changelog::render(&template, entry).with_context(|| match &settings.changelog_template {
+        if self.template.is_none() {
+            self.template = Some(match &settings.changelog_template {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read the change-log template", p.display()))?,
+                None => changelog::DEFAULT_TEMPLATE.to_string(),
+            });
+        }
+        let template = self.template.as_deref().unwrap_or(changelog::DEFAULT_TEMPLATE);
+        let rendered = changelog::render(template, entry).with_context(|| match &settings.changelog_template {
             Some(p) => format!("{}: cannot render a change-log entry", p.display()),
             None => "the built-in change-log template".to_string(),
         })?;
-        *text = changelog::insert(Some(text.as_str()), &rendered);
+        // A site's template may mark more ids than the entry's own.
+        log.ids
+            .extend(changelog::ids(&rendered).into_iter().map(str::to_string));
+        log.new.push(rendered);
         Ok(true)
     }
 
@@ -142,17 +171,29 @@ impl ChangeLogs {
     pub fn into_pending(self, settings: &Settings) -> Vec<PendingFile> {
         self.logs
             .into_iter()
-            .filter(|(_, (before, after))| before.as_deref() != Some(after.as_str()))
-            .map(|(path, (before, after))| PendingFile {
+            .filter(|(_, log)| !log.new.is_empty())
+            .map(|(path, log)| PendingFile {
                 shown: path.strip_prefix(settings.dir()).unwrap_or(&path).display().to_string(),
+                after: changelog::insert_all(log.before.as_deref(), &log.new),
                 path,
-                before,
-                after,
+                before: log.before,
                 managed_keys: Vec::new(),
                 prefix: Vec::new(),
                 kind: TargetKind::Env,
             })
             .collect()
+    }
+}
+
+impl PendingLog {
+    /// Whether the log (as read, or with the entries added this run) holds `id`.
+    fn holds(&self, id: &str) -> bool {
+        if id.contains(" -->") {
+            // Not a whole id between a marker and ` -->`: look for it as text.
+            return self.before.as_deref().is_some_and(|t| changelog::contains(t, id))
+                || self.new.iter().any(|e| changelog::contains(e, id));
+        }
+        self.ids.contains(id)
     }
 }
 

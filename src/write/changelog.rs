@@ -159,6 +159,24 @@ pub fn contains(log: &str, id: &str) -> bool {
     log.contains(&format!("{MARKER}{id} -->"))
 }
 
+/// Every entry id marked in `text`: for each `<!-- poolcap:id=` the text up to
+/// the next ` -->`. For an id without ` -->` in it, `ids(log).contains(id)` is
+/// [`contains`]`(log, id)`, in one pass over the log however many ids are
+/// looked up.
+pub fn ids(text: &str) -> std::collections::HashSet<&str> {
+    let mut found = std::collections::HashSet::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find(MARKER) {
+        let start = from + at + MARKER.len();
+        if let Some(end) = text[start..].find(" -->") {
+            found.insert(&text[start..start + end]);
+        }
+        // Markers may overlap (`<!-- poolcap:id=<!-- poolcap:id=x -->`).
+        from = from + at + 1;
+    }
+    found
+}
+
 /// The log with `entry` inserted as the newest (before every earlier entry, after
 /// the header); a new log starts with [`HEADER`].
 pub fn insert(log: Option<&str>, entry: &str) -> String {
@@ -175,6 +193,42 @@ pub fn insert(log: Option<&str>, entry: &str) -> String {
             out
         }
     }
+}
+
+/// The log with `entries` inserted in turn, each as the newest: the same text
+/// as folding [`insert`] over them (so the last one ends up first), built once.
+pub fn insert_all(log: Option<&str>, entries: &[String]) -> String {
+    let log = match log {
+        Some(l) if !l.trim().is_empty() => l,
+        _ => HEADER,
+    };
+    if entries.is_empty() {
+        return log.to_string();
+    }
+    let size = log.len() + entries.iter().map(|e| e.len() + 1).sum::<usize>() + 2;
+    let mut out = String::with_capacity(size);
+    match log.find(MARKER) {
+        Some(at) => {
+            out.push_str(&log[..at]);
+            for e in entries.iter().rev() {
+                out.push_str(e);
+                out.push('\n');
+            }
+            out.push_str(&log[at..]);
+        }
+        None => {
+            // The first insert appends after a blank line; each later one goes
+            // before the previous, whose marker is now the first.
+            out.push_str(log.trim_end());
+            out.push_str("\n\n");
+            for e in entries[1..].iter().rev() {
+                out.push_str(e);
+                out.push('\n');
+            }
+            out.push_str(&entries[0]);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -231,6 +285,55 @@ mod tests {
         let b = log.find("poolcap:id=b").unwrap();
         assert!(b < a, "newest first:\n{log}");
         assert!(contains(&log, "a") && contains(&log, "b") && !contains(&log, "c"));
+    }
+
+    #[test]
+    fn insert_all_is_insert_folded() {
+        let rendered = |id: &str| render(DEFAULT_TEMPLATE, &entry(id)).unwrap();
+        let site = |id: &str| format!("{MARKER}{id} -->\n{id}\n");
+        let one = insert(None, &rendered("old"));
+        let logs = [
+            None,
+            Some(""),
+            Some("  \n"),
+            Some("# My log\n\nno entries yet\n\n\n"),
+            Some("# My log"),
+            Some(one.as_str()),
+        ];
+        for log in logs {
+            for entries in [
+                vec![],
+                vec![rendered("a")],
+                vec![rendered("a"), rendered("b"), rendered("c")],
+                vec![site("x"), site("y")],
+            ] {
+                let folded = entries
+                    .iter()
+                    .fold(log.map(str::to_string), |l, e| Some(insert(l.as_deref(), e)));
+                let expected = match (&folded, log, entries.is_empty()) {
+                    (_, _, false) => folded.unwrap(),
+                    (_, Some(l), true) if !l.trim().is_empty() => l.to_string(),
+                    _ => HEADER.to_string(),
+                };
+                assert_eq!(
+                    insert_all(log, &entries),
+                    expected,
+                    "{log:?} + {} entries",
+                    entries.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ids_finds_what_contains_finds() {
+        let log = format!(
+            "{HEADER}\n{MARKER}a:1 -->\nbody {MARKER}b:2 --> more\n{MARKER}{MARKER}c -->\n{MARKER}unterminated"
+        );
+        let ids = ids(&log);
+        for id in ["a:1", "b:2", "c", &format!("{MARKER}c"), "a", "unterminated", "d"] {
+            assert_eq!(ids.contains(id), contains(&log, id), "{id}");
+        }
     }
 
     #[test]

@@ -6,6 +6,13 @@
 //! added to the table at the prefix (created when missing); a prefix that runs
 //! into a value that is not a table is an error naming the path. A byte order
 //! mark at the start is kept.
+//!
+//! Line endings: `toml_edit` writes every line it formats with LF, so the
+//! output is put back on the input's endings ([`keep_line_endings`]). Each line
+//! that is still there (the same text, or a value changed in place) keeps its
+//! own ending, CRLF or LF; a line poolcap adds takes the ending of the file's
+//! first line (the rule of the `.env` editor). A file without a CR is returned
+//! as `toml_edit` wrote it, and a CR inside a multi-line string is never touched.
 
 use toml_edit::{DocumentMut, Item, Table};
 
@@ -147,7 +154,7 @@ pub fn edit(text: &str, prefix: &[&str], changes: &[(&str, Value)]) -> Result<St
     }
     // toml_edit skips a byte order mark when parsing and never writes one.
     let bom = if text.starts_with('\u{feff}') { "\u{feff}" } else { "" };
-    let out = format!("{bom}{doc}");
+    let out = keep_line_endings(text, &format!("{bom}{doc}"));
     // Nothing asked for a change: hand back the input byte for byte.
     if read(&out, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
         == read(text, prefix, &changes.iter().map(|c| c.0).collect::<Vec<_>>())?
@@ -155,6 +162,59 @@ pub fn edit(text: &str, prefix: &[&str], changes: &[(&str, Value)]) -> Result<St
         return Ok(text.to_string());
     }
     Ok(out)
+}
+
+/// `out` (an edit of `input`) with each line ending as it ends in `input`:
+/// lines are matched by their text without the ending; a matched or replaced
+/// line takes its input line's ending, an added line (and a final newline the
+/// input lacked) the ending of the input's first line.
+fn keep_line_endings(input: &str, out: &str) -> String {
+    if !input.contains('\r') {
+        return out.to_string();
+    }
+    let old = lines(input);
+    let new = lines(out);
+    let added = match old.first() {
+        Some((_, "\r\n")) => "\r\n",
+        _ => "\n",
+    };
+    let old_text: Vec<&str> = old.iter().map(|l| l.0).collect();
+    let new_text: Vec<&str> = new.iter().map(|l| l.0).collect();
+    let mut result = String::with_capacity(out.len() + new.len());
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old_text, &new_text) {
+        let (tag, old_range, new_range) = op.as_tag_tuple();
+        for (i, (line, ending)) in new[new_range].iter().enumerate() {
+            result.push_str(line);
+            if ending.is_empty() {
+                continue;
+            }
+            let kept = match tag {
+                similar::DiffTag::Equal | similar::DiffTag::Replace if i < old_range.len() => {
+                    old[old_range.start + i].1
+                }
+                _ => "",
+            };
+            result.push_str(if kept.is_empty() { added } else { kept });
+        }
+    }
+    result
+}
+
+/// Each line of `text` as (text, ending): the ending is `\r\n`, `\n`, or empty
+/// for a last line without one.
+fn lines(text: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (line, ending, next) = match rest.find('\n') {
+            Some(i) if i > 0 && rest.as_bytes()[i - 1] == b'\r' => (&rest[..i - 1], "\r\n", &rest[i + 1..]),
+            Some(i) => (&rest[..i], "\n", &rest[i + 1..]),
+            None => (rest, "", ""),
+        };
+        out.push((line, ending));
+        rest = next;
+    }
+    out
 }
 
 fn read_scalar(v: &toml_edit::Value) -> Option<String> {
@@ -226,6 +286,45 @@ mod tests {
     fn unchanged_means_byte_identical() {
         let text = "[pool]\npool_size   =   20   # odd spacing\n";
         assert_eq!(edit(text, &["pool"], &[("pool_size", Value::Int(20))]).unwrap(), text);
+    }
+
+    #[test]
+    fn crlf_lines_keep_crlf() {
+        let text = "# app\r\n[database.pool]\r\npool_size = 20 # c\r\n\r\n[other]\r\nx = [\r\n 1,\r\n]\r\n";
+        let out = edit(
+            text,
+            &["database", "pool"],
+            &[("pool_size", Value::Int(25)), ("pool_timeout", Value::Int(30))],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "# app\r\n[database.pool]\r\npool_size = 25 # c\r\npool_timeout = 30\r\n\r\n[other]\r\nx = [\r\n 1,\r\n]\r\n"
+        );
+        // A missing final newline is added (as for LF files), in the file's ending.
+        let out = edit("[pool]\r\npool_size = 20", &["pool"], &[("pool_size", Value::Int(25))]).unwrap();
+        assert_eq!(out, "[pool]\r\npool_size = 25\r\n");
+    }
+
+    #[test]
+    fn mixed_endings_are_kept_line_by_line() {
+        let text = "a = 1\n[pool]\r\npool_size = 20\nmax_overflow = 10\r\ns = \"\"\"x\r\ny\ny\"\"\"\n";
+        let out = edit(
+            text,
+            &["pool"],
+            &[
+                ("pool_size", Value::Int(25)),
+                ("max_overflow", Value::Int(13)),
+                ("pool_pre_ping", Value::Bool(true)),
+            ],
+        )
+        .unwrap();
+        // Added lines take the first line's ending (LF here).
+        assert_eq!(
+            out,
+            "a = 1\n[pool]\r\npool_size = 25\nmax_overflow = 13\r\ns = \"\"\"x\r\ny\ny\"\"\"\npool_pre_ping = true\n"
+        );
+        assert_eq!(lines("a\r\nb\nc"), vec![("a", "\r\n"), ("b", "\n"), ("c", "")]);
     }
 
     #[test]
