@@ -977,7 +977,7 @@ ORDER BY month DESC, service";
 
 /// Decisions for `history` (PostgreSQL). $1 service, $2 since, $3 until (each may be NULL).
 const PG_DECISIONS: &str = "
-SELECT service, month, to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), plan::text
+SELECT service, month, to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), plan::text
 FROM decisions
 WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR month >= $2) AND ($3::text IS NULL OR month <= $3)
 ORDER BY month DESC, service";
@@ -994,7 +994,7 @@ ORDER BY julianday(applied_at) DESC, rowid DESC";
 
 /// Changes for `history` (PostgreSQL), filtered on the month of the entry's date.
 const PG_CHANGES: &str = "
-SELECT id, service, kind, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), change::text
+SELECT id, service, kind, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), change::text
 FROM applied_changes
 WHERE ($1::text IS NULL OR service = $1)
   AND ($2::text IS NULL OR left(change->>'date', 7) >= $2)
