@@ -22,6 +22,7 @@ fn help_snapshots() {
         vec!["review", "--help"],
         vec!["probe", "--help"],
         vec!["ingest", "metrics", "--help"],
+        vec!["history", "--help"],
         vec!["apply", "--help"],
         vec!["override", "--help"],
         vec!["alerts", "--help"],

@@ -10,6 +10,7 @@ mod edits;
 mod export;
 mod firstday;
 mod folders;
+mod history;
 mod hostile;
 mod mask;
 mod plan;

@@ -6,14 +6,14 @@ use sqlx::Connection;
 use crate::util::{Output, SAMPLE_METRICS, october_plan_json, poolcap, root, sample_csv, sample_outcome};
 
 /// A store for one test: a SQLite file in a temp dir, or a new PostgreSQL database.
-struct TestStore {
-    location: String,
+pub struct TestStore {
+    pub location: String,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
 impl TestStore {
-    fn sqlite() -> Self {
+    pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
         TestStore {
             location: dir.path().join("poolcap.db").display().to_string(),
@@ -22,7 +22,7 @@ impl TestStore {
         }
     }
 
-    fn postgres(name: &str) -> Option<Self> {
+    pub fn postgres(name: &str) -> Option<Self> {
         let base = match std::env::var("POOLCAP_TEST_POSTGRES_URL") {
             Ok(u) if !u.is_empty() => u,
             _ => {
@@ -41,7 +41,7 @@ impl TestStore {
         })
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         let mut all = args.to_vec();
         all.extend(["--store", &self.location]);
         poolcap(&all).run()

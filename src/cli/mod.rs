@@ -101,6 +101,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Store metrics in the history store (idempotent, one transaction per file).
     Ingest(IngestArgs),
+    /// List the decisions and applied changes recorded in the history store, newest first.
+    History(HistoryArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
 }
@@ -458,6 +460,34 @@ pub struct ProbeArgs {
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,
+}
+
+/// `poolcap history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Only from this month on: decisions for it, changes dated in it or later.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub since: Option<String>,
+    /// Only up to this month, inclusive.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub until: Option<String>,
+    /// What to list.
+    #[arg(long, value_enum, default_value_t = HistoryKind::All)]
+    pub kind: HistoryKind,
+}
+
+/// What `history` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryKind {
+    /// The monthly decisions `review` recorded.
+    Decisions,
+    /// The changes `apply` and `override` wrote.
+    Changes,
+    /// Both.
+    All,
 }
 
 /// `poolcap ingest`.

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod change;
 pub mod export;
 pub mod generate;
+pub mod history;
 pub mod ingest;
 pub mod metrics;
 pub mod overrides;
@@ -42,6 +43,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),
+        Command::History(args) => history::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod charts;
 pub mod grafana;
+pub mod history;
 pub mod markdown;
 pub mod plan;
 pub mod probe;

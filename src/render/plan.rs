@@ -304,7 +304,8 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn pad(rows: &[Vec<String>]) -> String {
+/// Rows as columns two spaces apart, each as wide as its widest cell.
+pub(crate) fn pad(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();

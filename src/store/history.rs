@@ -114,12 +114,21 @@ impl Store {
     /// Opens a store that must already exist, for commands that only read: a
     /// SQLite file that is not there is an error, never created empty.
     pub async fn open_existing(location: &str) -> Result<Store, StoreError> {
+        Store::open_existing_or(
+            location,
+            "there is no history store here; read metric files with --metrics FILE…, or make the store with `poolcap ingest metrics FILE…`",
+        )
+        .await
+    }
+
+    /// [`Store::open_existing`], saying `missing` when the SQLite file is not there.
+    pub async fn open_existing_or(location: &str, missing: &str) -> Result<Store, StoreError> {
         let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let path = location.strip_prefix("sqlite://").unwrap_or(location);
         if !is_postgres && !Path::new(path).exists() {
             return Err(StoreError {
                 store: redact_urls(location),
-                reason: "there is no history store here; read metric files with --metrics FILE…, or make the store with `poolcap ingest metrics FILE…`".into(),
+                reason: missing.to_string(),
             });
         }
         Store::open(location).await
@@ -832,6 +841,86 @@ impl Store {
         Ok(rows)
     }
 
+    /// The stored decisions, newest month first (then by service), as
+    /// [`HistoryFilter`] narrows them.
+    pub async fn decisions(&self, filter: &HistoryFilter) -> Result<Vec<StoredDecision>, StoreError> {
+        let rows = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(SQLITE_DECISIONS)
+                .bind(filter.service.as_deref())
+                .bind(filter.since.as_deref())
+                .bind(filter.until.as_deref())
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.error(e))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect::<Vec<(String, String, String, String)>>(),
+            Backend::Postgres(pool) => sqlx::query(PG_DECISIONS)
+                .bind(filter.service.as_deref())
+                .bind(filter.since.as_deref())
+                .bind(filter.until.as_deref())
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.error(e))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect(),
+        };
+        rows.into_iter()
+            .map(|(service, month, decided_at, plan)| {
+                let plan = serde_json::from_str(&plan).map_err(|e| {
+                    self.error(format!("the decision of {service} for {month} is not JSON: {e}").as_str())
+                })?;
+                Ok(StoredDecision {
+                    service,
+                    month,
+                    decided_at,
+                    plan,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored changes, most recently recorded first, as [`HistoryFilter`]
+    /// narrows them (its months are those of the entries' dates).
+    pub async fn change_entries(&self, filter: &HistoryFilter) -> Result<Vec<StoredChange>, StoreError> {
+        let rows = match &self.backend {
+            Backend::Sqlite(pool) => sqlx::query(SQLITE_CHANGES)
+                .bind(filter.service.as_deref())
+                .bind(filter.since.as_deref())
+                .bind(filter.until.as_deref())
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.error(e))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .collect::<Vec<(String, String, String, String, String)>>(),
+            Backend::Postgres(pool) => sqlx::query(PG_CHANGES)
+                .bind(filter.service.as_deref())
+                .bind(filter.since.as_deref())
+                .bind(filter.until.as_deref())
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.error(e))?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+                .collect(),
+        };
+        rows.into_iter()
+            .map(|(id, service, kind, applied_at, change)| {
+                let change = serde_json::from_str(&change)
+                    .map_err(|e| self.error(format!("the change {id} is not JSON: {e}").as_str()))?;
+                Ok(StoredChange {
+                    id,
+                    service,
+                    kind,
+                    applied_at,
+                    change,
+                })
+            })
+            .collect()
+    }
+
     /// Closes the pool.
     pub async fn close(self) {
         match self.backend {
@@ -840,6 +929,77 @@ impl Store {
         }
     }
 }
+
+/// What `history` reads: every field `None` is no restriction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Only this service.
+    pub service: Option<String>,
+    /// Only from this month (`YYYY-MM`) on.
+    pub since: Option<String>,
+    /// Only up to this month (`YYYY-MM`), inclusive.
+    pub until: Option<String>,
+}
+
+/// A decision as `review` stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDecision {
+    /// Service name.
+    pub service: String,
+    /// The reviewed month, `YYYY-MM`.
+    pub month: String,
+    /// When it was recorded, RFC 3339 in UTC.
+    pub decided_at: String,
+    /// The service's part of the plan JSON.
+    pub plan: serde_json::Value,
+}
+
+/// A change as `apply` or `override` stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChange {
+    /// The change-log entry id.
+    pub id: String,
+    /// Service name.
+    pub service: String,
+    /// The entry's kind as stored: `review` (written by `apply`) or `override`.
+    pub kind: String,
+    /// When it was recorded, RFC 3339 in UTC.
+    pub applied_at: String,
+    /// The change-log entry as JSON.
+    pub change: serde_json::Value,
+}
+
+/// Decisions for `history` (SQLite). ?1 service, ?2 since, ?3 until (each may be NULL).
+const SQLITE_DECISIONS: &str = "
+SELECT service, month, decided_at, plan FROM decisions
+WHERE (?1 IS NULL OR service = ?1) AND (?2 IS NULL OR month >= ?2) AND (?3 IS NULL OR month <= ?3)
+ORDER BY month DESC, service";
+
+/// Decisions for `history` (PostgreSQL). $1 service, $2 since, $3 until (each may be NULL).
+const PG_DECISIONS: &str = "
+SELECT service, month, to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), plan::text
+FROM decisions
+WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR month >= $2) AND ($3::text IS NULL OR month <= $3)
+ORDER BY month DESC, service";
+
+/// Changes for `history` (SQLite), filtered on the month of the entry's date.
+/// `applied_at` is RFC 3339 text with a varying number of fractional digits,
+/// so it is ordered as a time; the rowid orders changes recorded at once.
+const SQLITE_CHANGES: &str = "
+SELECT id, service, kind, applied_at, change FROM applied_changes
+WHERE (?1 IS NULL OR service = ?1)
+  AND (?2 IS NULL OR substr(json_extract(change, '$.date'), 1, 7) >= ?2)
+  AND (?3 IS NULL OR substr(json_extract(change, '$.date'), 1, 7) <= ?3)
+ORDER BY julianday(applied_at) DESC, rowid DESC";
+
+/// Changes for `history` (PostgreSQL), filtered on the month of the entry's date.
+const PG_CHANGES: &str = "
+SELECT id, service, kind, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), change::text
+FROM applied_changes
+WHERE ($1::text IS NULL OR service = $1)
+  AND ($2::text IS NULL OR left(change->>'date', 7) >= $2)
+  AND ($3::text IS NULL OR left(change->>'date', 7) <= $3)
+ORDER BY applied_at DESC, id DESC";
 
 /// One row of COPY text format (with the sample's predecessor in the file),
 /// written without allocating.
