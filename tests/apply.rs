@@ -571,27 +571,18 @@ fn services_sharing_a_change_log_get_one_entry_each_newest_first() {
     assert_eq!(d.log(), log);
 }
 
-/// Issue 13: adding each service's entry to a shared log used to search and
-/// rebuild the whole log per service (2 000 services: a minute in a release
-/// build, many minutes in this debug one). Built once, it takes a few seconds.
+/// Issue 13: many services sharing one log each get their one entry, the
+/// last service first, in one write. How long that takes (it was quadratic)
+/// is measured by benches/apply_scale.py, not by a timed test.
 #[test]
-fn two_thousand_services_sharing_one_log_apply_in_linear_time() {
-    let d = ManyServices::new(2000);
-    let started = std::time::Instant::now();
+fn many_services_sharing_one_log_get_one_entry_each() {
+    let d = ManyServices::new(300);
     let out = d.apply(&["--dry-run"]);
-    let took = started.elapsed();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("2001 file(s) would change"), "{}", out.stderr);
-    assert!(
-        took < std::time::Duration::from_secs(40),
-        "apply --dry-run took {took:?}"
-    );
+    assert!(out.stderr.contains("301 file(s) would change"), "{}", out.stderr);
     let out = d.apply(&[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let services = logged_services(&d.log());
-    assert_eq!(services.len(), 2000);
-    assert_eq!(
-        (services[0].as_str(), services[1999].as_str()),
-        ("svc-1999", "svc-0000")
-    );
+    assert_eq!(services.len(), 300);
+    assert_eq!((services[0].as_str(), services[299].as_str()), ("svc-0299", "svc-0000"));
 }
