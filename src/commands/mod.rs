@@ -4,9 +4,12 @@
 pub mod alerts;
 pub mod apply;
 pub mod change;
+pub mod completions;
+pub mod doctor;
 pub mod export;
 pub mod generate;
 pub mod ingest;
+pub mod init;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
@@ -43,6 +46,10 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
+        Command::Init(args) => init::run(&cli.global, args, printer),
+        Command::Doctor(args) => doctor::run(&cli.global, args, printer),
+        Command::Completions(args) => completions::completions(args, printer),
+        Command::Man(args) => completions::man(args, printer),
     }
 }
 
