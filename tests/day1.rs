@@ -98,7 +98,10 @@ fn init_refuses_to_overwrite_without_force() {
         "{}",
         out.stderr
     );
-    assert_eq!(std::fs::read_to_string(dir.path().join("poolcap.toml")).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("poolcap.toml")).unwrap(),
+        "# mine\n"
+    );
     let out = init_sample(dir.path(), &["--force"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(poolcap::config::load(&dir.path().join("poolcap.toml")).is_ok());
@@ -149,11 +152,18 @@ fn doctor_names_a_misspelt_target() {
     let dir = tempfile::tempdir().unwrap();
     let config = sample_config(dir.path(), |t| t.replace("deploy/backend.env", "deploy/backend.evn"));
     let mut extra = vec!["--metrics"];
-    extra.extend(SAMPLE_METRICS.iter().map(|m| root().join(m).display().to_string().leak() as &str));
+    extra.extend(
+        SAMPLE_METRICS
+            .iter()
+            .map(|m| root().join(m).display().to_string().leak() as &str),
+    );
     let out = doctor(&config, &extra);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let line = out.stdout.lines().find(|l| l.starts_with("error")).unwrap();
-    assert!(line.contains("deploy/backend.evn") && line.contains("create = true"), "{line}");
+    assert!(
+        line.contains("deploy/backend.evn") && line.contains("create = true"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -175,7 +185,12 @@ fn doctor_suggests_the_service_a_metric_misspells() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("error    service \"backend\": no samples in 2026-10"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("error    service \"backend\": no samples in 2026-10"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -197,7 +212,15 @@ fn a_missing_target_is_an_error_unless_create_is_set() {
         .map(|m| root().join(m).display().to_string())
         .collect();
     let run = |config: &str| {
-        let mut args = vec!["apply", "--dry-run", "--config", config, "--month", "2026-10", "--metrics"];
+        let mut args = vec![
+            "apply",
+            "--dry-run",
+            "--config",
+            config,
+            "--month",
+            "2026-10",
+            "--metrics",
+        ];
         args.extend(metrics.iter().map(String::as_str));
         poolcap(&args).run()
     };
@@ -224,11 +247,18 @@ fn a_missing_target_is_an_error_unless_create_is_set() {
 fn create_on_a_yaml_target_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = sample_config(dir.path(), |t| {
-        t.replace("prefix = \"backend.env\" }", "prefix = \"backend.env\", create = true }")
+        t.replace(
+            "prefix = \"backend.env\" }",
+            "prefix = \"backend.env\", create = true }",
+        )
     });
     let out = poolcap(&["doctor", "--config", &config]).run();
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(out.stdout.contains("create") && out.stdout.contains(":"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("create") && out.stdout.contains(":"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -246,7 +276,12 @@ fn man_writes_a_page_per_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let out = poolcap(&["man", "--out", dir.path().to_str().unwrap()]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
-    for page in ["poolcap.1", "poolcap-plan.1", "poolcap-export-grafana.1", "poolcap-init.1"] {
+    for page in [
+        "poolcap.1",
+        "poolcap-plan.1",
+        "poolcap-export-grafana.1",
+        "poolcap-init.1",
+    ] {
         let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
         assert!(text.contains(".TH"), "{page}");
     }
