@@ -28,6 +28,10 @@ fn help_snapshots() {
         vec!["alerts", "--help"],
         vec!["export", "prometheus-rules", "--help"],
         vec!["export", "grafana", "--help"],
+        vec!["init", "--help"],
+        vec!["doctor", "--help"],
+        vec!["completions", "--help"],
+        vec!["man", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

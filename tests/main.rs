@@ -6,6 +6,7 @@ mod alerts;
 mod apply;
 mod cli;
 mod crash;
+mod day1;
 mod edits;
 mod export;
 mod firstday;

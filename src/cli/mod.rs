@@ -105,6 +105,71 @@ pub enum Command {
     History(HistoryArgs),
     /// Write the sample deployment or large benchmark inputs.
     Generate(GenerateArgs),
+    /// Write a commented poolcap.toml from the target files a service already has.
+    Init(InitArgs),
+    /// Check a deployment: config, target files, metric names, store; one line per check.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Write man pages: poolcap.1 and one per subcommand (poolcap-plan.1, …).
+    Man(ManArgs),
+}
+
+/// `poolcap init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the config.
+    #[arg(long, value_name = "FILE", default_value = "poolcap.toml")]
+    pub out: PathBuf,
+    /// A dotenv target file (keys DB_POOL_SIZE, DB_MAX_OVERFLOW, …); `SERVICE=FILE`
+    /// gives it to that --service (default: the first service).
+    #[arg(long = "env", value_name = "FILE")]
+    pub env: Vec<String>,
+    /// A TOML target file and the dotted table holding pool_size, max_overflow, …
+    /// (`deploy/worker.toml:database.pool`); `SERVICE=FILE[:PREFIX]` as for --env.
+    #[arg(long = "toml", value_name = "FILE[:PREFIX]")]
+    pub toml: Vec<String>,
+    /// A YAML target file (ConfigMap, Helm values) and the dotted mapping holding
+    /// DB_POOL_SIZE, … (`deploy/values.yaml:backend.env`); `SERVICE=FILE:PREFIX` as for --env.
+    #[arg(long = "yaml", value_name = "FILE:PREFIX")]
+    pub yaml: Vec<String>,
+    /// A service to define, in order (default: one named after the first file's stem).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Take [database] max_connections and the reserved connections from this
+    /// live server (postgres:// or mysql://) instead of PostgreSQL's defaults.
+    #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
+    pub probe: Option<String>,
+    /// Replace the file when it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `poolcap doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The month whose samples are checked, YYYY-MM or `last`.
+    #[arg(long, value_name = "YYYY-MM", default_value = "last")]
+    pub month: String,
+    /// Metric files to check against the config (default: the history store, when there is one).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub metrics: Vec<PathBuf>,
+}
+
+/// `poolcap completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `poolcap man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Folder to write the pages to (made when missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
 }
 
 /// `poolcap alerts`.

@@ -4,10 +4,13 @@
 pub mod alerts;
 pub mod apply;
 pub mod change;
+pub mod completions;
+pub mod doctor;
 pub mod export;
 pub mod generate;
 pub mod history;
 pub mod ingest;
+pub mod init;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;
@@ -45,6 +48,10 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),
         Command::History(args) => history::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),
+        Command::Init(args) => init::run(&cli.global, args, printer),
+        Command::Doctor(args) => doctor::run(&cli.global, args, printer),
+        Command::Completions(args) => completions::completions(args, printer),
+        Command::Man(args) => completions::man(args, printer),
     }
 }
 

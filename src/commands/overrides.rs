@@ -154,6 +154,7 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
                 prefix: Vec::new(),
                 keys,
                 units: env.map(|t| t.units).unwrap_or_default(),
+                create: true,
             };
             let text = match std::fs::read_to_string(out) {
                 Ok(t) => Some(t),

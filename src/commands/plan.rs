@@ -108,7 +108,7 @@ fn data_gaps(settings: &Settings, outcome: &PlanOutcome, selected: &dyn Fn(&str)
 }
 
 /// The name among `names` that equals `name` up to case and `-`/`_`.
-fn similar_name<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub fn similar_name<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let fold = |n: &str| n.to_lowercase().replace(['_', '-'], "");
     names.into_iter().find(|n| *n != name && fold(n) == fold(name))
 }

@@ -44,7 +44,16 @@ pub struct Deployed {
 fn read_target(target: &Target) -> anyhow::Result<TargetState> {
     let text = match std::fs::read_to_string(&target.path) {
         Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.kind != TargetKind::Yaml => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.create && target.kind != TargetKind::Yaml => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{}: target file does not exist (check the path in the config){}",
+            target.path.display(),
+            if target.kind == TargetKind::Yaml {
+                ""
+            } else {
+                "; set `create = true` on the target if poolcap should make it"
+            }
+        ),
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read target file", target.path.display())),
     };
     let mut values = BTreeMap::new();
@@ -216,6 +225,8 @@ pub fn read_all(settings: &Settings) -> anyhow::Result<Vec<Deployed>> {
                             Setting::ALL.into_iter().map(|s| (s, s.env_key().to_string())).collect()
                         }),
                         units: env.map(|t| t.units).unwrap_or_default(),
+                        // poolcap wrote it; it exists (checked above).
+                        create: true,
                     },
                 );
                 read_deployed(&with_override)

@@ -238,6 +238,9 @@ pub struct Target {
     pub keys: Vec<(Setting, String)>,
     /// The unit each duration setting is written in, in this file.
     pub units: Units,
+    /// The file may be missing and is then made by `apply` (`create = true`);
+    /// without it a missing target is an error (a typo must not plan a new file).
+    pub create: bool,
 }
 
 /// A unit a target file writes a duration in (`units = { … = "s" }`).
@@ -385,6 +388,18 @@ pub struct DatabaseBudget {
 }
 
 impl DatabaseBudget {
+    /// PostgreSQL's defaults (max_connections 100, superuser_reserved_connections 3,
+    /// reserved_connections 0) with the config's default headroom of 5.
+    pub fn default_postgres() -> DatabaseBudget {
+        DatabaseBudget {
+            max_connections: 100,
+            superuser_reserved_connections: 3,
+            reserved_connections: 0,
+            headroom: 5,
+            other_clients: 0,
+        }
+    }
+
     /// Connections the pools may use in all: max − reserved − headroom (never negative).
     pub fn limit(&self) -> u32 {
         self.max_connections

@@ -84,6 +84,7 @@ struct RawTarget {
     prefix: Option<String>,
     keys: Option<std::collections::BTreeMap<String, String>>,
     units: Option<std::collections::BTreeMap<String, String>>,
+    create: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -837,6 +838,12 @@ fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets
                 keys
             }
         };
+        if t.create == Some(true) && kind == TargetKind::Yaml {
+            return Err(loc.invalid(
+                &at("create"),
+                "a YAML target must already exist (poolcap edits a mapping in it); create the file, then remove `create`",
+            ));
+        }
         let mut units = Units::default();
         for (name, unit) in t.units.iter().flatten() {
             let at_unit = [segs[0], segs[1], segs[2], segs[3], Key("units"), Key(name)];
@@ -861,6 +868,7 @@ fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets
                 prefix,
                 keys,
                 units,
+                create: t.create.unwrap_or(false),
             },
         ));
     }
