@@ -606,3 +606,52 @@ fn an_override_file_is_read_first_until_apply() {
         "{env}\n{over}"
     );
 }
+
+/// An unreachable PostgreSQL store says so with the server's error at once
+/// (it once waited 30 s for "pool timed out while waiting for an open
+/// connection"); a missing database is named without sqlx's "at line N",
+/// which is the server's source line, not the user's (issues 12 and 14).
+#[test]
+fn store_errors_are_the_servers_own() {
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--store",
+        "postgres://postgres@127.0.0.1:1/x",
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("127.0.0.1:1") && out.stderr.contains("Connection refused"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("pool timed out"), "{}", out.stderr);
+    let Ok(url) = std::env::var("POOLCAP_TEST_POSTGRES_URL") else {
+        println!("skipped the missing-database half: POOLCAP_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b);
+    let missing = format!("{base}/poolcap_no_such_database");
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--store",
+        &missing,
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("database \"poolcap_no_such_database\" does not exist (SQLSTATE 3D000)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(" at line "), "{}", out.stderr);
+}
