@@ -64,12 +64,8 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
             // but a name the config does not know is usually a misspelling.
             if !settings.services.is_empty() {
                 for name in &services {
-                    if let Err(e) = super::plan::known_service(&settings, name) {
-                        printer.warn(&format!(
-                            "{}: {}",
-                            path.display(),
-                            e.0.replacen("--service", "service", 1)
-                        ));
+                    if let Some(why) = super::plan::unknown_service(&settings, name) {
+                        printer.warn(&format!("{}: service {why}", path.display()));
                     }
                 }
             }

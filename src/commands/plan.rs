@@ -116,19 +116,28 @@ pub fn similar_name<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Opt
 /// `name` is a configured service, or a usage error listing them (with the
 /// nearest spelling first when one differs only by case, `-` or `_`).
 pub fn known_service(settings: &Settings, name: &str) -> Result<(), UsageError> {
+    match unknown_service(settings, name) {
+        Some(why) => Err(UsageError(format!("--service {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// `None` when `name` is a configured service; else why not, as the end of a
+/// sentence: `"x" is not a service of poolcap.toml; did you mean …? it defines …`.
+pub fn unknown_service(settings: &Settings, name: &str) -> Option<String> {
     if settings.services.iter().any(|s| s.name == name) {
-        return Ok(());
+        return None;
     }
     let names: Vec<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
     let hint = match similar_name(name, names.iter().copied()) {
         Some(n) => format!("did you mean {n:?}? "),
         None => String::new(),
     };
-    Err(UsageError(format!(
-        "--service {name:?} is not a service of {}; {hint}it defines {}",
+    Some(format!(
+        "{name:?} is not a service of {}; {hint}it defines {}",
         settings.path.display(),
         names.join(", ")
-    )))
+    ))
 }
 
 /// Parses `--month`.
