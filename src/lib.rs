@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod policy;
 pub mod render;
 pub mod store;
+pub mod support;
 pub mod write;
 
 use std::ffi::OsString;
@@ -64,7 +65,7 @@ where
             return status;
         }
     };
-    let mut printer = render::Printer::from_global(&cli.global);
+    let mut printer = render::Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
     match commands::run(&cli, &mut printer) {
         Ok(status) => status,
         Err(err) => {

@@ -69,16 +69,7 @@ pub enum Format {
     Csv,
 }
 
-/// Colour choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour on a terminal unless NO_COLOR is set.
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
-}
+pub use crate::render::ColorChoice;
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]

@@ -10,9 +10,11 @@ use anyhow::Context;
 use crate::config::{Setting, Settings, TargetKind, parse_duration};
 use crate::policy::{Budget, Effect, Finding};
 use crate::render::Printer;
-use crate::write::atomic::{self, Expect, FileChange, Lock, WriteOptions};
+use crate::support::lock::Lock;
+use crate::write::atomic::{self, Expect, FileChange, WriteOptions};
 use crate::write::changelog::{self, BudgetRow, Entry, FindingRow, SettingRow, Sizes};
-use crate::write::{Value, redact_urls};
+use crate::support::redact_urls;
+use crate::write::Value;
 
 use super::UsageError;
 use super::targets::{Deployed, PendingFile, masked};

@@ -99,7 +99,7 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
             .iter()
             .map(|(path, (c, rejected))| serde_json::json!({"file": path, "counts": c, "rejected": rejected}))
             .collect();
-        printer.json(&serde_json::json!({"store": crate::write::redact_urls(&location), "files": json}))?;
+        printer.json(&serde_json::json!({"store": crate::support::redact_urls(&location), "files": json}))?;
     }
     if failed {
         bail!("bad rows: the file(s) above stored nothing; fix them, or pass --lenient to skip the bad rows");

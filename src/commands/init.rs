@@ -201,7 +201,7 @@ pub fn run(_global: &GlobalArgs, args: &InitArgs, printer: &mut Printer) -> anyh
         Some(url) => {
             let live = super::probe::probe_url(url, 60.0)?;
             let budget = super::probe::budget_from(&live, &DatabaseBudget::default_postgres());
-            (budget, Some(crate::write::redact_urls(url)))
+            (budget, Some(crate::support::redact_urls(url)))
         }
         None => (DatabaseBudget::default_postgres(), None),
     };

@@ -456,13 +456,13 @@ pub fn load_from_store(
     if used == 0 {
         bail!(
             "the history store {} has no samples of {} between the analysed months; ingest metrics first (poolcap ingest metrics FILE…)",
-            crate::write::redact_urls(location),
+            crate::support::redact_urls(location),
             service_names.join(", ")
         );
     }
     printer.note(&format!(
         "read {rows} stored sample(s) from {}",
-        crate::write::redact_urls(location)
+        crate::support::redact_urls(location)
     ));
     let mut analysis = analyzer.finish();
     if let Some((per_service, took)) = in_sql {
@@ -482,7 +482,7 @@ pub fn load_from_store(
         series,
         summary: InputSummary {
             files: vec![(
-                PathBuf::from(crate::write::redact_urls(location)),
+                PathBuf::from(crate::support::redact_urls(location)),
                 FileSummary {
                     rows,
                     accepted: used,

@@ -245,7 +245,7 @@ pub fn compute_with(
         Some(url) => {
             let live = super::probe::probe_url(url, 60.0)?;
             let db = super::probe::budget_from(&live, &settings.database);
-            let source = format!("probe of {}", crate::write::redact_urls(url));
+            let source = format!("probe of {}", crate::support::redact_urls(url));
             printer.note(&format!(
                 "budget limits from the live server ({source}): max_connections {}, superuser_reserved {}, reserved {}",
                 db.max_connections, db.superuser_reserved_connections, db.reserved_connections

@@ -8,7 +8,6 @@ pub mod alerts;
 pub mod charts;
 pub mod grafana;
 pub mod history;
-pub mod markdown;
 pub mod plan;
 pub mod probe;
 pub mod prometheus;
@@ -18,7 +17,16 @@ pub mod slowlog;
 
 use std::io::{self, IsTerminal, Write};
 
-use crate::cli::{ColorChoice, GlobalArgs};
+/// Colour choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
 
 /// Decides colour once: the flag, then `NO_COLOR` (non-empty), then whether
 /// stdout is a terminal.
@@ -46,13 +54,13 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 impl Printer {
-    /// From the global options and the environment.
-    pub fn from_global(global: &GlobalArgs) -> Self {
+    /// From the global options (`--color`, `--quiet`, `-v`) and the environment.
+    pub fn new(color: ColorChoice, quiet: bool, verbose: u8) -> Self {
         let no_color = std::env::var("NO_COLOR").ok();
         Printer {
-            color: use_color(global.color, no_color.as_deref(), io::stdout().is_terminal()),
-            quiet: global.quiet,
-            verbose: global.verbose,
+            color: use_color(color, no_color.as_deref(), io::stdout().is_terminal()),
+            quiet,
+            verbose,
         }
     }
 

@@ -411,7 +411,7 @@ pub fn write(
             minijinja::AutoEscape::None
         }
     });
-    super::markdown::register(&mut env);
+    crate::support::markdown::register(&mut env);
     env.add_filter("pct", |v: f64| format!("{:.1}%", v * 100.0));
     env.add_filter("dur", |s: i64| crate::config::format_duration(s));
     // A figure that has no value (an unstable queue's mean wait) prints as "—".

@@ -17,7 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
 
-use crate::write::redact_urls;
+use crate::support::redact_urls;
 
 /// One sample to store or read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl Store {
             // SQLite has no advisory lock for sqlx's migrator: two first runs at
             // once would both create the tables. An OS file lock beside the
             // database serialises the opening.
-            let _opening = crate::write::atomic::Lock::acquire(
+            let _opening = crate::support::lock::Lock::acquire(
                 Path::new(&format!("{path}.lock")),
                 std::time::Duration::from_secs(120),
             )

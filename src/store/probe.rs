@@ -12,7 +12,7 @@
 use serde::Serialize;
 use sqlx::{Connection, Row};
 
-use crate::write::redact_urls;
+use crate::support::redact_urls;
 
 /// Connections of one application in one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

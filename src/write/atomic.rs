@@ -27,7 +27,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -105,14 +105,9 @@ pub enum WriteError {
         /// What is wrong and what to do.
         why: String,
     },
-    /// Another run holds the lock.
-    #[error("{path}: another poolcap run is writing (waited {} s for it); try again when it has finished", .waited.as_secs(), path = .path.display())]
-    Locked {
-        /// The lock file.
-        path: PathBuf,
-        /// How long this run waited.
-        waited: Duration,
-    },
+    /// The lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::support::lock::LockError),
 }
 
 fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(std::io::Error) -> WriteError + 'a {
@@ -503,47 +498,6 @@ fn remove_stray_records(journal: &Path) {
         for e in entries.flatten() {
             if e.file_name().to_string_lossy().starts_with(&format!("{RECORD}.")) {
                 let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-/// An exclusive lock on a file, released when dropped (or when the process dies:
-/// it is an OS lock, so a crashed run leaves no stale lock behind).
-#[derive(Debug)]
-pub struct Lock {
-    _file: File,
-}
-
-impl Lock {
-    /// Takes the lock at `path`, waiting up to `timeout` for another holder.
-    pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, WriteError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io(path, "cannot open the lock file"))?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Lock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(WriteError::Locked {
-                        path: path.to_path_buf(),
-                        waited: start.elapsed(),
-                    });
-                }
-                Err(std::fs::TryLockError::Error(source)) => {
-                    return Err(WriteError::Io {
-                        path: path.to_path_buf(),
-                        action: "cannot lock",
-                        source,
-                    });
-                }
             }
         }
     }

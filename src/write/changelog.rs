@@ -137,7 +137,7 @@ pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
     let mut env = minijinja::Environment::new();
     env.set_fuel(Some(TEMPLATE_FUEL));
-    crate::render::markdown::register(&mut env);
+    crate::support::markdown::register(&mut env);
     env.add_template("entry", template)
         .map_err(|e| TemplateError(e.to_string()))?;
     let body = env

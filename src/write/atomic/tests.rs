@@ -255,17 +255,6 @@ fn recovery_refuses_a_file_changed_since() {
     assert_eq!(fs::read_to_string(&a).unwrap(), "edited by hand");
 }
 
-#[test]
-fn a_second_lock_waits_then_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(".poolcap.lock");
-    let first = Lock::acquire(&path, Duration::from_millis(10)).unwrap();
-    let err = Lock::acquire(&path, Duration::from_millis(120)).unwrap_err();
-    assert!(matches!(err, WriteError::Locked { .. }));
-    drop(first);
-    Lock::acquire(&path, Duration::from_millis(10)).unwrap();
-}
-
 /// As root (CI), a file owned by `nobody:nogroup` keeps its owner, group and mode.
 #[test]
 fn owner_and_group_are_kept() {
