@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod generate;
+pub mod model;
 pub mod ingest;
 pub mod policy;
 pub mod render;

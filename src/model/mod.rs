@@ -1,0 +1,4 @@
+//! The data every layer shares: the value types that flow from the inputs
+//! through the analysis and the policy to the outputs. A type lives here when
+//! more than one layer needs it; the model imports only [`crate::support`]
+//! (ARCHITECTURE.md, "Layers").
