@@ -85,34 +85,29 @@ pub fn outcome_of(
     month: &str,
     history_months: usize,
     detail_columns: Option<usize>,
-) -> poolcap::commands::plan::PlanOutcome {
+) -> poolcap::ops::plan::PlanOutcome {
     let settings = poolcap::config::load(&root().join("data/poolcap.toml")).unwrap();
-    let inputs = poolcap::cli::PlanInputs {
-        metrics: poolcap::cli::MetricsArgs {
-            metrics: files,
-            metrics_format: poolcap::ingest::InputFormat::Auto,
-            service: None,
-            lenient: false,
+    let inputs = poolcap::ops::plan::PlanInputs {
+        metrics: poolcap::ops::metrics::MetricFiles {
+            files,
             max_series: poolcap::ingest::DEFAULT_MAX_SERIES,
+            ..Default::default()
         },
         month: month.into(),
-        slowlog: Vec::new(),
-        slowlog_inputs: Default::default(),
-        probe: None,
-        accept_drift: false,
+        ..Default::default()
     };
-    let options = poolcap::commands::plan::ComputeOptions {
+    let options = poolcap::ops::plan::ComputeOptions {
         history_months,
         detail_columns,
         store: None,
     };
     let mut printer = poolcap::render::Printer::quiet();
-    poolcap::commands::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()
+    poolcap::ops::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()
 }
 
 /// The sample data's October plan computed in process from the metric files,
 /// with two earlier months (and chart detail of `detail_columns`).
-pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::commands::plan::PlanOutcome {
+pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::ops::plan::PlanOutcome {
     outcome_of(
         SAMPLE_METRICS.iter().map(|m| root().join(m)).collect(),
         "2026-10",

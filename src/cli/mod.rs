@@ -585,3 +585,47 @@ pub enum IngestWhat {
         inputs: SlowlogInputs,
     },
 }
+
+impl MetricsArgs {
+    /// The metric files as the operations take them.
+    pub fn files(&self) -> crate::ops::metrics::MetricFiles {
+        crate::ops::metrics::MetricFiles {
+            files: self.metrics.clone(),
+            format: self.metrics_format,
+            service: self.service.clone(),
+            lenient: self.lenient,
+            max_series: self.max_series,
+        }
+    }
+}
+
+impl SlowlogInputs {
+    /// How to read the slow logs, as the operations take it.
+    pub fn options(&self) -> crate::ops::slowlog::LogOptions {
+        use crate::ingest::slowlog::reader::InputFormat;
+        crate::ops::slowlog::LogOptions {
+            log_line_prefix: self.log_line_prefix.clone(),
+            format: self.input_format.map(|f| match f {
+                LogFormat::Stderr => InputFormat::Stderr,
+                LogFormat::Csvlog => InputFormat::Csvlog,
+                LogFormat::Jsonlog => InputFormat::Jsonlog,
+                LogFormat::Mysql => InputFormat::Mysql,
+            }),
+            log_timezone: self.log_timezone.clone(),
+        }
+    }
+}
+
+impl PlanInputs {
+    /// The plan's inputs as the operations take them.
+    pub fn request(&self) -> crate::ops::plan::PlanInputs {
+        crate::ops::plan::PlanInputs {
+            month: self.month.clone(),
+            metrics: self.metrics.files(),
+            slowlog: self.slowlog.clone(),
+            slowlog_options: self.slowlog_inputs.options(),
+            probe: self.probe.clone(),
+            accept_drift: self.accept_drift,
+        }
+    }
+}

@@ -2,49 +2,15 @@
 //! (DESIGN §1.3) — every episode that fired, per rule and instance, with the
 //! same Prometheus `for:` semantics the plan and the review use.
 
-use crate::analyze::AnalyzerSettings;
 use crate::analyze::window::Window;
 use crate::cli::{AlertsArgs, Format, GlobalArgs};
 use crate::commands::UsageError;
-use crate::commands::slowlog::parse_when;
-use crate::config::{self, PoolSize};
+use crate::config;
 use crate::exit::ExitStatus;
+use crate::ops::alerts::{ALL_TIME, replay_settings};
+use crate::ops::metrics;
+use crate::ops::slowlog::parse_when;
 use crate::render::{self, Printer};
-
-/// The replay's span when neither `--from` nor `--to` is given: all the data.
-pub const ALL_TIME: Window = Window {
-    start: 946_684_800, // 2000-01-01T00:00:00Z
-    end: 4_102_444_800, // 2100-01-01T00:00:00Z
-};
-
-/// The analysis that replays the alert rules over `window` (statistics for
-/// that window only; no chart detail).
-pub fn replay_settings(settings: &config::Settings, window: Window) -> AnalyzerSettings {
-    // Capacity (for saturation) needs each service's overflow: the configured
-    // pool; samples that carry max_overflow use their own.
-    let service_pools: Vec<PoolSize> = settings
-        .services
-        .iter()
-        .map(|s| {
-            s.current.unwrap_or(PoolSize {
-                pool_size: 0,
-                max_overflow: 0,
-            })
-        })
-        .collect();
-    AnalyzerSettings {
-        episode_window: window,
-        windows: vec![window],
-        alerts: settings.alerts.clone(),
-        sustained_utilization: settings.policy.sustained_utilization,
-        sustained_for: settings.policy.sustained_for,
-        max_gap: settings.policy.max_gap,
-        reorder_window: settings.policy.reorder_window,
-        service_pools,
-        overflow_factor: settings.policy.overflow_factor,
-        detail: None,
-    }
-}
 
 /// Runs `poolcap alerts`.
 pub fn run(global: &GlobalArgs, args: &AlertsArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
@@ -65,9 +31,9 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs, printer: &mut Printer) -> any
     let analyzer = replay_settings(&settings, window);
     let loaded = if args.metrics.metrics.is_empty() {
         let store = super::ingest::store_location(global);
-        super::metrics::load_from_store(&store, &settings, analyzer, printer)?
+        metrics::load_from_store(&store, &settings, analyzer, printer)?
     } else {
-        super::metrics::load(&args.metrics, &settings, analyzer, printer)?
+        metrics::load(&args.metrics.files(), &settings, analyzer, printer)?
     };
     let report =
         render::alerts::AlertsReport::new(&settings, &loaded.analysis, &loaded.series, window, window != ALL_TIME);

@@ -9,9 +9,9 @@ use crate::policy::Code;
 use crate::render::Printer;
 use crate::write::changelog::{self, Entry};
 
-use super::change::{self, ChangeLogs};
-use super::plan;
-use super::targets;
+use crate::ops::change::{self, ChangeLogs};
+use crate::ops::plan;
+use crate::ops::targets;
 
 /// Runs `poolcap apply`.
 pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
@@ -21,7 +21,12 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
     } else {
         Some(change::lock(&settings, &args.change.lock_timeout, printer)?)
     };
-    let outcome = plan::compute(&settings, &args.inputs, super::ingest::store_location(global), printer)?;
+    let outcome = plan::compute(
+        &settings,
+        &args.inputs.request(),
+        super::ingest::store_location(global),
+        printer,
+    )?;
 
     // Shared files asked for two pools, tenfold setting drift: no budget flag
     // overrides these.

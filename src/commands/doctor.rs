@@ -12,13 +12,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{DoctorArgs, Format, GlobalArgs, MetricsArgs, PlanInputs};
+use crate::cli::{DoctorArgs, Format, GlobalArgs};
 use crate::config::{self, Settings};
 use crate::exit::ExitStatus;
+use crate::ops::metrics::MetricFiles;
 use crate::render::Printer;
 
-use super::plan::{ComputeOptions, compute_with, similar_name};
-use super::targets;
+use crate::ops::plan::{ComputeOptions, PlanInputs, compute_with, similar_name};
+use crate::ops::targets;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -212,18 +213,14 @@ fn check_samples(global: &GlobalArgs, args: &DoctorArgs, settings: &Settings, ta
         return;
     }
     let inputs = PlanInputs {
-        metrics: MetricsArgs {
-            metrics: args.metrics.clone(),
-            metrics_format: crate::ingest::InputFormat::Auto,
-            service: None,
-            lenient: false,
+        metrics: MetricFiles {
+            files: args.metrics.clone(),
             max_series: crate::ingest::DEFAULT_MAX_SERIES,
+            ..MetricFiles::default()
         },
         month: args.month.clone(),
-        slowlog: Vec::new(),
-        slowlog_inputs: Default::default(),
-        probe: None,
         accept_drift: true,
+        ..PlanInputs::default()
     };
     let options = ComputeOptions {
         store,
@@ -302,7 +299,7 @@ fn check_store(global: &GlobalArgs, checks: &mut Checks) {
         );
         return;
     };
-    let opened = super::probe::block_on(async {
+    let opened = crate::store::block_on(async {
         match crate::store::history::Store::open_existing(&location).await {
             Ok(store) => {
                 let shown = store.shown().to_string();

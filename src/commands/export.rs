@@ -19,7 +19,7 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs, printer: &mut Printer) -> any
             rules,
             out,
         } => (
-            super::promtool_tests::run(&settings, metrics, from, to, rules, printer)?,
+            crate::ops::promtool::run(&settings, &metrics.files(), from, to, rules, printer)?,
             out,
         ),
     };

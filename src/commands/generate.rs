@@ -14,7 +14,7 @@ use crate::generate;
 use crate::render::Printer;
 
 use super::UsageError;
-use super::plan::parse_month;
+use crate::ops::plan::parse_month;
 
 /// Opens `path` for writing, gzip-compressed when it ends in `.gz`.
 fn create(path: &Path) -> anyhow::Result<Box<dyn Write>> {

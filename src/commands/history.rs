@@ -35,7 +35,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs, printer: &mut Printer) -> an
     let location = super::ingest::store_location(global);
     let want_decisions = args.kind != HistoryKind::Changes;
     let want_changes = args.kind != HistoryKind::Decisions;
-    let (shown, decisions, changes) = super::probe::block_on(async {
+    let (shown, decisions, changes) = crate::store::block_on(async {
         let store = Store::open_existing_or(&location, MISSING).await?;
         let decisions = if want_decisions {
             Some(store.decisions(&filter).await?)

@@ -15,7 +15,7 @@ use crate::ingest::{self, Diagnostics, ReadOptions, SeriesTable};
 use crate::render::Printer;
 use crate::store::history::{Batch, IngestCounts, Store, default_location};
 
-use super::probe::block_on;
+use crate::store::block_on;
 
 /// Rows per batch sent from the parser to the store.
 const BATCH: usize = 50_000;
@@ -64,7 +64,7 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
             // but a name the config does not know is usually a misspelling.
             if !settings.services.is_empty() {
                 for name in &services {
-                    if let Some(why) = super::plan::unknown_service(&settings, name) {
+                    if let Some(why) = crate::ops::plan::unknown_service(&settings, name) {
                         printer.warn(&format!("{}: service {why}", path.display()));
                     }
                 }
@@ -220,11 +220,17 @@ fn ingest_slowlogs(
         until_ms: None,
         keep_samples: false,
     };
-    let threads = super::slowlog::threads(None);
+    let threads = crate::ops::slowlog::threads(None);
     let mut stored = Vec::new();
     for file in files {
         // First pass: the file's span; then one digest per month it touches.
-        let whole = super::slowlog::digest_files(std::slice::from_ref(file), inputs, &settings, &base, threads)?;
+        let whole = crate::ops::slowlog::digest_files(
+            std::slice::from_ref(file),
+            &inputs.options(),
+            &settings,
+            &base,
+            threads,
+        )?;
         let Some((first, last)) = whole.digest.span else {
             continue;
         };
@@ -241,11 +247,17 @@ fn ingest_slowlogs(
                     until_ms: Some(window.end * 1000),
                     ..base.clone()
                 };
-                super::slowlog::digest_files(std::slice::from_ref(file), inputs, &settings, &settings_m, threads)?
-                    .digest
+                crate::ops::slowlog::digest_files(
+                    std::slice::from_ref(file),
+                    &inputs.options(),
+                    &settings,
+                    &settings_m,
+                    threads,
+                )?
+                .digest
             };
             if monthly.statements > 0 {
-                let digested = super::slowlog::Digested {
+                let digested = crate::ops::slowlog::Digested {
                     digest: monthly,
                     files: whole.files.clone(),
                 };

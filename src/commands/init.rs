@@ -1,6 +1,6 @@
 //! `poolcap init`: a commented `poolcap.toml` written from the target files a
 //! deployment already has. The pool settings are read with the same readers as
-//! `plan` (see [`super::targets`]), so the written config plans as it is.
+//! `plan` (see [`crate::ops::targets`]), so the written config plans as it is.
 //!
 //! Files go to services this way: a file argument written `SERVICE=FILE` goes
 //! to that `--service`; any other goes to the first service. Without
@@ -199,8 +199,8 @@ pub fn run(_global: &GlobalArgs, args: &InitArgs, printer: &mut Printer) -> anyh
 
     let (budget, budget_source) = match &args.probe {
         Some(url) => {
-            let live = super::probe::probe_url(url, 60.0)?;
-            let budget = super::probe::budget_from(&live, &DatabaseBudget::default_postgres());
+            let live = crate::ops::probe::probe_url(url, 60.0)?;
+            let budget = crate::ops::probe::budget_from(&live, &DatabaseBudget::default_postgres());
             (budget, Some(crate::support::redact_urls(url)))
         }
         None => (DatabaseBudget::default_postgres(), None),
@@ -261,7 +261,7 @@ pub fn run(_global: &GlobalArgs, args: &InitArgs, printer: &mut Printer) -> anyh
             changelog: None,
             pool: PoolDefaults::default(),
         };
-        let deployed = super::targets::read_deployed(&service)?;
+        let deployed = crate::ops::targets::read_deployed(&service)?;
         for f in &deployed.findings {
             printer.warn(&format!("service {:?}: {}", draft.name, f.message));
         }

@@ -3,7 +3,6 @@
 
 pub mod alerts;
 pub mod apply;
-pub mod change;
 pub mod completions;
 pub mod doctor;
 pub mod export;
@@ -11,24 +10,18 @@ pub mod generate;
 pub mod history;
 pub mod ingest;
 pub mod init;
-pub mod metrics;
 pub mod overrides;
 pub mod plan;
 pub mod probe;
-pub mod promtool_tests;
 pub mod review;
 pub mod slowlog;
-pub mod targets;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
 use crate::exit::ExitStatus;
 use crate::render::Printer;
 
-/// A usage mistake found after parsing (a bad `--month`, say): exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::ops::UsageError;
 
 /// Runs the parsed command line.
 pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {

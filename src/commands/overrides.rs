@@ -17,8 +17,8 @@ use crate::render::Printer;
 use crate::write::changelog::{self, Entry};
 
 use super::UsageError;
-use super::change::{self, ChangeLogs};
-use super::targets::{self, TargetState};
+use crate::ops::change::{self, ChangeLogs};
+use crate::ops::targets::{self, TargetState};
 
 /// Runs `poolcap override`.
 pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {

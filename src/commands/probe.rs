@@ -2,42 +2,12 @@
 //! the limits `plan --probe` puts into the connection budget.
 
 use crate::cli::{Format, GlobalArgs, ProbeArgs};
-use crate::config::{DatabaseBudget, parse_duration};
+use crate::config::parse_duration;
 use crate::exit::ExitStatus;
+use crate::ops::probe::probe_url;
 use crate::render::{self, Printer};
-use crate::store::probe::{self, Probe};
 
 use super::UsageError;
-
-/// Runs an async database call on a small runtime of its own.
-pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(future))
-}
-
-/// Probes `url`.
-pub fn probe_url(url: &str, idle_threshold_seconds: f64) -> anyhow::Result<Probe> {
-    Ok(block_on(probe::probe(url, idle_threshold_seconds))??)
-}
-
-/// The budget with the live server's limits in place of the configured ones.
-pub fn budget_from(probe: &Probe, configured: &DatabaseBudget) -> DatabaseBudget {
-    match probe {
-        Probe::Postgres(p) => DatabaseBudget {
-            max_connections: p.max_connections,
-            superuser_reserved_connections: p.superuser_reserved_connections,
-            reserved_connections: p.reserved_connections.unwrap_or(0),
-            ..configured.clone()
-        },
-        Probe::Mysql(m) => DatabaseBudget {
-            max_connections: m.max_connections,
-            // MySQL keeps one extra connection for a SUPER user, not a setting.
-            superuser_reserved_connections: 1,
-            reserved_connections: 0,
-            ..configured.clone()
-        },
-    }
-}
 
 /// Runs `poolcap probe`.
 pub fn run(global: &GlobalArgs, args: &ProbeArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {

@@ -1,25 +1,15 @@
-//! `poolcap review`: the monthly review folder — `report.html` (self-contained,
-//! charts inline), `report.md` (charts as PNG files), `plan.json` (the same JSON
-//! as `plan`), and `charts/*.png|svg`. Everything is written into a temporary
-//! folder beside the target and renamed into place at the end, so a failed run
-//! leaves no half-written review.
-//!
-//! The folder is poolcap's only if poolcap made it: `--out` may name a new
-//! folder, an empty one, or one holding [`MARKER`] from an earlier review
-//! (replaced whole); any other folder or file is refused, never moved or
-//! deleted, and so is the current folder or one above it. A symlink is
-//! followed: the link stays, the folder it names is written.
+//! `poolcap review`: the monthly review folder ([`crate::ops::review`] says
+//! which folder may be written and how it is replaced).
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use std::path::PathBuf;
 
 use crate::cli::{GlobalArgs, ReviewArgs};
 use crate::config;
 use crate::exit::ExitStatus;
 use crate::render::{self, Printer};
 
-use super::plan::{self, ComputeOptions};
+use crate::ops::plan::{self, ComputeOptions};
+use crate::ops::review::{output_folder, publish, staging_dir};
 
 /// Months of history the trend chart shows (besides the reviewed one).
 pub const TREND_MONTHS: usize = 11;
@@ -36,14 +26,12 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         Some(out) => Some(output_folder(out)?),
         None => None,
     };
-    let outcome = plan::compute_with(&settings, &args.inputs, &options, printer)?;
+    let outcome = plan::compute_with(&settings, &args.inputs.request(), &options, printer)?;
     let out = match out {
         Some(out) => out,
         None => output_folder(&PathBuf::from(format!("review-{}", outcome.month)))?,
     };
     let staging = staging_dir(&out)?;
-    std::fs::write(staging.join(MARKER), MARKER_TEXT)
-        .with_context(|| format!("{}: cannot write", staging.join(MARKER).display()))?;
     let result = render::review::write(
         &settings,
         &outcome,
@@ -55,22 +43,7 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    // Replace an earlier review of the same folder only now that everything is
-    // written (an empty folder is replaced by the rename itself).
-    if out.join(MARKER).exists() {
-        let old = out.with_file_name(format!(
-            ".{}.old-{}",
-            out.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        std::fs::rename(&out, &old).with_context(|| format!("{}: cannot replace", out.display()))?;
-        std::fs::rename(&staging, &out).with_context(|| format!("{}: cannot write", out.display()))?;
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        std::fs::rename(&staging, &out).with_context(|| format!("{}: cannot write", out.display()))?;
-    }
+    publish(&staging, &out)?;
     printer.note(&format!(
         "wrote {}/report.html, report.md, plan.json and charts/",
         out.display()
@@ -81,80 +54,6 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
     Ok(ExitStatus::Ok)
 }
 
-/// The file that marks a folder as a review poolcap wrote.
-pub const MARKER: &str = ".poolcap-review";
-
-const MARKER_TEXT: &str =
-    "This folder was written by `poolcap review`; the next review with the same --out replaces it whole.\n";
-
-/// The folder a review may be written to, as a path to write (a symlink
-/// resolved), or an error saying why not — checked before any work starts.
-fn output_folder(out: &Path) -> anyhow::Result<PathBuf> {
-    let refuse = |why: &str| anyhow::anyhow!("--out {}: {why}; name a new folder", out.display());
-    let meta = match std::fs::symlink_metadata(out) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if out.file_name().is_none() {
-                return Err(refuse("is not a folder name"));
-            }
-            return Ok(out.to_path_buf());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("{}: cannot read", out.display()))),
-    };
-    let real = if meta.file_type().is_symlink() {
-        std::fs::canonicalize(out).map_err(|_| refuse("is a symlink to nothing"))?
-    } else {
-        out.to_path_buf()
-    };
-    if !real.is_dir() {
-        return Err(refuse("exists and is not a folder (poolcap never moves or deletes it)"));
-    }
-    let canonical = std::fs::canonicalize(&real).with_context(|| format!("{}: cannot read", real.display()))?;
-    if let Ok(cwd) = std::env::current_dir().and_then(std::fs::canonicalize)
-        && cwd.starts_with(&canonical)
-    {
-        return Err(refuse(
-            "is the current folder or one above it, which a review cannot replace",
-        ));
-    }
-    if real.join(MARKER).exists() {
-        return Ok(real);
-    }
-    let empty = std::fs::read_dir(&real)
-        .with_context(|| format!("{}: cannot read", real.display()))?
-        .next()
-        .is_none();
-    if empty {
-        return Ok(real);
-    }
-    Err(refuse(&format!(
-        "exists and holds files poolcap did not write (no {MARKER} marker from an earlier review); poolcap never moves or deletes them"
-    )))
-}
-
-fn staging_dir(out: &Path) -> anyhow::Result<PathBuf> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("{}: cannot create", parent.display()))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "review".into());
-    let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| {
-            format!(
-                "{}: cannot remove the unfinished folder of an earlier run",
-                staging.display()
-            )
-        })?;
-    }
-    std::fs::create_dir_all(staging.join("charts")).with_context(|| format!("{}: cannot create", staging.display()))?;
-    Ok(staging)
-}
-
 /// Stores each service's decision for the month (its part of plan.json).
 fn record_decisions(
     store: &str,
@@ -163,7 +62,7 @@ fn record_decisions(
     printer: &mut Printer,
 ) {
     let report = render::plan::PlanReport::new(settings, outcome);
-    let result = super::probe::block_on(async {
+    let result = crate::store::block_on(async {
         let store = crate::store::history::Store::open(store).await?;
         for service in &report.services {
             let json = serde_json::to_value(service).unwrap_or_default();

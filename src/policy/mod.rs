@@ -9,6 +9,8 @@
 //! - whenever `pool_size` changes, `max_overflow = ceil(pool_size × overflow_factor)`;
 //! - the budget is checked on the recommendation: a plan over it is blocked.
 
+pub mod alert_rules;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 

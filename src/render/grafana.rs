@@ -57,8 +57,8 @@ pub fn dashboard(settings: &Settings) -> anyhow::Result<String> {
         .alerts
         .iter()
         .map(|rule| {
-            let name = super::prometheus::alert_name(rule);
-            super::prometheus::check_alert_name(&name).map(|()| name)
+            let name = crate::policy::alert_rules::alert_name(rule);
+            crate::policy::alert_rules::check_alert_name(&name).map(|()| name)
         })
         .collect::<Result<Vec<_>, _>>()?
         .join("|");

@@ -11,7 +11,6 @@ pub mod history;
 pub mod plan;
 pub mod probe;
 pub mod prometheus;
-pub mod promtool;
 pub mod review;
 pub mod slowlog;
 
@@ -43,6 +42,24 @@ pub struct Printer {
     color: bool,
     quiet: bool,
     verbose: u8,
+}
+
+impl crate::support::notice::Notices for Printer {
+    fn note(&mut self, text: &str) {
+        Printer::note(self, text);
+    }
+    fn detail(&mut self, text: &str) {
+        Printer::detail(self, text);
+    }
+    fn warn(&mut self, text: &str) {
+        Printer::warn(self, text);
+    }
+    fn verbose(&self) -> bool {
+        Printer::verbose(self)
+    }
+    fn progress(&self, total: u64, what: &str) -> indicatif::ProgressBar {
+        Printer::progress(self, total, what)
+    }
 }
 
 /// Whether an error is (caused by) a closed stdout pipe, which ends a run quietly.

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::analyze::window::{Window, format_instant};
 use crate::analyze::{REPORTED_THRESHOLDS, WindowStats};
-use crate::commands::plan::PlanOutcome;
 use crate::config::{PoolSize, Settings, format_duration};
+use crate::ops::plan::PlanOutcome;
 use crate::policy::{Budget, Code, Effect, Finding};
 
 use super::Printer;

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::analyze::queueing::{self, QueueCheck};
 use crate::analyze::window::format_instant;
-use crate::commands::plan::PlanOutcome;
 use crate::config::Settings;
 use crate::config::names::file_stem;
+use crate::ops::plan::PlanOutcome;
 use crate::policy::{Effect, ceil_times};
 
 use super::charts::{self, HeatmapChart, QueueingChart, SlowQueryChart, TrendChart, UtilizationChart};

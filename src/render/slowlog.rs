@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyze::digest::FingerprintStats;
 use crate::analyze::window::format_instant;
-use crate::commands::slowlog::Digested;
+use crate::ops::slowlog::Digested;
 
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0

@@ -7,6 +7,12 @@
 pub mod history;
 pub mod probe;
 
+/// Runs an async database call on a small runtime of its own.
+pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(runtime.block_on(future))
+}
+
 /// An error of sqlx (or one that wraps it, such as a migration error) as a
 /// sentence: the server's own message with its SQLSTATE, detail and hint —
 /// never the server's source-file position, which sqlx's text for PostgreSQL

@@ -75,7 +75,6 @@ impl Lock {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 pub mod hash;
 pub mod lock;
 pub mod markdown;
+pub mod notice;
 pub mod redact;
 
 pub use redact::redact_urls;

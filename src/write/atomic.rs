@@ -28,7 +28,6 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -1,7 +1,7 @@
 //! `promtool test rules` files (DESIGN §3.5): input series written in
 //! promtool's expanding notation and alert checks at evaluation times, with the
 //! labels and annotations Prometheus gives a firing alert. What is expected is
-//! decided elsewhere ([`crate::commands::promtool_tests`]); this module only
+//! decided by the parent module ([`super`]); this module only
 //! writes it down in the format promtool 2.42 reads.
 
 use std::collections::BTreeMap;

@@ -9,12 +9,12 @@ use anyhow::Context;
 
 use crate::config::{Setting, Settings, TargetKind, parse_duration};
 use crate::policy::{Budget, Effect, Finding};
-use crate::render::Printer;
 use crate::support::lock::Lock;
-use crate::write::atomic::{self, Expect, FileChange, WriteOptions};
-use crate::write::changelog::{self, BudgetRow, Entry, FindingRow, SettingRow, Sizes};
+use crate::support::notice::Notices;
 use crate::support::redact_urls;
 use crate::write::Value;
+use crate::write::atomic::{self, Expect, FileChange, WriteOptions};
+use crate::write::changelog::{self, BudgetRow, Entry, FindingRow, SettingRow, Sizes};
 
 use super::UsageError;
 use super::targets::{Deployed, PendingFile, masked};
@@ -236,7 +236,7 @@ pub fn lock_timeout(text: &str) -> Result<std::time::Duration, UsageError> {
 
 /// Takes the run's lock (beside the config), so that what is read is what is
 /// replaced, and finishes a run that was killed while writing.
-pub fn lock(settings: &Settings, timeout: &str, printer: &mut Printer) -> anyhow::Result<Lock> {
+pub fn lock(settings: &Settings, timeout: &str, printer: &mut dyn Notices) -> anyhow::Result<Lock> {
     let timeout = lock_timeout(timeout)?;
     let lock = Lock::acquire(&settings.dir().join(".poolcap.lock"), timeout)?;
     finish_interrupted(settings, printer)?;
@@ -250,7 +250,7 @@ pub fn journal_dir(settings: &Settings) -> PathBuf {
 
 /// Completes (or, before its commit, undoes) a run that was killed while
 /// writing, and says so. Call it holding the lock.
-pub fn finish_interrupted(settings: &Settings, printer: &mut Printer) -> anyhow::Result<()> {
+pub fn finish_interrupted(settings: &Settings, printer: &mut dyn Notices) -> anyhow::Result<()> {
     let shown = |p: &Path| p.strip_prefix(settings.dir()).unwrap_or(p).display().to_string();
     let when = |t: i64| {
         jiff::Timestamp::from_second(t)
@@ -280,7 +280,12 @@ pub fn finish_interrupted(settings: &Settings, printer: &mut Printer) -> anyhow:
 
 /// Writes every pending file, all or nothing, through the journal, and says
 /// what was written.
-pub fn write_all(settings: &Settings, files: &[PendingFile], force: bool, printer: &mut Printer) -> anyhow::Result<()> {
+pub fn write_all(
+    settings: &Settings,
+    files: &[PendingFile],
+    force: bool,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<()> {
     let changes: Vec<FileChange> = files
         .iter()
         .map(|f| FileChange {
@@ -306,11 +311,11 @@ pub fn write_all(settings: &Settings, files: &[PendingFile], force: bool, printe
 
 /// Records the written changes in the history store. The files are the truth:
 /// a store that cannot be reached is a warning, not a failure.
-pub fn record(store: &str, entries: &[Entry], printer: &mut Printer) {
+pub fn record(store: &str, entries: &[Entry], printer: &mut dyn Notices) {
     if entries.is_empty() {
         return;
     }
-    let result = super::probe::block_on(async {
+    let result = crate::store::block_on(async {
         let store = crate::store::history::Store::open(store).await?;
         for e in entries {
             let json = serde_json::to_value(e).unwrap_or_default();

@@ -1,4 +1,4 @@
-//! `poolcap export promtool-tests`: proves that the exported alert rules and
+//! The promtool test file of `poolcap export promtool-tests`: proves that the exported alert rules and
 //! poolcap's own replay agree. The input series of each test are real metric
 //! history; the alerts expected firing at each evaluation are decided by
 //! poolcap's replay of that history, not by re-implementing the rules:
@@ -26,18 +26,20 @@
 
 use std::collections::BTreeMap;
 
+use super::UsageError;
+use super::alerts::{ALL_TIME, replay_settings};
+use super::metrics::MetricFiles;
+use super::slowlog::parse_when;
 use crate::analyze::window::{Window, format_instant};
-use crate::cli::MetricsArgs;
-use crate::commands::UsageError;
-use crate::commands::alerts::{ALL_TIME, replay_settings};
-use crate::commands::slowlog::parse_when;
 use crate::config::{AlertRule, Settings};
 use crate::ingest::{self, Diagnostics, ReadOptions, SeriesKey, SeriesTable};
-use crate::render::prometheus::{alert_name, annotation_templates, check_alert_name, expand_annotation};
-use crate::render::promtool::{
+use crate::policy::alert_rules::{alert_name, annotation_templates, check_alert_name, expand_annotation};
+use crate::support::notice::Notices;
+use file::{
     AlertCheck, ExpectedAlert, InputSeries, TestFile, TestGroup, expanding_notation, series_selector, test_duration,
 };
-use crate::render::{self, Printer};
+
+mod file;
 
 /// Prometheus' default lookback: a sample answers queries for 5 minutes.
 pub const LOOKBACK: i64 = 300;
@@ -83,12 +85,12 @@ struct Replay {
 /// Builds the test file (YAML) from the metric files of `args`.
 pub fn promtool_tests(
     settings: &Settings,
-    metrics: &MetricsArgs,
+    metrics: &MetricFiles,
     span: Option<Window>,
     rules_path: &str,
-    printer: &mut Printer,
+    printer: &mut dyn Notices,
 ) -> anyhow::Result<(String, Counts)> {
-    if metrics.metrics.is_empty() {
+    if metrics.files.is_empty() {
         return Err(UsageError("export promtool-tests needs --metrics FILE…".into()).into());
     }
     let rules = &settings.alerts;
@@ -186,13 +188,13 @@ pub fn promtool_tests(
         "{} ({})",
         settings.path.display(),
         metrics
-            .metrics
+            .files
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok((render::promtool::to_yaml(&file, &source)?, counts))
+    Ok((file::to_yaml(&file, &source)?, counts))
 }
 
 /// The span of `--from/--to`, when given.
@@ -283,11 +285,11 @@ fn automatic_cases(replays: &BTreeMap<SeriesKey, Replay>, rules: &[AlertRule]) -
 /// The samples (time, checked out, pool size) of every case, read again from
 /// the files: only the cases' spans are kept.
 fn case_samples(
-    metrics: &MetricsArgs,
+    metrics: &MetricFiles,
     settings: &Settings,
     cases: &[Case],
 ) -> anyhow::Result<Vec<Vec<(i64, u32, u32)>>> {
-    let opts = ReadOptions::new(settings, metrics.service.clone(), metrics.metrics_format);
+    let opts = ReadOptions::new(settings, metrics.service.clone(), metrics.format);
     let mut by_key: BTreeMap<&SeriesKey, Vec<usize>> = BTreeMap::new();
     for (k, case) in cases.iter().enumerate() {
         by_key.entry(&case.key).or_default().push(k);
@@ -295,7 +297,7 @@ fn case_samples(
     let mut out: Vec<Vec<(i64, u32, u32)>> = vec![Vec::new(); cases.len()];
     let mut series = SeriesTable::with_limit(metrics.max_series);
     let mut case_of_series: Vec<Vec<usize>> = Vec::new();
-    for (file, path) in metrics.metrics.iter().enumerate() {
+    for (file, path) in metrics.files.iter().enumerate() {
         let input = ingest::open(path)?;
         // Bad rows were reported (or let through under --lenient) by the replay's read.
         let mut diags = Diagnostics::default();
@@ -487,11 +489,11 @@ fn gcd(a: i64, b: i64) -> i64 {
 /// Runs `export promtool-tests`: the file's text and what it holds.
 pub fn run(
     settings: &Settings,
-    metrics: &MetricsArgs,
+    metrics: &MetricFiles,
     from: &Option<String>,
     to: &Option<String>,
     rules_path: &str,
-    printer: &mut Printer,
+    printer: &mut dyn Notices,
 ) -> anyhow::Result<String> {
     let span = span(settings, from, to)?;
     let (text, counts) = promtool_tests(settings, metrics, span, rules_path, printer)?;

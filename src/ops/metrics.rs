@@ -12,10 +12,25 @@ use anyhow::bail;
 
 use crate::analyze::window::Window;
 use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected, WindowStats};
-use crate::cli::MetricsArgs;
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
-use crate::render::Printer;
+use crate::support::notice::Notices;
+
+/// The metric files of a run, as the command line names them (`--metrics`,
+/// `--metrics-format`, `--service`, `--lenient`, `--max-series`).
+#[derive(Debug, Clone, Default)]
+pub struct MetricFiles {
+    /// Files and folders (a folder stands for the metric files in it).
+    pub files: Vec<PathBuf>,
+    /// Their format, or `Auto` to tell each file's by its content.
+    pub format: ingest::InputFormat,
+    /// The service of rows that name none.
+    pub service: Option<String>,
+    /// Skip bad rows instead of failing.
+    pub lenient: bool,
+    /// How many service/instance pairs a run may hold.
+    pub max_series: usize,
+}
 
 /// What the inputs gave, for summaries and reports.
 #[derive(Debug, Default)]
@@ -126,16 +141,16 @@ fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settin
 /// Reads every file of `args` and analyses it. Bad rows fail the run (listing
 /// the first ones and the count) unless `--lenient`.
 pub fn load(
-    args: &MetricsArgs,
+    args: &MetricFiles,
     settings: &Settings,
     analyzer: AnalyzerSettings,
-    printer: &mut Printer,
+    printer: &mut dyn Notices,
 ) -> anyhow::Result<Loaded> {
-    let args = &MetricsArgs {
-        metrics: ingest::expand_folders(&args.metrics)?,
+    let args = &MetricFiles {
+        files: ingest::expand_folders(&args.files)?,
         ..args.clone()
     };
-    let opts = ReadOptions::new(settings, args.service.clone(), args.metrics_format);
+    let opts = ReadOptions::new(settings, args.service.clone(), args.format);
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let (tx, rx) = mpsc::sync_channel::<Batch>(8);
     let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Sample>>();
@@ -151,14 +166,14 @@ pub fn load(
         samples: Vec::with_capacity(BATCH),
     };
     let total: u64 = args
-        .metrics
+        .files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
     let progress = printer.progress(total, "reading metrics");
     let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    for (file_index, path) in args.metrics.iter().enumerate() {
+    for (file_index, path) in args.files.iter().enumerate() {
         let input = match ingest::open_counted(path, read_bytes.clone()) {
             Ok(i) => i,
             Err(e) => {
@@ -226,7 +241,7 @@ pub fn load(
     let shown = analysed.rejected.len() as u64;
     for (s, r) in analysed.rejected {
         diags.reject(Diagnostic {
-            path: args.metrics[s.file as usize].clone(),
+            path: args.files[s.file as usize].clone(),
             line: Some(s.line),
             code: r.code,
             message: r.message,
@@ -272,7 +287,7 @@ pub fn load(
         bail!(
             "no samples of the configured service(s) {} in {} file(s); the metrics name {}",
             service_names.join(", "),
-            args.metrics.len(),
+            args.files.len(),
             if unknown_services.is_empty() {
                 "no service".to_string()
             } else {
@@ -346,7 +361,7 @@ pub fn load_from_store(
     location: &str,
     settings: &Settings,
     mut analyzer_settings: AnalyzerSettings,
-    printer: &mut Printer,
+    printer: &mut dyn Notices,
 ) -> anyhow::Result<Loaded> {
     let history_from = analyzer_settings.windows.iter().map(|w| w.start).min().unwrap_or(0) - 86_400;
     let to = analyzer_settings.windows.iter().map(|w| w.end).max().unwrap_or(0);
@@ -357,7 +372,7 @@ pub fn load_from_store(
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut diags = Diagnostics::default();
     // One connection to the store for the whole read.
-    let (rows, analyzer, earlier, in_sql) = super::probe::block_on(async {
+    let (rows, analyzer, earlier, in_sql) = crate::store::block_on(async {
         let store = crate::store::history::Store::open_existing(location).await?;
         let earlier: Vec<Window> = if store.is_postgres() && analyzer_settings.windows.len() > 1 {
             analyzer_settings.windows.split_off(1)

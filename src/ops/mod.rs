@@ -1,0 +1,32 @@
+//! The application layer (cargo's `ops` is the model): each operation takes
+//! settings and the run's inputs as plain values, drives ingest, store,
+//! analysis, policy and the file editors, and returns an outcome — it parses
+//! no arguments, prints no result and picks no exit code. `render` turns an
+//! outcome into text; `commands` wires arguments → op → render → exit code.
+//! Ops speak to the user only through [`crate::support::notice::Notices`].
+//!
+//! - [`metrics`]: metric files or the store → the analysis.
+//! - [`plan`]: the month's decisions (the outcome `plan`, `review` and
+//!   `apply` share) and the data gate.
+//! - [`review`]: the review folder's rules (names, staging, replacing).
+//! - [`slowlog`]: slow-query logs → one digest.
+//! - [`alerts`], [`promtool`]: the alert rules' replay and the promtool
+//!   cases that prove the exported rules agree with it.
+//! - [`probe`]: a live server's limits in the budget.
+//! - [`targets`]: the deployed settings, drift, and the edits a size needs.
+//! - [`change`]: locking, the journaled write and the change records.
+
+pub mod alerts;
+pub mod change;
+pub mod metrics;
+pub mod plan;
+pub mod probe;
+pub mod promtool;
+pub mod review;
+pub mod slowlog;
+pub mod targets;
+
+/// A usage mistake found after parsing (a bad `--month`, say): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);

@@ -1,0 +1,433 @@
+//! The month's plan, shared by `plan`, `review` and `apply`: the deployed
+//! state, metrics (files or the store) → analysis → evidence → policy, the
+//! budget's limits (config or live probe), the slow-query finding, and the
+//! data gate that refuses to decide on thin data.
+
+use crate::analyze::window::{Month, format_instant};
+use crate::analyze::{Analysis, AnalyzerSettings};
+use crate::config::{self, PoolSize, Settings};
+use crate::ingest::SeriesTable;
+use crate::policy::{self, Evidence, MonthEvidence, Plan, PolicyParams, SustainedEvidence};
+use crate::support::notice::Notices;
+
+use super::UsageError;
+use super::metrics;
+use super::slowlog;
+use super::targets::{self, Deployed, PendingFile};
+use crate::analyze::digest::DigestSettings;
+use crate::analyze::fingerprint::Dialect;
+
+/// What a plan is asked for (`--month`, `--metrics…`, `--slowlog…`, `--probe`,
+/// `--accept-drift`).
+#[derive(Debug, Clone, Default)]
+pub struct PlanInputs {
+    /// `YYYY-MM`, or `last` for the previous month in the policy's zone.
+    pub month: String,
+    /// The metric files (none: the history store).
+    pub metrics: metrics::MetricFiles,
+    /// Slow-query logs of the month.
+    pub slowlog: Vec<std::path::PathBuf>,
+    /// How to read them.
+    pub slowlog_options: slowlog::LogOptions,
+    /// A database URL whose live limits replace the configured budget.
+    pub probe: Option<String>,
+    /// Take drifted fixed settings as intended.
+    pub accept_drift: bool,
+}
+
+/// Everything a plan needs, for `plan` and (later) `review` and `apply`.
+pub struct PlanOutcome {
+    /// The reviewed month.
+    pub month: Month,
+    /// Months before it that were analysed, most recent first.
+    pub earlier: Vec<Month>,
+    /// How many of them the policy looks at (the plan's `history`).
+    pub policy_months: usize,
+    /// The decisions and budget.
+    pub plan: Plan,
+    /// The analysis behind them (window 0 is the reviewed month).
+    pub analysis: Analysis,
+    /// Series names.
+    pub series: SeriesTable,
+    /// Input counts.
+    pub summary: metrics::InputSummary,
+    /// Each service as deployed (from its targets or the config).
+    pub deployed: Vec<Deployed>,
+    /// The month's slow-query digest, when slow logs were given.
+    pub slow: Option<slowlog::Digested>,
+    /// Where the budget's limits came from (the config, or a live probe).
+    pub budget_source: String,
+}
+
+impl PlanOutcome {
+    /// The instances of service `k`, by name.
+    pub fn instances_of(&self, k: usize) -> Vec<&crate::analyze::InstanceResult> {
+        let mut instances: Vec<_> = self.analysis.instances.iter().filter(|i| i.service == k).collect();
+        instances.sort_by(|a, b| {
+            self.series
+                .key(a.series)
+                .instance
+                .cmp(&self.series.key(b.series).instance)
+        });
+        instances
+    }
+
+    /// Every target file that must change for the recommendation, per service.
+    pub fn pending_files(&self, settings: &Settings) -> anyhow::Result<Vec<Vec<PendingFile>>> {
+        self.deployed
+            .iter()
+            .zip(&self.plan.decisions)
+            .zip(&settings.services)
+            .map(|((d, decision), service)| targets::pending_files(d, decision.recommended, &service.pool))
+            .collect()
+    }
+}
+
+/// Why the month's data cannot carry a decision, one sentence each: a
+/// selected service without samples or below `min_coverage`, metrics of a
+/// service the config does not define (with the nearest configured name).
+pub fn data_gaps(settings: &Settings, outcome: &PlanOutcome, selected: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let month = outcome.month;
+    let unknown = &outcome.summary.unknown_services;
+    let mut gaps = Vec::new();
+    for (k, service) in settings.services.iter().enumerate() {
+        if !selected(&service.name) {
+            continue;
+        }
+        let Some(stats) = outcome.analysis.services.get(k).and_then(|s| s.windows.first()) else {
+            continue;
+        };
+        if stats.samples == 0 {
+            let hint = match similar_name(&service.name, unknown.keys().map(String::as_str)) {
+                Some(other) => format!("; the metrics have {other:?} — a misspelt service column?"),
+                None => String::new(),
+            };
+            gaps.push(format!("service {:?} has no samples in {month}{hint}", service.name));
+        } else if stats.coverage < settings.policy.min_coverage {
+            gaps.push(format!(
+                "service {:?} covers {:.1}% of {month}, below min_coverage {:.1}%",
+                service.name,
+                stats.coverage * 100.0,
+                settings.policy.min_coverage * 100.0
+            ));
+        }
+    }
+    for (name, n) in unknown {
+        let hint = match similar_name(name, settings.services.iter().map(|s| s.name.as_str())) {
+            Some(other) => format!(" — did you mean {other:?}?"),
+            None => String::new(),
+        };
+        gaps.push(format!(
+            "{n} sample(s) of service {name:?}, which {} does not define{hint}",
+            settings.path.display()
+        ));
+    }
+    gaps
+}
+
+/// The name among `names` that equals `name` up to case and `-`/`_`.
+pub fn similar_name<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let fold = |n: &str| n.to_lowercase().replace(['_', '-'], "");
+    names.into_iter().find(|n| *n != name && fold(n) == fold(name))
+}
+
+/// `name` is a configured service, or a usage error listing them (with the
+/// nearest spelling first when one differs only by case, `-` or `_`).
+pub fn known_service(settings: &Settings, name: &str) -> Result<(), UsageError> {
+    match unknown_service(settings, name) {
+        Some(why) => Err(UsageError(format!("--service {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// `None` when `name` is a configured service; else why not, as the end of a
+/// sentence: `"x" is not a service of poolcap.toml; did you mean …? it defines …`.
+pub fn unknown_service(settings: &Settings, name: &str) -> Option<String> {
+    if settings.services.iter().any(|s| s.name == name) {
+        return None;
+    }
+    let names: Vec<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
+    let hint = match similar_name(name, names.iter().copied()) {
+        Some(n) => format!("did you mean {n:?}? "),
+        None => String::new(),
+    };
+    Some(format!(
+        "{name:?} is not a service of {}; {hint}it defines {}",
+        settings.path.display(),
+        names.join(", ")
+    ))
+}
+
+/// Parses `--month`.
+pub fn parse_month(text: &str) -> Result<Month, UsageError> {
+    text.parse::<Month>()
+        .map_err(|m| UsageError(format!("--month: {m}, or `last` for the previous month")))
+}
+
+/// Parses `--month` where `last` may stand for the previous calendar month in
+/// the configured zone (the month a monthly review is about).
+pub fn parse_month_in(text: &str, tz: &jiff::tz::TimeZone) -> Result<Month, UsageError> {
+    if text.eq_ignore_ascii_case("last") {
+        let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+        let this = Month {
+            year: now.year(),
+            month: now.month(),
+        };
+        return Ok(this.previous());
+    }
+    parse_month(text)
+}
+
+/// Loads config-driven inputs and decides (no output).
+pub fn compute(
+    settings: &Settings,
+    args: &PlanInputs,
+    store: String,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<PlanOutcome> {
+    let options = ComputeOptions {
+        store: Some(store),
+        ..ComputeOptions::default()
+    };
+    compute_with(settings, args, &options, printer)
+}
+
+/// What a review needs beyond a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ComputeOptions {
+    /// Months before the reviewed one to analyse (at least the policy's).
+    pub history_months: usize,
+    /// Pixel columns of the reviewed month's utilization series, for charts.
+    pub detail_columns: Option<usize>,
+    /// The history store to read samples from when no metric file is given.
+    pub store: Option<String>,
+}
+
+/// [`compute`] with more history and chart detail.
+pub fn compute_with(
+    settings: &Settings,
+    args: &PlanInputs,
+    options: &ComputeOptions,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<PlanOutcome> {
+    let month = parse_month_in(&args.month, &settings.policy.timezone)?;
+    if let Some(name) = &args.metrics.service {
+        known_service(settings, name)?;
+    }
+    // Read the deployed state first: a bad target file fails before any metric is read.
+    let mut deployed = targets::read_all(settings)?;
+    if args.accept_drift {
+        for d in &mut deployed {
+            targets::accept_drift(&mut d.findings);
+        }
+    }
+    let tz = &settings.policy.timezone;
+    let policy_months = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
+    let months_back = policy_months.max(options.history_months);
+    let mut earlier = Vec::with_capacity(months_back);
+    let mut m = month;
+    for _ in 0..months_back {
+        m = m.previous();
+        earlier.push(m);
+    }
+    let mut windows = vec![month.window(tz)];
+    windows.extend(earlier.iter().map(|m| m.window(tz)));
+    let analyzer = AnalyzerSettings {
+        episode_window: windows[0],
+        windows,
+        alerts: settings.alerts.clone(),
+        sustained_utilization: settings.policy.sustained_utilization,
+        sustained_for: settings.policy.sustained_for,
+        max_gap: settings.policy.max_gap,
+        reorder_window: settings.policy.reorder_window,
+        service_pools: deployed.iter().map(|d| d.current).collect(),
+        overflow_factor: settings.policy.overflow_factor,
+        detail: options
+            .detail_columns
+            .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
+    };
+    let loaded = if args.metrics.files.is_empty() {
+        let Some(store) = &options.store else {
+            return Err(UsageError("give metric files with --metrics, or a history store with --store".into()).into());
+        };
+        metrics::load_from_store(store, settings, analyzer, printer)?
+    } else {
+        metrics::load(&args.metrics, settings, analyzer, printer)?
+    };
+    let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
+    let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
+    let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let params = PolicyParams::from_settings(&settings.policy);
+    // The budget's limits: the live server's when --probe is given, else the config's.
+    let (database, budget_source) = match &args.probe {
+        Some(url) => {
+            let live = super::probe::probe_url(url, 60.0)?;
+            let db = super::probe::budget_from(&live, &settings.database);
+            let source = format!("probe of {}", crate::support::redact_urls(url));
+            printer.note(&format!(
+                "budget limits from the live server ({source}): max_connections {}, superuser_reserved {}, reserved {}",
+                db.max_connections, db.superuser_reserved_connections, db.reserved_connections
+            ));
+            (db, source)
+        }
+        None => (
+            settings.database.clone(),
+            format!("{} [database]", settings.path.display()),
+        ),
+    };
+    let shared = targets::shared_targets(settings);
+    let mut plan = policy::plan(&evidence, &pools, &params, &database, &shared);
+    for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
+        decision.findings.extend(d.findings.iter().cloned());
+    }
+    let slow = if args.slowlog.is_empty() {
+        None
+    } else {
+        let month_window = month.window(tz);
+        let base = DigestSettings {
+            dialect: Dialect::Postgres,
+            threshold_ms: settings.policy.slow_query_seconds * 1000.0,
+            timezone: tz.clone(),
+            since_ms: Some(month_window.start * 1000),
+            until_ms: Some(month_window.end * 1000),
+            keep_samples: false,
+        };
+        let digested = slowlog::digest_files(
+            &args.slowlog,
+            &args.slowlog_options,
+            settings,
+            &base,
+            slowlog::threads(None),
+        )?;
+        if let Some(finding) = slow_query_finding(&digested, settings) {
+            for decision in &mut plan.decisions {
+                decision.findings.push(finding.clone());
+            }
+        }
+        Some(digested)
+    };
+    Ok(PlanOutcome {
+        month,
+        earlier,
+        policy_months,
+        plan,
+        analysis: loaded.analysis,
+        series: loaded.series,
+        summary: loaded.summary,
+        deployed,
+        slow,
+        budget_source,
+    })
+}
+
+/// The advisory `slow-queries` finding: statements over the review threshold
+/// and the connections logged statements held (Little's law).
+pub fn slow_query_finding(d: &slowlog::Digested, settings: &Settings) -> Option<policy::Finding> {
+    let g = &d.digest;
+    if g.over_threshold == 0 {
+        return None;
+    }
+    let span_ms = g.span.map_or(0.0, |(a, b)| (b - a) as f64);
+    let mut slow: Vec<(&String, &crate::analyze::digest::FingerprintStats)> =
+        g.fingerprints().filter(|(_, s)| s.over_threshold > 0).collect();
+    slow.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
+    let peak = g.in_flight.peak().map_or(0.0, |p| p.1);
+    let cost = |s: &crate::analyze::digest::FingerprintStats| if span_ms > 0.0 { s.hold_ms / span_ms } else { 0.0 };
+    Some(policy::Finding {
+        code: policy::Code::SlowQueries,
+        effect: policy::Effect::Advisory,
+        candidate_pool_size: None,
+        message: format!(
+            "{} statement(s) in {} query shape(s) ran longer than {} s (the slowest {:.1} s); statements in the database log held {:.2} connections on average (peak {:.1}); the costliest slow shape held {:.3} — optimise it before growing the pool (`poolcap slowlog`)",
+            g.over_threshold,
+            slow.len(),
+            settings.policy.slow_query_seconds,
+            slow.iter().map(|(_, s)| s.max_ms).fold(0.0, f64::max) / 1000.0,
+            g.mean_concurrency(),
+            peak,
+            slow.first().map_or(0.0, |(_, s)| cost(s)),
+        ),
+        rule: policy::Code::SlowQueries.rule_text(),
+        evidence: serde_json::json!({
+            "over_threshold": g.over_threshold,
+            "threshold_seconds": settings.policy.slow_query_seconds,
+            "mean_concurrency": g.mean_concurrency(),
+            "peak_concurrency": peak,
+            "fingerprints": slow.iter().take(10).map(|(fp, s)| serde_json::json!({
+                "fingerprint": fp, "count": s.count, "over_threshold": s.over_threshold,
+                "max_ms": s.max_ms, "total_ms": s.total_ms, "mean_connections": cost(s),
+            })).collect::<Vec<_>>(),
+        }),
+    })
+}
+
+/// Builds each configured service's evidence from the analysis.
+pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, series: &SeriesTable) -> Vec<Evidence> {
+    let tz = &settings.policy.timezone;
+    let month_end = analysis
+        .services
+        .first()
+        .and_then(|s| s.windows.first())
+        .map_or(i64::MAX, |w| w.window.end);
+    settings
+        .services
+        .iter()
+        .enumerate()
+        .map(|(k, service)| {
+            let windows = &analysis.services[k].windows;
+            let month_evidence = |w: &crate::analyze::WindowStats| MonthEvidence {
+                mean_utilization: w.mean_utilization,
+                coverage: w.coverage,
+                saturated_seconds: w.saturated_seconds,
+                timeouts: w.timeouts,
+            };
+            let sustained = analysis
+                .instances
+                .iter()
+                .filter(|i| i.service == k)
+                .flat_map(|i| i.sustained.iter().map(move |e| (i, e)))
+                .max_by_key(|(i, e)| {
+                    (
+                        e.sustained_checked_out,
+                        e.duration(),
+                        std::cmp::Reverse((e.start, i.series)),
+                    )
+                })
+                .map(|(i, e)| SustainedEvidence {
+                    instance: series.key(i.series).instance.clone(),
+                    start: format_instant(e.start, tz),
+                    duration: e.duration(),
+                    level_checked_out: e.sustained_checked_out,
+                    pool_size: e.pool_size,
+                });
+            // The pool size in effect at the end of the month: the last size each
+            // instance reported before the month ended, the largest of them.
+            let observed = analysis
+                .instances
+                .iter()
+                .filter(|i| i.service == k)
+                .filter_map(|i| {
+                    i.pool_size_changes
+                        .iter()
+                        .rev()
+                        .find(|(ts, _)| *ts < month_end)
+                        .map(|(_, size)| *size)
+                })
+                .max()
+                .unwrap_or(current[k].pool_size);
+            Evidence {
+                service: service.name.clone(),
+                current: current[k],
+                observed_pool_size: observed,
+                concurrent_users: service.concurrent_users,
+                max_pool_size: service.max_pool_size,
+                month: month_evidence(&windows[0]),
+                earlier: windows[1..]
+                    .iter()
+                    .map(|w| (w.covered_seconds > 0).then(|| month_evidence(w)))
+                    .collect(),
+                sustained,
+            }
+        })
+        .collect()
+}

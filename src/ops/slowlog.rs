@@ -1,0 +1,215 @@
+//! Slow-query logs → one digest by fingerprint, for `slowlog`, `plan
+//! --slowlog`, `review` and `ingest`. Files run in parallel across cores; one
+//! large plain stderr or jsonlog file is itself split across cores.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context;
+
+use crate::analyze::digest::{Digest, DigestSettings};
+use crate::analyze::fingerprint::Dialect;
+use crate::config::Settings;
+use crate::ingest::slowlog::postgres::Prefix;
+use crate::ingest::slowlog::reader::{self, FileReport, InputFormat, ReadSettings};
+use crate::support::notice::Notices;
+
+use super::UsageError;
+
+/// The digest of several files and what each file gave.
+pub struct Digested {
+    /// All files merged.
+    pub digest: Digest,
+    /// Per file.
+    pub files: Vec<FileReport>,
+}
+
+/// How to read the slow logs of a run (`--log-line-prefix`, `--input-format`,
+/// `--log-timezone`).
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// PostgreSQL's `log_line_prefix`, when not the default.
+    pub log_line_prefix: Option<String>,
+    /// The logs' format, or `None` to tell each file's by its head.
+    pub format: Option<InputFormat>,
+    /// The zone of timestamps without one (default: the policy's).
+    pub log_timezone: Option<String>,
+}
+
+fn read_settings(inputs: &LogOptions, settings: &Settings, threads: usize) -> anyhow::Result<ReadSettings> {
+    let prefix = match &inputs.log_line_prefix {
+        Some(p) => Some(Prefix::compile(p).map_err(|m| UsageError(format!("--log-line-prefix: {m}")))?),
+        None => None,
+    };
+    let log_timezone = match &inputs.log_timezone {
+        Some(z) => {
+            jiff::tz::TimeZone::get(z).map_err(|_| UsageError(format!("--log-timezone: unknown time zone {z:?}")))?
+        }
+        None => settings.policy.timezone.clone(),
+    };
+    Ok(ReadSettings {
+        format: inputs.format,
+        prefix,
+        log_timezone,
+        threads,
+        block: reader::BLOCK,
+    })
+}
+
+/// Reads and digests `files` with `threads` threads in all.
+pub fn digest_files(
+    files: &[PathBuf],
+    inputs: &LogOptions,
+    settings: &Settings,
+    base: &DigestSettings,
+    threads: usize,
+) -> anyhow::Result<Digested> {
+    let threads = threads.max(1);
+    // One file: all threads on it; several: one thread per file at a time.
+    let per_file = if files.len() == 1 { threads } else { 1 };
+    let read = read_settings(inputs, settings, per_file)?;
+    let next = AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<(usize, Digest, FileReport)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(files.len()))
+            .map(|_| {
+                let (next, read) = (&next, &read);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = files.get(i) else { break };
+                        // The dialect follows the file's format, known once its head is read.
+                        let head_format = match read.format {
+                            Some(f) => f,
+                            None => {
+                                let mut input = crate::ingest::open(path).map_err(anyhow::Error::from)?;
+                                let mut head = vec![0u8; 256 * 1024];
+                                let n =
+                                    read_head(&mut *input, &mut head).with_context(|| path.display().to_string())?;
+                                reader::detect_format(&head[..n], path)
+                            }
+                        };
+                        let digest_settings = DigestSettings {
+                            dialect: if head_format == InputFormat::Mysql {
+                                Dialect::MySql
+                            } else {
+                                Dialect::Postgres
+                            },
+                            ..base.clone()
+                        };
+                        let file_read = ReadSettings {
+                            format: Some(head_format),
+                            ..read.clone()
+                        };
+                        let (digests, report) =
+                            reader::read_file(path, &file_read, || Digest::new(digest_settings.clone()))?;
+                        let mut merged = Digest::new(digest_settings.clone());
+                        for d in digests {
+                            merged.merge(d);
+                        }
+                        done.push((i, merged, report));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a slow-log thread panicked"))
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort_by_key(|(i, ..)| *i);
+    let mut digest = Digest::new(base.clone());
+    let mut reports = Vec::with_capacity(all.len());
+    for (_, d, report) in all {
+        digest.merge(d);
+        reports.push(report);
+    }
+    Ok(Digested { digest, files: reports })
+}
+
+fn read_head(input: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// Parses `--since`/`--until`: RFC 3339, or a date (midnight in `tz`).
+pub fn parse_when(text: &str, tz: &jiff::tz::TimeZone, flag: &str) -> Result<i64, UsageError> {
+    if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_millisecond());
+    }
+    if let Ok(date) = text.parse::<jiff::civil::Date>()
+        && let Ok(z) = date.to_zoned_datetime(tz.clone())
+    {
+        return Ok(z.timestamp().as_millisecond());
+    }
+    Err(UsageError(format!(
+        "{flag}: {text:?} is not RFC 3339 (2026-10-01T00:00:00Z) or a date (2026-10-01)"
+    )))
+}
+
+/// The number of threads to use.
+pub fn threads(requested: Option<usize>) -> usize {
+    requested
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+/// Tells the user what each file skipped: bad records (with the first few),
+/// unrecognized lines (where, with `-v`; never their text, which may hold a
+/// query), and fingerprints beyond the digest's limit.
+pub fn tell_skipped(digested: &Digested, notices: &mut dyn Notices) {
+    for f in &digested.files {
+        if f.stats.rejected > 0 {
+            notices.warn(&format!(
+                "{}: {} bad record(s) skipped",
+                f.path.display(),
+                f.stats.rejected
+            ));
+            for bad in &f.stats.first_rejected {
+                let diagnostic = crate::ingest::Diagnostic {
+                    path: f.path.clone(),
+                    line: Some(bad.line),
+                    code: bad.code,
+                    message: bad.message.clone(),
+                };
+                notices.note(&format!("  {diagnostic}"));
+            }
+        }
+        if f.stats.unrecognized > 0 {
+            let hint = if notices.verbose() { "" } else { " (-v shows where)" };
+            notices.note(&format!(
+                "{}: {} unrecognized line(s) skipped{hint}",
+                f.path.display(),
+                f.stats.unrecognized,
+            ));
+            // Line numbers and lengths only: a log line may hold query text.
+            for (line, len) in &f.stats.first_unrecognized {
+                let what = if *len == 0 {
+                    "not readable as CSV".to_string()
+                } else {
+                    format!("{len} bytes")
+                };
+                notices.detail(&format!("  {}:{line}: unrecognized line ({what})", f.path.display()));
+            }
+        }
+    }
+    if digested.digest.overflowed > 0 {
+        notices.warn(&format!(
+            "more than {} distinct fingerprints: {} statement(s) of later shapes are counted as {:?}",
+            crate::analyze::digest::MAX_FINGERPRINTS,
+            digested.digest.overflowed,
+            crate::analyze::digest::OTHER
+        ));
+    }
+}
