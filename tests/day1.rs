@@ -54,7 +54,7 @@ fn init_from_the_sample_files_loads_and_plans() {
     let backend = &settings.services[0];
     assert_eq!(
         backend.current,
-        Some(poolcap::config::PoolSize {
+        Some(poolcap::model::PoolSize {
             pool_size: 20,
             max_overflow: 10
         })

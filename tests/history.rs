@@ -196,7 +196,7 @@ fn lists_what_review_apply_and_override_recorded(store: &TestStore) {
     let Entry::Change { date, .. } = &changes[0] else {
         unreachable!()
     };
-    let this: poolcap::analyze::window::Month = date[..7].parse().unwrap();
+    let this: poolcap::model::window::Month = date[..7].parse().unwrap();
     let before = this.previous().to_string();
     assert_eq!(
         history_json(store, &["--since", &this.to_string(), "--kind", "changes"]).len(),

@@ -17,16 +17,16 @@ pub mod episodes;
 pub mod fingerprint;
 pub mod queueing;
 pub mod timeline;
-pub mod window;
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
 
-use crate::config::{AlertRule, PoolSize};
+use crate::config::AlertRule;
+use crate::model::PoolSize;
+use crate::model::window::Window;
 use distribution::Distribution;
 use episodes::{Episode, EpisodeTracker, Qualify, Segment};
 use timeline::Timeline;
-use window::Window;
 
 /// The fixed thresholds every statistics block reports time above.
 pub const REPORTED_THRESHOLDS: [f64; 3] = [0.60, 0.80, 0.90];
@@ -313,7 +313,7 @@ pub struct Observation {
 }
 
 fn ceil_factor(value: u32, factor: f64) -> u32 {
-    crate::policy::ceil_times(value, factor)
+    crate::model::ceil_times(value, factor)
 }
 
 impl Analyzer {
@@ -410,7 +410,7 @@ impl Analyzer {
                     "sample at {} arrives after samples up to {} of the same instance were analysed (more than the reorder window of {} late); sort the file or raise policy.reorder_window",
                     point.ts,
                     last.ts,
-                    crate::config::format_duration(self.settings.reorder_window)
+                    crate::model::format_duration(self.settings.reorder_window)
                 ),
             });
         }

@@ -241,7 +241,7 @@ fn service_utilization_is_the_ratio_of_sums() {
 #[test]
 fn dst_month_in_london_counts_every_hour() {
     let tz = jiff::tz::TimeZone::get("Europe/London").unwrap();
-    let oct = window::Month { year: 2026, month: 10 }.window(&tz);
+    let oct = crate::model::window::Month { year: 2026, month: 10 }.window(&tz);
     let samples: Vec<(i64, u32, u32)> = (0..)
         .map(|i| oct.start + i * 60)
         .take_while(|t| *t < oct.end)

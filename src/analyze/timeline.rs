@@ -12,7 +12,7 @@
 //! more than 1.7 MiB, however many samples it has.
 
 use super::distribution::Distribution;
-use super::window::Window;
+use crate::model::window::Window;
 
 const CHUNK: i64 = 86_400;
 
@@ -38,7 +38,7 @@ impl Chunk {
 enum Day {
     /// (second of the day, Δchecked_out, Δpool_size, Δsaturated), in arrival
     /// order: one instance's change, which fits `i32` (samples are at most
-    /// [`crate::config::limits::MAX_CONNECTIONS`]).
+    /// [`crate::model::limits::MAX_CONNECTIONS`]).
     Sparse(Vec<(u32, i32, i32, i32)>),
     /// Per-second difference arrays.
     Dense(Box<Chunk>),
@@ -92,7 +92,7 @@ impl Timeline {
     }
 
     /// Adds one instance holding `checked_out` of `pool_size` over `[a, b)`.
-    /// Values beyond [`crate::config::limits::MAX_CONNECTIONS`] are rejected
+    /// Values beyond [`crate::model::limits::MAX_CONNECTIONS`] are rejected
     /// by the readers; here they would saturate, never wrap.
     pub fn add(&mut self, a: i64, b: i64, checked_out: u32, pool_size: u32, saturated: bool) {
         let Some((a, b)) = self.window.clip(a, b) else {

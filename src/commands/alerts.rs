@@ -2,11 +2,11 @@
 //! (DESIGN §1.3) — every episode that fired, per rule and instance, with the
 //! same Prometheus `for:` semantics the plan and the review use.
 
-use crate::analyze::window::Window;
 use crate::cli::{AlertsArgs, Format, GlobalArgs};
 use crate::commands::UsageError;
 use crate::config;
 use crate::exit::ExitStatus;
+use crate::model::window::Window;
 use crate::ops::alerts::{ALL_TIME, replay_settings};
 use crate::ops::metrics;
 use crate::ops::slowlog::parse_when;

@@ -8,9 +8,9 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::{GenerateArgs, GenerateWhat, GeneratedLog, TimestampStyle};
-use crate::config::parse_duration;
 use crate::exit::ExitStatus;
 use crate::generate;
+use crate::model::parse_duration;
 use crate::render::Printer;
 
 use super::UsageError;
@@ -106,7 +106,7 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
             }
             // October's slow logs, in both formats: ~20 000 statements each.
-            let october = crate::analyze::window::Month { year: 2026, month: 10 }.window(&tz);
+            let october = crate::model::window::Month { year: 2026, month: 10 }.window(&tz);
             let span = (october.start * 1000, october.end * 1000);
             for (name, format) in [
                 ("postgresql-2026-10.log.gz", GeneratedLog::Postgres),
@@ -124,7 +124,7 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
             seed,
         } => {
             let bytes = parse_size(size).map_err(|m| UsageError(format!("--size: {m}")))?;
-            let october = crate::analyze::window::Month { year: 2026, month: 10 }.window(&jiff::tz::TimeZone::UTC);
+            let october = crate::model::window::Month { year: 2026, month: 10 }.window(&jiff::tz::TimeZone::UTC);
             let statements = write_slowlog(out, *dialect, *seed, (october.start * 1000, i64::MAX), 1.0, bytes)?;
             printer.note(&format!("wrote {} ({statements} statements)", out.display()));
         }

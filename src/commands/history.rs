@@ -2,9 +2,9 @@
 //! and `override` wrote, read back from the history store without SQL. The
 //! store must exist: this command only reads, and never makes one.
 
-use crate::analyze::window::Month;
 use crate::cli::{Format, GlobalArgs, HistoryArgs, HistoryKind};
 use crate::exit::ExitStatus;
+use crate::model::window::Month;
 use crate::render::{self, Printer};
 use crate::store::history::{HistoryFilter, Store, StoreError};
 

@@ -292,11 +292,11 @@ fn ingest_slowlogs(
     Ok(ExitStatus::Ok)
 }
 
-fn month_of(ms: i64, tz: &jiff::tz::TimeZone) -> crate::analyze::window::Month {
+fn month_of(ms: i64, tz: &jiff::tz::TimeZone) -> crate::model::window::Month {
     let z = jiff::Timestamp::from_millisecond(ms)
         .unwrap_or_default()
         .to_zoned_datetime(tz.clone());
-    crate::analyze::window::Month {
+    crate::model::window::Month {
         year: z.year(),
         month: z.month(),
     }

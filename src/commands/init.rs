@@ -13,8 +13,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, InitArgs};
-use crate::config::{self, DatabaseBudget, PoolDefaults, ServiceSettings, Setting, Target, TargetKind, Units};
+use crate::config::{self, PoolDefaults, ServiceSettings, Setting, Target, TargetKind, Units};
 use crate::exit::ExitStatus;
+use crate::model::DatabaseBudget;
 use crate::render::Printer;
 use crate::write::atomic::{Expect, FileChange, WriteOptions, replace_all};
 
@@ -373,7 +374,7 @@ statement_timeout = "30s"           # PostgreSQL statement_timeout of the pool's
 fn write_service(
     t: &mut String,
     name: &str,
-    current: config::PoolSize,
+    current: crate::model::PoolSize,
     files: &[(TargetKind, String, Option<String>)],
 ) {
     let _ = writeln!(t, "[[services]]");

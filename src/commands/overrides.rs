@@ -10,9 +10,11 @@ use std::fmt::Write as _;
 use anyhow::bail;
 
 use crate::cli::{Format, GlobalArgs, OverrideArgs};
-use crate::config::{self, PoolSize, Setting, Target, TargetKind};
+use crate::config::{self, Setting, Target, TargetKind};
 use crate::exit::ExitStatus;
-use crate::policy::{self, Decision, ceil_times};
+use crate::model::PoolSize;
+use crate::model::ceil_times;
+use crate::policy::{self, Decision};
 use crate::render::Printer;
 use crate::write::changelog::{self, Entry};
 
@@ -70,10 +72,10 @@ pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> a
     }
     let current = deployed[k].current;
     let pool_size = match args.to {
-        Some(n) if n == 0 || n > config::limits::MAX_CONNECTIONS => {
+        Some(n) if n == 0 || n > crate::model::limits::MAX_CONNECTIONS => {
             return Err(UsageError(format!(
                 "--to {n}: a pool_size must be from 1 to {} (poolcap's limit)",
-                config::limits::MAX_CONNECTIONS
+                crate::model::limits::MAX_CONNECTIONS
             ))
             .into());
         }

@@ -2,8 +2,8 @@
 //! the limits `plan --probe` puts into the connection budget.
 
 use crate::cli::{Format, GlobalArgs, ProbeArgs};
-use crate::config::parse_duration;
 use crate::exit::ExitStatus;
+use crate::model::parse_duration;
 use crate::ops::probe::probe_url;
 use crate::render::{self, Printer};
 

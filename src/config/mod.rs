@@ -5,15 +5,14 @@
 //! error names the file, the line and the key; defaults are those of DESIGN §1.3–1.5
 //! and are written down once, here.
 
-pub mod duration;
-pub mod limits;
 pub mod names;
 mod raw;
 
+use crate::model::{DatabaseBudget, PoolSize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use duration::{format_duration, parse_duration};
+use crate::model::duration::parse_duration;
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -370,60 +369,6 @@ pub struct AlertRule {
     pub above: f64,
     /// The `for:` duration in seconds.
     pub for_seconds: i64,
-}
-
-/// The database's connection budget (DESIGN §1.5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabaseBudget {
-    /// Server `max_connections`.
-    pub max_connections: u32,
-    /// Server `superuser_reserved_connections`.
-    pub superuser_reserved_connections: u32,
-    /// Server `reserved_connections` (PostgreSQL 16+).
-    pub reserved_connections: u32,
-    /// Connections kept free on purpose (migrations, admin sessions, psql).
-    pub headroom: u32,
-    /// Connections used by clients poolcap does not size (cron jobs, BI tools…).
-    pub other_clients: u32,
-}
-
-impl DatabaseBudget {
-    /// PostgreSQL's defaults (max_connections 100, superuser_reserved_connections 3,
-    /// reserved_connections 0) with the config's default headroom of 5.
-    pub fn default_postgres() -> DatabaseBudget {
-        DatabaseBudget {
-            max_connections: 100,
-            superuser_reserved_connections: 3,
-            reserved_connections: 0,
-            headroom: 5,
-            other_clients: 0,
-        }
-    }
-
-    /// Connections the pools may use in all: max − reserved − headroom (never negative).
-    pub fn limit(&self) -> u32 {
-        self.max_connections
-            .saturating_sub(self.superuser_reserved_connections)
-            .saturating_sub(self.reserved_connections)
-            .saturating_sub(self.headroom)
-    }
-}
-
-/// A pool's two sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PoolSize {
-    /// QueuePool `pool_size`.
-    pub pool_size: u32,
-    /// QueuePool `max_overflow`.
-    pub max_overflow: u32,
-}
-
-impl PoolSize {
-    /// Connections one process may open: `pool_size + max_overflow` (in `u64`:
-    /// a recommendation is not bounded by [`limits`], so the sum may pass `u32`).
-    pub fn capacity(self) -> u64 {
-        u64::from(self.pool_size) + u64::from(self.max_overflow)
-    }
 }
 
 /// One deployable service and its pools.

@@ -2,14 +2,15 @@
 //! into [`Settings`]. Value errors are located with a span-keeping parse of the
 //! same text, so they name file, line and key.
 
+use crate::model::limits;
+use crate::model::{DatabaseBudget, PoolSize};
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::{
-    AlertRule, ConfigError, DatabaseBudget, PolicySettings, PoolDefaults, PoolSize, PoolStatusSettings,
-    PrometheusSettings, ServiceSettings, Setting, Settings, Target, TargetKind, Unit, Units, limits, line_column,
-    parse_duration,
+    AlertRule, ConfigError, PolicySettings, PoolDefaults, PoolStatusSettings, PrometheusSettings, ServiceSettings,
+    Setting, Settings, Target, TargetKind, Unit, Units, line_column, parse_duration,
 };
 
 #[derive(Deserialize)]
@@ -293,7 +294,7 @@ fn fraction(loc: &Locator<'_>, segs: &[Seg<'_>], value: f64, low: f64, high: f64
     }
 }
 
-/// A whole number in `min..=max` (the bounds of [`super::limits`]).
+/// A whole number in `min..=max` (the bounds of [`crate::model::limits`]).
 fn count(loc: &Locator<'_>, segs: &[Seg<'_>], value: i64, min: u32, max: u32) -> Result<u32, ConfigError> {
     match u32::try_from(value) {
         Ok(v) if (min..=max).contains(&v) => Ok(v),

@@ -12,7 +12,7 @@ pub mod slowlog;
 
 use jiff::tz::TimeZone;
 
-use crate::analyze::window::Month;
+use crate::model::window::Month;
 
 /// SplitMix64: small, fast, and stable forever.
 #[derive(Debug, Clone)]

@@ -351,9 +351,9 @@ fn latest_ts() -> i64 {
 }
 
 /// The checks every reader's samples share, whatever the format: values
-/// within [`crate::config::limits`], a plausible time, printable names.
+/// within [`crate::model::limits`], a plausible time, printable names.
 fn check_sample(s: &Sample, series: &SeriesTable) -> Result<(), RowError> {
-    let limit = crate::config::limits::MAX_CONNECTIONS;
+    let limit = crate::model::limits::MAX_CONNECTIONS;
     let fields = [
         ("pool_size", Some(s.pool_size)),
         ("checked_out", Some(s.checked_out)),

@@ -1116,8 +1116,8 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
 
         #[test]
         fn valid_lines_give_their_numbers(
-            size in 1u32..=crate::config::limits::MAX_CONNECTIONS, idle in 0u32.., overflow in any::<i32>(),
-            out in 0u32..=crate::config::limits::MAX_CONNECTIONS,
+            size in 1u32..=crate::model::limits::MAX_CONNECTIONS, idle in 0u32.., overflow in any::<i32>(),
+            out in 0u32..=crate::model::limits::MAX_CONNECTIONS,
             ts in crate::ingest::EARLIEST_TS..1_760_000_000,
         ) {
             let prefix = jiff::Timestamp::from_second(ts).unwrap().strftime("%Y-%m-%d %H:%M:%S,123 INFO [m] ").to_string();

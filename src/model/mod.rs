@@ -2,3 +2,11 @@
 //! through the analysis and the policy to the outputs. A type lives here when
 //! more than one layer needs it; the model imports only [`crate::support`]
 //! (ARCHITECTURE.md, "Layers").
+
+pub mod duration;
+pub mod limits;
+pub mod pool;
+pub mod window;
+
+pub use duration::{format_duration, parse_duration};
+pub use pool::{DatabaseBudget, PoolSize, ceil_times};

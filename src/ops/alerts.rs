@@ -3,8 +3,9 @@
 //! use: the analysis settings it runs with and the span it covers.
 
 use crate::analyze::AnalyzerSettings;
-use crate::analyze::window::Window;
-use crate::config::{self, PoolSize};
+use crate::config;
+use crate::model::PoolSize;
+use crate::model::window::Window;
 
 /// The replay's span when neither `--from` nor `--to` is given: all the data.
 pub const ALL_TIME: Window = Window {

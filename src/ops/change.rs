@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::config::{Setting, Settings, TargetKind, parse_duration};
+use crate::config::{Setting, Settings, TargetKind};
+use crate::model::parse_duration;
 use crate::policy::{Budget, Effect, Finding};
 use crate::support::lock::Lock;
 use crate::support::notice::Notices;
@@ -97,7 +98,7 @@ pub fn finding_rows(findings: &[Finding]) -> Vec<FindingRow> {
 }
 
 /// Sizes from the two settings that make them.
-pub fn sizes(pool: crate::config::PoolSize) -> Sizes {
+pub fn sizes(pool: crate::model::PoolSize) -> Sizes {
     Sizes {
         pool_size: pool.pool_size,
         max_overflow: pool.max_overflow,

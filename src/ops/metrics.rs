@@ -10,10 +10,10 @@ use std::sync::mpsc;
 
 use anyhow::bail;
 
-use crate::analyze::window::Window;
 use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected, WindowStats};
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
+use crate::model::window::Window;
 use crate::support::notice::Notices;
 
 /// The metric files of a run, as the command line names them (`--metrics`,

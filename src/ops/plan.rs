@@ -3,10 +3,11 @@
 //! budget's limits (config or live probe), the slow-query finding, and the
 //! data gate that refuses to decide on thin data.
 
-use crate::analyze::window::{Month, format_instant};
 use crate::analyze::{Analysis, AnalyzerSettings};
-use crate::config::{self, PoolSize, Settings};
+use crate::config::{self, Settings};
 use crate::ingest::SeriesTable;
+use crate::model::PoolSize;
+use crate::model::window::{Month, format_instant};
 use crate::policy::{self, Evidence, MonthEvidence, Plan, PolicyParams, SustainedEvidence};
 use crate::support::notice::Notices;
 

@@ -1,7 +1,7 @@
 //! A live database's limits: the probe (through the store's sqlx code) and
 //! the connection budget with the server's limits in place of the config's.
 
-use crate::config::DatabaseBudget;
+use crate::model::DatabaseBudget;
 use crate::store::probe::{self, Probe};
 
 /// Probes `url`.

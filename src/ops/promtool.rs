@@ -30,9 +30,9 @@ use super::UsageError;
 use super::alerts::{ALL_TIME, replay_settings};
 use super::metrics::MetricFiles;
 use super::slowlog::parse_when;
-use crate::analyze::window::{Window, format_instant};
 use crate::config::{AlertRule, Settings};
 use crate::ingest::{self, Diagnostics, ReadOptions, SeriesKey, SeriesTable};
+use crate::model::window::{Window, format_instant};
 use crate::policy::alert_rules::{alert_name, annotation_templates, check_alert_name, expand_annotation};
 use crate::support::notice::Notices;
 use file::{

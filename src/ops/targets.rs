@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::config::{self, PoolDefaults, PoolSize, ServiceSettings, Setting, Settings, Target, TargetKind};
+use crate::config::{PoolDefaults, ServiceSettings, Setting, Settings, Target, TargetKind};
+use crate::model::PoolSize;
 use crate::policy::{Code, Effect, Finding};
 use crate::write::{self, Value};
 
@@ -94,7 +95,7 @@ fn parse_count(state: &TargetState, setting: Setting, text: &str) -> anyhow::Res
         .trim()
         .parse::<u32>()
         .with_context(|| format!("{}: {key} is {text:?}, not a whole number", state.target.path.display()))?;
-    let limit = config::limits::MAX_CONNECTIONS;
+    let limit = crate::model::limits::MAX_CONNECTIONS;
     if value > limit {
         bail!(
             "{}: {key} is {value}, beyond poolcap's limit of {limit} connections; correct the file (no database accepts that many)",

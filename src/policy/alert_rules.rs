@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{AlertRule, Settings, format_duration};
+use crate::config::{AlertRule, Settings};
+use crate::model::format_duration;
 
 /// The alert name of a rule ([`crate::config::names::alert_name`]):
 /// `DbPoolUtilization` + the rule's name in camel case (`warning` →

@@ -14,19 +14,7 @@ pub mod alert_rules;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{DatabaseBudget, PoolSize};
-
-/// `ceil(value × factor)` without floating-point surprises such as
-/// `ceil(10 × 1.1) = 12` (1.1 is not exact in binary).
-pub fn ceil_times(value: u32, factor: f64) -> u32 {
-    let product = f64::from(value) * factor;
-    let rounded = product.round();
-    if (product - rounded).abs() < 1e-9 {
-        rounded as u32
-    } else {
-        product.ceil() as u32
-    }
-}
+use crate::model::{DatabaseBudget, PoolSize, ceil_times};
 
 /// The policy's numbers (from `[policy]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -390,7 +378,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
                 "{} held ≥ {} connections for {} from {} (u > {} at pool_size {}); at {size} that level is {}, so increase now",
                 s.instance,
                 s.level_checked_out,
-                crate::config::format_duration(s.duration),
+                crate::model::format_duration(s.duration),
                 s.start,
                 pct(p.sustained_utilization),
                 s.pool_size,
@@ -401,7 +389,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
                 "{} held ≥ {} connections for {} from {}; the current pool_size {current} already keeps that level at {}",
                 s.instance,
                 s.level_checked_out,
-                crate::config::format_duration(s.duration),
+                crate::model::format_duration(s.duration),
                 s.start,
                 pct(f64::from(s.level_checked_out) / f64::from(current)),
             )
@@ -428,7 +416,7 @@ pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
             Some(size),
             format!(
                 "pools were saturated for {} and {} checkout(s) timed out: true demand is unknown (censored), so grow pool_size {observed}{base_note} by at least {step} to {size}",
-                crate::config::format_duration(e.month.saturated_seconds),
+                crate::model::format_duration(e.month.saturated_seconds),
                 e.month.timeouts
             ),
             json!({"saturated_seconds": e.month.saturated_seconds, "timeouts": e.month.timeouts, "step": step}),

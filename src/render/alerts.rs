@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use crate::analyze::Analysis;
-use crate::analyze::window::{Window, format_instant};
 use crate::config::Settings;
 use crate::ingest::SeriesTable;
+use crate::model::window::{Window, format_instant};
 
 /// The replay's result.
 #[derive(Debug, Serialize)]
@@ -148,9 +148,9 @@ pub fn table(report: &AlertsReport) -> String {
             "  {:<10} u > {:.0}% for {}: {} episode(s), firing {} in all\n",
             r.rule,
             r.above * 100.0,
-            crate::config::format_duration(r.for_seconds),
+            crate::model::format_duration(r.for_seconds),
             r.episodes,
-            crate::config::format_duration(r.firing_seconds),
+            crate::model::format_duration(r.firing_seconds),
         ));
     }
     if report.episodes.is_empty() {
@@ -197,7 +197,7 @@ pub fn table(report: &AlertsReport) -> String {
             e.start,
             e.fired_at,
             e.end,
-            crate::config::format_duration(e.duration_seconds),
+            crate::model::format_duration(e.duration_seconds),
             e.peak_utilization * 100.0,
             w0 = widths[0],
             w1 = widths[1],

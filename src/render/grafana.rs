@@ -48,7 +48,7 @@ pub fn dashboard(settings: &Settings) -> anyhow::Result<String> {
                 "{} > {}% for {}",
                 r.name,
                 r.above * 100.0,
-                crate::config::format_duration(r.for_seconds)
+                crate::model::format_duration(r.for_seconds)
             )
         })
         .collect::<Vec<_>>()

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::PoolSize;
+use crate::model::PoolSize;
 use crate::store::history::{StoredChange, StoredDecision};
 
 use super::plan::pad;

@@ -7,9 +7,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::analyze::window::{Window, format_instant};
 use crate::analyze::{REPORTED_THRESHOLDS, WindowStats};
-use crate::config::{PoolSize, Settings, format_duration};
+use crate::config::Settings;
+use crate::model::PoolSize;
+use crate::model::format_duration;
+use crate::model::window::{Window, format_instant};
 use crate::ops::plan::PlanOutcome;
 use crate::policy::{Budget, Code, Effect, Finding};
 
@@ -198,7 +200,7 @@ impl PlanReport {
         let tz = &settings.policy.timezone;
         let window: Window = outcome.month.window(tz);
         let b = &outcome.plan.budget.database;
-        let db = crate::config::DatabaseBudget {
+        let db = crate::model::DatabaseBudget {
             max_connections: b.max_connections,
             superuser_reserved_connections: b.superuser_reserved_connections,
             reserved_connections: b.reserved_connections,

@@ -7,11 +7,12 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::analyze::queueing::{self, QueueCheck};
-use crate::analyze::window::format_instant;
 use crate::config::Settings;
 use crate::config::names::file_stem;
+use crate::model::ceil_times;
+use crate::model::window::format_instant;
 use crate::ops::plan::PlanOutcome;
-use crate::policy::{Effect, ceil_times};
+use crate::policy::Effect;
 
 use super::charts::{self, HeatmapChart, QueueingChart, SlowQueryChart, TrendChart, UtilizationChart};
 use super::plan::PlanReport;
@@ -189,7 +190,7 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
     };
     let timeout = settings.pool.pool_timeout as f64;
     let target = settings.policy.queue_target;
-    let check = |pool: crate::config::PoolSize| {
+    let check = |pool: crate::model::PoolSize| {
         queueing::check(
             u32::try_from(pool.capacity()).unwrap_or(u32::MAX),
             a,
@@ -413,7 +414,7 @@ pub fn write(
     });
     crate::support::markdown::register(&mut env);
     env.add_filter("pct", |v: f64| format!("{:.1}%", v * 100.0));
-    env.add_filter("dur", |s: i64| crate::config::format_duration(s));
+    env.add_filter("dur", |s: i64| crate::model::format_duration(s));
     // A figure that has no value (an unstable queue's mean wait) prints as "—".
     env.add_filter("sci", |v: Option<f64>| match v {
         Some(0.0) => "0".to_string(),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::analyze::digest::FingerprintStats;
-use crate::analyze::window::format_instant;
+use crate::model::window::format_instant;
 use crate::ops::slowlog::Digested;
 
 fn r3(x: f64) -> f64 {

@@ -1025,7 +1025,7 @@ fn copy_row(buf: &mut String, r: &StoredSample, prev: Option<Link>) {
 
 /// The batch's samples with store series ids. Values are checked into the
 /// store's integer columns, never wrapped: the readers keep them within
-/// [`crate::config::limits`], so a failure here is a bug, reported as such.
+/// [`crate::model::limits`], so a failure here is a bug, reported as such.
 fn resolve(batch: &Batch, ids: &HashMap<u32, i64>) -> Result<Vec<StoredSample>, String> {
     let column =
         |name: &str, v: u32| i32::try_from(v).map_err(|_| format!("{name} {v} does not fit the store's column"));

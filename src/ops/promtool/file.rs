@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::config::format_duration;
+use crate::model::format_duration;
 
 /// The whole test file.
 #[derive(Debug, Serialize)]

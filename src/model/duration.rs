@@ -2,7 +2,7 @@
 //! `90s`, `5m`, `2h`, `1d`, or a combination such as `1h30m`.
 //!
 //! Invariant: a parsed duration is a whole, positive number of seconds, at most
-//! [`super::limits::MAX_DURATION_SECONDS`].
+//! [`crate::model::limits::MAX_DURATION_SECONDS`].
 
 /// Parses a duration such as `5m`, `90s`, `1h30m` into seconds.
 ///
@@ -54,10 +54,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     if total <= 0 {
         return Err(format!("duration {text:?} must be longer than zero"));
     }
-    if total > super::limits::MAX_DURATION_SECONDS {
+    if total > crate::model::limits::MAX_DURATION_SECONDS {
         return Err(format!(
             "duration {text:?} is longer than poolcap accepts (at most {}, ten years)",
-            format_duration(super::limits::MAX_DURATION_SECONDS)
+            format_duration(crate::model::limits::MAX_DURATION_SECONDS)
         ));
     }
     Ok(total)
