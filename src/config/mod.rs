@@ -360,6 +360,31 @@ pub struct PolicySettings {
     pub queue_target: f64,
 }
 
+impl Default for PolicySettings {
+    /// The hazard card's defaults — what `[policy]` means when it leaves a key
+    /// out (the config reader takes its defaults from here).
+    fn default() -> Self {
+        PolicySettings {
+            timezone: jiff::tz::TimeZone::UTC,
+            timezone_name: "UTC".to_string(),
+            escalate_mean_utilization: 0.60,
+            escalate_step: 5,
+            sustained_utilization: 0.80,
+            sustained_for: 300,
+            min_coverage: 0.8,
+            users_factor: 1.5,
+            overflow_factor: 0.5,
+            overprovisioned_utilization: 0.20,
+            overprovisioned_months: 3,
+            max_gap: None,
+            reorder_window: 3600,
+            slow_query_seconds: 5.0,
+            hold_time_seconds: 0.1,
+            queue_target: 1e-4,
+        }
+    }
+}
+
 /// One alert rule: utilization above `above` for more than `for_seconds`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertRule {

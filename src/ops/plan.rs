@@ -6,9 +6,8 @@
 use crate::analyze::{Analysis, AnalyzerSettings};
 use crate::config::{self, Settings};
 use crate::ingest::SeriesTable;
-use crate::model::PoolSize;
-use crate::model::window::{Month, format_instant};
-use crate::policy::{self, Evidence, MonthEvidence, Plan, PolicyParams, SustainedEvidence};
+use crate::model::window::Month;
+use crate::policy::{self, Plan};
 use crate::support::notice::Notices;
 
 use super::UsageError;
@@ -256,9 +255,8 @@ pub fn compute_with(
         metrics::load(&args.metrics, settings, analyzer, printer)?
     };
     let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
-    let evidence = evidence(settings, &current, &loaded.analysis, &loaded.series);
+    let evidence = policy::evidence::evidence(settings, &current, &loaded.analysis, &loaded.series);
     let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
-    let params = PolicyParams::from_settings(&settings.policy);
     // The budget's limits: the live server's when --probe is given, else the config's.
     let (database, budget_source) = match &args.probe {
         Some(url) => {
@@ -277,7 +275,7 @@ pub fn compute_with(
         ),
     };
     let shared = targets::shared_targets(settings);
-    let mut plan = policy::plan(&evidence, &pools, &params, &database, &shared);
+    let mut plan = policy::plan(&evidence, &pools, &settings.policy, &database, &shared);
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }
@@ -300,7 +298,7 @@ pub fn compute_with(
             &base,
             slowlog::threads(None),
         )?;
-        if let Some(finding) = slow_query_finding(&digested, settings) {
+        if let Some(finding) = policy::evidence::slow_query_finding(&digested.digest, &settings.policy) {
             for decision in &mut plan.decisions {
                 decision.findings.push(finding.clone());
             }
@@ -319,116 +317,4 @@ pub fn compute_with(
         slow,
         budget_source,
     })
-}
-
-/// The advisory `slow-queries` finding: statements over the review threshold
-/// and the connections logged statements held (Little's law).
-pub fn slow_query_finding(d: &slowlog::Digested, settings: &Settings) -> Option<policy::Finding> {
-    let g = &d.digest;
-    if g.over_threshold == 0 {
-        return None;
-    }
-    let span_ms = g.span.map_or(0.0, |(a, b)| (b - a) as f64);
-    let mut slow: Vec<(&String, &crate::analyze::digest::FingerprintStats)> =
-        g.fingerprints().filter(|(_, s)| s.over_threshold > 0).collect();
-    slow.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
-    let peak = g.in_flight.peak().map_or(0.0, |p| p.1);
-    let cost = |s: &crate::analyze::digest::FingerprintStats| if span_ms > 0.0 { s.hold_ms / span_ms } else { 0.0 };
-    Some(policy::Finding {
-        code: policy::Code::SlowQueries,
-        effect: policy::Effect::Advisory,
-        candidate_pool_size: None,
-        message: format!(
-            "{} statement(s) in {} query shape(s) ran longer than {} s (the slowest {:.1} s); statements in the database log held {:.2} connections on average (peak {:.1}); the costliest slow shape held {:.3} — optimise it before growing the pool (`poolcap slowlog`)",
-            g.over_threshold,
-            slow.len(),
-            settings.policy.slow_query_seconds,
-            slow.iter().map(|(_, s)| s.max_ms).fold(0.0, f64::max) / 1000.0,
-            g.mean_concurrency(),
-            peak,
-            slow.first().map_or(0.0, |(_, s)| cost(s)),
-        ),
-        rule: policy::Code::SlowQueries.rule_text(),
-        evidence: serde_json::json!({
-            "over_threshold": g.over_threshold,
-            "threshold_seconds": settings.policy.slow_query_seconds,
-            "mean_concurrency": g.mean_concurrency(),
-            "peak_concurrency": peak,
-            "fingerprints": slow.iter().take(10).map(|(fp, s)| serde_json::json!({
-                "fingerprint": fp, "count": s.count, "over_threshold": s.over_threshold,
-                "max_ms": s.max_ms, "total_ms": s.total_ms, "mean_connections": cost(s),
-            })).collect::<Vec<_>>(),
-        }),
-    })
-}
-
-/// Builds each configured service's evidence from the analysis.
-pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, series: &SeriesTable) -> Vec<Evidence> {
-    let tz = &settings.policy.timezone;
-    let month_end = analysis
-        .services
-        .first()
-        .and_then(|s| s.windows.first())
-        .map_or(i64::MAX, |w| w.window.end);
-    settings
-        .services
-        .iter()
-        .enumerate()
-        .map(|(k, service)| {
-            let windows = &analysis.services[k].windows;
-            let month_evidence = |w: &crate::analyze::WindowStats| MonthEvidence {
-                mean_utilization: w.mean_utilization,
-                coverage: w.coverage,
-                saturated_seconds: w.saturated_seconds,
-                timeouts: w.timeouts,
-            };
-            let sustained = analysis
-                .instances
-                .iter()
-                .filter(|i| i.service == k)
-                .flat_map(|i| i.sustained.iter().map(move |e| (i, e)))
-                .max_by_key(|(i, e)| {
-                    (
-                        e.sustained_checked_out,
-                        e.duration(),
-                        std::cmp::Reverse((e.start, i.series)),
-                    )
-                })
-                .map(|(i, e)| SustainedEvidence {
-                    instance: series.key(i.series).instance.clone(),
-                    start: format_instant(e.start, tz),
-                    duration: e.duration(),
-                    level_checked_out: e.sustained_checked_out,
-                    pool_size: e.pool_size,
-                });
-            // The pool size in effect at the end of the month: the last size each
-            // instance reported before the month ended, the largest of them.
-            let observed = analysis
-                .instances
-                .iter()
-                .filter(|i| i.service == k)
-                .filter_map(|i| {
-                    i.pool_size_changes
-                        .iter()
-                        .rev()
-                        .find(|(ts, _)| *ts < month_end)
-                        .map(|(_, size)| *size)
-                })
-                .max()
-                .unwrap_or(current[k].pool_size);
-            Evidence {
-                service: service.name.clone(),
-                current: current[k],
-                observed_pool_size: observed,
-                concurrent_users: service.concurrent_users,
-                max_pool_size: service.max_pool_size,
-                month: month_evidence(&windows[0]),
-                earlier: windows[1..]
-                    .iter()
-                    .map(|w| (w.covered_seconds > 0).then(|| month_evidence(w)))
-                    .collect(),
-                sustained,
-            }
-        })
-        .collect()
 }

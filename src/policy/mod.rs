@@ -10,51 +10,13 @@
 //! - the budget is checked on the recommendation: a plan over it is blocked.
 
 pub mod alert_rules;
+pub mod evidence;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::config::PolicySettings;
 use crate::model::{DatabaseBudget, PoolSize, ceil_times};
-
-/// The policy's numbers (from `[policy]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyParams {
-    /// Rule 2 threshold.
-    pub escalate_mean_utilization: f64,
-    /// Rule 2 (and 3, 4) step.
-    pub escalate_step: u32,
-    /// Rule 3 threshold.
-    pub sustained_utilization: f64,
-    /// Rule 3 duration, seconds.
-    pub sustained_for: i64,
-    /// Rule 7 gate.
-    pub min_coverage: f64,
-    /// Rule 1 factor.
-    pub users_factor: f64,
-    /// Rule 5 factor.
-    pub overflow_factor: f64,
-    /// Rule 6 threshold.
-    pub overprovisioned_utilization: f64,
-    /// Rule 6 months.
-    pub overprovisioned_months: u32,
-}
-
-impl PolicyParams {
-    /// From validated settings.
-    pub fn from_settings(p: &crate::config::PolicySettings) -> Self {
-        PolicyParams {
-            escalate_mean_utilization: p.escalate_mean_utilization,
-            escalate_step: p.escalate_step,
-            sustained_utilization: p.sustained_utilization,
-            sustained_for: p.sustained_for,
-            min_coverage: p.min_coverage,
-            users_factor: p.users_factor,
-            overflow_factor: p.overflow_factor,
-            overprovisioned_utilization: p.overprovisioned_utilization,
-            overprovisioned_months: p.overprovisioned_months,
-        }
-    }
-}
 
 /// A month's service-level numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -303,7 +265,7 @@ fn sustained_size(level: u32, threshold: f64, observed: u32, step: u32) -> u32 {
 }
 
 /// Applies every rule to one service's evidence.
-pub fn decide(e: &Evidence, p: &PolicyParams) -> Decision {
+pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
     let current = e.current.pool_size;
     let observed = e.observed_pool_size.max(1);
     let step = p.escalate_step;
@@ -686,7 +648,7 @@ pub struct SharedTarget {
 pub fn plan(
     evidence: &[Evidence],
     pools: &[u64],
-    params: &PolicyParams,
+    params: &PolicySettings,
     db: &DatabaseBudget,
     shared: &[SharedTarget],
 ) -> Plan {

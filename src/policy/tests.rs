@@ -1,8 +1,8 @@
 use super::*;
 use proptest::prelude::*;
 
-fn params() -> PolicyParams {
-    PolicyParams {
+fn params() -> PolicySettings {
+    PolicySettings {
         escalate_mean_utilization: 0.60,
         escalate_step: 5,
         sustained_utilization: 0.80,
@@ -12,6 +12,7 @@ fn params() -> PolicyParams {
         overflow_factor: 0.5,
         overprovisioned_utilization: 0.20,
         overprovisioned_months: 3,
+        ..PolicySettings::default()
     }
 }
 
@@ -259,7 +260,7 @@ proptest! {
 
     #[test]
     fn overflow_follows_the_factor_whenever_the_size_changes(e in arb_evidence(), factor in 0.0f64..2.0) {
-        let p = PolicyParams { overflow_factor: factor, ..params() };
+        let p = PolicySettings { overflow_factor: factor, ..params() };
         let d = decide(&e, &p);
         if d.recommended.pool_size != e.current.pool_size {
             prop_assert_eq!(d.recommended.max_overflow, ceil_times(d.recommended.pool_size, factor));
@@ -303,7 +304,7 @@ proptest! {
 
 /// Evidence and parameters over the whole `u32` range (no config bounds): the
 /// policy must still end, never go below current and never wrap.
-fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicyParams)> {
+fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicySettings)> {
     let any_size = prop_oneof![
         1u32..100,
         Just(u32::MAX),
@@ -342,7 +343,7 @@ fn arb_extreme() -> impl Strategy<Value = (Evidence, PolicyParams)> {
                     earlier: vec![Some(month(0.9)), Some(month(0.9))],
                     sustained: level.map(|l| sustained(l, observed)),
                 };
-                let p = PolicyParams {
+                let p = PolicySettings {
                     escalate_step: step,
                     sustained_utilization: threshold,
                     overflow_factor: factor,
@@ -427,7 +428,7 @@ fn a_huge_sustained_pool_ends() {
 /// `escalate_step = u32::MAX` once gave "pool_size 20 + 4294967295 = 19".
 #[test]
 fn a_huge_step_saturates() {
-    let p = PolicyParams {
+    let p = PolicySettings {
         escalate_step: u32::MAX,
         ..params()
     };
