@@ -3,6 +3,7 @@
 //! budget's limits (config or live probe), the slow-query finding, and the
 //! data gate that refuses to decide on thin data.
 
+use crate::analyze::queueing::{self, Queueing, QueueingInputs};
 use crate::analyze::{Analysis, AnalyzerSettings};
 use crate::config::{self, Settings};
 use crate::ingest::SeriesTable;
@@ -57,6 +58,8 @@ pub struct PlanOutcome {
     pub slow: Option<slowlog::Digested>,
     /// Where the budget's limits came from (the config, or a live probe).
     pub budget_source: String,
+    /// Each service's queueing check (`None` without hourly data).
+    pub queueing: Vec<Option<Queueing>>,
 }
 
 impl PlanOutcome {
@@ -242,9 +245,12 @@ pub fn compute_with(
         reorder_window: settings.policy.reorder_window,
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
-        detail: options
-            .detail_columns
-            .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
+        // Detail always: its hours give the queueing check its busiest hour.
+        detail: Some(crate::analyze::DetailSettings::new(
+            options.detail_columns.unwrap_or(1),
+            month.window(tz),
+            tz,
+        )),
     };
     let loaded = if args.metrics.files.is_empty() {
         let Some(store) = &options.store else {
@@ -305,7 +311,28 @@ pub fn compute_with(
         }
         Some(digested)
     };
+    let hold = policy::evidence::hold_time(slow.as_ref().map(|d| &d.digest), &settings.policy);
+    let mut queueing = Vec::with_capacity(plan.decisions.len());
+    for (k, decision) in plan.decisions.iter_mut().enumerate() {
+        let check = loaded.analysis.services[k].detail.as_ref().and_then(|detail| {
+            queueing::assess(&QueueingInputs {
+                hours: &detail.hours,
+                month_start: month.window(tz).start,
+                timezone: tz,
+                current: decision.current,
+                recommended: decision.recommended,
+                hold: hold.clone(),
+                timeout_seconds: settings.pool.pool_timeout as f64,
+                target: settings.policy.queue_target,
+            })
+        });
+        if let Some(q) = &check {
+            decision.findings.push(policy::evidence::queueing_finding(q));
+        }
+        queueing.push(check);
+    }
     Ok(PlanOutcome {
+        queueing,
         month,
         earlier,
         policy_months,

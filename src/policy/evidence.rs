@@ -1,9 +1,10 @@
 //! The policy's evidence, built from the analysis: each service's month and
 //! earlier months, its worst sustained-high episode and the pool size in
 //! effect at the month's end; and the advisory findings that come from the
-//! analysis rather than from a sizing rule (slow queries).
+//! analysis rather than from a sizing rule (slow queries, the queueing check).
 
 use crate::analyze::digest::{Digest, FingerprintStats};
+use crate::analyze::queueing::{HoldTime, Queueing};
 use crate::analyze::{Analysis, WindowStats};
 use crate::config::{PolicySettings, Settings};
 use crate::ingest::SeriesTable;
@@ -121,4 +122,52 @@ pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, 
             }
         })
         .collect()
+}
+
+/// The hold time of the queueing check: the mean statement time of the
+/// month's slow-query log when one was given (and held statements), else
+/// `policy.hold_time_seconds`.
+pub fn hold_time(slow: Option<&Digest>, settings: &PolicySettings) -> HoldTime {
+    match slow {
+        Some(d) if d.statements > 0 => HoldTime {
+            seconds: d.hold_ms / d.statements as f64 / 1000.0,
+            source: "mean statement hold time from the slow-query log".to_string(),
+        },
+        _ => HoldTime {
+            seconds: settings.hold_time_seconds,
+            source: "policy.hold_time_seconds".to_string(),
+        },
+    }
+}
+
+/// The queueing check as a finding: advisory when the recommended pool keeps
+/// P(wait > pool_timeout) above `queue_target` in the busiest hour (or cannot
+/// keep up at all), information otherwise. Either way it changes nothing: the
+/// sizing rules decide, the model informs the review.
+pub fn queueing_finding(q: &Queueing) -> Finding {
+    let r = &q.recommended;
+    let message = if r.unstable {
+        format!(
+            "in the busiest hour ({}) the offered load A = {:.2} reaches the recommended pool's {} connections: every checkout would wait and the queue would grow (hold time {:.3} s from {})",
+            q.busiest_hour, q.offered_load, r.connections, q.hold_seconds, q.hold_source
+        )
+    } else if q.above_target {
+        format!(
+            "in the busiest hour ({}) the recommended pool of {} connections gives P(wait > pool_timeout) = {:.2e}, above queue_target {:.0e} (offered load {:.2}, hold time {:.3} s from {})",
+            q.busiest_hour, r.connections, r.p_timeout, q.target, q.offered_load, q.hold_seconds, q.hold_source
+        )
+    } else {
+        format!(
+            "in the busiest hour ({}) the recommended pool of {} connections keeps P(wait > pool_timeout) = {:.2e} under queue_target {:.0e}",
+            q.busiest_hour, r.connections, r.p_timeout, q.target
+        )
+    };
+    Finding {
+        code: Code::Queueing,
+        effect: if q.above_target { Effect::Advisory } else { Effect::Info },
+        candidate_pool_size: None,
+        message,
+        rule: Code::Queueing.rule_text(),
+        evidence: serde_json::to_value(q).unwrap_or_default(),
+    }
 }

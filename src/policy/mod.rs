@@ -99,6 +99,9 @@ pub enum Code {
     SharedTarget,
     /// A fixed setting in a target file differs from the config.
     SettingDrift,
+    /// The queueing check of the busiest hour (advisory when the recommended
+    /// pool misses `queue_target`, else information).
+    Queueing,
 }
 
 impl Code {
@@ -113,6 +116,7 @@ impl Code {
             Code::InsufficientData => "insufficient-data",
             Code::BudgetExceeded => "budget-exceeded",
             Code::MaxPoolSize => "max-pool-size",
+            Code::Queueing => "queueing",
             Code::TargetsDisagree => "targets-disagree",
             Code::DuplicateKey => "duplicate-key",
             Code::SlowQueries => "slow-queries",
@@ -153,6 +157,9 @@ impl Code {
             }
             Code::SharedTarget => {
                 "Services whose targets are one file with the same keys run with the one pool the file holds: the budget counts it for each of them, and they must not ask for different sizes."
+            }
+            Code::Queueing => {
+                "Queueing check (advisory): the busiest hour's load on pool_size + max_overflow connections as an M/M/c queue; P(wait > pool_timeout) should stay under queue_target. It informs the review; the sizing rules decide."
             }
             Code::SlowQueries => {
                 "Quarterly review of slow query logs (queries taking > slow_query_seconds): slow queries hold connections and starve the pool; optimise them before growing it."
