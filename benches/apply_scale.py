@@ -15,7 +15,7 @@ It builds poolcap in release mode and, for each N and layout, times
 deployment; wall clock of the poolcap process only), best of --runs. With
 --old PATH it times that binary too (e.g. one built from the commit before the
 change), so the table shows before and after. It prints a Markdown table for
-the README. Target: 2 000 services with one change log about as fast as with
+docs/benchmarks.md. Target: 2 000 services with one change log about as fast as with
 separate logs.
 """
 

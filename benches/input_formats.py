@@ -17,7 +17,7 @@ Input: one month of 15-second samples for 10 instances (1.8 M samples), made by
 
 It builds poolcap in release mode, writes the inputs into bench-out/ when
 missing, runs `poolcap plan` on each --runs times (wall clock and peak RSS of
-the child) and prints a Markdown table for the README: samples per second and
+the child) and prints a Markdown table for docs/benchmarks.md: samples per second and
 input MB per second (uncompressed bytes of that format).
 """
 

@@ -10,7 +10,7 @@ It builds poolcap in release mode, generates the input into bench-out/ when
 missing, runs `poolcap plan` --runs times (wall clock and peak RSS of the
 child), and runs DuckDB computing only a plain per-instance mean of
 checked_out / pool_size over the same file (`pip install duckdb`). It prints a
-Markdown table for the README. Targets (2-core machine): ≥ 250 MB/s end to end,
+Markdown table for docs/benchmarks.md. Targets (2-core machine): ≥ 250 MB/s end to end,
 peak RSS ≤ 256 MB.
 """
 

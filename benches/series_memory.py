@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Memory per service/instance pair (issue 12): the figure behind
-`--max-series` and the README's Limits table.
+`--max-series` and the Limits table of docs/config.md.
 
 For N distinct instances of the sample's `backend` service (N = 1 000,
 10 000, 50 000, 100 000), each reporting every 5 minutes for one day of

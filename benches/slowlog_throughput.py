@@ -10,7 +10,7 @@ slower still), and its MB/s is reported for that slice.
     python3 benches/slowlog_throughput.py [--runs 3] [--no-reference] [--size 1G]
 
 Targets (2-core machine): >= 500 MB/s on one core, near twice that on two,
-peak RSS <= 128 MB. Prints a Markdown table for the README.
+peak RSS <= 128 MB. Prints a Markdown table for docs/benchmarks.md.
 Reference tools are Debian packages: apt-get install pgbadger percona-toolkit.
 """
 

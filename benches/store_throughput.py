@@ -13,7 +13,7 @@ long that took. Each PostgreSQL run uses a fresh database, dropped after.
 
 Targets (2-core machine): >= 500 k rows/s into SQLite, >= 300 k rows/s into
 PostgreSQL, memory flat; the month's aggregation in PostgreSQL <= 5 s.
-Prints a Markdown table for the README.
+Prints a Markdown table for docs/benchmarks.md.
 """
 
 import argparse

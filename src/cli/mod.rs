@@ -182,8 +182,8 @@ pub struct AlertsArgs {
 pub struct MetricsArgs {
     /// Metric files: CSV, JSON lines of /api/metrics bodies, Prometheus
     /// query_range results or pool.status() logs, plain or gzip, told apart by
-    /// content (see README "Metric inputs"); without them, samples come from
-    /// the history store (--store).
+    /// content (see docs/inputs.md); without them, samples come from the
+    /// history store (--store).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
     /// Read every metrics file in this format instead of telling it by content.
@@ -336,7 +336,7 @@ pub enum ExportWhat {
         out: Option<PathBuf>,
     },
     /// A `promtool test rules` file: input series from metric history, expected
-    /// alerts from poolcap's replay of it (see README "Proving the rules").
+    /// alerts from poolcap's replay of it (see docs/monitoring.md).
     PromtoolTests {
         /// Metric inputs (required here).
         #[command(flatten)]

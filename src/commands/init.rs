@@ -211,7 +211,7 @@ pub fn run(_global: &GlobalArgs, args: &InitArgs, printer: &mut Printer) -> anyh
     text.push_str(
         "# poolcap.toml — written by `poolcap init`. Every key is shown with its value;\n\
          # the [policy], [[alerts]] and [pool] values are the hazard card's defaults.\n\
-         # Relative paths are taken from this file's folder. See README \"Config\".\n\n",
+         # Relative paths are taken from this file's folder. See docs/config.md.\n\n",
     );
     write_policy(&mut text);
     write_database(&mut text, &budget, budget_source.as_deref());

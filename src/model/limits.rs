@@ -1,5 +1,5 @@
 //! The documented bounds on every number poolcap takes from a config file, a
-//! target file, the command line or the data (README "Limits").
+//! target file, the command line or the data (docs/config.md, "Limits").
 //!
 //! They are far above any real deployment (PostgreSQL caps `max_connections`
 //! at 262 143, MySQL at 100 000) and low enough that every sum and product
