@@ -153,13 +153,22 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
         )
     } else if q.above_target {
         format!(
-            "in the busiest hour ({}) the recommended pool of {} connections gives P(wait > pool_timeout) = {:.2e}, above queue_target {:.0e} (offered load {:.2}, hold time {:.3} s from {})",
-            q.busiest_hour, r.connections, r.p_timeout, q.target, q.offered_load, q.hold_seconds, q.hold_source
+            "in the busiest hour ({}) the recommended pool of {} connections gives P(wait > pool_timeout) = {}, above queue_target {} (offered load {:.2}, hold time {:.3} s from {})",
+            q.busiest_hour,
+            r.connections,
+            sci(r.p_timeout),
+            sci(q.target),
+            q.offered_load,
+            q.hold_seconds,
+            q.hold_source
         )
     } else {
         format!(
-            "in the busiest hour ({}) the recommended pool of {} connections keeps P(wait > pool_timeout) = {:.2e} under queue_target {:.0e}",
-            q.busiest_hour, r.connections, r.p_timeout, q.target
+            "in the busiest hour ({}) the recommended pool of {} connections keeps P(wait > pool_timeout) = {} under queue_target {}",
+            q.busiest_hour,
+            r.connections,
+            sci(r.p_timeout),
+            sci(q.target)
         )
     };
     Finding {
@@ -170,4 +179,10 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
         rule: Code::Queueing.rule_text(),
         evidence: serde_json::to_value(q).unwrap_or_default(),
     }
+}
+
+/// A probability as the review prints it: `0`, or one decimal of scientific
+/// notation (`3.2e-5`).
+fn sci(p: f64) -> String {
+    if p == 0.0 { "0".to_string() } else { format!("{p:.1e}") }
 }

@@ -568,3 +568,98 @@ proptest! {
         }
     }
 }
+
+mod queueing {
+    use super::*;
+    use crate::analyze::queueing::{HoldTime, QueueingInputs, assess};
+    use crate::analyze::timeline::Column;
+
+    fn hours(means: &[f64]) -> Vec<Column> {
+        means
+            .iter()
+            .map(|&u| Column {
+                min: u,
+                max: u,
+                weighted: u * 3600.0,
+                covered: 3600,
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The queueing finding informs and never decides: it proposes no
+        /// size, is advisory exactly when the recommended pool misses the
+        /// target, and a recommendation at least the current pool never
+        /// gives a worse P(timeout) than the current one.
+        #[test]
+        fn queueing_finding_follows_the_check(
+            means in proptest::collection::vec(0.0f64..1.5, 1..48),
+            pool in 1u32..200,
+            extra in 0u32..50,
+            hold in 0.001f64..5.0,
+            timeout in 1.0f64..60.0,
+            target in 1e-9f64..0.5,
+        ) {
+            let current = PoolSize { pool_size: pool, max_overflow: ceil_times(pool, 0.5) };
+            let recommended = PoolSize { pool_size: pool + extra, max_overflow: ceil_times(pool + extra, 0.5) };
+            let hours = hours(&means);
+            let q = assess(&QueueingInputs {
+                hours: &hours,
+                month_start: 0,
+                timezone: &jiff::tz::TimeZone::UTC,
+                current,
+                recommended,
+                hold: HoldTime { seconds: hold, source: "test".into() },
+                timeout_seconds: timeout,
+                target,
+            })
+            .expect("hours with data");
+            prop_assert!(q.recommended.p_timeout <= q.current.p_timeout + 1e-12);
+            prop_assert_eq!(q.above_target, q.recommended.p_timeout > target);
+            let f = super::super::evidence::queueing_finding(&q);
+            prop_assert_eq!(f.code, Code::Queueing);
+            prop_assert_eq!(f.candidate_pool_size, None);
+            prop_assert_eq!(f.effect == Effect::Advisory, q.above_target);
+            prop_assert!(!f.message.contains("NaN") && !f.message.contains("inf"));
+        }
+    }
+
+    #[test]
+    fn no_hour_with_data_gives_no_check() {
+        let pool = PoolSize { pool_size: 10, max_overflow: 5 };
+        let q = assess(&QueueingInputs {
+            hours: &[Column::default(); 3],
+            month_start: 0,
+            timezone: &jiff::tz::TimeZone::UTC,
+            current: pool,
+            recommended: pool,
+            hold: HoldTime { seconds: 0.1, source: "test".into() },
+            timeout_seconds: 30.0,
+            target: 1e-4,
+        });
+        assert!(q.is_none());
+    }
+
+    #[test]
+    fn the_busiest_hour_sets_the_load_and_an_overloaded_pool_is_advisory() {
+        let pool = PoolSize { pool_size: 10, max_overflow: 5 };
+        // Hour 2 holds 1.6 × 10 = 16 connections' worth of load: over the 15 connections.
+        let q = assess(&QueueingInputs {
+            hours: &hours(&[0.2, 0.5, 1.6, 0.4]),
+            month_start: 1_790_000_000,
+            timezone: &jiff::tz::TimeZone::UTC,
+            current: pool,
+            recommended: pool,
+            hold: HoldTime { seconds: 0.1, source: "test".into() },
+            timeout_seconds: 30.0,
+            target: 1e-4,
+        })
+        .unwrap();
+        assert!((q.offered_load - 16.0).abs() < 1e-9, "{}", q.offered_load);
+        assert_eq!(q.busiest_hour, "2026-09-21T16:13:20+00:00");
+        assert!(q.recommended.unstable && q.above_target);
+        let f = super::super::evidence::queueing_finding(&q);
+        assert_eq!(f.effect, Effect::Advisory);
+        assert!(f.message.contains("every checkout would wait"), "{}", f.message);
+    }
+}

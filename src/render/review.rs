@@ -6,11 +6,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::analyze::queueing::{self, QueueCheck};
+use crate::analyze::queueing::{self, Queueing};
 use crate::config::Settings;
 use crate::config::names::file_stem;
 use crate::model::ceil_times;
-use crate::model::window::format_instant;
 use crate::ops::plan::PlanOutcome;
 use crate::policy::Effect;
 
@@ -144,98 +143,35 @@ pub fn trend_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Tren
     }
 }
 
-/// The queueing inputs and results for service `k`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Queueing {
-    /// Offered load per pool in the busiest hour, Erlangs.
-    pub offered_load: f64,
-    /// The busiest hour (local time).
-    pub busiest_hour: String,
-    /// Hold time, seconds.
-    pub hold_seconds: f64,
-    /// Where the hold time comes from.
-    pub hold_source: String,
-    /// pool_timeout, seconds.
-    pub timeout_seconds: f64,
-    /// Target P(timeout).
-    pub target: f64,
-    /// At the current size.
-    pub current: QueueCheck,
-    /// At the recommended size.
-    pub recommended: QueueCheck,
-    /// Whether the recommended size still misses the target.
-    pub above_target: bool,
-}
-
-/// Computes the queueing check for service `k` (None without hourly data).
+/// The queueing check of service `k` ([`crate::ops::plan::PlanOutcome::queueing`])
+/// and its chart: P(timeout) against `pool_size` for the same load.
 pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<(Queueing, QueueingChart)> {
-    let detail = outcome.analysis.services[k].detail.as_ref()?;
-    let (hour, busiest) = detail
-        .hours
-        .iter()
-        .enumerate()
-        .filter_map(|(h, c)| c.mean().map(|m| (h, m)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let q = outcome.queueing.get(k)?.clone()?;
     let decision = &outcome.plan.decisions[k];
-    let a = busiest * f64::from(decision.current.pool_size);
-    let (hold_seconds, hold_source) = match &outcome.slow {
-        Some(s) if s.digest.statements > 0 => (
-            s.digest.hold_ms / s.digest.statements as f64 / 1000.0,
-            "mean statement hold time from the slow-query log".to_string(),
-        ),
-        _ => (
-            settings.policy.hold_time_seconds,
-            "policy.hold_time_seconds".to_string(),
-        ),
-    };
-    let timeout = settings.pool.pool_timeout as f64;
-    let target = settings.policy.queue_target;
-    let check = |pool: crate::model::PoolSize| {
-        queueing::check(
-            u32::try_from(pool.capacity()).unwrap_or(u32::MAX),
-            a,
-            hold_seconds,
-            timeout,
-        )
-    };
-    let current = check(decision.current);
-    let recommended = check(decision.recommended);
-    let window = outcome.month.window(&settings.policy.timezone);
     let max_size = (decision.recommended.pool_size * 2).max(10);
     let factor = settings.policy.overflow_factor;
     let mut unstable_up_to = None;
     let curve = (1..=max_size)
         .map(|ps| {
             let c = ps + ceil_times(ps, factor);
-            let q = queueing::check(c, a, hold_seconds, timeout);
-            if q.unstable {
+            let point = queueing::check(c, q.offered_load, q.hold_seconds, q.timeout_seconds);
+            if point.unstable {
                 unstable_up_to = Some(f64::from(ps));
             }
-            (f64::from(ps), q.p_timeout.max(1e-15))
+            (f64::from(ps), point.p_timeout.max(1e-15))
         })
         .collect();
-    let q = Queueing {
-        offered_load: a,
-        busiest_hour: format_instant(window.start + hour as i64 * 3600, &settings.policy.timezone),
-        hold_seconds,
-        hold_source,
-        timeout_seconds: timeout,
-        target,
-        current,
-        recommended,
-        above_target: recommended.p_timeout > target,
-    };
     let chart = QueueingChart {
         service: settings.services[k].name.clone(),
         curve,
-        current: (f64::from(decision.current.pool_size), current.p_timeout.max(1e-15)),
+        current: (f64::from(decision.current.pool_size), q.current.p_timeout.max(1e-15)),
         recommended: (
             f64::from(decision.recommended.pool_size),
-            recommended.p_timeout.max(1e-15),
+            q.recommended.p_timeout.max(1e-15),
         ),
-        target,
+        target: q.target,
         unstable_up_to,
-        note: format!("A = {a:.1} Erlangs, hold {:.0} ms", hold_seconds * 1000.0),
+        note: format!("A = {:.1} Erlangs, hold {:.0} ms", q.offered_load, q.hold_seconds * 1000.0),
     };
     Some((q, chart))
 }
