@@ -12,13 +12,17 @@
 //! - [`slowlog`]: slow-query logs → one digest.
 //! - [`alerts`], [`promtool`]: the alert rules' replay and the promtool
 //!   cases that prove the exported rules agree with it.
+//! - [`overrides`]: the incident override, checked and ready to write.
 //! - [`probe`]: a live server's limits in the budget.
 //! - [`targets`]: the deployed settings, drift, and the edits a size needs.
+//! - [`apply`]: the change set a decision writes, and what refuses it.
 //! - [`change`]: locking, the journaled write and the change records.
 
 pub mod alerts;
+pub mod apply;
 pub mod change;
 pub mod metrics;
+pub mod overrides;
 pub mod plan;
 pub mod probe;
 pub mod promtool;

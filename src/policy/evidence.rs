@@ -20,8 +20,7 @@ pub fn slow_query_finding(g: &Digest, settings: &PolicySettings) -> Option<Findi
         return None;
     }
     let span_ms = g.span.map_or(0.0, |(a, b)| (b - a) as f64);
-    let mut slow: Vec<(&String, &FingerprintStats)> =
-        g.fingerprints().filter(|(_, s)| s.over_threshold > 0).collect();
+    let mut slow: Vec<(&String, &FingerprintStats)> = g.fingerprints().filter(|(_, s)| s.over_threshold > 0).collect();
     slow.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms).then_with(|| a.0.cmp(b.0)));
     let peak = g.in_flight.peak().map_or(0.0, |p| p.1);
     let cost = |s: &FingerprintStats| if span_ms > 0.0 { s.hold_ms / span_ms } else { 0.0 };

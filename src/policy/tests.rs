@@ -626,14 +626,20 @@ mod queueing {
 
     #[test]
     fn no_hour_with_data_gives_no_check() {
-        let pool = PoolSize { pool_size: 10, max_overflow: 5 };
+        let pool = PoolSize {
+            pool_size: 10,
+            max_overflow: 5,
+        };
         let q = assess(&QueueingInputs {
             hours: &[Column::default(); 3],
             month_start: 0,
             timezone: &jiff::tz::TimeZone::UTC,
             current: pool,
             recommended: pool,
-            hold: HoldTime { seconds: 0.1, source: "test".into() },
+            hold: HoldTime {
+                seconds: 0.1,
+                source: "test".into(),
+            },
             timeout_seconds: 30.0,
             target: 1e-4,
         });
@@ -642,7 +648,10 @@ mod queueing {
 
     #[test]
     fn the_busiest_hour_sets_the_load_and_an_overloaded_pool_is_advisory() {
-        let pool = PoolSize { pool_size: 10, max_overflow: 5 };
+        let pool = PoolSize {
+            pool_size: 10,
+            max_overflow: 5,
+        };
         // Hour 2 holds 1.6 × 10 = 16 connections' worth of load: over the 15 connections.
         let q = assess(&QueueingInputs {
             hours: &hours(&[0.2, 0.5, 1.6, 0.4]),
@@ -650,7 +659,10 @@ mod queueing {
             timezone: &jiff::tz::TimeZone::UTC,
             current: pool,
             recommended: pool,
-            hold: HoldTime { seconds: 0.1, source: "test".into() },
+            hold: HoldTime {
+                seconds: 0.1,
+                source: "test".into(),
+            },
             timeout_seconds: 30.0,
             target: 1e-4,
         })

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod charts;
 pub mod grafana;
 pub mod history;
+pub mod overrides;
 pub mod plan;
 pub mod probe;
 pub mod prometheus;

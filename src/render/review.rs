@@ -171,7 +171,11 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
         ),
         target: q.target,
         unstable_up_to,
-        note: format!("A = {:.1} Erlangs, hold {:.0} ms", q.offered_load, q.hold_seconds * 1000.0),
+        note: format!(
+            "A = {:.1} Erlangs, hold {:.0} ms",
+            q.offered_load,
+            q.hold_seconds * 1000.0
+        ),
     };
     Some((q, chart))
 }

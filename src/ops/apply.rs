@@ -1,0 +1,176 @@
+//! `apply`'s change set: the month's decision as the files to write — every
+//! service's target files and change-log entries — and the refusals that
+//! stop it (blocking findings, the connection budget).
+
+use crate::config::Settings;
+use crate::policy::Code;
+use crate::support::notice::Notices;
+use crate::write::changelog::{self, Entry};
+
+use super::change::ChangeLogs;
+use super::plan::PlanOutcome;
+use super::targets::{self, PendingFile};
+
+/// Why a plan may not be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Findings no flag overrides (shared files asked for two pools, tenfold
+    /// setting drift): their messages.
+    Blocking(Vec<String>),
+    /// Over the connection budget without `--allow-over-budget`: the finding's message.
+    OverBudget(String),
+}
+
+/// The refusal of `outcome`, if any.
+pub fn refusal(outcome: &PlanOutcome, allow_over_budget: bool) -> Option<Refusal> {
+    let mut blocking: Vec<String> = outcome.plan.blocking_findings().map(|f| f.message.clone()).collect();
+    blocking.dedup();
+    if !blocking.is_empty() {
+        return Some(Refusal::Blocking(blocking));
+    }
+    if outcome.plan.blocked() && !allow_over_budget {
+        let why = outcome
+            .plan
+            .decisions
+            .iter()
+            .flat_map(|d| &d.findings)
+            .find(|f| f.code == Code::BudgetExceeded)
+            .map_or_else(String::new, |f| f.message.clone());
+        return Some(Refusal::OverBudget(why));
+    }
+    None
+}
+
+/// The files a decision writes and the records of it.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    /// Target files, then change logs.
+    pub files: Vec<PendingFile>,
+    /// How many of them are change logs.
+    pub log_count: usize,
+    /// One line per changed service (`backend: pool 20 + 10 → 25 + 13`).
+    pub summary: Vec<String>,
+    /// The change-log entries (recorded in the store too).
+    pub entries: Vec<Entry>,
+}
+
+/// Who asks, and why (`--author`, `--ticket`, `--reason`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    /// `--author`.
+    pub author: Option<&'a str>,
+    /// `--ticket`.
+    pub ticket: Option<&'a str>,
+    /// `--reason` (recorded when the plan is over budget).
+    pub over_budget_reason: Option<&'a str>,
+}
+
+/// The change set of `outcome`: each service with targets whose files must
+/// change, its entry in its change log. A service without targets whose pool
+/// should change is a warning.
+pub fn change_set(
+    settings: &Settings,
+    outcome: &PlanOutcome,
+    request: Request<'_>,
+    notices: &mut dyn Notices,
+) -> anyhow::Result<ChangeSet> {
+    let Request {
+        author,
+        ticket,
+        over_budget_reason,
+    } = request;
+    let pending = outcome.pending_files(settings)?;
+    let author = super::change::author(author);
+    let date = super::change::today(settings);
+    let budget = super::change::budget_row(&outcome.plan.budget);
+    let mut files = Vec::new();
+    let mut logs = ChangeLogs::default();
+    let mut summary = Vec::new();
+    let mut entries = Vec::new();
+    for (((service, decision), deployed), service_files) in settings
+        .services
+        .iter()
+        .zip(&outcome.plan.decisions)
+        .zip(&outcome.deployed)
+        .zip(pending)
+    {
+        if service.targets.is_empty() {
+            if decision.changes() {
+                notices.warn(&format!(
+                    "{}: recommended {} + {} but the service has no [services.targets]; nothing written for it",
+                    service.name, decision.recommended.pool_size, decision.recommended.max_overflow
+                ));
+            }
+            continue;
+        }
+        if service_files.is_empty() {
+            continue;
+        }
+        summary.push(format!(
+            "{}: pool {} + {} → {} + {}",
+            service.name,
+            decision.current.pool_size,
+            decision.current.max_overflow,
+            decision.recommended.pool_size,
+            decision.recommended.max_overflow
+        ));
+        files.extend(service_files);
+        {
+            let after = targets::desired(decision.recommended, &service.pool);
+            let settings_rows = super::change::setting_rows(deployed, &after);
+            let (before, after) = (
+                super::change::sizes(decision.current),
+                super::change::sizes(decision.recommended),
+            );
+            let month = outcome.month.to_string();
+            let entry = Entry {
+                id: changelog::entry_id(&service.name, &month, before, after, &settings_rows),
+                kind: "review",
+                date: date.clone(),
+                service: service.name.clone(),
+                month: Some(month),
+                incident: None,
+                ticket: ticket.map(str::to_string),
+                reason: None,
+                over_budget_reason: outcome
+                    .plan
+                    .blocked()
+                    .then(|| over_budget_reason.map(str::to_string))
+                    .flatten(),
+                author: author.clone(),
+                before,
+                after,
+                settings: settings_rows,
+                findings: super::change::finding_rows(&decision.findings),
+                budget: budget.clone(),
+            };
+            if let Some(log) = &service.changelog {
+                logs.add(settings, log, &entry)?;
+            }
+            entries.push(entry);
+        }
+    }
+    let log_files = logs.into_pending(settings);
+    let log_count = log_files.len();
+    files.extend(log_files);
+    Ok(ChangeSet {
+        files,
+        log_count,
+        summary,
+        entries,
+    })
+}
+
+/// Every target, override files recorded by `override --out` included, now
+/// holds the plan: the record has done its work and is emptied.
+pub fn fold_overrides(settings: &Settings, notices: &mut dyn Notices) -> anyhow::Result<()> {
+    let overrides = targets::read_overrides(settings)?;
+    if !overrides.is_empty() {
+        targets::write_overrides(settings, &Default::default())?;
+        notices.note(&format!(
+            "override file(s) {} now agree with the targets and are no longer read first",
+            overrides.values().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(())
+}
