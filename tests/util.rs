@@ -90,7 +90,7 @@ pub fn outcome_of(
     let inputs = poolcap::cli::PlanInputs {
         metrics: poolcap::cli::MetricsArgs {
             metrics: files,
-            metrics_format: poolcap::ingest::InputFormat::Auto,
+            metrics_format: poolcap::ingest::MetricFormat::Auto,
             service: None,
             lenient: false,
             max_series: poolcap::ingest::DEFAULT_MAX_SERIES,

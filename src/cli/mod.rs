@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::ingest::InputFormat;
+use crate::ingest::MetricFormat;
 
 /// Connection-pool capacity planning for SQLAlchemy QueuePool backends on PostgreSQL.
 ///
@@ -187,8 +187,8 @@ pub struct MetricsArgs {
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
     /// Read every metrics file in this format instead of telling it by content.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
-    pub metrics_format: InputFormat,
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
+    pub metrics_format: MetricFormat,
     /// Service name for inputs that do not name one.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
@@ -563,8 +563,8 @@ pub enum IngestWhat {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Read every file in this format instead of telling it by content.
-        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
-        input_format: InputFormat,
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
+        input_format: MetricFormat,
         /// Service name for inputs that do not name one.
         #[arg(long, value_name = "NAME")]
         service: Option<String>,

@@ -214,7 +214,7 @@ fn check_samples(global: &GlobalArgs, args: &DoctorArgs, settings: &Settings, ta
     let inputs = PlanInputs {
         metrics: MetricsArgs {
             metrics: args.metrics.clone(),
-            metrics_format: crate::ingest::InputFormat::Auto,
+            metrics_format: crate::ingest::MetricFormat::Auto,
             service: None,
             lenient: false,
             max_series: crate::ingest::DEFAULT_MAX_SERIES,

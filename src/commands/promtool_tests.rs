@@ -300,22 +300,24 @@ fn case_samples(
         // Bad rows were reported (or let through under --lenient) by the replay's read.
         let mut diags = Diagnostics::default();
         ingest::read_metrics(
-            path,
             input,
-            file as u32,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |table, s| {
-                while case_of_series.len() < table.len() {
-                    let key = table.key(case_of_series.len() as u32);
-                    case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
-                }
-                for &k in &case_of_series[s.series as usize] {
-                    if cases[k].start <= s.ts && s.ts <= cases[k].end {
-                        out[k].push((s.ts, s.checked_out, s.pool_size));
+            ingest::ReadContext {
+                path,
+                file: file as u32,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |table, s| {
+                    while case_of_series.len() < table.len() {
+                        let key = table.key(case_of_series.len() as u32);
+                        case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
                     }
-                }
+                    for &k in &case_of_series[s.series as usize] {
+                        if cases[k].start <= s.ts && s.ts <= cases[k].end {
+                            out[k].push((s.ts, s.checked_out, s.pool_size));
+                        }
+                    }
+                },
             },
         )?;
     }

@@ -13,7 +13,7 @@ use crate::cli::{Format, GlobalArgs, LogFormat, SlowlogArgs, SlowlogInputs};
 use crate::config::{self, Settings};
 use crate::exit::ExitStatus;
 use crate::ingest::slowlog::postgres::Prefix;
-use crate::ingest::slowlog::reader::{self, FileReport, InputFormat, ReadSettings};
+use crate::ingest::slowlog::reader::{self, FileReport, ReadSettings};
 use crate::render::{self, Printer};
 
 use super::UsageError;
@@ -39,10 +39,10 @@ fn read_settings(inputs: &SlowlogInputs, settings: &Settings, threads: usize) ->
     };
     Ok(ReadSettings {
         format: inputs.input_format.map(|f| match f {
-            LogFormat::Stderr => InputFormat::Stderr,
-            LogFormat::Csvlog => InputFormat::Csvlog,
-            LogFormat::Jsonlog => InputFormat::Jsonlog,
-            LogFormat::Mysql => InputFormat::Mysql,
+            LogFormat::Stderr => reader::LogFormat::Stderr,
+            LogFormat::Csvlog => reader::LogFormat::Csvlog,
+            LogFormat::Jsonlog => reader::LogFormat::Jsonlog,
+            LogFormat::Mysql => reader::LogFormat::Mysql,
         }),
         prefix,
         log_timezone,
@@ -85,7 +85,7 @@ pub fn digest_files(
                             }
                         };
                         let digest_settings = DigestSettings {
-                            dialect: if head_format == InputFormat::Mysql {
+                            dialect: if head_format == reader::LogFormat::Mysql {
                                 Dialect::MySql
                             } else {
                                 Dialect::Postgres

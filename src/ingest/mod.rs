@@ -502,7 +502,7 @@ pub(crate) fn finish(path: &Path, summary: FileSummary) -> Result<FileSummary, I
 
 /// The format of a metrics file (`--input-format`; by default told apart by content).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum InputFormat {
+pub enum MetricFormat {
     /// Told apart by content.
     #[default]
     Auto,
@@ -516,15 +516,15 @@ pub enum InputFormat {
     PoolStatus,
 }
 
-impl InputFormat {
+impl MetricFormat {
     /// The name `--input-format` takes.
     pub fn name(self) -> &'static str {
         match self {
-            InputFormat::Auto => "auto",
-            InputFormat::Csv => "csv",
-            InputFormat::Jsonl => "jsonl",
-            InputFormat::Prometheus => "prometheus",
-            InputFormat::PoolStatus => "pool-status",
+            MetricFormat::Auto => "auto",
+            MetricFormat::Csv => "csv",
+            MetricFormat::Jsonl => "jsonl",
+            MetricFormat::Prometheus => "prometheus",
+            MetricFormat::PoolStatus => "pool-status",
         }
     }
 }
@@ -534,48 +534,57 @@ impl InputFormat {
 /// lines, text with `Pool size: … Checked out connections:` is a log of
 /// `pool.status()`, anything else CSV (whose header check then explains what
 /// is missing).
-pub fn detect(head: &[u8]) -> InputFormat {
+pub fn detect(head: &[u8]) -> MetricFormat {
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
         if memchr::memmem::find(head, b"\"resultType\"").is_some()
             || memchr::memmem::find(head, b"\"errorType\"").is_some()
         {
-            return InputFormat::Prometheus;
+            return MetricFormat::Prometheus;
         }
-        return InputFormat::Jsonl;
+        return MetricFormat::Jsonl;
     }
     if memchr::memmem::find(head, pool_status::MARKER).is_some() {
-        return InputFormat::PoolStatus;
+        return MetricFormat::PoolStatus;
     }
-    InputFormat::Csv
+    MetricFormat::Csv
 }
 
-/// Streams one metrics file in `opts.format` (or the format [`detect`] sees in
+/// Where one metrics file's rows go, and what its reader needs besides the
+/// bytes: every reader ([`csv::read`], [`jsonl::read`], [`prometheus::read`],
+/// [`pool_status::read`], [`read_metrics`]) takes one.
+pub struct ReadContext<'a> {
+    /// The file's name, for diagnostics and errors.
+    pub path: &'a Path,
+    /// The file's index in the run's file list ([`Sample::file`]).
+    pub file: u32,
+    /// Options every reader takes.
+    pub opts: &'a ReadOptions,
+    /// The run's service/instance pairs; new ones are interned.
+    pub series: &'a mut SeriesTable,
+    /// Rejected rows and notices.
+    pub diags: &'a mut Diagnostics,
+    /// Called with every valid sample, in file order (sorted by time for Prometheus).
+    pub sink: &'a mut dyn FnMut(&SeriesTable, Sample),
+}
+
+/// Streams one metrics file in `cx.opts.format` (or the format [`detect`] sees in
 /// its first megabyte, peeked without consuming, so line numbers hold).
-/// Arguments as [`csv::read`].
-pub fn read_metrics(
-    path: &Path,
-    input: impl Read,
-    file: u32,
-    opts: &ReadOptions,
-    series: &mut SeriesTable,
-    diags: &mut Diagnostics,
-    sink: &mut dyn FnMut(&SeriesTable, Sample),
-) -> Result<FileSummary, IngestError> {
+pub fn read_metrics(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, IngestError> {
     use std::io::BufRead;
     let mut input = std::io::BufReader::with_capacity(1 << 20, input);
-    let format = match opts.format {
-        InputFormat::Auto => detect(input.fill_buf().map_err(|source| IngestError::Io {
-            path: path.to_path_buf(),
+    let format = match cx.opts.format {
+        MetricFormat::Auto => detect(input.fill_buf().map_err(|source| IngestError::Io {
+            path: cx.path.to_path_buf(),
             source,
         })?),
         forced => forced,
     };
     match format {
-        InputFormat::Jsonl => jsonl::read(path, input, file, opts, series, diags, sink),
-        InputFormat::Prometheus => prometheus::read(path, input, file, opts, series, diags, sink),
-        InputFormat::PoolStatus => pool_status::read(path, input, file, opts, series, diags, sink),
-        InputFormat::Csv | InputFormat::Auto => csv::read(path, input, file, opts, series, diags, sink),
+        MetricFormat::Jsonl => jsonl::read(input, cx),
+        MetricFormat::Prometheus => prometheus::read(input, cx),
+        MetricFormat::PoolStatus => pool_status::read(input, cx),
+        MetricFormat::Csv | MetricFormat::Auto => csv::read(input, cx),
     }
 }
 
@@ -584,8 +593,8 @@ pub fn read_metrics(
 pub struct ReadOptions {
     /// Service for inputs that do not name one.
     pub service: Option<String>,
-    /// The format of every file, or [`InputFormat::Auto`].
-    pub format: InputFormat,
+    /// The format of every file, or [`MetricFormat::Auto`].
+    pub format: MetricFormat,
     /// Metric and label names of Prometheus query results.
     pub prometheus: crate::config::PrometheusSettings,
     /// Prefix and zone of `pool.status()` log lines.
@@ -594,7 +603,7 @@ pub struct ReadOptions {
 
 impl ReadOptions {
     /// The options `settings` and the command line give.
-    pub fn new(settings: &crate::config::Settings, service: Option<String>, format: InputFormat) -> Self {
+    pub fn new(settings: &crate::config::Settings, service: Option<String>, format: MetricFormat) -> Self {
         ReadOptions {
             service,
             format,
@@ -859,7 +868,7 @@ mod tests {
     }
 
     /// Every error and diagnostic of `text` read as `format`.
-    fn messages(text: &[u8], format: InputFormat) -> Vec<String> {
+    fn messages(text: &[u8], format: MetricFormat) -> Vec<String> {
         let mut series = SeriesTable::default();
         let mut diags = Diagnostics::default();
         let opts = ReadOptions {
@@ -867,7 +876,17 @@ mod tests {
             service: None,
             ..ReadOptions::default()
         };
-        let result = read_metrics(Path::new("m"), text, 0, &opts, &mut series, &mut diags, &mut |_, _| {});
+        let result = read_metrics(
+            text,
+            ReadContext {
+                path: Path::new("m"),
+                file: 0,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, _| {},
+            },
+        );
         let mut out: Vec<String> = diags
             .shown()
             .iter()
@@ -885,54 +904,54 @@ mod tests {
         let huge = "x".repeat(1 << 20);
         let digits = "9".repeat(1 << 20);
         let good = "2026-10-01T00:00:00Z,b,20,3";
-        let cases: Vec<(String, InputFormat)> = vec![
-            (format!("ts,service,{huge}\n1,b,2\n"), InputFormat::Csv),
-            (format!("ts,service,{huge},{huge}\n1,b,2,3\n"), InputFormat::Csv),
+        let cases: Vec<(String, MetricFormat)> = vec![
+            (format!("ts,service,{huge}\n1,b,2\n"), MetricFormat::Csv),
+            (format!("ts,service,{huge},{huge}\n1,b,2,3\n"), MetricFormat::Csv),
             (
                 format!("ts,service,pool_size,checked_out,{huge}\n{good},1\n"),
-                InputFormat::Csv,
+                MetricFormat::Csv,
             ),
             (
                 format!("ts,service,pool_size,checked_out\n{good}\n{huge},b,20,3\n2026-10-01T00:01:00Z,b,{huge},3\n"),
-                InputFormat::Csv,
+                MetricFormat::Csv,
             ),
             (
                 format!(
                     "ts,service,pool_size,checked_out,overflow\n{good},{huge}\n2026-10-01T{huge},b,20,3,0\n{digits},b,1,1,0\n"
                 ),
-                InputFormat::Csv,
+                MetricFormat::Csv,
             ),
             (
                 format!(
                     "\"{huge}\"\n{{\"ts\": \"{huge}\"}}\n{{\"ts\": 1790841600, \"service\": {{\"a\": \"{huge}\"}}, \"pool_size\": [\"{huge}\"], \"checked_out\": 1}}\n{{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": \"{huge}\", \"checked_out\": 1}}\n{{{huge}\n"
                 ),
-                InputFormat::Jsonl,
+                MetricFormat::Jsonl,
             ),
             (
                 format!("{{\"status\":\"{huge}\",\"errorType\":\"{huge}\",\"error\":\"{huge}\"}}"),
-                InputFormat::Prometheus,
+                MetricFormat::Prometheus,
             ),
             (
                 format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"{huge}\",\"result\":[]}}}}"),
-                InputFormat::Prometheus,
+                MetricFormat::Prometheus,
             ),
             (
                 format!(
                     "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"{huge}\"]]}}]}}}}"
                 ),
-                InputFormat::Prometheus,
+                MetricFormat::Prometheus,
             ),
             (
                 format!(
                     "{{\"status\":\"success\",\"data\":{{\"resultType\":\"matrix\",\"result\":[{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}},{{\"metric\":{{\"__name__\":\"sqlalchemy_pool_size\",\"job\":\"{huge}\"}},\"values\":[[1790841600,\"1\"]]}}]}}}} {huge}"
                 ),
-                InputFormat::Prometheus,
+                MetricFormat::Prometheus,
             ),
             (
                 format!(
                     "2026-11-27 13:25:01,000 Pool size: {huge}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n2026-11-27 13:25:02,000 Pool size: {digits}  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n{huge} Pool size: 1  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n"
                 ),
-                InputFormat::Auto,
+                MetricFormat::Auto,
             ),
         ];
         for (k, (text, format)) in cases.iter().enumerate() {
@@ -970,18 +989,18 @@ mod tests {
     #[test]
     fn files_starting_with_a_bom_are_read_as_without_it() {
         let dir = tempfile::tempdir().unwrap();
-        let inputs: [(&[u8], InputFormat); 3] = [
+        let inputs: [(&[u8], MetricFormat); 3] = [
             (
                 b"{\"ts\": 1790841600, \"service\": \"s\", \"pool_size\": 20, \"checked_out_connections\": 1}\n",
-                InputFormat::Jsonl,
+                MetricFormat::Jsonl,
             ),
             (
                 b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}",
-                InputFormat::Prometheus,
+                MetricFormat::Prometheus,
             ),
             (
                 b"2026-11-27 13:25:01,000 INFO [m] Pool size: 5  Connections in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n",
-                InputFormat::PoolStatus,
+                MetricFormat::PoolStatus,
             ),
         ];
         for (k, (text, format)) in inputs.iter().enumerate() {

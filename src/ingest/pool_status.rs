@@ -61,8 +61,8 @@ use jiff::tz::{AmbiguousOffset, TimeZone};
 
 use super::timestamp::{days_from_civil, parse_timestamp};
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesId, SeriesTable,
-    check_pool_size, finish, row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadContext, ReadOptions, RowError, Sample, SeriesId,
+    SeriesTable, check_pool_size, finish, row_error, take_row,
 };
 
 /// Text every `pool.status()` line holds (content detection).
@@ -470,15 +470,15 @@ impl Reader<'_> {
 
 /// Streams one log file, calling `sink` with a sample for every
 /// `pool.status()` line (see the module header).
-pub fn read(
-    path: &Path,
-    input: impl Read,
-    file: u32,
-    opts: &ReadOptions,
-    series: &mut SeriesTable,
-    diags: &mut Diagnostics,
-    sink: &mut dyn FnMut(&SeriesTable, Sample),
-) -> Result<FileSummary, IngestError> {
+pub fn read(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, IngestError> {
+    let ReadContext {
+        path,
+        file,
+        opts,
+        series,
+        diags,
+        sink,
+    } = cx;
     let mut input = BufReader::with_capacity(1 << 20, input);
     let mut reader = Reader {
         opts,
@@ -610,13 +610,15 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
         let mut diags = Diagnostics::default();
         let mut samples = Vec::new();
         let result = read(
-            &PathBuf::from(path),
             text,
-            0,
-            opts,
-            &mut series,
-            &mut diags,
-            &mut |_, s| samples.push(s),
+            ReadContext {
+                path: &PathBuf::from(path),
+                file: 0,
+                opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, s| samples.push(s),
+            },
         );
         Run {
             result,
@@ -757,13 +759,15 @@ sqlalchemy.exc.TimeoutError: QueuePool limit of size 1 overflow 0 reached, conne
     fn the_fixture_is_told_apart_by_content() {
         let mut n = 0;
         let result = crate::ingest::read_metrics(
-            Path::new("pool.log"),
             FIXTURE,
-            0,
-            &options(Some("backend"), None, "UTC"),
-            &mut SeriesTable::default(),
-            &mut Diagnostics::default(),
-            &mut |_, _| n += 1,
+            ReadContext {
+                path: Path::new("pool.log"),
+                file: 0,
+                opts: &options(Some("backend"), None, "UTC"),
+                series: &mut SeriesTable::default(),
+                diags: &mut Diagnostics::default(),
+                sink: &mut |_, _| n += 1,
+            },
         );
         assert_eq!(result.unwrap().accepted, 36);
         assert_eq!(n, 36);

@@ -70,8 +70,8 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
-    check_pool_size, clip, finish, quote, row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, ReadContext, ReadOptions, RowError, Sample, SeriesTable,
+    check_capacity, check_pool_size, clip, finish, quote, row_error, take_row,
 };
 use crate::config::PrometheusSettings;
 
@@ -909,15 +909,15 @@ fn parse_error(path: &Path, e: serde_json::Error) -> IngestError {
 }
 
 /// Streams one query result, calling `sink` with every valid sample.
-pub fn read(
-    path: &Path,
-    input: impl Read,
-    file: u32,
-    opts: &ReadOptions,
-    series: &mut SeriesTable,
-    diags: &mut Diagnostics,
-    sink: &mut dyn FnMut(&SeriesTable, Sample),
-) -> Result<FileSummary, IngestError> {
+pub fn read(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, IngestError> {
+    let ReadContext {
+        path,
+        file,
+        opts,
+        series,
+        diags,
+        sink,
+    } = cx;
     let newlines = Cell::new(0u64);
     let mut reader = LineCounter {
         inner: BufReader::with_capacity(1 << 16, input),
@@ -1043,7 +1043,7 @@ mod tests {
         }
     }
 
-    fn run_with(text: &[u8], service: Option<&str>, format: crate::ingest::InputFormat) -> Run {
+    fn run_with(text: &[u8], service: Option<&str>, format: crate::ingest::MetricFormat) -> Run {
         let mut series = SeriesTable::default();
         let mut diags = Diagnostics::default();
         let mut samples = Vec::new();
@@ -1053,13 +1053,15 @@ mod tests {
             ..ReadOptions::default()
         };
         let result = crate::ingest::read_metrics(
-            &PathBuf::from("q.json"),
             text,
-            3,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |_, s| samples.push(s),
+            ReadContext {
+                path: &PathBuf::from("q.json"),
+                file: 3,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, s| samples.push(s),
+            },
         );
         Run {
             result,
@@ -1070,7 +1072,7 @@ mod tests {
     }
 
     fn run(text: &str, service: Option<&str>) -> Run {
-        run_with(text.as_bytes(), service, crate::ingest::InputFormat::Auto)
+        run_with(text.as_bytes(), service, crate::ingest::MetricFormat::Auto)
     }
 
     /// A query_range envelope around series entries `(labels, values)`.
@@ -1598,13 +1600,15 @@ mod tests {
         opts.prometheus.service_label = "svc".into();
         opts.prometheus.instance_label = "pod".into();
         read(
-            Path::new("q.json"),
             text.as_bytes(),
-            0,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |_, s| samples.push(s),
+            ReadContext {
+                path: Path::new("q.json"),
+                file: 0,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, s| samples.push(s),
+            },
         )
         .unwrap();
         assert_eq!(samples.len(), 1);
@@ -1627,7 +1631,7 @@ mod tests {
 
     /// `--metrics-format prometheus`: the reader takes any file it is given.
     fn forced(text: &str) -> Run {
-        run_with(text.as_bytes(), None, crate::ingest::InputFormat::Prometheus)
+        run_with(text.as_bytes(), None, crate::ingest::MetricFormat::Prometheus)
     }
 
     fn header_error(r: &Run) -> (u64, String) {
@@ -1643,7 +1647,7 @@ mod tests {
             r#"{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:1: parse error"}"#;
         assert_eq!(
             crate::ingest::detect(text.as_bytes()),
-            crate::ingest::InputFormat::Prometheus
+            crate::ingest::MetricFormat::Prometheus
         );
         let (line, message) = header_error(&forced(text));
         assert_eq!(line, 1);
@@ -1720,7 +1724,7 @@ mod tests {
                 ),
             ])
         );
-        let r = run_with(text.as_bytes(), None, crate::ingest::InputFormat::Prometheus);
+        let r = run_with(text.as_bytes(), None, crate::ingest::MetricFormat::Prometheus);
         assert_eq!(r.samples.len(), 1);
         assert_eq!(r.samples[0].line, 3);
     }
@@ -1788,8 +1792,8 @@ mod tests {
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let mut text = b"{\"resultType\"".to_vec();
             text.extend_from_slice(&bytes);
-            let _ = run_with(&text, None, crate::ingest::InputFormat::Auto);
-            let _ = run_with(&bytes, Some("s"), crate::ingest::InputFormat::Prometheus);
+            let _ = run_with(&text, None, crate::ingest::MetricFormat::Auto);
+            let _ = run_with(&bytes, Some("s"), crate::ingest::MetricFormat::Prometheus);
         }
 
         #[test]
