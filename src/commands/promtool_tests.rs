@@ -40,7 +40,7 @@ use crate::render::promtool::{
 use crate::render::{self, Printer};
 
 /// Prometheus' default lookback: a sample answers queries for 5 minutes.
-pub const LOOKBACK: i64 = 300;
+pub use crate::ingest::prometheus::LOOKBACK_SECONDS as LOOKBACK;
 /// The evaluation interval the tests use (Prometheus' default).
 pub const EVALUATION_INTERVAL: i64 = 60;
 /// Context before a fired episode / after it ends, in an automatic case.
