@@ -16,10 +16,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ingest::FxBuild;
+use crate::support::hash::FxBuild;
 
 use super::fingerprint::{Dialect, fingerprint_into};
-use crate::ingest::slowlog::{EntryKind, EntrySink, LogEntry};
+use crate::model::slowlog::{EntryKind, EntrySink, LogEntry};
 
 /// The most distinct fingerprints kept.
 pub const MAX_FINGERPRINTS: usize = 50_000;

@@ -55,8 +55,6 @@ pub struct Sample {
     pub file: u32,
 }
 
-pub use crate::support::hash::{FxBuild, FxHasher};
-
 /// The format of a metrics file (`--input-format`; by default told apart by content).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum MetricFormat {

@@ -2,3 +2,5 @@
 //! through the analysis and the policy to the outputs. A type lives here when
 //! more than one layer needs it; the model imports only [`crate::support`]
 //! (ARCHITECTURE.md, "Layers").
+
+pub mod slowlog;
