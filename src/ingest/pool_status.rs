@@ -345,7 +345,8 @@ impl Reader<'_> {
             .name("ts")
             .ok_or_else(|| row_error("no-timestamp", "the prefix matched without its ts group".into()))?
             .as_str();
-        let ts = parse_local_time(ts_text, &self.opts.pool_status.timezone).map_err(|m| row_error("bad-timestamp", m))?;
+        let ts =
+            parse_local_time(ts_text, &self.opts.pool_status.timezone).map_err(|m| row_error("bad-timestamp", m))?;
         let at = memchr::memmem::find(line, STATUS).ok_or_else(|| {
             row_error(
                 "bad-status",

@@ -390,9 +390,7 @@ fn garbled_and_out_of_range_numbers_are_rejected_with_their_line_and_code() {
         (status(p, "5", "1", "--3", "1"), "bad-number"),
         (status(p, "", "1", "-3", "1"), "bad-number"),
         (
-            format!(
-                "{p}Pool size: 5  Connectons in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n"
-            ),
+            format!("{p}Pool size: 5  Connectons in pool: 1 Current Overflow: -3 Current Checked out connections: 1\n"),
             "bad-status",
         ),
         (format!("{p}Pool size: 5  Connections in pool: 1\n"), "bad-status"),
