@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostics, FileSummary, IngestError, ReadContext, ReadOptions, RowError, Sample, SeriesTable, check_capacity,
-    check_pool_size, clip, clip_json, finish, quote, row_error, take_row,
+    FileSummary, IngestError, ReadContext, RowError, Sample, check_capacity, check_pool_size, clip, clip_json, finish,
+    quote, row_error, take_row,
 };
 
 /// 9999-12-31T23:59:59Z + 1: numeric times past it are not Unix seconds.
@@ -170,6 +170,7 @@ pub fn read(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, Ingest
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::{Diagnostics, ReadOptions, SeriesTable};
     use proptest::prelude::*;
     use std::path::PathBuf;
 

@@ -57,12 +57,10 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use jiff::tz::TimeZone;
-
 use super::timestamp::parse_local_time;
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, ReadContext, ReadOptions, RowError, Sample, SeriesId,
-    SeriesTable, check_pool_size, finish, row_error, take_row,
+    Diagnostic, FileSummary, IngestError, ReadContext, ReadOptions, RowError, Sample, SeriesId, SeriesTable,
+    check_pool_size, finish, row_error, take_row,
 };
 
 /// Text every `pool.status()` line holds (content detection).

@@ -77,15 +77,20 @@ fn parse_unix(field: &[u8]) -> Result<i64, String> {
     Ok(value)
 }
 
+/// Whether `s` starts like `YYYY-MM-DD[T ]HH:MM:SS` (the separators only;
+/// the digits are read by the caller).
+fn civil_shape(s: &[u8]) -> bool {
+    s.len() >= 19
+        && s[4] == b'-'
+        && s[7] == b'-'
+        && matches!(s[10], b'T' | b't' | b' ')
+        && s[13] == b':'
+        && s[16] == b':'
+}
+
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fff…](Z|±HH:MM)`; `None` for anything else.
 fn parse_rfc3339_fast(s: &[u8]) -> Option<i64> {
-    if s.len() < 20
-        || s[4] != b'-'
-        || s[7] != b'-'
-        || !matches!(s[10], b'T' | b't' | b' ')
-        || s[13] != b':'
-        || s[16] != b':'
-    {
+    if s.len() < 20 || !civil_shape(s) {
         return None;
     }
     let year = digits(&s[0..4])?;
@@ -163,13 +168,7 @@ fn digits(s: &[u8]) -> Option<i64> {
 /// A civil date and time with an optional offset in seconds:
 /// `YYYY-MM-DD[T ]HH:MM:SS[(.|,)fff…][Z|±HH:MM|±HHMM]`; `None` for other shapes.
 fn parse_civil(s: &[u8]) -> Option<(jiff::civil::DateTime, Option<i32>)> {
-    if s.len() < 19
-        || s[4] != b'-'
-        || s[7] != b'-'
-        || !matches!(s[10], b'T' | b't' | b' ')
-        || s[13] != b':'
-        || s[16] != b':'
-    {
+    if !civil_shape(s) {
         return None;
     }
     let n = |r: std::ops::Range<usize>| digits(&s[r]);

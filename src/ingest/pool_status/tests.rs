@@ -1,5 +1,7 @@
 use super::*;
 use crate::config::PoolStatusSettings;
+use crate::ingest::Diagnostics;
+use jiff::tz::TimeZone;
 use proptest::prelude::*;
 use std::path::PathBuf;
 
