@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::ingest::InputFormat;
+use crate::ingest::MetricFormat;
 
 /// Connection-pool capacity planning for SQLAlchemy QueuePool backends on PostgreSQL.
 ///
@@ -187,8 +187,8 @@ pub struct MetricsArgs {
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub metrics: Vec<PathBuf>,
     /// Read every metrics file in this format instead of telling it by content.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
-    pub metrics_format: InputFormat,
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
+    pub metrics_format: MetricFormat,
     /// Service name for inputs that do not name one.
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
@@ -448,18 +448,7 @@ pub struct SlowlogInputs {
     pub log_timezone: Option<String>,
 }
 
-/// Slow-log formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// PostgreSQL stderr log with a log_line_prefix.
-    Stderr,
-    /// PostgreSQL csvlog.
-    Csvlog,
-    /// PostgreSQL jsonlog (15+).
-    Jsonlog,
-    /// MySQL / MariaDB slow query log.
-    Mysql,
-}
+pub use crate::ingest::slowlog::reader::LogFormat;
 
 /// `poolcap slowlog`.
 #[derive(Debug, Args)]
@@ -563,8 +552,8 @@ pub enum IngestWhat {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Read every file in this format instead of telling it by content.
-        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = InputFormat::Auto)]
-        input_format: InputFormat,
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
+        input_format: MetricFormat,
         /// Service name for inputs that do not name one.
         #[arg(long, value_name = "NAME")]
         service: Option<String>,
@@ -602,15 +591,9 @@ impl MetricsArgs {
 impl SlowlogInputs {
     /// How to read the slow logs, as the operations take it.
     pub fn options(&self) -> crate::ops::slowlog::LogOptions {
-        use crate::ingest::slowlog::reader::InputFormat;
         crate::ops::slowlog::LogOptions {
             log_line_prefix: self.log_line_prefix.clone(),
-            format: self.input_format.map(|f| match f {
-                LogFormat::Stderr => InputFormat::Stderr,
-                LogFormat::Csvlog => InputFormat::Csvlog,
-                LogFormat::Jsonlog => InputFormat::Jsonlog,
-                LogFormat::Mysql => InputFormat::Mysql,
-            }),
+            format: self.input_format,
             log_timezone: self.log_timezone.clone(),
         }
     }

@@ -126,24 +126,26 @@ async fn ingest_file(
         let mut batch = Batch::default();
         let mut announced = 0usize;
         ingest::read_metrics(
-            &path_owned,
             input,
-            0,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |table, sample| {
-                while announced < table.len() {
-                    let key = table.key(announced as u32);
-                    batch
-                        .new_series
-                        .push((announced as u32, key.service.clone(), key.instance.clone()));
-                    announced += 1;
-                }
-                batch.samples.push(sample);
-                if batch.samples.len() >= BATCH {
-                    let _ = tx.send(std::mem::take(&mut batch));
-                }
+            ingest::ReadContext {
+                path: &path_owned,
+                file: 0,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |table, sample| {
+                    while announced < table.len() {
+                        let key = table.key(announced as u32);
+                        batch
+                            .new_series
+                            .push((announced as u32, key.service.clone(), key.instance.clone()));
+                        announced += 1;
+                    }
+                    batch.samples.push(sample);
+                    if batch.samples.len() >= BATCH {
+                        let _ = tx.send(std::mem::take(&mut batch));
+                    }
+                },
             },
         )?;
         if !batch.samples.is_empty() {

@@ -12,8 +12,6 @@ use crate::model::{DatabaseBudget, PoolSize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::model::duration::parse_duration;
-
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostic, Diagnostics, FileSummary, IngestError, QUOTE_MAX, ReadOptions, RowError, Sample, SeriesTable,
-    check_capacity, check_pool_size, clip, finish, quote, quote_head, row_error, take_row,
+    Diagnostic, Diagnostics, FileSummary, IngestError, QUOTE_MAX, ReadContext, ReadOptions, RowError, Sample,
+    SeriesTable, check_capacity, check_pool_size, clip, finish, quote, quote_head, row_error, take_row,
 };
 
 /// The columns poolcap understands, in the order of DESIGN §1.1 (`ts` may also
@@ -238,15 +238,15 @@ fn lookup_series(series: &mut SeriesTable, last_id: &mut Option<u32>, service: &
 
 /// Streams one CSV file, calling `sink` with every valid sample (and the series
 /// table, which may have grown by the sample's series).
-pub fn read(
-    path: &Path,
-    input: impl Read,
-    file: u32,
-    opts: &ReadOptions,
-    series: &mut SeriesTable,
-    diags: &mut Diagnostics,
-    sink: &mut dyn FnMut(&SeriesTable, Sample),
-) -> Result<FileSummary, IngestError> {
+pub fn read(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, IngestError> {
+    let ReadContext {
+        path,
+        file,
+        opts,
+        series,
+        diags,
+        sink,
+    } = cx;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -370,13 +370,15 @@ mod tests {
         let mut diags = Diagnostics::default();
         let mut out = Vec::new();
         let result = read(
-            &PathBuf::from("m.csv"),
             text.as_bytes(),
-            0,
-            opts,
-            &mut series,
-            &mut diags,
-            &mut |_, s| out.push(s),
+            ReadContext {
+                path: &PathBuf::from("m.csv"),
+                file: 0,
+                opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, s| out.push(s),
+            },
         );
         (result, out, diags, series)
     }

@@ -11,14 +11,13 @@
 //! diagnostic with its line number, as for CSV.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use super::timestamp::parse_timestamp;
 use super::{
-    Diagnostics, FileSummary, IngestError, ReadOptions, RowError, Sample, SeriesTable, check_capacity, check_pool_size,
-    clip, clip_json, finish, quote, row_error, take_row,
+    FileSummary, IngestError, ReadContext, RowError, Sample, check_capacity, check_pool_size, clip, clip_json, finish,
+    quote, row_error, take_row,
 };
 
 /// 9999-12-31T23:59:59Z + 1: numeric times past it are not Unix seconds.
@@ -85,15 +84,15 @@ fn timestamp(object: &Map<String, Value>) -> Result<i64, RowError> {
 }
 
 /// Streams one JSON-lines file, calling `sink` with every valid sample.
-pub fn read(
-    path: &Path,
-    input: impl Read,
-    file: u32,
-    opts: &ReadOptions,
-    series: &mut SeriesTable,
-    diags: &mut Diagnostics,
-    sink: &mut dyn FnMut(&SeriesTable, Sample),
-) -> Result<FileSummary, IngestError> {
+pub fn read(input: impl Read, cx: ReadContext<'_>) -> Result<FileSummary, IngestError> {
+    let ReadContext {
+        path,
+        file,
+        opts,
+        series,
+        diags,
+        sink,
+    } = cx;
     let mut reader = BufReader::with_capacity(1 << 20, input);
     let mut summary = FileSummary::default();
     let mut buf = Vec::new();
@@ -171,6 +170,7 @@ pub fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::{Diagnostics, ReadOptions, SeriesTable};
     use proptest::prelude::*;
     use std::path::PathBuf;
 
@@ -186,13 +186,15 @@ mod tests {
             ..ReadOptions::default()
         };
         let result = crate::ingest::read_metrics(
-            &PathBuf::from("m.jsonl"),
             text,
-            0,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |_, s| out.push(s),
+            ReadContext {
+                path: &PathBuf::from("m.jsonl"),
+                file: 0,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |_, s| out.push(s),
+            },
         );
         (result, out, diags, series)
     }

@@ -5,6 +5,12 @@
 //! this runs once per row of multi-gigabyte files; anything else goes to jiff's
 //! full parser. Fractions of a second are truncated: poolcap works in whole
 //! seconds. A timestamp without an offset is rejected: it names no instant.
+//!
+//! Logs are the exception: [`parse_local_time`] (the times of `pool.status()`
+//! log lines) also takes `,` fractions and `±HHMM` offsets, and reads a time
+//! without an offset as local time in the configured zone.
+
+use jiff::tz::{AmbiguousOffset, TimeZone};
 
 /// Parses a timestamp into Unix seconds (UTC).
 pub fn parse_timestamp(field: &[u8]) -> Result<i64, String> {
@@ -71,26 +77,20 @@ fn parse_unix(field: &[u8]) -> Result<i64, String> {
     Ok(value)
 }
 
-fn digits(s: &[u8]) -> Option<i64> {
-    let mut v = 0i64;
-    for &b in s {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + i64::from(b - b'0');
-    }
-    Some(v)
+/// Whether `s` starts like `YYYY-MM-DD[T ]HH:MM:SS` (the separators only;
+/// the digits are read by the caller).
+fn civil_shape(s: &[u8]) -> bool {
+    s.len() >= 19
+        && s[4] == b'-'
+        && s[7] == b'-'
+        && matches!(s[10], b'T' | b't' | b' ')
+        && s[13] == b':'
+        && s[16] == b':'
 }
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fff…](Z|±HH:MM)`; `None` for anything else.
 fn parse_rfc3339_fast(s: &[u8]) -> Option<i64> {
-    if s.len() < 20
-        || s[4] != b'-'
-        || s[7] != b'-'
-        || !matches!(s[10], b'T' | b't' | b' ')
-        || s[13] != b':'
-        || s[16] != b':'
-    {
+    if s.len() < 20 || !civil_shape(s) {
         return None;
     }
     let year = digits(&s[0..4])?;
@@ -155,6 +155,100 @@ pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The value of a run of ASCII digits; `None` when empty or not all digits.
+fn digits(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0')))
+}
+
+/// A civil date and time with an optional offset in seconds:
+/// `YYYY-MM-DD[T ]HH:MM:SS[(.|,)fff…][Z|±HH:MM|±HHMM]`; `None` for other shapes.
+fn parse_civil(s: &[u8]) -> Option<(jiff::civil::DateTime, Option<i32>)> {
+    if !civil_shape(s) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| digits(&s[r]);
+    let dt = jiff::civil::DateTime::new(
+        i16::try_from(n(0..4)?).ok()?,
+        i8::try_from(n(5..7)?).ok()?,
+        i8::try_from(n(8..10)?).ok()?,
+        i8::try_from(n(11..13)?).ok()?,
+        i8::try_from(n(14..16)?).ok()?,
+        i8::try_from(n(17..19)?).ok()?,
+        0,
+    )
+    .ok()?;
+    let mut rest = &s[19..];
+    if let [b'.' | b',', tail @ ..] = rest {
+        let n = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &tail[n..];
+    }
+    let offset = match rest {
+        [] => None,
+        [b'Z' | b'z'] => Some(0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = i32::try_from(h * 3600 + m * 60).ok()?;
+            Some(if *sign == b'-' { -off } else { off })
+        }
+        _ => return None,
+    };
+    Some((dt, offset))
+}
+
+/// Unix seconds of a civil time given with an offset.
+fn with_offset(dt: jiff::civil::DateTime, offset: i32) -> i64 {
+    let days = days_from_civil(i64::from(dt.year()), i64::from(dt.month()), i64::from(dt.day()));
+    days * 86_400 + i64::from(dt.hour()) * 3600 + i64::from(dt.minute()) * 60 + i64::from(dt.second())
+        - i64::from(offset)
+}
+
+fn zone_name(tz: &TimeZone) -> String {
+    tz.iana_name()
+        .map_or_else(|| "the configured zone".to_string(), str::to_string)
+}
+
+/// A log's time text as Unix seconds: `YYYY-MM-DD HH:MM:SS` (or `T`), a
+/// fraction after `.` or `,`, an optional `Z`, `±HH:MM` or `±HHMM`; else what
+/// [`parse_timestamp`] takes. A time without an offset is local in `tz`: a
+/// repeated time (DST fall-back) is the earlier instant, a skipped one an error.
+/// (`pool.status()` logs: the prefix's `ts` group.)
+pub(crate) fn parse_local_time(text: &str, tz: &TimeZone) -> Result<i64, String> {
+    let field = text.trim().as_bytes();
+    if field.is_empty() {
+        return Err("empty timestamp".into());
+    }
+    match parse_civil(field) {
+        Some((dt, Some(offset))) => Ok(with_offset(dt, offset)),
+        Some((dt, None)) => match tz.to_ambiguous_timestamp(dt).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Ok(with_offset(dt, offset.seconds())),
+            // The clocks went back and showed this time twice: the earlier
+            // instant, before the change (jiff's and Python's "compatible").
+            AmbiguousOffset::Fold { before, .. } => Ok(with_offset(dt, before.seconds())),
+            AmbiguousOffset::Gap { before, after } => Err(format!(
+                "local time {dt} does not exist in {zone}: the clocks went from {before} to {after} over it; \
+                 is [pool_status] timezone the zone this log was written in?",
+                dt = dt.strftime("%Y-%m-%d %H:%M:%S"),
+                zone = zone_name(tz),
+            )),
+        },
+        None => parse_timestamp(field).map_err(|_| {
+            format!(
+                "bad timestamp {}: expected YYYY-MM-DD HH:MM:SS[,fff][±HH:MM], RFC 3339 or Unix seconds",
+                super::quote(text.as_bytes())
+            )
+        }),
+    }
 }
 
 #[cfg(test)]

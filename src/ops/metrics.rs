@@ -23,7 +23,7 @@ pub struct MetricFiles {
     /// Files and folders (a folder stands for the metric files in it).
     pub files: Vec<PathBuf>,
     /// Their format, or `Auto` to tell each file's by its content.
-    pub format: ingest::InputFormat,
+    pub format: ingest::MetricFormat,
     /// The service of rows that name none.
     pub service: Option<String>,
     /// Skip bad rows instead of failing.
@@ -183,31 +183,33 @@ pub fn load(
         };
         let mut disconnected = false;
         let result = ingest::read_metrics(
-            path,
             input,
-            file_index as u32,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |table, s| {
-                while announced < table.len() {
-                    let key = table.key(announced as u32);
-                    let slot = service_names.iter().position(|n| *n == key.service);
-                    batch.new_series.push((announced as u32, slot));
-                    announced += 1;
-                }
-                batch.samples.push(s);
-                if batch.samples.len() == BATCH {
-                    let empty = recycle_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                    let full = std::mem::replace(
-                        &mut batch,
-                        Batch {
-                            new_series: Vec::new(),
-                            samples: empty,
-                        },
-                    );
-                    disconnected |= tx.send(full).is_err();
-                }
+            ingest::ReadContext {
+                path,
+                file: file_index as u32,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |table, s| {
+                    while announced < table.len() {
+                        let key = table.key(announced as u32);
+                        let slot = service_names.iter().position(|n| *n == key.service);
+                        batch.new_series.push((announced as u32, slot));
+                        announced += 1;
+                    }
+                    batch.samples.push(s);
+                    if batch.samples.len() == BATCH {
+                        let empty = recycle_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        let full = std::mem::replace(
+                            &mut batch,
+                            Batch {
+                                new_series: Vec::new(),
+                                samples: empty,
+                            },
+                        );
+                        disconnected |= tx.send(full).is_err();
+                    }
+                },
             },
         );
         if disconnected {

@@ -42,7 +42,7 @@ use file::{
 mod file;
 
 /// Prometheus' default lookback: a sample answers queries for 5 minutes.
-pub const LOOKBACK: i64 = 300;
+pub use crate::ingest::prometheus::LOOKBACK_SECONDS as LOOKBACK;
 /// The evaluation interval the tests use (Prometheus' default).
 pub const EVALUATION_INTERVAL: i64 = 60;
 /// Context before a fired episode / after it ends, in an automatic case.
@@ -302,22 +302,24 @@ fn case_samples(
         // Bad rows were reported (or let through under --lenient) by the replay's read.
         let mut diags = Diagnostics::default();
         ingest::read_metrics(
-            path,
             input,
-            file as u32,
-            &opts,
-            &mut series,
-            &mut diags,
-            &mut |table, s| {
-                while case_of_series.len() < table.len() {
-                    let key = table.key(case_of_series.len() as u32);
-                    case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
-                }
-                for &k in &case_of_series[s.series as usize] {
-                    if cases[k].start <= s.ts && s.ts <= cases[k].end {
-                        out[k].push((s.ts, s.checked_out, s.pool_size));
+            ingest::ReadContext {
+                path,
+                file: file as u32,
+                opts: &opts,
+                series: &mut series,
+                diags: &mut diags,
+                sink: &mut |table, s| {
+                    while case_of_series.len() < table.len() {
+                        let key = table.key(case_of_series.len() as u32);
+                        case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
                     }
-                }
+                    for &k in &case_of_series[s.series as usize] {
+                        if cases[k].start <= s.ts && s.ts <= cases[k].end {
+                            out[k].push((s.ts, s.checked_out, s.pool_size));
+                        }
+                    }
+                },
             },
         )?;
     }

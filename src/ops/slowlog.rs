@@ -11,7 +11,7 @@ use crate::analyze::digest::{Digest, DigestSettings};
 use crate::analyze::fingerprint::Dialect;
 use crate::config::Settings;
 use crate::ingest::slowlog::postgres::Prefix;
-use crate::ingest::slowlog::reader::{self, FileReport, InputFormat, ReadSettings};
+use crate::ingest::slowlog::reader::{self, FileReport, LogFormat, ReadSettings};
 use crate::support::notice::Notices;
 
 use super::UsageError;
@@ -31,7 +31,7 @@ pub struct LogOptions {
     /// PostgreSQL's `log_line_prefix`, when not the default.
     pub log_line_prefix: Option<String>,
     /// The logs' format, or `None` to tell each file's by its head.
-    pub format: Option<InputFormat>,
+    pub format: Option<LogFormat>,
     /// The zone of timestamps without one (default: the policy's).
     pub log_timezone: Option<String>,
 }
@@ -90,7 +90,7 @@ pub fn digest_files(
                             }
                         };
                         let digest_settings = DigestSettings {
-                            dialect: if head_format == InputFormat::Mysql {
+                            dialect: if head_format == LogFormat::Mysql {
                                 Dialect::MySql
                             } else {
                                 Dialect::Postgres

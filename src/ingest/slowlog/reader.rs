@@ -17,10 +17,10 @@ use super::mysql::{self, MysqlState};
 use super::postgres::{self, Prefix, StderrParser, TimeReader};
 use super::{EntrySink, ParseStats};
 
-/// The log formats poolcap reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    /// PostgreSQL stderr log (`log_destination = stderr`) with a `log_line_prefix`.
+/// The log formats poolcap reads (`--input-format` of the slow-log commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// PostgreSQL stderr log with a log_line_prefix.
     Stderr,
     /// PostgreSQL csvlog.
     Csvlog,
@@ -30,14 +30,14 @@ pub enum InputFormat {
     Mysql,
 }
 
-impl InputFormat {
+impl LogFormat {
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            InputFormat::Stderr => "stderr",
-            InputFormat::Csvlog => "csvlog",
-            InputFormat::Jsonlog => "jsonlog",
-            InputFormat::Mysql => "mysql",
+            LogFormat::Stderr => "stderr",
+            LogFormat::Csvlog => "csvlog",
+            LogFormat::Jsonlog => "jsonlog",
+            LogFormat::Mysql => "mysql",
         }
     }
 }
@@ -46,7 +46,7 @@ impl InputFormat {
 #[derive(Debug, Clone)]
 pub struct ReadSettings {
     /// Forced format (`--input-format`); detected from the content otherwise.
-    pub format: Option<InputFormat>,
+    pub format: Option<LogFormat>,
     /// `log_line_prefix` for stderr logs; detected otherwise.
     pub prefix: Option<Prefix>,
     /// Zone for timestamps with abbreviated zone names.
@@ -63,7 +63,7 @@ pub struct FileReport {
     /// The file.
     pub path: PathBuf,
     /// Its format.
-    pub format: InputFormat,
+    pub format: LogFormat,
     /// The prefix used (stderr).
     pub prefix: Option<String>,
     /// Counts.
@@ -95,7 +95,7 @@ pub enum SlowlogError {
         /// The file.
         path: PathBuf,
         /// The format tried.
-        format: InputFormat,
+        format: LogFormat,
         /// Lines read.
         lines: u64,
         /// Unrecognized lines.
@@ -113,14 +113,14 @@ pub enum SlowlogError {
 pub const BLOCK: usize = 4 << 20;
 
 /// Recognises a log's format from its first bytes.
-pub fn detect_format(head: &[u8], path: &Path) -> InputFormat {
+pub fn detect_format(head: &[u8], path: &Path) -> LogFormat {
     let text = String::from_utf8_lossy(&head[..head.len().min(256 * 1024)]);
     if text.contains("# Query_time:") || text.contains("# User@Host:") || text.contains("started with:\nTcp port:") {
-        return InputFormat::Mysql;
+        return LogFormat::Mysql;
     }
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     if first.starts_with('{') {
-        return InputFormat::Jsonlog;
+        return LogFormat::Jsonlog;
     }
     let csv_like = text.lines().take(50).any(|l| {
         l.len() > 24
@@ -129,12 +129,12 @@ pub fn detect_format(head: &[u8], path: &Path) -> InputFormat {
             && !l.contains("LOG:  ")
     });
     if csv_like {
-        return InputFormat::Csvlog;
+        return LogFormat::Csvlog;
     }
     match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => InputFormat::Csvlog,
-        Some("json") => InputFormat::Jsonlog,
-        _ => InputFormat::Stderr,
+        Some("csv") => LogFormat::Csvlog,
+        Some("json") => LogFormat::Jsonlog,
+        _ => LogFormat::Stderr,
     }
 }
 
@@ -184,7 +184,7 @@ where
         bytes: 0,
     };
     let sinks = match format {
-        InputFormat::Mysql => parallel_chunks(
+        LogFormat::Mysql => parallel_chunks(
             &mut *input,
             buf,
             eof,
@@ -194,7 +194,7 @@ where
             &make_sink,
             &mut report,
         )?,
-        InputFormat::Csvlog => {
+        LogFormat::Csvlog => {
             let mut sink = make_sink();
             let chained = std::io::Cursor::new(std::mem::take(&mut buf)).chain(input);
             let mut reader = csv::ReaderBuilder::new()
@@ -232,7 +232,7 @@ where
             report.bytes = reader.position().byte();
             vec![sink]
         }
-        InputFormat::Stderr => {
+        LogFormat::Stderr => {
             let prefix = match &settings.prefix {
                 Some(p) => p.clone(),
                 None => postgres::detect_prefix(&buf).ok_or_else(|| SlowlogError::NoPrefix {
@@ -251,7 +251,7 @@ where
                 &mut report,
             )?
         }
-        InputFormat::Jsonlog => parallel_chunks(
+        LogFormat::Jsonlog => parallel_chunks(
             &mut *input,
             buf,
             eof,
@@ -264,7 +264,7 @@ where
     };
     if report.stats.entries == 0 {
         let hint = match format {
-            InputFormat::Stderr => format!(
+            LogFormat::Stderr => format!(
                 " with log_line_prefix {:?}; is log_min_duration_statement set, and is that the server's prefix? (--log-line-prefix, --input-format)",
                 report.prefix.as_deref().unwrap_or("")
             ),
