@@ -9,15 +9,9 @@ use crate::store::probe::{self, Probe};
 
 use super::UsageError;
 
-/// Runs an async database call on a small runtime of its own.
-pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(future))
-}
-
 /// Probes `url`.
 pub fn probe_url(url: &str, idle_threshold_seconds: f64) -> anyhow::Result<Probe> {
-    Ok(block_on(probe::probe(url, idle_threshold_seconds))??)
+    Ok(probe::probe(url, idle_threshold_seconds)?)
 }
 
 /// The budget with the live server's limits in place of the configured ones.
