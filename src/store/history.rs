@@ -75,6 +75,20 @@ impl Failure {
     }
 }
 
+/// A backend's statements that record a digest, a decision or a change:
+/// each replaces (or keeps) the record of the same key.
+pub(super) struct Records {
+    /// $1 period, $2 source, $3 digest JSON.
+    pub digest: &'static str,
+    /// $1 service, $2 month, $3 plan JSON.
+    pub decision: &'static str,
+    /// $1 id, $2 service, $3 kind, $4 change JSON.
+    pub change: &'static str,
+    /// Whether each takes the time of the record as its last parameter
+    /// (else the database's clock sets it).
+    pub client_clock: bool,
+}
+
 enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
@@ -306,32 +320,13 @@ impl Store {
     /// Stores a slow-log digest (JSON) for a period and source, replacing an
     /// earlier one of the same pair (a re-ingest of the same log).
     pub fn record_digest(&self, period: &str, source: &str, digest: &serde_json::Value) -> Result<(), StoreError> {
-        let text = digest.to_string();
-        self.run(async move {
-            per_backend!(&self.backend, |pool, dialect| {
-                let q = sqlx::query(dialect::RECORD_DIGEST).bind(period).bind(source).bind(text);
-                let q = if dialect::CLIENT_CLOCK { q.bind(now()) } else { q };
-                q.execute(pool).await?;
-                Ok::<_, Failure>(())
-            })
-        })
+        self.record(|r| r.digest, &[period, source, &digest.to_string()])
     }
 
     /// Stores a service's decision for a month (the plan JSON of that service),
     /// replacing an earlier one.
     pub fn record_decision(&self, service: &str, month: &str, plan: &serde_json::Value) -> Result<(), StoreError> {
-        let text = plan.to_string();
-        self.run(async move {
-            per_backend!(&self.backend, |pool, dialect| {
-                let q = sqlx::query(dialect::RECORD_DECISION)
-                    .bind(service)
-                    .bind(month)
-                    .bind(text);
-                let q = if dialect::CLIENT_CLOCK { q.bind(now()) } else { q };
-                q.execute(pool).await?;
-                Ok::<_, Failure>(())
-            })
-        })
+        self.record(|r| r.decision, &[service, month, &plan.to_string()])
     }
 
     /// Records what `apply` or `override` wrote (idempotent by entry id).
@@ -342,15 +337,21 @@ impl Store {
         kind: &str,
         change: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let text = change.to_string();
+        self.record(|r| r.change, &[id, service, kind, &change.to_string()])
+    }
+
+    /// Runs the backend's record statement that `which` picks with `args`,
+    /// and the time last where the backend takes it from the client.
+    fn record(&self, which: fn(&Records) -> &'static str, args: &[&str]) -> Result<(), StoreError> {
         self.run(async move {
             per_backend!(&self.backend, |pool, dialect| {
-                let q = sqlx::query(dialect::RECORD_CHANGE)
-                    .bind(id)
-                    .bind(service)
-                    .bind(kind)
-                    .bind(text);
-                let q = if dialect::CLIENT_CLOCK { q.bind(now()) } else { q };
+                let mut q = sqlx::query(which(&dialect::RECORDS));
+                for arg in args {
+                    q = q.bind(*arg);
+                }
+                if dialect::RECORDS.client_clock {
+                    q = q.bind(now());
+                }
                 q.execute(pool).await?;
                 Ok::<_, Failure>(())
             })

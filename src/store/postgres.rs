@@ -15,24 +15,18 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::history::{Failure, SqlStats, StoredSample};
+use super::history::{Failure, Records, SqlStats, StoredSample};
 
-/// Stores a slow-log digest, replacing one of the same (period, source).
-/// $1 period, $2 source, $3 digest JSON.
-pub(super) const RECORD_DIGEST: &str = "INSERT INTO slowlog_digests (period, source, digest) VALUES ($1, $2, $3::jsonb) \
-     ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = now()";
-
-/// Stores a decision, replacing one of the same (service, month).
-/// $1 service, $2 month, $3 plan JSON.
-pub(super) const RECORD_DECISION: &str = "INSERT INTO decisions (service, month, plan) VALUES ($1, $2, $3::jsonb) \
-     ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = now()";
-
-/// Records a change once. $1 id, $2 service, $3 kind, $4 change JSON.
-pub(super) const RECORD_CHANGE: &str = "INSERT INTO applied_changes (id, service, kind, change) VALUES ($1, $2, $3, $4::jsonb) \
-     ON CONFLICT DO NOTHING";
-
-/// The record statements above take the server's time, not a parameter.
-pub(super) const CLIENT_CLOCK: bool = false;
+/// The record statements: JSONB columns, and the server's clock.
+pub(super) const RECORDS: Records = Records {
+    digest: "INSERT INTO slowlog_digests (period, source, digest) VALUES ($1, $2, $3::jsonb) \
+             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = now()",
+    decision: "INSERT INTO decisions (service, month, plan) VALUES ($1, $2, $3::jsonb) \
+               ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = now()",
+    change: "INSERT INTO applied_changes (id, service, kind, change) VALUES ($1, $2, $3, $4::jsonb) \
+             ON CONFLICT DO NOTHING",
+    client_clock: false,
+};
 
 /// Decisions for `history`.
 pub(super) const DECISIONS: &str = include_str!("sql/postgres/decisions.sql");

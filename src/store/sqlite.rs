@@ -13,27 +13,22 @@ use std::time::Duration;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use super::history::{Failure, StoredSample};
+use super::history::{Failure, Records, StoredSample};
 
 /// Rows per multi-row INSERT into staging (7 parameters each, under SQLite's 32 766).
 const ROWS: usize = 1000;
 
-/// Stores a slow-log digest, replacing one of the same (period, source).
-/// $1 period, $2 source, $3 digest JSON, $4 now.
-pub(super) const RECORD_DIGEST: &str = "INSERT INTO slowlog_digests (period, source, digest, ingested_at) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = excluded.ingested_at";
-
-/// Stores a decision, replacing one of the same (service, month).
-/// $1 service, $2 month, $3 plan JSON, $4 now.
-pub(super) const RECORD_DECISION: &str = "INSERT INTO decisions (service, month, plan, decided_at) VALUES ($1, $2, $3, $4) \
-     ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = excluded.decided_at";
-
-/// Records a change once. $1 id, $2 service, $3 kind, $4 change JSON, $5 now.
-pub(super) const RECORD_CHANGE: &str = "INSERT INTO applied_changes (id, service, kind, change, applied_at) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
-
-/// The record statements above take the time as their last parameter.
-pub(super) const CLIENT_CLOCK: bool = true;
+/// The record statements: the time is the client's (SQLite has no clock
+/// type; the columns hold RFC 3339 text).
+pub(super) const RECORDS: Records = Records {
+    digest: "INSERT INTO slowlog_digests (period, source, digest, ingested_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = excluded.ingested_at",
+    decision: "INSERT INTO decisions (service, month, plan, decided_at) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = excluded.decided_at",
+    change: "INSERT INTO applied_changes (id, service, kind, change, applied_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+    client_clock: true,
+};
 
 /// Decisions for `history`.
 pub(super) const DECISIONS: &str = include_str!("sql/sqlite/decisions.sql");
