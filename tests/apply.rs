@@ -458,16 +458,10 @@ fn apply_and_override_are_recorded_in_the_history_store() {
         &db,
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
+    let changes = poolcap::store::history::Store::open(&db)
+        .unwrap()
+        .changes("backend")
         .unwrap();
-    let changes = rt.block_on(async {
-        let store = poolcap::store::history::Store::open(&db).await.unwrap();
-        let c = store.changes("backend").await.unwrap();
-        store.close().await;
-        c
-    });
     let kinds: Vec<&str> = changes.iter().map(|c| c.1.as_str()).collect();
     assert_eq!(kinds, vec!["review", "override"], "{changes:?}");
     assert!(changes[0].0.starts_with("backend:2026-10:20+10>25+13:"));

@@ -222,16 +222,10 @@ fn an_empty_store_is_a_clear_error() {
 }
 
 fn store_counts(location: &str) -> (i64, i64) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let store = poolcap::store::history::Store::open(location).await.unwrap();
-        let c = store.counts().await.unwrap();
-        store.close().await;
-        c
-    })
+    poolcap::store::history::Store::open(location)
+        .unwrap()
+        .counts()
+        .unwrap()
 }
 
 #[test]
@@ -352,26 +346,20 @@ fn postgres_aggregates_months_in_sql_like_the_analysis() {
     assert_eq!(broken_links(&store), 0);
     // The in-process analysis of the same months, from the files.
     let outcome = sample_outcome(None);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rules = poolcap::store::history::Aggregation {
+        fallback_max_gap: poolcap::analyze::FALLBACK_MAX_GAP,
+        thresholds: poolcap::analyze::REPORTED_THRESHOLDS,
+    };
     for (k, service) in ["backend", "worker"].iter().enumerate() {
         let in_process = &outcome.analysis.services[k].windows;
         assert_eq!(in_process.len(), 3);
         let spans: Vec<(i64, i64)> = in_process.iter().map(|w| (w.window.start, w.window.end)).collect();
         let history_from = spans.iter().map(|s| s.0).min().unwrap() - 86_400;
         let read_to = spans.iter().map(|s| s.1).max().unwrap();
-        let sql = rt
-            .block_on(async {
-                let s = poolcap::store::history::Store::open(&store.location).await.unwrap();
-                let r = s
-                    .service_stats_sql(service, (history_from, read_to), &spans, None)
-                    .await
-                    .unwrap();
-                s.close().await;
-                r
-            })
+        let sql = poolcap::store::history::Store::open(&store.location)
+            .unwrap()
+            .service_stats_sql(service, (history_from, read_to), &spans, None, &rules)
+            .unwrap()
             .expect("a PostgreSQL store aggregates in SQL");
         for (w, q) in in_process.iter().zip(&sql) {
             let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * a.abs().max(1.0);

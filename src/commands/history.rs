@@ -35,22 +35,22 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs, printer: &mut Printer) -> an
     let location = super::ingest::store_location(global);
     let want_decisions = args.kind != HistoryKind::Changes;
     let want_changes = args.kind != HistoryKind::Decisions;
-    let (shown, decisions, changes) = crate::store::block_on(async {
-        let store = Store::open_existing_or(&location, MISSING).await?;
+    let (shown, decisions, changes) = (|| {
+        let store = Store::open_existing_or(&location, MISSING)?;
         let decisions = if want_decisions {
-            Some(store.decisions(&filter).await?)
+            Some(store.decisions(&filter)?)
         } else {
             None
         };
         let changes = if want_changes {
-            Some(store.change_entries(&filter).await?)
+            Some(store.change_entries(&filter)?)
         } else {
             None
         };
         let shown = store.shown().to_string();
-        store.close().await;
+        store.close();
         Ok::<_, StoreError>((shown, decisions, changes))
-    })??;
+    })()?;
     let unreadable = |e: String| anyhow::anyhow!("store {shown}: {e}");
     let decisions = decisions
         .map(|d| {

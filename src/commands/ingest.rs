@@ -15,8 +15,6 @@ use crate::ingest::{self, Diagnostics, ReadOptions, SeriesTable};
 use crate::render::Printer;
 use crate::store::history::{Batch, IngestCounts, Store, default_location};
 
-use crate::store::block_on;
-
 /// Rows per batch sent from the parser to the store.
 const BATCH: usize = 50_000;
 
@@ -55,11 +53,11 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
     let default_config = global.config == Path::new("poolcap.toml");
     let settings = crate::config::load_optional(&global.config, default_config)?;
     let opts = ReadOptions::new(&settings, service.clone(), input_format);
-    let results = block_on(async {
-        let store = Store::open(&location).await?;
+    let results = (|| {
+        let store = Store::open(&location)?;
         let mut results = Vec::new();
         for path in &ingest::expand_folders(files)? {
-            let (counts, rejected, services) = ingest_file(&store, path, &opts, *lenient, max_series, printer).await?;
+            let (counts, rejected, services) = ingest_file(&store, path, &opts, *lenient, max_series, printer)?;
             // Stored all the same (the store keeps history for any service),
             // but a name the config does not know is usually a misspelling.
             if !settings.services.is_empty() {
@@ -71,9 +69,9 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
             }
             results.push((path.display().to_string(), (counts, rejected)));
         }
-        store.close().await;
+        store.close();
         Ok::<_, anyhow::Error>(results)
-    })??;
+    })()?;
     let mut failed = false;
     for (path, (counts, rejected)) in &results {
         match counts {
@@ -108,7 +106,7 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
 }
 
 /// Parses one file on a thread and streams its batches into one transaction.
-async fn ingest_file(
+fn ingest_file(
     store: &Store,
     path: &Path,
     opts: &ReadOptions,
@@ -179,7 +177,7 @@ async fn ingest_file(
         outcome = result;
         ok
     };
-    let counts = store.ingest(&mut batches, &mut keep).await.with_context(|| {
+    let counts = store.ingest(&mut batches, &mut keep).with_context(|| {
         format!(
             "{}: storing its samples (nothing of the file was stored)",
             path.display()
@@ -278,14 +276,11 @@ fn ingest_slowlogs(
         }
     }
     let location = store_location(global);
-    block_on(async {
-        let store = Store::open(&location).await?;
-        for (period, source, json, _) in &stored {
-            store.record_digest(period, source, json).await?;
-        }
-        store.close().await;
-        Ok::<(), anyhow::Error>(())
-    })??;
+    let store = Store::open(&location)?;
+    for (period, source, json, _) in &stored {
+        store.record_digest(period, source, json)?;
+    }
+    store.close();
     for (period, source, _, statements) in &stored {
         printer.out(&format!(
             "{source}: {period}: digest of {statements} statement(s) stored\n"

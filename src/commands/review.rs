@@ -62,19 +62,16 @@ fn record_decisions(
     printer: &mut Printer,
 ) {
     let report = render::plan::PlanReport::new(settings, outcome);
-    let result = crate::store::block_on(async {
-        let store = crate::store::history::Store::open(store).await?;
+    let result = (|| {
+        let store = crate::store::history::Store::open(store)?;
         for service in &report.services {
             let json = serde_json::to_value(service).unwrap_or_default();
-            store.record_decision(&service.service, &report.month, &json).await?;
+            store.record_decision(&service.service, &report.month, &json)?;
         }
-        store.close().await;
+        store.close();
         Ok::<(), crate::store::history::StoreError>(())
-    });
-    if let Err(e) = result
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-    {
+    })();
+    if let Err(e) = result {
         printer.warn(&format!(
             "the review was written but its decisions were not recorded in the history store: {e}"
         ));

@@ -316,22 +316,18 @@ pub fn record(store: &str, entries: &[Entry], printer: &mut dyn Notices) {
     if entries.is_empty() {
         return;
     }
-    let result = crate::store::block_on(async {
-        let store = crate::store::history::Store::open(store).await?;
+    let result = (|| {
+        let store = crate::store::history::Store::open(store)?;
         for e in entries {
             let json = serde_json::to_value(e).unwrap_or_default();
-            store.record_change(&e.id, &e.service, e.kind, &json).await?;
+            store.record_change(&e.id, &e.service, e.kind, &json)?;
         }
-        store.close().await;
+        store.close();
         Ok::<(), crate::store::history::StoreError>(())
-    });
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => printer.warn(&format!(
+    })();
+    if let Err(e) = result {
+        printer.warn(&format!(
             "the change was written but not recorded in the history store: {e}"
-        )),
-        Err(e) => printer.warn(&format!(
-            "the change was written but not recorded in the history store: {e}"
-        )),
+        ));
     }
 }

@@ -374,8 +374,12 @@ pub fn load_from_store(
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut diags = Diagnostics::default();
     // One connection to the store for the whole read.
-    let (rows, analyzer, earlier, in_sql) = crate::store::block_on(async {
-        let store = crate::store::history::Store::open_existing(location).await?;
+    let rules = crate::store::history::Aggregation {
+        fallback_max_gap: crate::analyze::FALLBACK_MAX_GAP,
+        thresholds: crate::analyze::REPORTED_THRESHOLDS,
+    };
+    let (rows, analyzer, earlier, in_sql) = (|| {
+        let store = crate::store::history::Store::open_existing(location)?;
         let earlier: Vec<Window> = if store.is_postgres() && analyzer_settings.windows.len() > 1 {
             analyzer_settings.windows.split_off(1)
         } else {
@@ -385,8 +389,7 @@ pub fn load_from_store(
         // were streamed: fetched from the database when only one month is.
         let fixed_gaps: BTreeMap<(String, String), i64> = if !earlier.is_empty() && settings.policy.max_gap.is_none() {
             store
-                .series_max_gaps(history_from, to)
-                .await?
+                .series_max_gaps(history_from, to, &rules)?
                 .into_iter()
                 .map(|(service, instance, gap)| ((service, instance), gap))
                 .collect()
@@ -444,8 +447,7 @@ pub fn load_from_store(
                         message: r.message,
                     }),
                 }
-            })
-            .await?;
+            })?;
         // The earlier months where the data lives, per service.
         let mut in_sql = None;
         if !earlier.is_empty() && used > 0 {
@@ -454,16 +456,15 @@ pub fn load_from_store(
             let mut all = Vec::new();
             for name in &service_names {
                 let stats = store
-                    .service_stats_sql(name, (history_from, to), &spans, settings.policy.max_gap)
-                    .await?
+                    .service_stats_sql(name, (history_from, to), &spans, settings.policy.max_gap, &rules)?
                     .unwrap_or_default();
                 all.push(stats);
             }
             in_sql = Some((all, started.elapsed()));
         }
-        store.close().await;
+        store.close();
         Ok::<_, anyhow::Error>((rows, analyzer, earlier, in_sql))
-    })??;
+    })()?;
     for (service, n) in &unknown {
         printer.warn(&format!(
             "{n} stored sample(s) of service {service:?} ignored: it is not in {}",

@@ -6,7 +6,7 @@ use crate::store::probe::{self, Probe};
 
 /// Probes `url`.
 pub fn probe_url(url: &str, idle_threshold_seconds: f64) -> anyhow::Result<Probe> {
-    Ok(crate::store::block_on(probe::probe(url, idle_threshold_seconds))??)
+    Ok(probe::probe(url, idle_threshold_seconds)?)
 }
 
 /// The budget with the live server's limits in place of the configured ones.

@@ -2,15 +2,22 @@
 //! does: the history store (`history`: SQLite by default, PostgreSQL for
 //! teams) and the live probe of a PostgreSQL or MySQL/MariaDB server (`probe`).
 //! Queries use sqlx's runtime API (`sqlx::query`), so building poolcap needs
-//! no database.
+//! no database. The API is synchronous: the store and the probe each run
+//! their queries on a small runtime of their own ([`runtime`]), and nothing
+//! outside this module sees a future. Long SQL lives in `sql/*.sql` beside
+//! the code; what only one backend does lives in `sqlite` or `postgres`.
 
 pub mod history;
+mod postgres;
 pub mod probe;
+mod sqlite;
+mod types;
 
-/// Runs an async database call on a small runtime of its own.
-pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    Ok(runtime.block_on(future))
+pub use history::Store;
+
+/// The runtime a store or a probe runs its queries on: one thread, the caller's.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 /// An error of sqlx (or one that wraps it, such as a migration error) as a
