@@ -13,6 +13,7 @@ mod firstday;
 mod folders;
 mod history;
 mod hostile;
+mod layers;
 mod mask;
 mod plan;
 mod pool_status_input;
