@@ -18,6 +18,17 @@ pub struct Month {
 }
 
 impl Month {
+    /// The month, in `tz`, that holds the instant `ms` (Unix milliseconds).
+    pub fn containing_millis(ms: i64, tz: &TimeZone) -> Month {
+        let z = jiff::Timestamp::from_millisecond(ms)
+            .unwrap_or_default()
+            .to_zoned_datetime(tz.clone());
+        Month {
+            year: z.year(),
+            month: z.month(),
+        }
+    }
+
     /// The month before.
     pub fn previous(self) -> Month {
         if self.month == 1 {

@@ -5,6 +5,9 @@
 //! outcome into text; `commands` wires arguments → op → render → exit code.
 //! Ops speak to the user only through [`crate::support::notice::Notices`].
 //!
+//! - [`doctor`]: is a deployment ready to plan.
+//! - [`ingest`]: metric files and slow logs into the history store.
+//! - [`init`]: a first config from the target files a deployment has.
 //! - [`metrics`]: metric files or the store → the analysis.
 //! - [`plan`]: the month's decisions (the outcome `plan`, `review` and
 //!   `apply` share) and the data gate.
@@ -21,6 +24,9 @@
 pub mod alerts;
 pub mod apply;
 pub mod change;
+pub mod doctor;
+pub mod ingest;
+pub mod init;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;

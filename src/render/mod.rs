@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod charts;
+pub mod doctor;
 pub mod grafana;
 pub mod history;
 pub mod overrides;
