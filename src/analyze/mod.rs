@@ -28,8 +28,7 @@ use distribution::Distribution;
 use episodes::{Episode, EpisodeTracker, Qualify, Segment};
 use timeline::Timeline;
 
-/// The fixed thresholds every statistics block reports time above.
-pub const REPORTED_THRESHOLDS: [f64; 3] = [0.60, 0.80, 0.90];
+pub use crate::model::stats::{REPORTED_THRESHOLDS, WindowStats};
 
 /// `max_gap` for an instance with fewer than two samples.
 pub const FALLBACK_MAX_GAP: i64 = 180;
@@ -88,66 +87,31 @@ impl DetailSettings {
     }
 }
 
-/// Statistics of one window (an instance's or a service's).
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowStats {
-    /// The window.
-    pub window: Window,
-    /// Seconds covered by samples.
-    pub covered_seconds: i64,
-    /// covered / window length.
-    pub coverage: f64,
-    /// Time-weighted mean utilization.
-    pub mean_utilization: f64,
-    /// Time-weighted median.
-    pub p50_utilization: f64,
-    /// Time-weighted 95th percentile.
-    pub p95_utilization: f64,
-    /// Time-weighted 99th percentile.
-    pub p99_utilization: f64,
-    /// Highest utilization.
-    pub max_utilization: f64,
-    /// Time-weighted mean of connections checked out.
-    pub mean_checked_out: f64,
-    /// Seconds above each of [`REPORTED_THRESHOLDS`].
-    pub seconds_above: [i64; 3],
-    /// Seconds with a pool at `pool_size + max_overflow` (service: any pool).
-    pub saturated_seconds: i64,
-    /// Pool timeout errors (increase of the cumulative counter).
-    pub timeouts: u64,
-    /// Seconds with callers waiting (service: summed over instances).
-    pub waiting_seconds: i64,
-    /// Most callers seen waiting at once in one pool.
-    pub max_waiting: u32,
-    /// Samples inside the window.
-    pub samples: u64,
-}
-
-impl WindowStats {
-    fn from_distribution(window: Window, dist: &Distribution) -> Self {
-        let covered = dist.covered();
-        let ps = dist.percentiles(&[0.50, 0.95, 0.99]);
-        WindowStats {
-            window,
-            covered_seconds: covered,
-            coverage: if window.seconds() > 0 {
-                covered as f64 / window.seconds() as f64
-            } else {
-                0.0
-            },
-            mean_utilization: dist.mean(),
-            p50_utilization: ps[0],
-            p95_utilization: ps[1],
-            p99_utilization: ps[2],
-            max_utilization: dist.max(),
-            mean_checked_out: dist.mean_checked_out(),
-            seconds_above: REPORTED_THRESHOLDS.map(|t| dist.seconds_above(t)),
-            saturated_seconds: dist.saturated_seconds(),
-            timeouts: 0,
-            waiting_seconds: 0,
-            max_waiting: 0,
-            samples: 0,
-        }
+/// A window's statistics from its distribution (the counters — timeouts,
+/// waiting, samples — are filled in by the caller).
+fn stats_from_distribution(window: Window, dist: &Distribution) -> WindowStats {
+    let covered = dist.covered();
+    let ps = dist.percentiles(&[0.50, 0.95, 0.99]);
+    WindowStats {
+        window,
+        covered_seconds: covered,
+        coverage: if window.seconds() > 0 {
+            covered as f64 / window.seconds() as f64
+        } else {
+            0.0
+        },
+        mean_utilization: dist.mean(),
+        p50_utilization: ps[0],
+        p95_utilization: ps[1],
+        p99_utilization: ps[2],
+        max_utilization: dist.max(),
+        mean_checked_out: dist.mean_checked_out(),
+        seconds_above: REPORTED_THRESHOLDS.map(|t| dist.seconds_above(t)),
+        saturated_seconds: dist.saturated_seconds(),
+        timeouts: 0,
+        waiting_seconds: 0,
+        max_waiting: 0,
+        samples: 0,
     }
 }
 
@@ -487,7 +451,7 @@ impl Analyzer {
                 .enumerate()
                 .map(|(k, (acc, w))| {
                     acc.flush();
-                    let mut stats = WindowStats::from_distribution(*w, &acc.dist);
+                    let mut stats = stats_from_distribution(*w, &acc.dist);
                     stats.timeouts = acc.timeouts;
                     stats.waiting_seconds = acc.waiting_seconds;
                     stats.max_waiting = acc.max_waiting;
@@ -530,7 +494,7 @@ impl Analyzer {
                                 (Some(d), 0) => d.distribution.clone(),
                                 _ => timeline.distribution(),
                             };
-                            let mut stats = WindowStats::from_distribution(*w, &dist);
+                            let mut stats = stats_from_distribution(*w, &dist);
                             stats.timeouts = timeouts;
                             stats.waiting_seconds = waiting_seconds;
                             stats.max_waiting = max_waiting;

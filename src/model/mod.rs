@@ -7,6 +7,7 @@ pub mod duration;
 pub mod limits;
 pub mod pool;
 pub mod slowlog;
+pub mod stats;
 pub mod window;
 
 pub use duration::{format_duration, parse_duration};

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 
 use anyhow::bail;
 
-use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected, WindowStats};
+use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected};
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
 use crate::model::window::Window;
@@ -485,9 +485,7 @@ pub fn load_from_store(
     let mut analysis = analyzer.finish();
     if let Some((per_service, took)) = in_sql {
         for (service, stats) in analysis.services.iter_mut().zip(per_service) {
-            service
-                .windows
-                .extend(earlier.iter().zip(stats).map(|(w, s)| window_stats_from_sql(*w, &s)));
+            service.windows.extend(stats);
         }
         printer.note(&format!(
             "the {} earlier month(s) aggregated in the database in {:.2} s",
@@ -513,31 +511,4 @@ pub fn load_from_store(
             diagnostics: diags,
         },
     })
-}
-
-/// An earlier month's service statistics as the database computed them. Only
-/// the time-weighted statistics exist there; saturation, timeouts and waiting
-/// are the reviewed month's concern and stay zero.
-fn window_stats_from_sql(window: Window, s: &crate::store::history::SqlStats) -> WindowStats {
-    WindowStats {
-        window,
-        covered_seconds: s.covered_seconds,
-        coverage: if window.seconds() > 0 {
-            s.covered_seconds as f64 / window.seconds() as f64
-        } else {
-            0.0
-        },
-        mean_utilization: s.mean_utilization,
-        p50_utilization: s.p50_utilization,
-        p95_utilization: s.p95_utilization,
-        p99_utilization: s.p99_utilization,
-        max_utilization: s.max_utilization,
-        mean_checked_out: s.mean_checked_out,
-        seconds_above: s.seconds_above,
-        saturated_seconds: 0,
-        timeouts: 0,
-        waiting_seconds: 0,
-        max_waiting: 0,
-        samples: s.samples,
-    }
 }

@@ -11,11 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use serde_json::json;
 
 use crate::config::{PoolDefaults, ServiceSettings, Setting, Settings, Target, TargetKind};
 use crate::model::PoolSize;
-use crate::policy::{Code, Effect, Finding};
+use crate::policy::{Code, Effect, Finding, FindingEvidence, SourceValue};
 use crate::write::{self, Value};
 
 /// One target file as it is now.
@@ -141,7 +140,11 @@ pub fn read_deployed(service: &ServiceSettings) -> anyhow::Result<Deployed> {
                         lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                     ),
                     rule: Code::DuplicateKey.rule_text(),
-                    evidence: json!({"file": file.target.shown, "key": key, "lines": lines}),
+                    evidence: FindingEvidence::DuplicateKey {
+                        file: file.target.shown.clone(),
+                        key: key.to_string(),
+                        lines: lines.clone(),
+                    },
                 });
             }
         }
@@ -181,7 +184,16 @@ pub fn read_deployed(service: &ServiceSettings) -> anyhow::Result<Deployed> {
                     others.iter().map(|(f, v)| format!("{v} in {f}")).collect::<Vec<_>>().join(", ")
                 ),
                 rule: Code::TargetsDisagree.rule_text(),
-                evidence: json!({"setting": setting.name(), "values": all.iter().map(|(f, v)| json!({"source": f, "value": v})).collect::<Vec<_>>()}),
+                evidence: FindingEvidence::TargetsDisagree {
+                    setting: setting.name(),
+                    values: all
+                        .iter()
+                        .map(|(f, v)| SourceValue {
+                            source: f.clone(),
+                            value: *v,
+                        })
+                        .collect(),
+                },
             });
         }
         Ok(truth)
@@ -503,10 +515,13 @@ fn drift(state: &TargetState, defaults: &PoolDefaults) -> anyhow::Result<Vec<Fin
             candidate_pool_size: None,
             message,
             rule: Code::SettingDrift.rule_text(),
-            evidence: json!({
-                "file": state.target.shown, "key": key, "in_file": current.map(str::trim),
-                "to_write": to_write, "factor": if factor.is_finite() { json!(factor) } else { json!(null) },
-            }),
+            evidence: FindingEvidence::SettingDrift {
+                factor: factor.is_finite().then_some(factor),
+                file: state.target.shown.clone(),
+                in_file: current.map(|c| c.trim().to_string()),
+                key: key.to_string(),
+                to_write: to_write.clone(),
+            },
         });
     }
     Ok(findings)

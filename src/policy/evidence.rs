@@ -11,7 +11,7 @@ use crate::ingest::SeriesTable;
 use crate::model::PoolSize;
 use crate::model::window::format_instant;
 
-use super::{Code, Effect, Evidence, Finding, MonthEvidence, SustainedEvidence};
+use super::{Code, Effect, Evidence, Finding, FindingEvidence, MonthEvidence, SlowShape, SustainedEvidence};
 
 /// The advisory `slow-queries` finding: statements over the review threshold
 /// and the connections logged statements held (Little's law).
@@ -39,16 +39,24 @@ pub fn slow_query_finding(g: &Digest, settings: &PolicySettings) -> Option<Findi
             slow.first().map_or(0.0, |(_, s)| cost(s)),
         ),
         rule: Code::SlowQueries.rule_text(),
-        evidence: serde_json::json!({
-            "over_threshold": g.over_threshold,
-            "threshold_seconds": settings.slow_query_seconds,
-            "mean_concurrency": g.mean_concurrency(),
-            "peak_concurrency": peak,
-            "fingerprints": slow.iter().take(10).map(|(fp, s)| serde_json::json!({
-                "fingerprint": fp, "count": s.count, "over_threshold": s.over_threshold,
-                "max_ms": s.max_ms, "total_ms": s.total_ms, "mean_connections": cost(s),
-            })).collect::<Vec<_>>(),
-        }),
+        evidence: FindingEvidence::SlowQueries {
+            fingerprints: slow
+                .iter()
+                .take(10)
+                .map(|(fp, s)| SlowShape {
+                    count: s.count,
+                    fingerprint: (*fp).clone(),
+                    max_ms: s.max_ms,
+                    mean_connections: cost(s),
+                    over_threshold: s.over_threshold,
+                    total_ms: s.total_ms,
+                })
+                .collect(),
+            mean_concurrency: g.mean_concurrency(),
+            over_threshold: g.over_threshold,
+            peak_concurrency: peak,
+            threshold_seconds: settings.slow_query_seconds,
+        },
     })
 }
 
@@ -176,7 +184,7 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
         candidate_pool_size: None,
         message,
         rule: Code::Queueing.rule_text(),
-        evidence: serde_json::to_value(q).unwrap_or_default(),
+        evidence: FindingEvidence::Queueing(q.clone()),
     }
 }
 

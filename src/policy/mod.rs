@@ -13,7 +13,6 @@ pub mod alert_rules;
 pub mod evidence;
 
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::config::PolicySettings;
 use crate::model::{DatabaseBudget, PoolSize, ceil_times};
@@ -199,7 +198,168 @@ pub struct Finding {
     /// The rule as written.
     pub rule: &'static str,
     /// The numbers behind it.
-    pub evidence: Value,
+    pub evidence: FindingEvidence,
+}
+
+/// The numbers behind a finding, one shape per code. Serialized as a plain
+/// object (its fields in alphabetical order), as `plan.json` has always shown
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FindingEvidence {
+    /// `sizing-formula`.
+    SizingFormula {
+        /// Peak concurrent users per process.
+        concurrent_users: u32,
+        /// The formula's pool size.
+        pool_size: u32,
+        /// Its factor.
+        users_factor: f64,
+    },
+    /// `insufficient-data`.
+    InsufficientData {
+        /// The month's coverage.
+        coverage: f64,
+        /// The gate.
+        min_coverage: f64,
+    },
+    /// `monthly-escalation`.
+    MonthlyEscalation {
+        /// The month's mean utilization.
+        mean_utilization: f64,
+        /// Connections added.
+        step: u32,
+        /// The threshold it passed.
+        threshold: f64,
+    },
+    /// `sustained-high`.
+    SustainedHigh {
+        /// How long the episode lasted, seconds.
+        duration_seconds: i64,
+        /// `sustained_for`, seconds.
+        for_seconds: i64,
+        /// The instance.
+        instance: String,
+        /// Pool size during the episode.
+        pool_size: u32,
+        /// When it started.
+        start: String,
+        /// Connections held through its best window.
+        sustained_checked_out: u32,
+        /// `sustained_utilization`.
+        threshold: f64,
+    },
+    /// `saturation`.
+    Saturation {
+        /// Seconds at capacity.
+        saturated_seconds: i64,
+        /// Connections added.
+        step: u32,
+        /// Pool timeouts.
+        timeouts: u64,
+    },
+    /// `overprovisioned`.
+    Overprovisioned {
+        /// Each month's mean, the reviewed month first.
+        monthly_means: Vec<f64>,
+        /// `overprovisioned_utilization`.
+        threshold: f64,
+    },
+    /// `max-pool-size`.
+    MaxPoolSize {
+        /// The limit.
+        max_pool_size: u32,
+        /// What the rules asked for.
+        requested: u32,
+    },
+    /// `shared-target`.
+    SharedTarget {
+        /// The pool the budget counts for each service.
+        budgeted: PoolSize,
+        /// The shared file.
+        file: String,
+        /// The services reading it.
+        services: Vec<String>,
+    },
+    /// `budget-exceeded`.
+    BudgetExceeded {
+        /// Connections the deployed pools need.
+        current_required: u64,
+        /// The budget.
+        limit: u32,
+        /// Connections the plan needs.
+        required: u64,
+    },
+    /// `duplicate-key`.
+    DuplicateKey {
+        /// The env file.
+        file: String,
+        /// The key.
+        key: String,
+        /// The lines setting it.
+        lines: Vec<usize>,
+    },
+    /// `targets-disagree`.
+    TargetsDisagree {
+        /// The setting.
+        setting: &'static str,
+        /// Each target's value, the source of truth first.
+        values: Vec<SourceValue>,
+    },
+    /// `setting-drift`.
+    SettingDrift {
+        /// How many times the value changes (`null` when one side is 0).
+        factor: Option<f64>,
+        /// The target file.
+        file: String,
+        /// The value in the file, if any.
+        in_file: Option<String>,
+        /// The key.
+        key: String,
+        /// The value poolcap writes.
+        to_write: String,
+    },
+    /// `slow-queries`.
+    SlowQueries {
+        /// The costliest slow shapes (at most 10).
+        fingerprints: Vec<SlowShape>,
+        /// Mean connections logged statements held.
+        mean_concurrency: f64,
+        /// Statements over the threshold.
+        over_threshold: u64,
+        /// Most held at once.
+        peak_concurrency: f64,
+        /// `slow_query_seconds`.
+        threshold_seconds: f64,
+    },
+    /// `queueing`.
+    Queueing(crate::analyze::queueing::Queueing),
+}
+
+/// One target's value of a setting (evidence of `targets-disagree`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceValue {
+    /// The target file.
+    pub source: String,
+    /// Its value.
+    pub value: u32,
+}
+
+/// One slow query shape (evidence of `slow-queries`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlowShape {
+    /// Statements of the shape.
+    pub count: u64,
+    /// The shape.
+    pub fingerprint: String,
+    /// The slowest, ms.
+    pub max_ms: f64,
+    /// Connections the shape held on average.
+    pub mean_connections: f64,
+    /// Statements over the threshold.
+    pub over_threshold: u64,
+    /// Time of all its statements, ms.
+    pub total_ms: f64,
 }
 
 /// The decision for one service.
@@ -228,7 +388,7 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn finding(code: Code, current: u32, candidate: Option<u32>, message: String, evidence: Value) -> Finding {
+fn finding(code: Code, current: u32, candidate: Option<u32>, message: String, evidence: FindingEvidence) -> Finding {
     let effect = match candidate {
         Some(c) if c > current => Effect::Raise,
         _ => Effect::Info,
@@ -302,7 +462,11 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
             current,
             Some(size),
             message,
-            json!({"concurrent_users": users, "users_factor": p.users_factor, "pool_size": size}),
+            FindingEvidence::SizingFormula {
+                concurrent_users: users,
+                pool_size: size,
+                users_factor: p.users_factor,
+            },
         ));
     }
 
@@ -319,7 +483,10 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
                 pct(p.min_coverage)
             ),
             rule: Code::InsufficientData.rule_text(),
-            evidence: json!({"coverage": e.month.coverage, "min_coverage": p.min_coverage}),
+            evidence: FindingEvidence::InsufficientData {
+                coverage: e.month.coverage,
+                min_coverage: p.min_coverage,
+            },
         });
     }
 
@@ -335,7 +502,11 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
                 pct(e.month.mean_utilization),
                 pct(p.escalate_mean_utilization)
             ),
-            json!({"mean_utilization": e.month.mean_utilization, "threshold": p.escalate_mean_utilization, "step": step}),
+            FindingEvidence::MonthlyEscalation {
+                mean_utilization: e.month.mean_utilization,
+                step,
+                threshold: p.escalate_mean_utilization,
+            },
         ));
     }
 
@@ -368,11 +539,15 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
             current,
             Some(size),
             message,
-            json!({
-                "instance": s.instance, "start": s.start, "duration_seconds": s.duration,
-                "sustained_checked_out": s.level_checked_out, "pool_size": s.pool_size,
-                "threshold": p.sustained_utilization, "for_seconds": p.sustained_for,
-            }),
+            FindingEvidence::SustainedHigh {
+                duration_seconds: s.duration,
+                for_seconds: p.sustained_for,
+                instance: s.instance.clone(),
+                pool_size: s.pool_size,
+                start: s.start.clone(),
+                sustained_checked_out: s.level_checked_out,
+                threshold: p.sustained_utilization,
+            },
         ));
     }
 
@@ -388,7 +563,11 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
                 crate::model::format_duration(e.month.saturated_seconds),
                 e.month.timeouts
             ),
-            json!({"saturated_seconds": e.month.saturated_seconds, "timeouts": e.month.timeouts, "step": step}),
+            FindingEvidence::Saturation {
+                saturated_seconds: e.month.saturated_seconds,
+                step,
+                timeouts: e.month.timeouts,
+            },
         ));
     }
 
@@ -413,7 +592,10 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
                 means.iter().map(|m| pct(*m)).collect::<Vec<_>>().join(", ")
             ),
             rule: Code::Overprovisioned.rule_text(),
-            evidence: json!({"monthly_means": means, "threshold": p.overprovisioned_utilization}),
+            evidence: FindingEvidence::Overprovisioned {
+                monthly_means: means,
+                threshold: p.overprovisioned_utilization,
+            },
         });
     }
 
@@ -441,7 +623,10 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
                 "the rules ask for pool_size {pool_size}, above max_pool_size {limit}: capped at {capped}; the remaining demand needs another remedy (more processes, PgBouncer, faster queries)"
             ),
             rule: Code::MaxPoolSize.rule_text(),
-            evidence: json!({"requested": pool_size, "max_pool_size": limit}),
+            evidence: FindingEvidence::MaxPoolSize {
+                max_pool_size: limit,
+                requested: pool_size,
+            },
         });
         pool_size = capped;
         if capped > current {
@@ -712,7 +897,11 @@ pub fn plan(
                     candidate_pool_size: None,
                     message: message.clone(),
                     rule: Code::SharedTarget.rule_text(),
-                    evidence: json!({"file": group.file, "services": names, "budgeted": largest}),
+                    evidence: FindingEvidence::SharedTarget {
+                        budgeted: largest,
+                        file: group.file.clone(),
+                        services: names.iter().map(|n| n.to_string()).collect(),
+                    },
                 });
             }
         }
@@ -738,7 +927,11 @@ pub fn plan(
                     candidate_pool_size: None,
                     message: message.clone(),
                     rule: Code::BudgetExceeded.rule_text(),
-                    evidence: json!({"required": budget.required, "limit": budget.limit, "current_required": budget.current_required}),
+                    evidence: FindingEvidence::BudgetExceeded {
+                        current_required: budget.current_required,
+                        limit: budget.limit,
+                        required: budget.required,
+                    },
                 });
             }
         }

@@ -1,19 +1,11 @@
 use super::*;
 use proptest::prelude::*;
 
+/// The card's numbers (the config's defaults), which the tests below assume:
+/// escalate above 60% by 5, sustained 80% for 5 min, coverage 80%, users ×
+/// 1.5, overflow × 0.5, overprovisioned below 20% for 3 months.
 fn params() -> PolicySettings {
-    PolicySettings {
-        escalate_mean_utilization: 0.60,
-        escalate_step: 5,
-        sustained_utilization: 0.80,
-        sustained_for: 300,
-        min_coverage: 0.8,
-        users_factor: 1.5,
-        overflow_factor: 0.5,
-        overprovisioned_utilization: 0.20,
-        overprovisioned_months: 3,
-        ..PolicySettings::default()
-    }
+    PolicySettings::default()
 }
 
 fn month(mean: f64) -> MonthEvidence {

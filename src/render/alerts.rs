@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use crate::analyze::Analysis;
+use crate::analyze::{AlertEpisode, Analysis};
 use crate::config::Settings;
-use crate::ingest::SeriesTable;
+use crate::ingest::{SeriesKey, SeriesTable};
 use crate::model::window::{Window, format_instant};
 
 /// The replay's result.
@@ -35,7 +35,8 @@ pub struct RuleSummary {
     pub firing_seconds: i64,
 }
 
-/// One episode.
+/// One replayed alert episode: the one schema of `alerts --format json` and
+/// of each service's `alerts` in `plan.json`.
 #[derive(Debug, Serialize)]
 pub struct EpisodeRow {
     /// Rule name.
@@ -48,15 +49,40 @@ pub struct EpisodeRow {
     pub start: String,
     /// When the alert fired (start + for).
     pub fired_at: String,
-    /// When the condition stopped holding, or the data stopped (gap).
+    /// When the condition stopped holding, or the data stopped: a gap longer
+    /// than `max_gap`, or the end of the replayed span.
     pub end: String,
     /// Seconds from start to end.
     pub duration_seconds: i64,
-    /// Highest utilization in the episode.
+    /// Highest utilization in the episode (6 decimals).
     pub peak_utilization: f64,
     /// Unix seconds of `start` (for sorting and machines).
     #[serde(skip)]
     pub start_ts: i64,
+}
+
+impl EpisodeRow {
+    /// The alert `a` of the series `key`, instants in `tz`.
+    pub fn new(settings: &Settings, key: &SeriesKey, a: &AlertEpisode, tz: &jiff::tz::TimeZone) -> Self {
+        EpisodeRow {
+            rule: settings.alerts[a.rule].name.clone(),
+            service: key.service.clone(),
+            instance: key.instance.clone(),
+            start: format_instant(a.episode.start, tz),
+            fired_at: format_instant(a.episode.fired_at, tz),
+            end: format_instant(a.episode.end, tz),
+            duration_seconds: a.episode.duration(),
+            peak_utilization: (a.episode.peak_utilization * 1e6).round() / 1e6,
+            start_ts: a.episode.start,
+        }
+    }
+
+    /// Episodes in time order (then service, instance, rule).
+    pub fn sort(episodes: &mut [EpisodeRow]) {
+        episodes.sort_by(|a, b| {
+            (a.start_ts, &a.service, &a.instance, &a.rule).cmp(&(b.start_ts, &b.service, &b.instance, &b.rule))
+        });
+    }
 }
 
 impl AlertsReport {
@@ -69,22 +95,10 @@ impl AlertsReport {
             .iter()
             .flat_map(|i| {
                 let key = series.key(i.series);
-                i.alerts.iter().map(move |a| EpisodeRow {
-                    rule: settings.alerts[a.rule].name.clone(),
-                    service: key.service.clone(),
-                    instance: key.instance.clone(),
-                    start: format_instant(a.episode.start, tz),
-                    fired_at: format_instant(a.episode.fired_at, tz),
-                    end: format_instant(a.episode.end, tz),
-                    duration_seconds: a.episode.duration(),
-                    peak_utilization: (a.episode.peak_utilization * 1e6).round() / 1e6,
-                    start_ts: a.episode.start,
-                })
+                i.alerts.iter().map(move |a| EpisodeRow::new(settings, key, a, tz))
             })
             .collect();
-        episodes.sort_by(|a, b| {
-            (a.start_ts, &a.service, &a.instance, &a.rule).cmp(&(b.start_ts, &b.service, &b.instance, &b.rule))
-        });
+        EpisodeRow::sort(&mut episodes);
         let rules = settings
             .alerts
             .iter()

@@ -7,19 +7,15 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::analyze::{REPORTED_THRESHOLDS, WindowStats};
 use crate::config::Settings;
 use crate::model::PoolSize;
 use crate::model::format_duration;
+use crate::model::stats::{WindowStats, round6};
 use crate::model::window::{Window, format_instant};
 use crate::ops::plan::PlanOutcome;
 use crate::policy::{Budget, Code, Effect, Finding};
 
 use super::Printer;
-
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
-}
 
 /// `plan --format json`.
 #[derive(Debug, Serialize)]
@@ -64,64 +60,6 @@ pub struct InputsJson {
     pub rejected: u64,
 }
 
-/// Statistics of a window.
-#[derive(Debug, Serialize)]
-pub struct StatsJson {
-    /// Time-weighted mean utilization.
-    pub mean_utilization: f64,
-    /// Median.
-    pub p50_utilization: f64,
-    /// 95th percentile.
-    pub p95_utilization: f64,
-    /// 99th percentile.
-    pub p99_utilization: f64,
-    /// Maximum.
-    pub max_utilization: f64,
-    /// Mean connections checked out.
-    pub mean_checked_out: f64,
-    /// Covered share of the window.
-    pub coverage: f64,
-    /// Covered seconds.
-    pub covered_seconds: i64,
-    /// Seconds above 0.60, 0.80, 0.90.
-    pub seconds_above: std::collections::BTreeMap<String, i64>,
-    /// Seconds saturated.
-    pub saturated_seconds: i64,
-    /// Pool timeouts.
-    pub timeouts: u64,
-    /// Seconds with callers waiting.
-    pub waiting_seconds: i64,
-    /// Most callers waiting at once.
-    pub max_waiting: u32,
-    /// Samples in the window.
-    pub samples: u64,
-}
-
-impl StatsJson {
-    fn new(w: &WindowStats) -> Self {
-        StatsJson {
-            mean_utilization: round6(w.mean_utilization),
-            p50_utilization: round6(w.p50_utilization),
-            p95_utilization: round6(w.p95_utilization),
-            p99_utilization: round6(w.p99_utilization),
-            max_utilization: round6(w.max_utilization),
-            mean_checked_out: round6(w.mean_checked_out),
-            coverage: round6(w.coverage),
-            covered_seconds: w.covered_seconds,
-            seconds_above: REPORTED_THRESHOLDS
-                .iter()
-                .zip(w.seconds_above)
-                .map(|(t, s)| (format!("{t:.2}"), s))
-                .collect(),
-            saturated_seconds: w.saturated_seconds,
-            timeouts: w.timeouts,
-            waiting_seconds: w.waiting_seconds,
-            max_waiting: w.max_waiting,
-            samples: w.samples,
-        }
-    }
-}
-
 /// One instance of a service.
 #[derive(Debug, Serialize)]
 pub struct InstanceJson {
@@ -130,7 +68,7 @@ pub struct InstanceJson {
     /// `max_gap` used, seconds.
     pub max_gap_seconds: i64,
     /// Its statistics for the month.
-    pub stats: StatsJson,
+    pub stats: WindowStats,
 }
 
 /// An earlier month's headline numbers.
@@ -144,25 +82,6 @@ pub struct HistoryJson {
     pub p95_utilization: f64,
     /// Coverage.
     pub coverage: f64,
-}
-
-/// One replayed alert episode.
-#[derive(Debug, Serialize)]
-pub struct AlertJson {
-    /// Rule name.
-    pub rule: String,
-    /// Instance.
-    pub instance: String,
-    /// When the condition first held.
-    pub start: String,
-    /// When the alert fired.
-    pub fired_at: String,
-    /// When it resolved (or coverage ended).
-    pub end: String,
-    /// Seconds from start to end.
-    pub duration_seconds: i64,
-    /// Highest utilization in the episode.
-    pub peak_utilization: f64,
 }
 
 /// One service's decision and evidence.
@@ -179,7 +98,7 @@ pub struct ServiceJson {
     /// The finding that set the recommendation.
     pub deciding: Option<Code>,
     /// Service-level statistics for the month.
-    pub stats: StatsJson,
+    pub stats: WindowStats,
     /// Per instance.
     pub instances: Vec<InstanceJson>,
     /// Earlier months seen by the policy, most recent first.
@@ -187,7 +106,7 @@ pub struct ServiceJson {
     /// Findings in rule order.
     pub findings: Vec<Finding>,
     /// Fired alert episodes overlapping the month.
-    pub alerts: Vec<AlertJson>,
+    pub alerts: Vec<super::alerts::EpisodeRow>,
     /// The largest `pool_size` this service can take within the connection
     /// budget, every other service at its recommended size (and its own
     /// `max_pool_size`); `null` when not even 1 fits.
@@ -228,34 +147,29 @@ impl PlanReport {
                 );
                 let windows = &outcome.analysis.services[k].windows;
                 let instances = outcome.instances_of(k);
-                let mut alerts: Vec<AlertJson> = instances
+                let mut alerts: Vec<super::alerts::EpisodeRow> = instances
                     .iter()
                     .flat_map(|i| {
-                        i.alerts.iter().map(|a| AlertJson {
-                            rule: settings.alerts[a.rule].name.clone(),
-                            instance: outcome.series.key(i.series).instance.clone(),
-                            start: format_instant(a.episode.start, tz),
-                            fired_at: format_instant(a.episode.fired_at, tz),
-                            end: format_instant(a.episode.end, tz),
-                            duration_seconds: a.episode.duration(),
-                            peak_utilization: round6(a.episode.peak_utilization),
-                        })
+                        let key = outcome.series.key(i.series);
+                        i.alerts
+                            .iter()
+                            .map(move |a| super::alerts::EpisodeRow::new(settings, key, a, tz))
                     })
                     .collect();
-                alerts.sort_by(|a, b| (&a.start, &a.instance, &a.rule).cmp(&(&b.start, &b.instance, &b.rule)));
+                super::alerts::EpisodeRow::sort(&mut alerts);
                 ServiceJson {
                     service: service.name.clone(),
                     current: decision.current,
                     recommended: decision.recommended,
                     changes: decision.changes(),
                     deciding: decision.deciding,
-                    stats: StatsJson::new(&windows[0]),
+                    stats: windows[0].clone(),
                     instances: instances
                         .iter()
                         .map(|i| InstanceJson {
                             instance: outcome.series.key(i.series).instance.clone(),
                             max_gap_seconds: i.max_gap,
-                            stats: StatsJson::new(&i.windows[0]),
+                            stats: i.windows[0].clone(),
                         })
                         .collect(),
                     history: outcome

@@ -30,7 +30,7 @@ use sqlx::sqlite::SqlitePool;
 use crate::support::redact_urls;
 
 pub use super::types::{
-    Aggregation, Batch, HistoryFilter, IngestCounts, SqlStats, StoreError, StoredChange, StoredDecision, StoredSample,
+    Aggregation, Batch, HistoryFilter, IngestCounts, StoreError, StoredChange, StoredDecision, StoredSample,
 };
 
 /// Adds a (service, instance) series unless it is there. $1 service, $2 instance.
@@ -476,7 +476,7 @@ impl Store {
         windows: &[(i64, i64)],
         max_gap: Option<i64>,
         rules: &Aggregation,
-    ) -> Result<Option<Vec<SqlStats>>, StoreError> {
+    ) -> Result<Option<Vec<crate::model::stats::WindowStats>>, StoreError> {
         let Backend::Postgres(pool) = &self.backend else {
             return Ok(None);
         };

@@ -15,7 +15,9 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Row};
 
-use super::history::{Failure, Records, SqlStats, StoredSample};
+use super::history::{Failure, Records, StoredSample};
+use crate::model::stats::WindowStats;
+use crate::model::window::Window;
 
 /// The record statements: JSONB columns, and the server's clock.
 pub(super) const RECORDS: Records = Records {
@@ -252,7 +254,7 @@ pub(super) async fn service_stats(
     windows: &[(i64, i64)],
     gaps: Vec<(i32, i64)>,
     thresholds: [f64; 3],
-) -> Result<Vec<SqlStats>, Failure> {
+) -> Result<Vec<WindowStats>, Failure> {
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.sort_by_key(|&i| windows[i]);
     if order.windows(2).any(|w| windows[w[0]].1 > windows[w[1]].0) || windows.is_empty() {
@@ -303,18 +305,21 @@ pub(super) async fn service_stats(
         let get_i = |k: usize| row.try_get::<i64, _>(k);
         let get_f = |k: usize| row.try_get::<f64, _>(k);
         let samples = get_i(10)?;
-        stats[i] = Some(SqlStats {
-            covered_seconds: get_i(0)?,
-            mean_utilization: get_f(1)?,
-            p50_utilization: get_f(2)?,
-            p95_utilization: get_f(3)?,
-            p99_utilization: get_f(4)?,
-            max_utilization: get_f(5)?,
-            mean_checked_out: get_f(6)?,
-            seconds_above: [get_i(7)?, get_i(8)?, get_i(9)?],
-            samples: u64::try_from(samples)
-                .map_err(|_| Failure::Bad(format!("the aggregation counted {samples} samples")))?,
-        });
+        // The time-weighted figures only: saturation, timeouts and waiting
+        // are the reviewed month's concern and stay zero.
+        let (start, end) = windows[i];
+        let mut w = WindowStats::empty(Window { start, end });
+        w.set_covered(get_i(0)?);
+        w.mean_utilization = get_f(1)?;
+        w.p50_utilization = get_f(2)?;
+        w.p95_utilization = get_f(3)?;
+        w.p99_utilization = get_f(4)?;
+        w.max_utilization = get_f(5)?;
+        w.mean_checked_out = get_f(6)?;
+        w.seconds_above = [get_i(7)?, get_i(8)?, get_i(9)?];
+        w.samples =
+            u64::try_from(samples).map_err(|_| Failure::Bad(format!("the aggregation counted {samples} samples")))?;
+        stats[i] = Some(w);
     }
     stats
         .into_iter()

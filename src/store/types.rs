@@ -99,30 +99,6 @@ pub struct StoredChange {
 pub struct Aggregation {
     /// `max_gap` of a series with fewer than two samples to estimate it from.
     pub fallback_max_gap: i64,
-    /// The utilization thresholds of [`SqlStats::seconds_above`].
+    /// The utilization thresholds of [`WindowStats::seconds_above`](crate::model::stats::WindowStats::seconds_above).
     pub thresholds: [f64; 3],
-}
-
-/// A service's time-weighted statistics of one window, computed in PostgreSQL
-/// (the fields mean what the in-process analysis' window statistics' do).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SqlStats {
-    /// Seconds covered by at least one instance.
-    pub covered_seconds: i64,
-    /// Time-weighted mean of Σ checked_out / Σ pool_size.
-    pub mean_utilization: f64,
-    /// Time-weighted median (nearest rank on seconds).
-    pub p50_utilization: f64,
-    /// Time-weighted 95th percentile.
-    pub p95_utilization: f64,
-    /// Time-weighted 99th percentile.
-    pub p99_utilization: f64,
-    /// Highest utilization held.
-    pub max_utilization: f64,
-    /// Time-weighted mean of Σ checked_out.
-    pub mean_checked_out: f64,
-    /// Seconds above each of [`Aggregation::thresholds`].
-    pub seconds_above: [i64; 3],
-    /// Samples inside the window.
-    pub samples: u64,
 }
