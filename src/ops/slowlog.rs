@@ -3,9 +3,6 @@
 //! large plain stderr or jsonlog file is itself split across cores.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use anyhow::Context;
 
 use crate::analyze::digest::{Digest, DigestSettings};
 use crate::analyze::fingerprint::Dialect;
@@ -56,7 +53,8 @@ fn read_settings(inputs: &LogOptions, settings: &Settings, threads: usize) -> an
     })
 }
 
-/// Reads and digests `files` with `threads` threads in all.
+/// Reads and digests `files` with `threads` threads in all (the readers'
+/// thread pool, [`reader::read_files`]); each file's dialect follows its format.
 pub fn digest_files(
     files: &[PathBuf],
     inputs: &LogOptions,
@@ -64,83 +62,26 @@ pub fn digest_files(
     base: &DigestSettings,
     threads: usize,
 ) -> anyhow::Result<Digested> {
-    let threads = threads.max(1);
-    // One file: all threads on it; several: one thread per file at a time.
-    let per_file = if files.len() == 1 { threads } else { 1 };
-    let read = read_settings(inputs, settings, per_file)?;
-    let next = AtomicUsize::new(0);
-    let results: Vec<anyhow::Result<Vec<(usize, Digest, FileReport)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(files.len()))
-            .map(|_| {
-                let (next, read) = (&next, &read);
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { break };
-                        // The dialect follows the file's format, known once its head is read.
-                        let head_format = match read.format {
-                            Some(f) => f,
-                            None => {
-                                let mut input = crate::ingest::open(path).map_err(anyhow::Error::from)?;
-                                let mut head = vec![0u8; 256 * 1024];
-                                let n =
-                                    read_head(&mut *input, &mut head).with_context(|| path.display().to_string())?;
-                                reader::detect_format(&head[..n], path)
-                            }
-                        };
-                        let digest_settings = DigestSettings {
-                            dialect: if head_format == LogFormat::Mysql {
-                                Dialect::MySql
-                            } else {
-                                Dialect::Postgres
-                            },
-                            ..base.clone()
-                        };
-                        let file_read = ReadSettings {
-                            format: Some(head_format),
-                            ..read.clone()
-                        };
-                        let (digests, report) =
-                            reader::read_file(path, &file_read, || Digest::new(digest_settings.clone()))?;
-                        let mut merged = Digest::new(digest_settings.clone());
-                        for d in digests {
-                            merged.merge(d);
-                        }
-                        done.push((i, merged, report));
-                    }
-                    Ok(done)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a slow-log thread panicked"))
-            .collect()
-    });
-    let mut all = Vec::new();
-    for r in results {
-        all.extend(r?);
-    }
-    all.sort_by_key(|(i, ..)| *i);
+    let read = read_settings(inputs, settings, threads.max(1))?;
+    let per_file = reader::read_files(files, &read, threads, |format| {
+        Digest::new(DigestSettings {
+            dialect: if format == LogFormat::Mysql {
+                Dialect::MySql
+            } else {
+                Dialect::Postgres
+            },
+            ..base.clone()
+        })
+    })?;
     let mut digest = Digest::new(base.clone());
-    let mut reports = Vec::with_capacity(all.len());
-    for (_, d, report) in all {
-        digest.merge(d);
+    let mut reports = Vec::with_capacity(per_file.len());
+    for (digests, report) in per_file {
+        for d in digests {
+            digest.merge(d);
+        }
         reports.push(report);
     }
     Ok(Digested { digest, files: reports })
-}
-
-fn read_head(input: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match input.read(&mut buf[got..])? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    Ok(got)
 }
 
 /// Parses `--since`/`--until`: RFC 3339, or a date (midnight in `tz`).

@@ -9,6 +9,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use jiff::tz::TimeZone;
@@ -163,6 +164,96 @@ fn io_err(path: &Path) -> impl FnOnce(crate::ingest::IngestError) -> SlowlogErro
             source: std::io::Error::other(other.to_string()),
         },
     }
+}
+
+/// Reads `paths` with `threads` threads in all — the one thread pool of the
+/// slow-log readers: one file gets every thread (split into chunks, see
+/// [`read_file`]); several files are read one per thread at a time. Each
+/// file's sinks come from `make_sink` with the file's format (fixed by
+/// `settings.format`, else told from its first 256 KiB). Returns each file's
+/// sinks (to be merged) and report, in the order of `paths`. A reading thread
+/// that panics is an error naming the files, never a panic of the caller.
+pub fn read_files<S, F>(
+    paths: &[PathBuf],
+    settings: &ReadSettings,
+    threads: usize,
+    make_sink: F,
+) -> Result<Vec<(Vec<S>, FileReport)>, SlowlogError>
+where
+    S: EntrySink + Send,
+    F: Fn(LogFormat) -> S + Sync,
+{
+    let threads = threads.max(1);
+    let per_file = ReadSettings {
+        threads: if paths.len() == 1 { threads } else { 1 },
+        ..settings.clone()
+    };
+    let next = AtomicUsize::new(0);
+    type Done<S> = Vec<(usize, Vec<S>, FileReport)>;
+    let results: Vec<Result<Done<S>, SlowlogError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(paths.len()))
+            .map(|_| {
+                let (next, per_file, make_sink) = (&next, &per_file, &make_sink);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else { break };
+                        let format = match per_file.format {
+                            Some(f) => f,
+                            None => head_format(path)?,
+                        };
+                        let file = ReadSettings {
+                            format: Some(format),
+                            ..per_file.clone()
+                        };
+                        let (sinks, report) = read_file(path, &file, || make_sink(format))?;
+                        done.push((i, sinks, report));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(SlowlogError::Io {
+                        path: paths.first().cloned().unwrap_or_default(),
+                        source: std::io::Error::other(
+                            "reading the slow logs stopped unexpectedly (a reader thread failed); nothing was reported",
+                        ),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort_by_key(|(i, ..)| *i);
+    Ok(all.into_iter().map(|(_, sinks, report)| (sinks, report)).collect())
+}
+
+/// The format of `path`, told from its first 256 KiB.
+fn head_format(path: &Path) -> Result<LogFormat, SlowlogError> {
+    let mut input = crate::ingest::open(path).map_err(io_err(path))?;
+    let mut head = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(source) => {
+                return Err(SlowlogError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(detect_format(&head[..got], path))
 }
 
 /// Reads `path`, calling a sink from `make_sink` for the entries; returns the
