@@ -1,8 +1,11 @@
 //! poolcap: database connection-pool capacity planning.
 //!
-//! Data flows one way: [`cli`] → [`config`] → [`ingest`] → [`analyze`] →
-//! [`policy`] → [`render`]. [`analyze`] and [`policy`] never read files or the
-//! clock. [`commands`] holds the glue of each subcommand.
+//! Data flows one way: [`cli`] → [`config`] → [`ingest`]/[`store`] →
+//! [`analyze`] → [`policy`] → [`ops`] → [`render`]/[`write`], over the shared
+//! [`model`] and [`support`]; a lower layer never imports a higher one
+//! (ARCHITECTURE.md; `tests/layers.rs` checks it). [`analyze`] and [`policy`]
+//! never read files or the clock. [`commands`] wire each subcommand:
+//! arguments → op → render → exit code.
 
 pub mod analyze;
 pub mod cli;

@@ -1,5 +1,7 @@
 //! Command-line definitions (clap derive). No logic lives here: each subcommand's
-//! arguments are plain data handed to `crate::commands`.
+//! arguments are plain data handed to `crate::commands`, and the argument
+//! groups the operations share become their request structs here
+//! ([`MetricsArgs::files`], [`SlowlogInputs::options`], [`PlanInputs::request`]).
 
 use std::path::PathBuf;
 

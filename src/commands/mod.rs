@@ -1,5 +1,6 @@
-//! The glue of each subcommand: read config and inputs, call the pure core,
-//! hand results to `render`. One module per subcommand.
+//! One module per subcommand, each arguments → op ([`crate::ops`]) → render
+//! ([`crate::render`]) → exit code; the work itself lives in `ops`. Only
+//! `cli`, `commands` and `lib.rs` may import this module.
 
 pub mod alerts;
 pub mod apply;

@@ -3,7 +3,8 @@
 //!
 //! Invariants: a [`Settings`] value exists only after every key was checked; every
 //! error names the file, the line and the key; defaults are those of DESIGN §1.3–1.5
-//! and are written down once, here.
+//! and are written down once, here ([`PolicySettings::default`] for the policy).
+//! The keys, as a user sees them: docs/config.md.
 
 pub mod names;
 mod raw;

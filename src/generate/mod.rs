@@ -1,5 +1,5 @@
 //! The seeded generator of the sample deployment in `data/` and of benchmark
-//! inputs (DESIGN §6). Pure: it produces rows; `commands::generate` writes them.
+//! inputs (DESIGN §6). Pure: it produces rows; `commands::generate` writes them (docs/sample-data.md).
 //!
 //! The load model: each instance's utilization follows the hour of day and
 //! weekday in local time (ward rounds 08:00–10:30 and 14:00–15:30 on weekdays,

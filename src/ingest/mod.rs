@@ -4,7 +4,8 @@
 //!
 //! Invariants: parsers stream (one pass, memory independent of file size); every
 //! rejected row becomes a [`Diagnostic`] with `path:line` and a stable code; a file
-//! that yields no sample is an error, never an empty result.
+//! that yields no sample is an error, never an empty result. The formats, as
+//! a user sees them: docs/inputs.md.
 
 pub mod csv;
 pub mod jsonl;

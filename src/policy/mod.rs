@@ -7,7 +7,11 @@
 //!   `max_pool_size` (but still never below current);
 //! - more load never gives a smaller recommendation;
 //! - whenever `pool_size` changes, `max_overflow = ceil(pool_size × overflow_factor)`;
-//! - the budget is checked on the recommendation: a plan over it is blocked.
+//! - the budget is checked on the recommendation: a plan over it is blocked;
+//! - findings from the analysis ([`evidence`]: slow queries, the queueing
+//!   check) inform and never change the recommendation.
+//!
+//! The rules in plain words: docs/policy.md.
 
 pub mod alert_rules;
 pub mod evidence;

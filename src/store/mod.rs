@@ -6,6 +6,7 @@
 //! their queries on a small runtime of their own ([`runtime`]), and nothing
 //! outside this module sees a future. Long SQL lives in `sql/*.sql` beside
 //! the code; what only one backend does lives in `sqlite` or `postgres`.
+//! As a user sees it: docs/store-and-probe.md.
 
 pub mod history;
 mod postgres;

@@ -1,7 +1,7 @@
 //! Writing decisions into deployment files: the `.env`, TOML and YAML editors
 //! (each changes only the values of the keys poolcap manages and keeps every
 //! other byte), what a dry run may show of them, the change log, and the
-//! all-or-nothing file replacement.
+//! all-or-nothing file replacement. As a user sees it: docs/targets.md.
 
 pub mod atomic;
 pub mod changelog;
