@@ -69,6 +69,16 @@ pub struct DetailSettings {
 }
 
 impl DetailSettings {
+    /// Only what the queueing check needs — utilization per hour of the
+    /// window — without chart columns or heat-map slots (what `plan` asks
+    /// for; the review asks for [`DetailSettings::new`]).
+    pub fn hours_only() -> Self {
+        DetailSettings {
+            columns: 1,
+            slot_of_quarter: Vec::new(),
+        }
+    }
+
     /// Slots of `window`'s quarter hours in `tz`.
     pub fn new(columns: usize, window: Window, tz: &jiff::tz::TimeZone) -> Self {
         let quarters = (window.seconds() + 899) / 900;

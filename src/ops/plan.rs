@@ -246,11 +246,10 @@ pub fn compute_with(
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
         // Detail always: its hours give the queueing check its busiest hour.
-        detail: Some(crate::analyze::DetailSettings::new(
-            options.detail_columns.unwrap_or(1),
-            month.window(tz),
-            tz,
-        )),
+        detail: Some(match options.detail_columns {
+            Some(columns) => crate::analyze::DetailSettings::new(columns, month.window(tz), tz),
+            None => crate::analyze::DetailSettings::hours_only(),
+        }),
     };
     let loaded = if args.metrics.files.is_empty() {
         let Some(store) = &options.store else {
