@@ -64,6 +64,24 @@ impl crate::support::notice::Notices for Printer {
     }
 }
 
+/// The causes of `err` worth a line of their own: those whose text the lines
+/// before do not already say (an error such as `FILE: No such file or
+/// directory` carries its I/O error as its source, and repeating it adds
+/// nothing).
+pub fn causes_to_show(err: &anyhow::Error) -> Vec<String> {
+    let mut said = err.to_string();
+    let mut shown = Vec::new();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !said.contains(&text) {
+            said.push('\n');
+            said.push_str(&text);
+            shown.push(text);
+        }
+    }
+    shown
+}
+
 /// Whether an error is (caused by) a closed stdout pipe, which ends a run quietly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
@@ -162,7 +180,7 @@ impl Printer {
     /// An error and its cause chain on stderr; always shown.
     pub fn error(&mut self, err: &anyhow::Error) {
         eprintln!("{}: {err}", self.paint("error", "31;1"));
-        for cause in err.chain().skip(1) {
+        for cause in causes_to_show(err) {
             eprintln!("  caused by: {cause}");
         }
     }
@@ -179,6 +197,15 @@ impl Printer {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let err = anyhow::Error::new(io).context("/x.log: No such file or directory (os error 2)");
+        assert!(causes_to_show(&err).is_empty());
+        let err = anyhow::anyhow!("disk full").context("cannot write /y");
+        assert_eq!(causes_to_show(&err), vec!["disk full".to_string()]);
+    }
+
     use super::*;
 
     #[test]
