@@ -32,6 +32,7 @@ fn help_snapshots() {
         vec!["doctor", "--help"],
         vec!["completions", "--help"],
         vec!["man", "--help"],
+        vec!["simulate", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

@@ -22,6 +22,7 @@ mod prometheus_input;
 mod promtool;
 mod review;
 mod settings;
+mod simulate;
 mod slowlog;
 mod store;
 mod util;

@@ -16,6 +16,7 @@ pub mod distribution;
 pub mod episodes;
 pub mod fingerprint;
 pub mod queueing;
+pub mod simulator;
 pub mod timeline;
 
 use std::collections::HashMap;

@@ -92,6 +92,8 @@ pub enum Command {
     Slowlog(SlowlogArgs),
     /// Read a live database's connection limits and what is connected now.
     Probe(ProbeArgs),
+    /// Simulate SQLAlchemy's QueuePool on a synthetic workload: waits, timeouts, connections.
+    Simulate(SimulateArgs),
     /// Store metrics in the history store (idempotent, one transaction per file).
     Ingest(IngestArgs),
     /// List the decisions and applied changes recorded in the history store, newest first.
@@ -507,6 +509,38 @@ pub struct ProbeArgs {
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,
+}
+
+/// `poolcap simulate` (synthetic mode; docs/simulate.md).
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Arrivals: poisson:RATE, RATE checkouts per second.
+    #[arg(long, value_name = "poisson:RATE")]
+    pub arrivals: String,
+    /// Hold time of each checkout: exp:SECONDS, fixed:SECONDS or lognormal:SECONDS:SIGMA (mean; σ of its log).
+    #[arg(long, value_name = "DIST")]
+    pub hold: String,
+    /// QueuePool pool_size.
+    #[arg(long, value_name = "N")]
+    pub pool_size: u32,
+    /// QueuePool max_overflow.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_overflow: u32,
+    /// QueuePool pool_timeout, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub pool_timeout: f64,
+    /// Time to open a new connection, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    pub connect_ms: f64,
+    /// QueuePool pool_recycle, seconds (default: never).
+    #[arg(long, value_name = "SECONDS")]
+    pub pool_recycle: Option<f64>,
+    /// Seconds to simulate.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+    pub duration: f64,
+    /// Random seed: the same seed gives the same result on every machine.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `poolcap history`.

@@ -15,6 +15,7 @@ pub mod overrides;
 pub mod plan;
 pub mod probe;
 pub mod review;
+pub mod simulate;
 pub mod slowlog;
 
 use crate::cli::{Cli, Command};
@@ -39,6 +40,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Export(args) => export::run(&cli.global, args, printer),
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
+        Command::Simulate(args) => simulate::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),
         Command::History(args) => history::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),

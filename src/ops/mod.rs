@@ -12,6 +12,7 @@
 //! - [`plan`]: the month's decisions (the outcome `plan`, `review` and
 //!   `apply` share) and the data gate.
 //! - [`review`]: the review folder's rules (names, staging, replacing).
+//! - [`simulate`]: SQLAlchemy's QueuePool simulated on a synthetic workload.
 //! - [`slowlog`]: slow-query logs → one digest.
 //! - [`alerts`], [`promtool`]: the alert rules' replay and the promtool
 //!   cases that prove the exported rules agree with it.
@@ -33,6 +34,7 @@ pub mod plan;
 pub mod probe;
 pub mod promtool;
 pub mod review;
+pub mod simulate;
 pub mod slowlog;
 pub mod targets;
 

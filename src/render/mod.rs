@@ -14,6 +14,7 @@ pub mod plan;
 pub mod probe;
 pub mod prometheus;
 pub mod review;
+pub mod simulate;
 pub mod slowlog;
 
 use std::io::{self, IsTerminal, Write};

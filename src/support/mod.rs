@@ -1,5 +1,5 @@
 //! Small utilities every layer may use — file locking, redaction of secrets
-//! in text, Markdown escaping, a fast hasher. They import nothing else of the
+//! in text, Markdown escaping, a fast hasher, a seeded random generator. They import nothing else of the
 //! crate (ARCHITECTURE.md, "Layers").
 
 pub mod hash;
@@ -7,5 +7,6 @@ pub mod lock;
 pub mod markdown;
 pub mod notice;
 pub mod redact;
+pub mod rng;
 
 pub use redact::redact_urls;

@@ -1,0 +1,372 @@
+//! A discrete-event simulator of SQLAlchemy's `QueuePool` (1.4/2.0,
+//! `sqlalchemy/pool/impl.py`): given checkouts (arrival time, hold time) it
+//! replays what the pool does with them, deterministically. Pure: no clock,
+//! no I/O; the same checkouts give the same outcome on every machine.
+//!
+//! The pool as SQLAlchemy runs it (docs/simulate.md has the details):
+//! - connections are opened on demand, the first `pool_size` too (QueuePool
+//!   does not open any ahead), up to `pool_size + max_overflow` at once; a new
+//!   connection costs the caller `connect` seconds;
+//! - a returned connection goes back to the idle queue while it holds fewer
+//!   than `pool_size`, else it is closed (an overflow connection dies on return);
+//! - a checkout finding no idle connection and no room to open one waits, first
+//!   come first served, for a returned one; after `pool_timeout` seconds it
+//!   fails with `QueuePool limit of size N overflow M reached, connection timed
+//!   out, timeout T` (a timeout);
+//! - idle connections are reused oldest first (`use_lifo=False`); one older
+//!   than `pool_recycle` is closed and reopened at checkout (`connect` again).
+//!
+//! Where it differs from Erlang C (M/M/c, [`super::queueing`]): waiting is
+//! finite (a caller gives up after `pool_timeout`, so the queue cannot grow
+//! without bound and a timed-out caller's load leaves the system); the
+//! servers are not fixed (overflow connections come and go, each opening costs
+//! `connect`); arrivals and holds are whatever the caller gives (bursts and
+//! heavy tails included), not Poisson and exponential. With Poisson arrivals,
+//! exponential holds, `max_overflow = 0`, no connect time and a timeout far
+//! longer than any wait, it is M/M/c, and the tests hold it to Erlang C.
+//!
+//! Simplifications, stated: events at the same instant are taken in the order
+//! timeout, return, arrival (a caller whose deadline is the instant a
+//! connection returns has already given up); a returned connection goes
+//! straight to the longest waiter (CPython's `Condition.notify` wakes waiters
+//! in order; a newcomer that "barges" between the wake-up and the waiter's
+//! re-acquiring the lock is not modelled).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::support::rng::Rng;
+
+/// The pool's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolConfig {
+    /// `pool_size`: connections kept open when idle.
+    pub pool_size: u32,
+    /// `max_overflow`: connections opened beyond `pool_size` on demand.
+    pub max_overflow: u32,
+    /// `pool_timeout`, seconds a checkout waits before failing.
+    pub timeout: f64,
+    /// Seconds to open a new connection (0: instant).
+    pub connect: f64,
+    /// `pool_recycle`, seconds (`None`: never).
+    pub recycle: Option<f64>,
+}
+
+impl PoolConfig {
+    /// Connections the pool may hold open at once.
+    pub fn capacity(&self) -> u64 {
+        u64::from(self.pool_size) + u64::from(self.max_overflow)
+    }
+}
+
+/// One checkout: when it asks for a connection and how long it holds it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Checkout {
+    /// Seconds from the start.
+    pub at: f64,
+    /// Seconds it holds the connection once it has one.
+    pub hold: f64,
+}
+
+/// What the pool did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Checkouts asked for.
+    pub checkouts: u64,
+    /// Checkouts that failed after `pool_timeout`.
+    pub timeouts: u64,
+    /// Checkouts that had to wait for a returned connection (timed out or not).
+    pub waited: u64,
+    /// Connections opened (the first `pool_size` included).
+    pub opened: u64,
+    /// Most connections in use at once.
+    pub peak_in_use: u64,
+    /// Seconds with every connection the pool may open in use.
+    pub saturated_seconds: f64,
+    /// ∫ connections in use dt, for the mean in use.
+    pub busy_seconds: f64,
+    /// From the first checkout to the last event.
+    pub span_seconds: f64,
+    /// Each checkout's wait, seconds, in the order of the checkouts: until it
+    /// had its connection (a new connection's opening included), or
+    /// `pool_timeout` when it failed.
+    pub waits: Vec<f64>,
+    /// Whether each checkout failed, in the order of the checkouts.
+    pub timed_out: Vec<bool>,
+}
+
+impl Outcome {
+    /// Share of checkouts that waited for a returned connection.
+    pub fn p_wait(&self) -> f64 {
+        ratio(self.waited, self.checkouts)
+    }
+
+    /// Share of checkouts that failed.
+    pub fn p_timeout(&self) -> f64 {
+        ratio(self.timeouts, self.checkouts)
+    }
+
+    /// Mean connections in use over the span.
+    pub fn mean_in_use(&self) -> f64 {
+        if self.span_seconds > 0.0 {
+            self.busy_seconds / self.span_seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The `q` quantile (0–1) of the waits, seconds (nearest rank; 0 without checkouts).
+    pub fn wait_quantile(&self, q: f64) -> f64 {
+        quantile(&self.waits, q)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// The `q` quantile of `values` by nearest rank (sorting a copy).
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.saturating_sub(1).min(sorted.len() - 1)]
+}
+
+/// A checkout waiting for a connection.
+#[derive(Debug, Clone, Copy)]
+struct Waiter {
+    id: usize,
+    at: f64,
+    hold: f64,
+}
+
+/// Time-ordered f64 for the heap of returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct At(f64);
+
+impl Eq for At {}
+
+impl PartialOrd for At {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for At {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The pool while it runs.
+struct Pool {
+    config: PoolConfig,
+    /// Idle connections, oldest first: when each was opened.
+    idle: VecDeque<f64>,
+    /// Connections open (idle, in use or opening).
+    open: u64,
+    /// When each connection in use returns, and when it was opened.
+    returns: BinaryHeap<Reverse<(At, At)>>,
+    waiting: VecDeque<Waiter>,
+    /// The last instant the in-use count changed, for the integrals.
+    clock: f64,
+    out: Outcome,
+}
+
+impl Pool {
+    fn in_use(&self) -> u64 {
+        self.returns.len() as u64
+    }
+
+    /// Advances the integrals to `t`.
+    fn advance(&mut self, t: f64) {
+        if t > self.clock {
+            let dt = t - self.clock;
+            let in_use = self.in_use();
+            self.out.busy_seconds += dt * in_use as f64;
+            if in_use >= self.config.capacity() {
+                self.out.saturated_seconds += dt;
+            }
+            self.clock = t;
+        }
+    }
+
+    /// Hands a connection opened at `opened` to a checkout asked at `asked`,
+    /// given at `t`, held `hold`.
+    fn give(&mut self, id: usize, asked: f64, t: f64, hold: f64, mut opened: f64) {
+        let mut ready = t;
+        if let Some(recycle) = self.config.recycle
+            && t - opened >= recycle
+        {
+            opened = t;
+            ready += self.config.connect;
+            self.out.opened += 1;
+        }
+        self.out.waits[id] = ready - asked;
+        self.returns.push(Reverse((At(ready + hold), At(opened))));
+        self.out.peak_in_use = self.out.peak_in_use.max(self.in_use());
+    }
+
+    fn arrive(&mut self, c: Checkout) {
+        self.advance(c.at);
+        self.out.checkouts += 1;
+        let id = self.out.waits.len();
+        self.out.waits.push(0.0);
+        self.out.timed_out.push(false);
+        if let Some(opened) = self.idle.pop_front() {
+            self.give(id, c.at, c.at, c.hold, opened);
+        } else if self.open < self.config.capacity() {
+            self.open += 1;
+            self.out.opened += 1;
+            // Opening it is part of the checkout.
+            self.out.waits[id] = self.config.connect;
+            self.returns
+                .push(Reverse((At(c.at + self.config.connect + c.hold), At(c.at))));
+            self.out.peak_in_use = self.out.peak_in_use.max(self.in_use());
+        } else {
+            self.out.waited += 1;
+            self.waiting.push_back(Waiter {
+                id,
+                at: c.at,
+                hold: c.hold,
+            });
+        }
+    }
+
+    /// The connection in use that returns first comes back at `t`.
+    fn give_back(&mut self, t: f64) {
+        self.advance(t);
+        let Some(Reverse((_, At(opened)))) = self.returns.pop() else {
+            return;
+        };
+        if let Some(w) = self.waiting.pop_front() {
+            self.give(w.id, w.at, t, w.hold, opened);
+        } else if (self.idle.len() as u64) < u64::from(self.config.pool_size) {
+            self.idle.push_back(opened);
+        } else {
+            // The idle queue is full: an overflow connection is closed.
+            self.open -= 1;
+        }
+    }
+
+    /// The longest waiter gives up at `t`.
+    fn time_out(&mut self, t: f64) {
+        self.advance(t);
+        if let Some(w) = self.waiting.pop_front() {
+            self.out.timeouts += 1;
+            self.out.waits[w.id] = self.config.timeout;
+            self.out.timed_out[w.id] = true;
+        }
+    }
+
+    fn next_return(&self) -> Option<f64> {
+        self.returns.peek().map(|Reverse((At(t), _))| *t)
+    }
+
+    fn next_deadline(&self) -> Option<f64> {
+        // Every waiter has the same timeout: the first in line gives up first.
+        self.waiting.front().map(|w| w.at + self.config.timeout)
+    }
+
+    /// Processes every timeout and return due at or before `t`.
+    fn run_until(&mut self, t: f64) {
+        loop {
+            let deadline = self.next_deadline().filter(|&d| d <= t);
+            let back = self.next_return().filter(|&r| r <= t);
+            match (deadline, back) {
+                (Some(d), Some(r)) if d <= r => self.time_out(d),
+                (_, Some(r)) => self.give_back(r),
+                (Some(d), None) => self.time_out(d),
+                (None, None) => break,
+            }
+        }
+    }
+}
+
+/// Runs `checkouts` (in order of `at`) through a pool configured as `config`.
+pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout>) -> Outcome {
+    let mut pool = Pool {
+        config,
+        idle: VecDeque::new(),
+        open: 0,
+        returns: BinaryHeap::new(),
+        waiting: VecDeque::new(),
+        clock: f64::NAN,
+        out: Outcome::default(),
+    };
+    let mut first = None;
+    for c in checkouts {
+        if first.is_none() {
+            first = Some(c.at);
+            pool.clock = c.at;
+        }
+        pool.run_until(c.at);
+        pool.arrive(c);
+    }
+    pool.run_until(f64::INFINITY);
+    pool.out.span_seconds = first.map_or(0.0, |f| (pool.clock - f).max(0.0));
+    pool.out
+}
+
+/// How long a checkout holds its connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HoldTime {
+    /// Always the same, seconds.
+    Fixed(f64),
+    /// Exponential with this mean, seconds.
+    Exponential(f64),
+    /// Lognormal with this mean (seconds) and the log's standard deviation.
+    Lognormal {
+        /// Mean, seconds.
+        mean: f64,
+        /// σ of ln(hold): 0 is fixed, 1 a heavy tail (p99 ≈ 4.5 × the median).
+        sigma: f64,
+    },
+}
+
+impl HoldTime {
+    /// The mean hold, seconds.
+    pub fn mean(self) -> f64 {
+        match self {
+            HoldTime::Fixed(s) | HoldTime::Exponential(s) => s,
+            HoldTime::Lognormal { mean, .. } => mean,
+        }
+    }
+
+    /// One hold drawn from `rng`.
+    pub fn draw(self, rng: &mut Rng) -> f64 {
+        match self {
+            HoldTime::Fixed(s) => s,
+            HoldTime::Exponential(mean) => -mean * (1.0 - rng.uniform()).ln(),
+            HoldTime::Lognormal { mean, sigma } => {
+                // E[e^X] = e^(μ + σ²/2) = mean.
+                let mu = mean.ln() - sigma * sigma / 2.0;
+                (mu + sigma * rng.normal()).exp()
+            }
+        }
+    }
+}
+
+/// Poisson arrivals of `rate` per second for `duration` seconds, each holding
+/// for a draw of `hold`; seeded, so the same arguments give the same checkouts.
+pub fn poisson_checkouts(rate: f64, hold: HoldTime, duration: f64, seed: u64) -> impl Iterator<Item = Checkout> {
+    let mut rng = Rng::new(seed);
+    let mut t = 0.0;
+    std::iter::from_fn(move || {
+        if rate <= 0.0 {
+            return None;
+        }
+        t += -(1.0 - rng.uniform()).ln() / rate;
+        (t < duration).then(|| Checkout {
+            at: t,
+            hold: hold.draw(&mut rng),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! `poolcap simulate`: SQLAlchemy's QueuePool simulated
+//! ([`crate::analyze::simulator`]) on a synthetic workload — Poisson arrivals
+//! and a hold-time distribution — for checks against closed forms and for
+//! what-ifs. docs/simulate.md says what each figure means.
+
+use serde::Serialize;
+
+use crate::analyze::queueing::erlang_c;
+use crate::analyze::simulator::{HoldTime, PoolConfig, poisson_checkouts, simulate};
+use crate::model::limits;
+
+use super::UsageError;
+
+/// A synthetic scenario, as `simulate` is asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Checkouts per second (Poisson).
+    pub rate: f64,
+    /// How long each holds its connection.
+    pub hold: HoldTime,
+    /// The pool.
+    pub pool: PoolConfig,
+    /// Seconds simulated.
+    pub duration: f64,
+    /// The random seed.
+    pub seed: u64,
+}
+
+/// Parses `--arrivals poisson:RATE` (checkouts per second).
+pub fn parse_arrivals(text: &str) -> Result<f64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--arrivals {text:?}: write poisson:RATE, RATE checkouts per second (e.g. poisson:30)"
+        ))
+    };
+    let rate = text.strip_prefix("poisson:").ok_or_else(bad)?;
+    let rate: f64 = rate.trim().parse().map_err(|_| bad())?;
+    if !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
+        return Err(UsageError(format!(
+            "--arrivals {text:?}: the rate must be above 0 and at most 1000000 per second"
+        )));
+    }
+    Ok(rate)
+}
+
+/// Parses `--hold exp:SECONDS`, `fixed:SECONDS` or `lognormal:SECONDS:SIGMA`
+/// (mean seconds, σ of the log).
+pub fn parse_hold(text: &str) -> Result<HoldTime, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--hold {text:?}: write exp:SECONDS, fixed:SECONDS or lognormal:SECONDS:SIGMA (mean hold; σ of its log, e.g. lognormal:0.1:1)"
+        ))
+    };
+    let seconds = |s: &str| -> Result<f64, UsageError> {
+        let v: f64 = s.trim().parse().map_err(|_| bad())?;
+        if v.is_finite() && v > 0.0 && v <= 3600.0 {
+            Ok(v)
+        } else {
+            Err(UsageError(format!(
+                "--hold {text:?}: a hold time must be above 0 and at most 3600 seconds"
+            )))
+        }
+    };
+    let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
+    match kind {
+        "exp" => Ok(HoldTime::Exponential(seconds(rest)?)),
+        "fixed" => Ok(HoldTime::Fixed(seconds(rest)?)),
+        "lognormal" => {
+            let (mean, sigma) = rest.split_once(':').ok_or_else(bad)?;
+            let sigma: f64 = sigma.trim().parse().map_err(|_| bad())?;
+            if !(sigma.is_finite() && (0.0..=4.0).contains(&sigma)) {
+                return Err(UsageError(format!("--hold {text:?}: σ must be from 0 to 4")));
+            }
+            Ok(HoldTime::Lognormal {
+                mean: seconds(mean)?,
+                sigma,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Checks the pool and the run's length: sizes within poolcap's limits, a
+/// timeout and a duration that are positive, at most 10⁸ expected checkouts
+/// (memory grows with the checkouts: 9 bytes each).
+pub fn check(scenario: &Scenario) -> Result<(), UsageError> {
+    let p = &scenario.pool;
+    if p.pool_size == 0 || u64::from(p.pool_size) > u64::from(limits::MAX_CONNECTIONS) {
+        return Err(UsageError(format!(
+            "--pool-size {}: from 1 to {}",
+            p.pool_size,
+            limits::MAX_CONNECTIONS
+        )));
+    }
+    if u64::from(p.max_overflow) > u64::from(limits::MAX_CONNECTIONS) {
+        return Err(UsageError(format!(
+            "--max-overflow {}: at most {}",
+            p.max_overflow,
+            limits::MAX_CONNECTIONS
+        )));
+    }
+    for (flag, v) in [("--pool-timeout", p.timeout), ("--duration", scenario.duration)] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(UsageError(format!("{flag} {v}: a positive number of seconds")));
+        }
+    }
+    if !(p.connect.is_finite() && p.connect >= 0.0) {
+        return Err(UsageError(format!("--connect-ms {}: zero or more", p.connect * 1000.0)));
+    }
+    let expected = scenario.rate * scenario.duration;
+    if expected > 1e8 {
+        return Err(UsageError(format!(
+            "--arrivals × --duration asks for {expected:.0} checkouts; at most 100000000 per run (shorten --duration)"
+        )));
+    }
+    Ok(())
+}
+
+/// What a synthetic run gives (the JSON of `simulate --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SimulationReport {
+    /// Checkouts asked for.
+    pub checkouts: u64,
+    /// Checkouts that failed after `pool_timeout`.
+    pub timeouts: u64,
+    /// Share of checkouts that waited for a returned connection.
+    pub p_wait: f64,
+    /// Share of checkouts that failed.
+    pub p_timeout: f64,
+    /// Median wait of all checkouts, ms (a failed one waited `pool_timeout`).
+    pub wait_p50_ms: f64,
+    /// 95th percentile wait, ms.
+    pub wait_p95_ms: f64,
+    /// 99th percentile wait, ms.
+    pub wait_p99_ms: f64,
+    /// Connections opened.
+    pub opened: u64,
+    /// Most connections in use at once.
+    pub peak_in_use: u64,
+    /// Mean connections in use.
+    pub mean_in_use: f64,
+    /// Seconds with every connection the pool may open in use.
+    pub saturated_seconds: f64,
+    /// Offered load: rate × mean hold (Erlangs).
+    pub offered_load: f64,
+    /// Erlang C's P(wait) for `pool_size + max_overflow` servers at that load
+    /// — the review's queueing model — for comparison (`null` when the load
+    /// reaches them: M/M/c has no steady state there).
+    pub erlang_c_p_wait: Option<f64>,
+    /// The scenario, as run.
+    pub scenario: ScenarioJson,
+}
+
+/// The scenario as the report echoes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioJson {
+    /// `poisson:RATE`.
+    pub arrivals: String,
+    /// The hold distribution.
+    pub hold: String,
+    /// `pool_size`.
+    pub pool_size: u32,
+    /// `max_overflow`.
+    pub max_overflow: u32,
+    /// `pool_timeout`, seconds.
+    pub pool_timeout: f64,
+    /// Connect time, ms.
+    pub connect_ms: f64,
+    /// Seconds simulated.
+    pub duration_seconds: f64,
+    /// The seed.
+    pub seed: u64,
+}
+
+fn hold_text(h: HoldTime) -> String {
+    match h {
+        HoldTime::Fixed(s) => format!("fixed:{s}"),
+        HoldTime::Exponential(s) => format!("exp:{s}"),
+        HoldTime::Lognormal { mean, sigma } => format!("lognormal:{mean}:{sigma}"),
+    }
+}
+
+/// Runs `scenario`.
+pub fn run(scenario: &Scenario) -> Result<SimulationReport, UsageError> {
+    check(scenario)?;
+    let out = simulate(
+        scenario.pool,
+        poisson_checkouts(scenario.rate, scenario.hold, scenario.duration, scenario.seed),
+    );
+    let offered = scenario.rate * scenario.hold.mean();
+    let ms = |q: f64| (out.wait_quantile(q) * 1e6).round() / 1e3;
+    Ok(SimulationReport {
+        checkouts: out.checkouts,
+        timeouts: out.timeouts,
+        p_wait: out.p_wait(),
+        p_timeout: out.p_timeout(),
+        wait_p50_ms: ms(0.50),
+        wait_p95_ms: ms(0.95),
+        wait_p99_ms: ms(0.99),
+        opened: out.opened,
+        peak_in_use: out.peak_in_use,
+        mean_in_use: out.mean_in_use(),
+        saturated_seconds: out.saturated_seconds,
+        offered_load: offered,
+        erlang_c_p_wait: u32::try_from(scenario.pool.capacity())
+            .ok()
+            .filter(|&c| offered < f64::from(c))
+            .map(|c| erlang_c(c, offered)),
+        scenario: ScenarioJson {
+            arrivals: format!("poisson:{}", scenario.rate),
+            hold: hold_text(scenario.hold),
+            pool_size: scenario.pool.pool_size,
+            max_overflow: scenario.pool.max_overflow,
+            pool_timeout: scenario.pool.timeout,
+            connect_ms: scenario.pool.connect * 1000.0,
+            duration_seconds: scenario.duration,
+            seed: scenario.seed,
+        },
+    })
+}
