@@ -119,6 +119,13 @@ impl Outcome {
     pub fn wait_quantile(&self, q: f64) -> f64 {
         quantile(&self.waits, q)
     }
+
+    /// Several quantiles of the waits at once (one sort).
+    pub fn wait_quantiles(&self, qs: &[f64]) -> Vec<f64> {
+        let mut sorted = self.waits.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        qs.iter().map(|&q| nearest_rank(&sorted, q)).collect()
+    }
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -131,7 +138,15 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
         return 0.0;
     }
     let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
+    nearest_rank(&sorted, q)
+}
+
+/// The `q` quantile of sorted, non-empty `sorted` by nearest rank.
+fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
     let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.saturating_sub(1).min(sorted.len() - 1)]
 }
