@@ -36,9 +36,9 @@ pub const HORIZON: u32 = 6;
 /// freedom, to four decimals (computed by numerical integration of the t
 /// density and bisection; they agree with printed tables).
 const T90: [f64; 30] = [
-    3.0777, 1.8856, 1.6377, 1.5332, 1.4759, 1.4398, 1.4149, 1.3968, 1.3830, 1.3722, 1.3634, 1.3562, 1.3502,
-    1.3450, 1.3406, 1.3368, 1.3334, 1.3304, 1.3277, 1.3253, 1.3232, 1.3212, 1.3195, 1.3178, 1.3163, 1.3150,
-    1.3137, 1.3125, 1.3114, 1.3104,
+    3.0777, 1.8856, 1.6377, 1.5332, 1.4759, 1.4398, 1.4149, 1.3968, 1.3830, 1.3722, 1.3634, 1.3562, 1.3502, 1.3450,
+    1.3406, 1.3368, 1.3334, 1.3304, 1.3277, 1.3253, 1.3232, 1.3212, 1.3195, 1.3178, 1.3163, 1.3150, 1.3137, 1.3125,
+    1.3114, 1.3104,
 ];
 
 /// The t quantile of the [`LEVEL`] interval for `df` degrees of freedom
@@ -95,10 +95,7 @@ pub fn fit(points: &[(f64, f64)]) -> Option<Fit> {
     let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
     let slope = sxy / sxx;
     let intercept = y_mean - slope * x_mean;
-    let sse: f64 = points
-        .iter()
-        .map(|p| (p.1 - (intercept + slope * p.0)).powi(2))
-        .sum();
+    let sse: f64 = points.iter().map(|p| (p.1 - (intercept + slope * p.0)).powi(2)).sum();
     Some(Fit {
         n,
         slope,
