@@ -293,3 +293,118 @@ pub fn outlook(inputs: &OutlookInputs<'_>, p: &PolicySettings, alerts: &[AlertRu
         reason: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::window::Window;
+
+    fn window(mean: f64, p95: f64, coverage: f64) -> WindowStats {
+        let mut w = WindowStats::empty(Window { start: 0, end: 1 });
+        w.mean_utilization = mean;
+        w.p95_utilization = p95;
+        w.coverage = coverage;
+        w.samples = 1;
+        w
+    }
+
+    fn rule(name: &str, above: f64) -> AlertRule {
+        AlertRule {
+            name: name.to_string(),
+            above,
+            for_seconds: 300,
+        }
+    }
+
+    const OCTOBER: Month = Month { year: 2026, month: 10 };
+
+    #[test]
+    fn the_warning_rule_else_the_lowest_gives_the_p95_threshold() {
+        assert_eq!(
+            warning_threshold(&[rule("critical", 0.9), rule("warning", 0.85)]).map(|w| w.0),
+            Some(0.85)
+        );
+        assert_eq!(
+            warning_threshold(&[rule("page", 0.95), rule("ticket", 0.7)]).map(|w| w.0),
+            Some(0.7)
+        );
+        assert_eq!(warning_threshold(&[]), None);
+    }
+
+    #[test]
+    fn budget_steps_follow_rule_2_on_the_grown_pool() {
+        // Mean 0.50, 0.55, 0.60 (newest first: 0.60, 0.55, 0.50): slope 0.05, 0.60 at x = 0.
+        // Measured at pool 20, recommended 20 (0.60 is not above 0.60), headroom 32, step 5:
+        // ⌊(32 − 20) / 5⌋ = 2 steps. Demand 20 × (0.60 + 0.05k) = 13, 14, 15, 16, 17, 18:
+        //   k=1 13/20 = 0.65 step → 25; k=2 14/25 = 0.56; k=3 15/25 = 0.60 (not above);
+        //   k=4 16/25 = 0.64 step → 30; k=5 17/30 = 0.567; k=6 18/30 = 0.60.
+        let windows = [window(0.60, 0.7, 1.0), window(0.55, 0.7, 1.0), window(0.50, 0.7, 1.0)];
+        let inputs = OutlookInputs {
+            month: OCTOBER,
+            windows: &windows,
+            recommended: 20,
+            measured_pool_size: 20,
+            headroom: Some(32),
+        };
+        let o = outlook(&inputs, &PolicySettings::default(), &[rule("warning", 0.8)]);
+        let o = o.outlook.unwrap();
+        assert_eq!(o.budget.steps_left, 2);
+        assert_eq!(o.budget.step_months, ["2026-11", "2027-02"]);
+        assert_eq!(o.budget.exhausted, None);
+        assert!(!o.mean.above_now);
+        assert_eq!(o.mean.crosses.as_deref(), Some("2026-11"));
+        // With room for one step only, the second (2027-02) is the one it cannot take.
+        let tight = OutlookInputs {
+            headroom: Some(28),
+            ..inputs
+        };
+        let o = outlook(&tight, &PolicySettings::default(), &[]).outlook.unwrap();
+        assert_eq!(o.budget.steps_left, 1);
+        assert_eq!(o.budget.exhausted.as_deref(), Some("2027-02"));
+        assert_eq!(o.p95.threshold, None);
+        assert_eq!(o.p95.crosses, None);
+    }
+
+    #[test]
+    fn thin_months_are_left_out_and_too_few_give_a_reason() {
+        // October and August covered, September at 50 %: two months.
+        let windows = [window(0.6, 0.7, 1.0), window(0.5, 0.7, 0.5), window(0.4, 0.7, 1.0)];
+        let inputs = OutlookInputs {
+            month: OCTOBER,
+            windows: &windows,
+            recommended: 20,
+            measured_pool_size: 20,
+            headroom: Some(30),
+        };
+        let o = outlook(&inputs, &PolicySettings::default(), &[]);
+        assert_eq!(o.outlook, None);
+        assert_eq!(
+            o.reason.as_deref(),
+            Some("2 month(s) from 2026-08 to 2026-10 cover at least 80.0% (2026-08, 2026-10); a trend needs 3")
+        );
+        // A fourth month (July) makes three, and the gap keeps its place on the time
+        // axis: 0.3 at −3, 0.4 at −2, 0.6 at 0 lie on y = 0.6 + 0.1·x, slope 0.1
+        // (numbered −2, −1, 0 they would give (0.6 − 0.3) / 2 = 0.15).
+        let windows = [
+            window(0.6, 0.7, 1.0),
+            window(0.5, 0.7, 0.5),
+            window(0.4, 0.7, 1.0),
+            window(0.3, 0.7, 1.0),
+        ];
+        let o = outlook(
+            &OutlookInputs {
+                windows: &windows,
+                ..inputs
+            },
+            &PolicySettings::default(),
+            &[],
+        );
+        let o = o.outlook.unwrap();
+        assert_eq!(o.months, ["2026-07", "2026-08", "2026-10"]);
+        assert!(
+            (o.mean.slope_per_month - 0.1).abs() < 1e-9,
+            "{}",
+            o.mean.slope_per_month
+        );
+    }
+}
