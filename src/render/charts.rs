@@ -409,6 +409,10 @@ impl Chart for HeatmapChart {
     }
 }
 
+/// A projected month of the trend chart: (month, mean (value, low, high),
+/// p95 (value, low, high)).
+pub type ProjectedMonth = (String, (f64, f64, f64), (f64, f64, f64));
+
 /// Monthly mean and p95 against the escalation line, with the outlook's
 /// projection (dashed) and its prediction band (shaded).
 #[derive(Debug, Clone)]
@@ -419,7 +423,7 @@ pub struct TrendChart {
     pub months: Vec<(String, f64, f64)>,
     /// The months after the last one: (month, mean (value, low, high), p95
     /// (value, low, high)); empty without an outlook.
-    pub projection: Vec<(String, (f64, f64, f64), (f64, f64, f64))>,
+    pub projection: Vec<ProjectedMonth>,
     /// `policy.escalate_mean_utilization`.
     pub escalate: f64,
     /// The warning threshold p95 is compared with, when there is one.
@@ -487,7 +491,7 @@ impl Chart for TrendChart {
         // The projection's bands first, so lines and points are drawn over them.
         let last = n as f64 - 1.0;
         let series = |k: usize, m: &(String, f64, f64)| if k == 0 { m.1 } else { m.2 };
-        let band = |k: usize, p: &(String, (f64, f64, f64), (f64, f64, f64))| if k == 0 { p.1 } else { p.2 };
+        let band = |k: usize, p: &ProjectedMonth| if k == 0 { p.1 } else { p.2 };
         for (k, colour) in [BLUE, VERMILLION].into_iter().enumerate() {
             let Some(now) = self.months.last().map(|m| series(k, m)) else {
                 continue;
