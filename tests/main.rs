@@ -15,6 +15,7 @@ mod history;
 mod hostile;
 mod layers;
 mod mask;
+mod outlook;
 mod plan;
 mod pool_status_input;
 mod probe;

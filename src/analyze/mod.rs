@@ -15,6 +15,7 @@ pub mod digest;
 pub mod distribution;
 pub mod episodes;
 pub mod fingerprint;
+pub mod forecast;
 pub mod queueing;
 pub mod simulator;
 pub mod timeline;

@@ -8,6 +8,7 @@ use crate::analyze::{Analysis, AnalyzerSettings};
 use crate::config::{self, Settings};
 use crate::ingest::SeriesTable;
 use crate::model::window::Month;
+use crate::policy::outlook::{self, OUTLOOK_MONTHS, OutlookInputs, ServiceOutlook};
 use crate::policy::{self, Plan};
 use crate::support::notice::Notices;
 
@@ -60,6 +61,8 @@ pub struct PlanOutcome {
     pub budget_source: String,
     /// Each service's queueing check (`None` without hourly data).
     pub queueing: Vec<Option<Queueing>>,
+    /// Each service's outlook: trends, crossings, the budget's steps.
+    pub outlook: Vec<ServiceOutlook>,
 }
 
 impl PlanOutcome {
@@ -226,7 +229,9 @@ pub fn compute_with(
     }
     let tz = &settings.policy.timezone;
     let policy_months = settings.policy.overprovisioned_months.saturating_sub(1) as usize;
-    let months_back = policy_months.max(options.history_months);
+    // The outlook fits the reviewed month and OUTLOOK_MONTHS − 1 before it, in
+    // `plan` as in `review` (which analyses more for its trend chart).
+    let months_back = policy_months.max(OUTLOOK_MONTHS - 1).max(options.history_months);
     let mut earlier = Vec::with_capacity(months_back);
     let mut m = month;
     for _ in 0..months_back {
@@ -330,8 +335,28 @@ pub fn compute_with(
         }
         queueing.push(check);
     }
+    let outlook = (0..plan.decisions.len())
+        .map(|k| {
+            let inputs = OutlookInputs {
+                month,
+                windows: &loaded.analysis.services[k].windows,
+                recommended: plan.decisions[k].recommended.pool_size,
+                measured_pool_size: evidence[k].observed_pool_size,
+                headroom: policy::headroom(
+                    &database,
+                    &pools,
+                    &plan.decisions,
+                    k,
+                    settings.policy.overflow_factor,
+                    settings.services[k].max_pool_size,
+                ),
+            };
+            outlook::outlook(&inputs, &settings.policy, &settings.alerts)
+        })
+        .collect();
     Ok(PlanOutcome {
         queueing,
+        outlook,
         month,
         earlier,
         policy_months,

@@ -16,6 +16,7 @@
 pub mod alert_rules;
 pub mod evidence;
 mod finding;
+pub mod outlook;
 
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};
 

@@ -409,13 +409,27 @@ impl Chart for HeatmapChart {
     }
 }
 
-/// Monthly mean and p95 against the 60% line.
+/// A projected month of the trend chart: (month, mean (value, low, high),
+/// p95 (value, low, high)).
+pub type ProjectedMonth = (String, (f64, f64, f64), (f64, f64, f64));
+
+/// Monthly mean and p95 against the escalation line, with the outlook's
+/// projection (dashed) and its prediction band (shaded).
 #[derive(Debug, Clone)]
 pub struct TrendChart {
     /// Service name.
     pub service: String,
     /// (month, mean, p95), oldest first, months with data only.
     pub months: Vec<(String, f64, f64)>,
+    /// The months after the last one: (month, mean (value, low, high), p95
+    /// (value, low, high)); empty without an outlook.
+    pub projection: Vec<ProjectedMonth>,
+    /// `policy.escalate_mean_utilization`.
+    pub escalate: f64,
+    /// The warning threshold p95 is compared with, when there is one.
+    pub warning: Option<f64>,
+    /// Highest value the axis shows (the projection and its band are cut there).
+    pub ceiling: f64,
 }
 
 impl Chart for TrendChart {
@@ -426,19 +440,35 @@ impl Chart for TrendChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         root.fill(&WHITE).map_err(err)?;
         let n = self.months.len().max(1);
-        let top = self.months.iter().map(|m| m.2).fold(0.7f64, f64::max) * 110.0;
+        let total = n + self.projection.len();
+        let projected_top = self.projection.iter().map(|p| p.1.0.max(p.2.0)).fold(0.0f64, f64::max);
+        let top = (self
+            .months
+            .iter()
+            .map(|m| m.2)
+            .fold(0.7f64, f64::max)
+            .max(projected_top)
+            .max(self.warning.unwrap_or(0.0))
+            * 110.0)
+            .min(self.ceiling * 100.0);
+        let clip = |v: f64| (v * 100.0).clamp(0.0, top);
         let mut chart = ChartBuilder::on(root)
             .caption(format!("{} — monthly utilization trend", self.service), title_font())
             .margin(24)
             .x_label_area_size(70)
             .y_label_area_size(110)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top)
+            .build_cartesian_2d(-0.5f64..(total as f64 - 0.5), 0f64..top)
             .map_err(err)?;
-        let names: Vec<String> = self.months.iter().map(|m| m.0.clone()).collect();
+        let names: Vec<String> = self
+            .months
+            .iter()
+            .map(|m| m.0.clone())
+            .chain(self.projection.iter().map(|p| p.0.clone()))
+            .collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n.max(2))
+            .x_labels(total.max(2))
             .x_label_formatter(&|x| {
                 let i = x.round();
                 if (x - i).abs() < 0.01 && i >= 0.0 {
@@ -449,25 +479,83 @@ impl Chart for TrendChart {
             })
             .y_desc("utilization (%)")
             .y_label_formatter(&|v| format!("{v:.0}%"))
-            .x_desc("month")
+            .x_desc(if self.projection.is_empty() {
+                "month"
+            } else {
+                "month (dashed: least-squares projection, shaded: 80% prediction interval)"
+            })
             .label_style(label_font())
             .axis_desc_style(label_font())
             .draw()
             .map_err(err)?;
+        // The projection's bands first, so lines and points are drawn over them.
+        let last = n as f64 - 1.0;
+        let series = |k: usize, m: &(String, f64, f64)| if k == 0 { m.1 } else { m.2 };
+        let band = |k: usize, p: &ProjectedMonth| if k == 0 { p.1 } else { p.2 };
+        for (k, colour) in [BLUE, VERMILLION].into_iter().enumerate() {
+            let Some(now) = self.months.last().map(|m| series(k, m)) else {
+                continue;
+            };
+            if self.projection.is_empty() {
+                continue;
+            }
+            let mut outline: Vec<(f64, f64)> = vec![(last, clip(now))];
+            outline.extend(
+                self.projection
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (last + 1.0 + i as f64, clip(band(k, p).2))),
+            );
+            outline.extend(
+                self.projection
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(i, p)| (last + 1.0 + i as f64, clip(band(k, p).1))),
+            );
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline.clone(),
+                    colour.mix(0.10).filled(),
+                )))
+                .map_err(err)?;
+            // Thin edges tell the two bands apart where they overlap.
+            let half = outline.len() / 2;
+            for edge in [&outline[..=half], &outline[half..]] {
+                chart
+                    .draw_series(LineSeries::new(edge.to_vec(), colour.mix(0.45).stroke_width(1)))
+                    .map_err(err)?;
+            }
+        }
         chart
             .draw_series(LineSeries::new(
-                vec![(-0.5, 60.0), (n as f64 - 0.5, 60.0)],
+                vec![
+                    (-0.5, self.escalate * 100.0),
+                    (total as f64 - 0.5, self.escalate * 100.0),
+                ],
                 GREEN.stroke_width(2),
             ))
             .map_err(err)?
-            .label("60% escalation threshold")
+            .label(format!("{:.0}% escalation threshold", self.escalate * 100.0))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREEN.stroke_width(3)));
+        if let Some(warning) = self.warning {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(-0.5, warning * 100.0), (total as f64 - 0.5, warning * 100.0)],
+                    4,
+                    6,
+                    PURPLE.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(format!("{:.0}% warning threshold (p95)", warning * 100.0))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], PURPLE.stroke_width(3)));
+        }
         for (k, (colour, name)) in [(BLUE, "mean"), (VERMILLION, "p95")].into_iter().enumerate() {
             let points: Vec<(f64, f64)> = self
                 .months
                 .iter()
                 .enumerate()
-                .map(|(i, m)| (i as f64, if k == 0 { m.1 } else { m.2 } * 100.0))
+                .map(|(i, m)| (i as f64, series(k, m) * 100.0))
                 .collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(3)))
@@ -484,10 +572,54 @@ impl Chart for TrendChart {
                         .map(|p| Text::new(format!("{:.1}%", p.1), (p.0 + 0.05, p.1 + top * 0.03), small_font())),
                 )
                 .map_err(err)?;
+            if let Some(&start) = points.last()
+                && !self.projection.is_empty()
+            {
+                let line: Vec<(f64, f64)> = std::iter::once(start)
+                    .chain(
+                        self.projection
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| (last + 1.0 + i as f64, band(k, p).0 * 100.0)),
+                    )
+                    .collect();
+                let ahead = clip_to(&line, top);
+                chart
+                    .draw_series(DashedLineSeries::new(ahead.clone(), 14, 10, colour.stroke_width(3)))
+                    .map_err(err)?;
+                chart
+                    .draw_series(
+                        ahead
+                            .iter()
+                            .skip(1)
+                            .filter(|p| p.0.fract() == 0.0)
+                            .map(|p| Circle::new(*p, 5, ShapeStyle::from(&colour).stroke_width(2))),
+                    )
+                    .map_err(err)?;
+            }
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         Ok(())
     }
+}
+
+/// The part of a polyline inside `0..=top`: up to the first point outside,
+/// ending where its segment leaves the band (a projection runs off the chart
+/// rather than flattening along its edge).
+fn clip_to(line: &[(f64, f64)], top: f64) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for &(x, y) in line {
+        if (0.0..=top).contains(&y) {
+            out.push((x, y));
+            continue;
+        }
+        if let Some(&(x0, y0)) = out.last() {
+            let edge = if y > top { top } else { 0.0 };
+            out.push((x0 + (x - x0) * (edge - y0) / (y - y0), edge));
+        }
+        break;
+    }
+    out
 }
 
 /// Slow queries: top fingerprints by total time, and the duration histogram.

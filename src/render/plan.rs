@@ -13,6 +13,7 @@ use crate::model::format_duration;
 use crate::model::stats::{WindowStats, round6};
 use crate::model::window::{Window, format_instant};
 use crate::ops::plan::PlanOutcome;
+use crate::policy::outlook::{Outlook, ServiceOutlook, Trend};
 use crate::policy::{Budget, Code, Effect, Finding};
 
 use super::Printer;
@@ -111,6 +112,11 @@ pub struct ServiceJson {
     /// budget, every other service at its recommended size (and its own
     /// `max_pool_size`); `null` when not even 1 fits.
     pub headroom: Option<u32>,
+    /// Trends of mean and p95 with their crossings and the budget's steps
+    /// (`null` with fewer than three months of data: see `outlook_reason`).
+    pub outlook: Option<Outlook>,
+    /// Why there is no outlook (`null` when there is one).
+    pub outlook_reason: Option<String>,
 }
 
 impl PlanReport {
@@ -187,6 +193,8 @@ impl PlanReport {
                     findings: decision.findings.clone(),
                     alerts,
                     headroom,
+                    outlook: outcome.outlook[k].outlook.clone(),
+                    outlook_reason: outcome.outlook[k].reason.clone(),
                 }
             })
             .collect();
@@ -218,6 +226,54 @@ impl PlanReport {
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
+}
+
+/// One trend in words: `mean +10.9 pts/month, crosses 60.0% in 2027-01`.
+fn trend_words(name: &str, t: &Trend, last: &str) -> String {
+    let slope = format!("{name} {:+.1} pts/month", t.slope_per_month * 100.0);
+    let Some(threshold) = t.threshold else {
+        return format!("{slope} (no threshold: {})", t.threshold_source);
+    };
+    let label = if name == "p95" {
+        format!("{} (warning)", pct(threshold))
+    } else {
+        pct(threshold)
+    };
+    match (&t.crosses, t.above_now) {
+        (_, true) => format!("{slope}, already above {label}"),
+        (Some(m), false) => format!("{slope}, crosses {label} in {m}"),
+        (None, false) => format!("{slope}, stays at or under {label} through {last}"),
+    }
+}
+
+/// A service's outlook in one line (the plan table, the review's reports):
+/// `mean +10.9 pts/month, already above 60.0%; p95 …; budget takes 1 more
+/// step of 5 (to 30); exhausted by the step due in 2027-01`.
+pub fn outlook_line(o: &ServiceOutlook) -> String {
+    let Some(o) = &o.outlook else {
+        return format!("no outlook: {}", o.reason.as_deref().unwrap_or("no data"));
+    };
+    let last = o.mean.projection.last().map_or("", |p| p.month.as_str());
+    let b = &o.budget;
+    let steps = match b.steps_left {
+        0 => "budget takes no more step".to_string(),
+        n => format!(
+            "budget takes {n} more step{} of {} (to {})",
+            if n == 1 { "" } else { "s" },
+            b.step,
+            b.pool_size.saturating_add(n.saturating_mul(b.step))
+        ),
+    };
+    let due = match (&b.exhausted, b.step_months.len()) {
+        (Some(m), _) => format!("; exhausted by the step due in {m}"),
+        (None, 0) => format!("; none due through {last}"),
+        (None, n) => format!(", enough for the {n} due through {last}"),
+    };
+    format!(
+        "{}; {}; {steps}{due}",
+        trend_words("mean", &o.mean, last),
+        trend_words("p95", &o.p95, last)
+    )
 }
 
 /// Rows as columns two spaces apart, each as wide as its widest cell.
@@ -356,5 +412,23 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         "headroom: the largest pool_size within the budget, the others as recommended: {}",
         room.join(", ")
     );
+    let _ = writeln!(
+        out,
+        "\noutlook: least-squares trend of the covered months among the last {}, 80% prediction intervals in plan.json",
+        crate::policy::outlook::OUTLOOK_MONTHS
+    );
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for s in &report.services {
+        let o = ServiceOutlook {
+            outlook: s.outlook.clone(),
+            reason: s.outlook_reason.clone(),
+        };
+        let fitted = s
+            .outlook
+            .as_ref()
+            .map_or(String::new(), |o| format!("({} months)", o.months.len()));
+        rows.push(vec![format!("  {}", s.service), fitted, outlook_line(&o)]);
+    }
+    out.push_str(&pad(&rows));
     out
 }

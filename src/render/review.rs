@@ -121,7 +121,8 @@ pub fn heatmap_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> He
     }
 }
 
-/// Trend data for service `k`: every analysed month with data, oldest first.
+/// Trend data for service `k`: every analysed month with data, oldest first,
+/// and the outlook's projection after them.
 pub fn trend_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> TrendChart {
     let windows = &outcome.analysis.services[k].windows;
     let mut months: Vec<(String, f64, f64)> = outcome
@@ -137,9 +138,22 @@ pub fn trend_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Tren
         windows[0].mean_utilization,
         windows[0].p95_utilization,
     ));
+    let projection = outcome.outlook[k].outlook.as_ref().map_or_else(Vec::new, |o| {
+        o.mean
+            .projection
+            .iter()
+            .zip(&o.p95.projection)
+            .map(|(m, p)| (m.month.clone(), (m.value, m.low, m.high), (p.value, p.low, p.high)))
+            .collect()
+    });
     TrendChart {
         service: settings.services[k].name.clone(),
         months,
+        projection,
+        escalate: settings.policy.escalate_mean_utilization,
+        warning: crate::policy::outlook::warning_threshold(&settings.alerts).map(|w| w.0),
+        // No pool is used beyond pool_size + max_overflow.
+        ceiling: 1.0 + settings.policy.overflow_factor,
     }
 }
 
@@ -229,6 +243,7 @@ struct ServiceSection {
     budget_ok: bool,
     charts: Vec<ChartRef>,
     queueing: Option<Queueing>,
+    outlook: String,
 }
 
 /// Template work one report may take (minijinja's fuel); the built-in
@@ -304,6 +319,7 @@ pub fn write(
             budget_ok: outcome.plan.budget.ok,
             charts,
             queueing: queue.map(|q| q.0),
+            outlook: super::plan::outlook_line(&outcome.outlook[k]),
         });
     }
     let slow_chart = match slow_query_chart(outcome) {
