@@ -252,9 +252,22 @@ struct SeriesState {
     first: Vec<Point>,
     max_gap: Option<i64>,
     windows: Vec<InstanceWindow>,
+    /// The window the last sample fell in: with disjoint windows (calendar
+    /// months), a sample inside it belongs to it alone, so most samples are
+    /// accounted without looking at the other windows.
+    window_hint: usize,
+    /// Whether the windows are disjoint (the hint may then be trusted).
+    windows_disjoint: bool,
     alerts: Vec<EpisodeTracker>,
     sustained: EpisodeTracker,
     pool_size_changes: Vec<(i64, u32)>,
+}
+
+/// Whether no two of `windows` overlap.
+fn disjoint(windows: &[Window]) -> bool {
+    let mut sorted = windows.to_vec();
+    sorted.sort_by_key(|w| w.start);
+    sorted.windows(2).all(|p| p[0].end <= p[1].start)
 }
 
 /// Streaming analyzer: [`push`](Analyzer::push) samples, then [`finish`](Analyzer::finish).
@@ -361,6 +374,8 @@ impl Analyzer {
                     .iter()
                     .map(|_| InstanceWindow::default())
                     .collect(),
+                window_hint: 0,
+                windows_disjoint: disjoint(&self.settings.windows),
                 alerts: self
                     .settings
                     .alerts
@@ -569,10 +584,8 @@ fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
         if let (Some(prev), Some(now)) = (last.timeouts, p.timeouts) {
             // A counter that went down was reset (process restart): count from zero.
             let delta = if now >= prev { now - prev } else { now };
-            for (acc, w) in state.windows.iter_mut().zip(&settings.windows) {
-                if w.contains(p.ts) {
-                    acc.timeouts += delta;
-                }
+            for k in windows_holding(state.window_hint, state.windows_disjoint, &settings.windows, p.ts) {
+                state.windows[k].timeouts += delta;
             }
         }
     }
@@ -583,12 +596,18 @@ fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
     {
         state.pool_size_changes.push((p.ts, p.pool_size));
     }
-    for (acc, w) in state.windows.iter_mut().zip(&settings.windows) {
-        if w.contains(p.ts) {
-            acc.samples += 1;
-        }
+    for k in windows_holding(state.window_hint, state.windows_disjoint, &settings.windows, p.ts) {
+        state.windows[k].samples += 1;
     }
     state.released = Some(p);
+}
+
+/// The windows that hold instant `t`: the hinted one alone when the windows
+/// are disjoint and it holds `t`, else every window that does.
+fn windows_holding(hint: usize, disjoint: bool, windows: &[Window], t: i64) -> impl Iterator<Item = usize> + '_ {
+    let hinted = disjoint && windows.get(hint).is_some_and(|w| w.contains(t));
+    let (from, to) = if hinted { (hint, hint + 1) } else { (0, windows.len()) };
+    (from..to).filter(move |&k| windows[k].contains(t))
 }
 
 /// Accounts the segment `[p.ts, end)` over which sample `p` holds.
@@ -597,14 +616,33 @@ fn emit(state: &mut SeriesState, p: Point, end: i64, settings: &AnalyzerSettings
         return;
     }
     let saturated = p.checked_out >= p.capacity;
-    for (k, (acc, w)) in state.windows.iter_mut().zip(&settings.windows).enumerate() {
+    // With disjoint windows, a segment inside the hinted window touches no other.
+    let hint = state.window_hint;
+    let inside = state.windows_disjoint
+        && settings
+            .windows
+            .get(hint)
+            .is_some_and(|w| w.start <= p.ts && end <= w.end);
+    let (from, to) = if inside {
+        (hint, hint + 1)
+    } else {
+        (0, settings.windows.len())
+    };
+    let accounts = state.windows[from..to]
+        .iter_mut()
+        .zip(&settings.windows[from..to])
+        .zip(&mut timelines[state.service][from..to]);
+    for (k, ((acc, w), timeline)) in (from..).zip(accounts) {
         if let Some((a, b)) = w.clip(p.ts, end) {
+            if !inside && w.contains(p.ts) {
+                state.window_hint = k;
+            }
             acc.add((p.checked_out, p.pool_size, saturated), b - a);
             if p.waiting > 0 {
                 acc.waiting_seconds += b - a;
                 acc.max_waiting = acc.max_waiting.max(p.waiting);
             }
-            timelines[state.service][k].add(a, b, p.checked_out, p.pool_size, saturated);
+            timeline.add(a, b, p.checked_out, p.pool_size, saturated);
         }
     }
     let seg = Segment {
