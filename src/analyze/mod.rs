@@ -278,6 +278,8 @@ pub struct Analyzer {
     series: Vec<Option<SeriesState>>,
     order: Vec<u32>,
     timelines: Vec<Vec<Timeline>>,
+    /// Whether the settings' windows are disjoint (decided once).
+    windows_disjoint: bool,
 }
 
 /// The sample fields the analyzer uses.
@@ -314,6 +316,7 @@ impl Analyzer {
             .map(|_| settings.windows.iter().map(|w| Timeline::new(*w)).collect())
             .collect();
         Analyzer {
+            windows_disjoint: disjoint(&settings.windows),
             settings,
             fixed_max_gap: HashMap::new(),
             series: Vec::new(),
@@ -375,7 +378,7 @@ impl Analyzer {
                     .map(|_| InstanceWindow::default())
                     .collect(),
                 window_hint: 0,
-                windows_disjoint: disjoint(&self.settings.windows),
+                windows_disjoint: self.windows_disjoint,
                 alerts: self
                     .settings
                     .alerts

@@ -82,6 +82,12 @@ impl WindowStats {
     }
 }
 
+/// A probability as reports print it: `0`, or one decimal of scientific
+/// notation (`3.2e-5`).
+pub fn probability_text(p: f64) -> String {
+    if p == 0.0 { "0".to_string() } else { format!("{p:.1e}") }
+}
+
 /// `x` rounded to 6 decimals, as every ratio of the JSON output is.
 pub fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6

@@ -316,12 +316,13 @@ pub fn compute_with(
         Some(digested)
     };
     let hold = policy::evidence::hold_time(slow.as_ref().map(|d| &d.digest), &settings.policy);
+    let month_start = month.window(tz).start;
     let mut queueing = Vec::with_capacity(plan.decisions.len());
     for (k, decision) in plan.decisions.iter_mut().enumerate() {
         let check = loaded.analysis.services[k].detail.as_ref().and_then(|detail| {
             queueing::assess(&QueueingInputs {
                 hours: &detail.hours,
-                month_start: month.window(tz).start,
+                month_start,
                 timezone: tz,
                 current: decision.current,
                 recommended: decision.recommended,

@@ -9,6 +9,7 @@ use crate::analyze::{Analysis, WindowStats};
 use crate::config::{PolicySettings, Settings};
 use crate::ingest::SeriesTable;
 use crate::model::PoolSize;
+use crate::model::stats::probability_text;
 use crate::model::window::format_instant;
 
 use super::{Code, Effect, Evidence, Finding, FindingEvidence, MonthEvidence, SlowShape, SustainedEvidence};
@@ -163,8 +164,8 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
             "in the busiest hour ({}) the recommended pool of {} connections gives P(wait > pool_timeout) = {}, above queue_target {} (offered load {:.2}, hold time {:.3} s from {})",
             q.busiest_hour,
             r.connections,
-            sci(r.p_timeout),
-            sci(q.target),
+            probability_text(r.p_timeout),
+            probability_text(q.target),
             q.offered_load,
             q.hold_seconds,
             q.hold_source
@@ -174,8 +175,8 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
             "in the busiest hour ({}) the recommended pool of {} connections keeps P(wait > pool_timeout) = {} under queue_target {}",
             q.busiest_hour,
             r.connections,
-            sci(r.p_timeout),
-            sci(q.target)
+            probability_text(r.p_timeout),
+            probability_text(q.target)
         )
     };
     Finding {
@@ -186,10 +187,4 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
         rule: Code::Queueing.rule_text(),
         evidence: FindingEvidence::Queueing(q.clone()),
     }
-}
-
-/// A probability as the review prints it: `0`, or one decimal of scientific
-/// notation (`3.2e-5`).
-fn sci(p: f64) -> String {
-    if p == 0.0 { "0".to_string() } else { format!("{p:.1e}") }
 }

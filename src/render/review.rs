@@ -373,8 +373,7 @@ pub fn write(
     env.add_filter("dur", |s: i64| crate::model::format_duration(s));
     // A figure that has no value (an unstable queue's mean wait) prints as "—".
     env.add_filter("sci", |v: Option<f64>| match v {
-        Some(0.0) => "0".to_string(),
-        Some(v) if v.is_finite() => format!("{v:.1e}"),
+        Some(v) if v.is_finite() => crate::model::stats::probability_text(v),
         _ => "—".to_string(),
     });
     // A site's templates are configuration: their errors are config errors
