@@ -101,7 +101,7 @@ pub fn fix_for(code: &str) -> Option<&'static str> {
             "every row needs ts, service or --service, pool_size and checked_out"
         }
         "bad-number" | "not-a-number" => "counts are whole numbers ≥ 0, written like 20 or 20.0",
-        "beyond-limit" => "values beyond poolcap's limits are not real pools; see the README's Limits",
+        "beyond-limit" => "values beyond poolcap's limits are not real pools; see docs/config.md, \"Limits\"",
         "bad-name" => "service and instance names are one printable line",
         "over-capacity" => "checked_out cannot exceed pool_size + max_overflow: check max_overflow",
         "field-count" => "every row needs as many fields as the header (a comma inside a name must be quoted)",
