@@ -11,12 +11,14 @@
 //! instance's first 10 intervals (in time order), fixed from then on so that
 //! the analysis streams.
 
+pub mod demand;
 pub mod digest;
 pub mod distribution;
 pub mod episodes;
 pub mod fingerprint;
 pub mod forecast;
 pub mod queueing;
+pub mod replay;
 pub mod simulator;
 pub mod timeline;
 
@@ -56,6 +58,8 @@ pub struct AnalyzerSettings {
     pub service_pools: Vec<PoolSize>,
     /// Overflow factor, for samples whose pool size is not the current one.
     pub overflow_factor: f64,
+    /// Keep each instance's minutes of this window (for the simulation).
+    pub minutes: Option<Window>,
     /// For charts: the first window reduced to this many slices, and the local
     /// (weekday × 24 + hour) slot of each of its quarter hours.
     pub detail: Option<DetailSettings>,
@@ -153,6 +157,8 @@ pub struct InstanceResult {
     pub sustained: Vec<Episode>,
     /// Pool sizes seen, with the first instant each took effect (changes only).
     pub pool_size_changes: Vec<(i64, u32)>,
+    /// Its minutes of [`AnalyzerSettings::minutes`], when asked for.
+    pub minutes: Option<demand::MinuteRecorder>,
 }
 
 /// Results for one service.
@@ -261,6 +267,7 @@ struct SeriesState {
     alerts: Vec<EpisodeTracker>,
     sustained: EpisodeTracker,
     pool_size_changes: Vec<(i64, u32)>,
+    minutes: Option<demand::MinuteRecorder>,
 }
 
 /// Whether no two of `windows` overlap.
@@ -391,6 +398,7 @@ impl Analyzer {
                     Qualify::AtLeast,
                 ),
                 pool_size_changes: Vec::new(),
+                minutes: self.settings.minutes.map(demand::MinuteRecorder::new),
             });
         }
         let state = self.series[idx].as_mut().expect("inserted above");
@@ -502,6 +510,7 @@ impl Analyzer {
                 alerts,
                 sustained,
                 pool_size_changes: state.pool_size_changes,
+                minutes: state.minutes,
             });
         }
         let detail_settings = self.settings.detail.clone();
@@ -587,6 +596,9 @@ fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
         if let (Some(prev), Some(now)) = (last.timeouts, p.timeouts) {
             // A counter that went down was reset (process restart): count from zero.
             let delta = if now >= prev { now - prev } else { now };
+            if let Some(r) = &mut state.minutes {
+                r.sample(p.ts, p.checked_out, delta);
+            }
             for k in windows_holding(state.window_hint, state.windows_disjoint, &settings.windows, p.ts) {
                 state.windows[k].timeouts += delta;
             }
@@ -601,6 +613,10 @@ fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
     }
     for k in windows_holding(state.window_hint, state.windows_disjoint, &settings.windows, p.ts) {
         state.windows[k].samples += 1;
+    }
+    if let Some(r) = &mut state.minutes {
+        // Notes the sample (its timeouts were counted above).
+        r.sample(p.ts, p.checked_out, 0);
     }
     state.released = Some(p);
 }
@@ -647,6 +663,9 @@ fn emit(state: &mut SeriesState, p: Point, end: i64, settings: &AnalyzerSettings
             }
             timeline.add(a, b, p.checked_out, p.pool_size, saturated);
         }
+    }
+    if let Some(r) = &mut state.minutes {
+        r.segment(p.ts, end, p.checked_out, p.waiting, (p.pool_size, p.capacity));
     }
     let seg = Segment {
         start: p.ts,

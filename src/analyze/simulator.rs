@@ -68,6 +68,77 @@ pub struct Checkout {
     pub hold: f64,
 }
 
+/// The counters of a run (what [`Outcome`] reports beyond the waits).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counts {
+    /// Checkouts asked for.
+    pub checkouts: u64,
+    /// Checkouts that failed after `pool_timeout`.
+    pub timeouts: u64,
+    /// Checkouts that had to wait for a returned connection (timed out or not).
+    pub waited: u64,
+    /// Connections opened (the first `pool_size` included).
+    pub opened: u64,
+    /// Most connections in use at once.
+    pub peak_in_use: u64,
+    /// Seconds with every connection the pool may open in use.
+    pub saturated_seconds: f64,
+    /// ∫ connections in use dt, for the mean in use.
+    pub busy_seconds: f64,
+}
+
+impl Counts {
+    /// Adds `other`'s counters to these (the peak is the larger one).
+    pub fn absorb(&mut self, other: &Counts) {
+        self.checkouts += other.checkouts;
+        self.timeouts += other.timeouts;
+        self.waited += other.waited;
+        self.opened += other.opened;
+        self.peak_in_use = self.peak_in_use.max(other.peak_in_use);
+        self.saturated_seconds += other.saturated_seconds;
+        self.busy_seconds += other.busy_seconds;
+    }
+}
+
+/// Where a pool reports each checkout's wait: every checkout gets exactly one
+/// call, [`Recorder::served`] or [`Recorder::failed`], with its id from
+/// [`Recorder::arrive`].
+pub trait Recorder {
+    /// A new checkout; returns its id.
+    fn arrive(&mut self) -> usize;
+    /// Checkout `id` had its connection after `wait` seconds.
+    fn served(&mut self, id: usize, wait: f64);
+    /// Checkout `id` failed after `wait` seconds (`pool_timeout`).
+    fn failed(&mut self, id: usize, wait: f64);
+}
+
+/// Every checkout's wait and outcome, in order (for exact percentiles and
+/// comparisons checkout by checkout).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerCheckout {
+    /// Each checkout's wait, seconds.
+    pub waits: Vec<f64>,
+    /// Whether each checkout failed.
+    pub timed_out: Vec<bool>,
+}
+
+impl Recorder for PerCheckout {
+    fn arrive(&mut self) -> usize {
+        self.waits.push(0.0);
+        self.timed_out.push(false);
+        self.waits.len() - 1
+    }
+
+    fn served(&mut self, id: usize, wait: f64) {
+        self.waits[id] = wait;
+    }
+
+    fn failed(&mut self, id: usize, wait: f64) {
+        self.waits[id] = wait;
+        self.timed_out[id] = true;
+    }
+}
+
 /// What the pool did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -161,7 +232,7 @@ struct Waiter {
 
 /// Time-ordered f64 for the heap of returns.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct At(f64);
+pub(crate) struct At(pub(crate) f64);
 
 impl Eq for At {}
 
@@ -178,8 +249,11 @@ impl Ord for At {
 }
 
 /// The pool while it runs.
-struct Pool {
+pub(crate) struct Pool<R: Recorder> {
     config: PoolConfig,
+    /// Connections the pool may hold open (`pool_size + max_overflow`; may
+    /// change while it runs, see [`Pool::set_capacity`]).
+    capacity: u64,
     /// Idle connections, oldest first: when each was opened.
     idle: VecDeque<f64>,
     /// Connections open (idle, in use or opening).
@@ -189,24 +263,81 @@ struct Pool {
     waiting: VecDeque<Waiter>,
     /// The last instant the in-use count changed, for the integrals.
     clock: f64,
-    out: Outcome,
+    /// The latest instant at which a checkout that waited (or timed out)
+    /// would have returned its connection had it not waited, or returns it
+    /// after waiting: past it, and with nobody waiting, the connections in
+    /// use are exactly those of the checkouts that never waited.
+    pub(crate) horizon: f64,
+    pub(crate) counts: Counts,
+    pub(crate) rec: R,
 }
 
-impl Pool {
-    fn in_use(&self) -> u64 {
+impl<R: Recorder> Pool<R> {
+    pub(crate) fn new(config: PoolConfig, rec: R) -> Self {
+        Pool {
+            config,
+            capacity: config.capacity(),
+            idle: VecDeque::new(),
+            open: 0,
+            returns: BinaryHeap::new(),
+            waiting: VecDeque::new(),
+            clock: f64::NAN,
+            horizon: f64::NEG_INFINITY,
+            counts: Counts::default(),
+            rec,
+        }
+    }
+
+    /// A pool at `t` whose connections in use return at `returns` (all of
+    /// its open connections: none idle) — the state of an unlimited pool
+    /// handed over when a smaller one starts to differ from it.
+    pub(crate) fn in_flight(
+        config: PoolConfig,
+        capacity: u64,
+        t: f64,
+        returns: impl Iterator<Item = f64>,
+        rec: R,
+    ) -> Self {
+        let mut pool = Pool::new(config, rec);
+        pool.capacity = capacity;
+        pool.returns = returns.map(|r| Reverse((At(r), At(t)))).collect();
+        pool.open = pool.returns.len() as u64;
+        pool.counts.peak_in_use = pool.open;
+        pool.clock = t;
+        pool
+    }
+
+    pub(crate) fn in_use(&self) -> u64 {
         self.returns.len() as u64
     }
 
+    pub(crate) fn nobody_waits(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
     /// Advances the integrals to `t`.
-    fn advance(&mut self, t: f64) {
+    pub(crate) fn advance(&mut self, t: f64) {
         if t > self.clock {
             let dt = t - self.clock;
             let in_use = self.in_use();
-            self.out.busy_seconds += dt * in_use as f64;
-            if in_use >= self.config.capacity() {
-                self.out.saturated_seconds += dt;
+            self.counts.busy_seconds += dt * in_use as f64;
+            if in_use >= self.capacity {
+                self.counts.saturated_seconds += dt;
             }
             self.clock = t;
+        }
+    }
+
+    /// Changes the connections the pool may open at `t` (a deploy); waiters
+    /// get the new room at once.
+    pub(crate) fn set_capacity(&mut self, t: f64, capacity: u64) {
+        self.run_until(t);
+        self.advance(t);
+        self.capacity = capacity;
+        while self.open < self.capacity {
+            let Some(w) = self.waiting.pop_front() else { break };
+            self.open_for(w.id, w.at, t, w.hold);
+            self.horizon = self.horizon.max(w.at + w.hold).max(t + self.config.connect + w.hold);
         }
     }
 
@@ -219,31 +350,34 @@ impl Pool {
         {
             opened = t;
             ready += self.config.connect;
-            self.out.opened += 1;
+            self.counts.opened += 1;
         }
-        self.out.waits[id] = ready - asked;
+        self.rec.served(id, ready - asked);
         self.returns.push(Reverse((At(ready + hold), At(opened))));
-        self.out.peak_in_use = self.out.peak_in_use.max(self.in_use());
+        self.counts.peak_in_use = self.counts.peak_in_use.max(self.in_use());
     }
 
-    fn arrive(&mut self, c: Checkout) {
+    /// Opens a new connection for checkout `id` (asked at `asked`) at `t`.
+    fn open_for(&mut self, id: usize, asked: f64, t: f64, hold: f64) {
+        self.open += 1;
+        self.counts.opened += 1;
+        // Opening it is part of the checkout.
+        let ready = t + self.config.connect;
+        self.rec.served(id, (t - asked) + self.config.connect);
+        self.returns.push(Reverse((At(ready + hold), At(t))));
+        self.counts.peak_in_use = self.counts.peak_in_use.max(self.in_use());
+    }
+
+    pub(crate) fn arrive(&mut self, c: Checkout) {
         self.advance(c.at);
-        self.out.checkouts += 1;
-        let id = self.out.waits.len();
-        self.out.waits.push(0.0);
-        self.out.timed_out.push(false);
+        self.counts.checkouts += 1;
+        let id = self.rec.arrive();
         if let Some(opened) = self.idle.pop_front() {
             self.give(id, c.at, c.at, c.hold, opened);
-        } else if self.open < self.config.capacity() {
-            self.open += 1;
-            self.out.opened += 1;
-            // Opening it is part of the checkout.
-            self.out.waits[id] = self.config.connect;
-            self.returns
-                .push(Reverse((At(c.at + self.config.connect + c.hold), At(c.at))));
-            self.out.peak_in_use = self.out.peak_in_use.max(self.in_use());
+        } else if self.open < self.capacity {
+            self.open_for(id, c.at, c.at, c.hold);
         } else {
-            self.out.waited += 1;
+            self.counts.waited += 1;
             self.waiting.push_back(Waiter {
                 id,
                 at: c.at,
@@ -258,8 +392,12 @@ impl Pool {
         let Some(Reverse((_, At(opened)))) = self.returns.pop() else {
             return;
         };
-        if let Some(w) = self.waiting.pop_front() {
+        if self.open > self.capacity {
+            // Capacity was lowered: the connection is closed.
+            self.open -= 1;
+        } else if let Some(w) = self.waiting.pop_front() {
             self.give(w.id, w.at, t, w.hold, opened);
+            self.horizon = self.horizon.max(w.at + w.hold).max(t + self.config.connect + w.hold);
         } else if (self.idle.len() as u64) < u64::from(self.config.pool_size) {
             self.idle.push_back(opened);
         } else {
@@ -272,9 +410,9 @@ impl Pool {
     fn time_out(&mut self, t: f64) {
         self.advance(t);
         if let Some(w) = self.waiting.pop_front() {
-            self.out.timeouts += 1;
-            self.out.waits[w.id] = self.config.timeout;
-            self.out.timed_out[w.id] = true;
+            self.counts.timeouts += 1;
+            self.rec.failed(w.id, self.config.timeout);
+            self.horizon = self.horizon.max(w.at + w.hold).max(t);
         }
     }
 
@@ -288,7 +426,7 @@ impl Pool {
     }
 
     /// Processes every timeout and return due at or before `t`.
-    fn run_until(&mut self, t: f64) {
+    pub(crate) fn run_until(&mut self, t: f64) {
         loop {
             let deadline = self.next_deadline().filter(|&d| d <= t);
             let back = self.next_return().filter(|&r| r <= t);
@@ -304,15 +442,7 @@ impl Pool {
 
 /// Runs `checkouts` (in order of `at`) through a pool configured as `config`.
 pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout>) -> Outcome {
-    let mut pool = Pool {
-        config,
-        idle: VecDeque::new(),
-        open: 0,
-        returns: BinaryHeap::new(),
-        waiting: VecDeque::new(),
-        clock: f64::NAN,
-        out: Outcome::default(),
-    };
+    let mut pool = Pool::new(config, PerCheckout::default());
     let mut first = None;
     for c in checkouts {
         if first.is_none() {
@@ -323,12 +453,23 @@ pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout
         pool.arrive(c);
     }
     pool.run_until(f64::INFINITY);
-    pool.out.span_seconds = first.map_or(0.0, |f| (pool.clock - f).max(0.0));
-    pool.out
+    let c = pool.counts;
+    Outcome {
+        checkouts: c.checkouts,
+        timeouts: c.timeouts,
+        waited: c.waited,
+        opened: c.opened,
+        peak_in_use: c.peak_in_use,
+        saturated_seconds: c.saturated_seconds,
+        busy_seconds: c.busy_seconds,
+        span_seconds: first.map_or(0.0, |f| (pool.clock - f).max(0.0)),
+        waits: pool.rec.waits,
+        timed_out: pool.rec.timed_out,
+    }
 }
 
 /// How long a checkout holds its connection.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum HoldTime {
     /// Always the same, seconds.
     Fixed(f64),
@@ -341,28 +482,45 @@ pub enum HoldTime {
         /// σ of ln(hold): 0 is fixed, 1 a heavy tail (p99 ≈ 4.5 × the median).
         sigma: f64,
     },
+    /// Measured: equally likely quantiles, seconds, ascending (a draw picks
+    /// one at random), e.g. from a slow log's duration histogram.
+    Empirical(std::sync::Arc<[f64]>),
 }
 
 impl HoldTime {
     /// The mean hold, seconds.
-    pub fn mean(self) -> f64 {
+    pub fn mean(&self) -> f64 {
         match self {
-            HoldTime::Fixed(s) | HoldTime::Exponential(s) => s,
-            HoldTime::Lognormal { mean, .. } => mean,
+            HoldTime::Fixed(s) | HoldTime::Exponential(s) => *s,
+            HoldTime::Lognormal { mean, .. } => *mean,
+            HoldTime::Empirical(q) => q.iter().sum::<f64>() / q.len().max(1) as f64,
         }
     }
 
     /// One hold drawn from `rng`.
-    pub fn draw(self, rng: &mut Rng) -> f64 {
+    pub fn draw(&self, rng: &mut Rng) -> f64 {
         match self {
-            HoldTime::Fixed(s) => s,
+            HoldTime::Fixed(s) => *s,
             HoldTime::Exponential(mean) => -mean * (1.0 - rng.uniform()).ln(),
             HoldTime::Lognormal { mean, sigma } => {
                 // E[e^X] = e^(μ + σ²/2) = mean.
                 let mu = mean.ln() - sigma * sigma / 2.0;
                 (mu + sigma * rng.normal()).exp()
             }
+            HoldTime::Empirical(q) => q[rng.below(q.len() as u64) as usize],
         }
+    }
+
+    /// `quantiles` equally likely holds scaled so that their mean is `mean`
+    /// (the measured mean: the histogram's quantiles cut off its far tail).
+    pub fn empirical(quantiles: Vec<f64>, mean: f64) -> Option<HoldTime> {
+        let n = quantiles.len() as f64;
+        let m = quantiles.iter().sum::<f64>() / n;
+        if quantiles.is_empty() || !(m > 0.0 && m.is_finite() && mean > 0.0 && mean.is_finite()) {
+            return None;
+        }
+        let scale = mean / m;
+        Some(HoldTime::Empirical(quantiles.iter().map(|q| q * scale).collect()))
     }
 }
 

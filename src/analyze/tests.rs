@@ -29,6 +29,7 @@ fn settings(window: Window, max_gap: Option<i64>) -> AnalyzerSettings {
             max_overflow: 5,
         }],
         overflow_factor: 0.5,
+        minutes: None,
         detail: None,
     }
 }

@@ -38,6 +38,7 @@ pub fn replay_settings(settings: &config::Settings, window: Window) -> AnalyzerS
         reorder_window: settings.policy.reorder_window,
         service_pools,
         overflow_factor: settings.policy.overflow_factor,
+        minutes: None,
         detail: None,
     }
 }

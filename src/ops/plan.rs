@@ -251,6 +251,7 @@ pub fn compute_with(
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
         // Detail always: its hours give the queueing check its busiest hour.
+        minutes: None,
         detail: Some(match options.detail_columns {
             Some(columns) => crate::analyze::DetailSettings::new(columns, month.window(tz), tz),
             None => crate::analyze::DetailSettings::hours_only(),

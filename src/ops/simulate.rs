@@ -176,11 +176,12 @@ pub struct ScenarioJson {
     pub seed: u64,
 }
 
-fn hold_text(h: HoldTime) -> String {
+fn hold_text(h: &HoldTime) -> String {
     match h {
         HoldTime::Fixed(s) => format!("fixed:{s}"),
         HoldTime::Exponential(s) => format!("exp:{s}"),
         HoldTime::Lognormal { mean, sigma } => format!("lognormal:{mean}:{sigma}"),
+        HoldTime::Empirical(q) => format!("measured ({} quantiles, mean {:.4} s)", q.len(), h.mean()),
     }
 }
 
@@ -189,7 +190,7 @@ pub fn run(scenario: &Scenario) -> Result<SimulationReport, UsageError> {
     check(scenario)?;
     let out = simulate(
         scenario.pool,
-        poisson_checkouts(scenario.rate, scenario.hold, scenario.duration, scenario.seed),
+        poisson_checkouts(scenario.rate, scenario.hold.clone(), scenario.duration, scenario.seed),
     );
     let offered = scenario.rate * scenario.hold.mean();
     let q = out.wait_quantiles(&[0.50, 0.95, 0.99]);
@@ -213,7 +214,7 @@ pub fn run(scenario: &Scenario) -> Result<SimulationReport, UsageError> {
             .map(|c| erlang_c(c, offered)),
         scenario: ScenarioJson {
             arrivals: format!("poisson:{}", scenario.rate),
-            hold: hold_text(scenario.hold),
+            hold: hold_text(&scenario.hold),
             pool_size: scenario.pool.pool_size,
             max_overflow: scenario.pool.max_overflow,
             pool_timeout: scenario.pool.timeout,
