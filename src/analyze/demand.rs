@@ -22,6 +22,7 @@
 //! - [`select_hours`] picks the instance-hours to simulate: the busiest N of
 //!   each service (by their busiest minute, then their mean), or all.
 
+pub use crate::model::simulation::Hours;
 use crate::model::window::Window;
 
 /// What the metrics say about one pool in one minute.
@@ -235,44 +236,6 @@ pub fn burst_shape(load: f64, dispersion: f64) -> Option<f64> {
     (dispersion > 1.0 && load > 0.0).then(|| load / (dispersion - 1.0))
 }
 
-/// Which instance-hours to simulate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hours {
-    /// The N busiest instance-hours of each service.
-    Busiest(usize),
-    /// Every covered hour.
-    All,
-}
-
-impl Hours {
-    /// Parses `busiest:N` or `all`.
-    pub fn parse(text: &str) -> Result<Hours, String> {
-        let bad = || {
-            format!(
-                "hours {text:?}: write busiest:N (the N busiest hours of each service's pools, e.g. busiest:24) or all"
-            )
-        };
-        if text.trim() == "all" {
-            return Ok(Hours::All);
-        }
-        let n = text.trim().strip_prefix("busiest:").ok_or_else(bad)?;
-        let n: usize = n.trim().parse().map_err(|_| bad())?;
-        if n == 0 || n > 100_000 {
-            return Err(format!("hours {text:?}: N must be from 1 to 100000"));
-        }
-        Ok(Hours::Busiest(n))
-    }
-}
-
-impl std::fmt::Display for Hours {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Hours::Busiest(n) => write!(f, "busiest:{n}"),
-            Hours::All => f.write_str("all"),
-        }
-    }
-}
-
 /// One hour of one instance, ranked.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HourRank {
@@ -440,9 +403,5 @@ mod tests {
         assert_eq!(ids, vec![(1, 0), (1, 2)]);
         assert_eq!(picked[1].peak, 35.0);
         assert_eq!(select_hours(&[&quiet, &busy], Hours::All).len(), 5);
-        assert_eq!(Hours::parse("busiest:24"), Ok(Hours::Busiest(24)));
-        assert_eq!(Hours::parse("all"), Ok(Hours::All));
-        assert!(Hours::parse("busiest:0").is_err() && Hours::parse("24").is_err());
-        assert_eq!(Hours::Busiest(8).to_string(), "busiest:8");
     }
 }

@@ -19,6 +19,7 @@ pub mod fingerprint;
 pub mod forecast;
 pub mod queueing;
 pub mod replay;
+pub mod study;
 pub mod simulator;
 pub mod timeline;
 
@@ -33,6 +34,11 @@ use episodes::{Episode, EpisodeTracker, Qualify, Segment};
 use timeline::Timeline;
 
 pub use crate::model::stats::{REPORTED_THRESHOLDS, WindowStats};
+
+/// Instances whose minutes are kept for the simulation (the first ones seen):
+/// a month of minutes costs about 1 MB per instance, so memory stays bounded
+/// however many series a run reads.
+pub const MAX_MINUTE_INSTANCES: usize = 256;
 
 /// `max_gap` for an instance with fewer than two samples.
 pub const FALLBACK_MAX_GAP: i64 = 180;
@@ -75,16 +81,6 @@ pub struct DetailSettings {
 }
 
 impl DetailSettings {
-    /// Only what the queueing check needs — utilization per hour of the
-    /// window — without chart columns or heat-map slots (what `plan` asks
-    /// for; the review asks for [`DetailSettings::new`]).
-    pub fn hours_only() -> Self {
-        DetailSettings {
-            columns: 1,
-            slot_of_quarter: Vec::new(),
-        }
-    }
-
     /// Slots of `window`'s quarter hours in `tz`.
     pub fn new(columns: usize, window: Window, tz: &jiff::tz::TimeZone) -> Self {
         let quarters = (window.seconds() + 899) / 900;
@@ -287,6 +283,8 @@ pub struct Analyzer {
     timelines: Vec<Vec<Timeline>>,
     /// Whether the settings' windows are disjoint (decided once).
     windows_disjoint: bool,
+    /// Instances whose minutes are being kept.
+    minute_instances: usize,
 }
 
 /// The sample fields the analyzer uses.
@@ -329,6 +327,7 @@ impl Analyzer {
             series: Vec::new(),
             order: Vec::new(),
             timelines,
+            minute_instances: 0,
         }
     }
 
@@ -370,6 +369,12 @@ impl Analyzer {
         }
         if self.series[idx].is_none() {
             self.order.push(obs.series);
+            let minutes = self
+                .settings
+                .minutes
+                .filter(|_| self.minute_instances < MAX_MINUTE_INSTANCES)
+                .map(demand::MinuteRecorder::new);
+            self.minute_instances += usize::from(minutes.is_some());
             self.series[idx] = Some(SeriesState {
                 series: obs.series,
                 service: obs.service,
@@ -398,7 +403,7 @@ impl Analyzer {
                     Qualify::AtLeast,
                 ),
                 pool_size_changes: Vec::new(),
-                minutes: self.settings.minutes.map(demand::MinuteRecorder::new),
+                minutes,
             });
         }
         let state = self.series[idx].as_mut().expect("inserted above");

@@ -42,6 +42,8 @@ pub struct WaitHistogram {
     waits: super::digest::Histogram,
     /// Checkouts that waited.
     nonzero: u64,
+    /// The longest wait, seconds.
+    max: f64,
 }
 
 impl WaitHistogram {
@@ -50,6 +52,7 @@ impl WaitHistogram {
         if seconds > 0.0 {
             self.waits.add(seconds * 1000.0);
             self.nonzero += 1;
+            self.max = self.max.max(seconds);
         } else {
             self.zero += 1;
         }
@@ -59,6 +62,7 @@ impl WaitHistogram {
     pub fn merge(&mut self, other: &WaitHistogram) {
         self.zero += other.zero;
         self.nonzero += other.nonzero;
+        self.max = self.max.max(other.max);
         self.waits.merge(&other.waits);
     }
 
@@ -67,7 +71,8 @@ impl WaitHistogram {
         self.zero + self.nonzero
     }
 
-    /// The `p` quantile of all waits, seconds (nearest rank; within 1 % above zero).
+    /// The `p` quantile of all waits, seconds (nearest rank; within 1 % above
+    /// zero, never above the longest wait).
     pub fn quantile(&self, p: f64) -> f64 {
         let n = self.count();
         if n == 0 {
@@ -79,7 +84,7 @@ impl WaitHistogram {
         }
         // The rank among the nonzero waits, as a share of them.
         let within = (rank - self.zero) as f64 / self.nonzero as f64;
-        self.waits.quantile(within.min(1.0)) / 1000.0
+        (self.waits.quantile(within.min(1.0)) / 1000.0).min(self.max)
     }
 }
 

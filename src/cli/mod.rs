@@ -92,7 +92,7 @@ pub enum Command {
     Slowlog(SlowlogArgs),
     /// Read a live database's connection limits and what is connected now.
     Probe(ProbeArgs),
-    /// Simulate SQLAlchemy's QueuePool on a synthetic workload: waits, timeouts, connections.
+    /// Simulate SQLAlchemy's QueuePool on the measured month (--month) or a synthetic workload: timeouts, waits, connections per pool size.
     Simulate(SimulateArgs),
     /// Store metrics in the history store (idempotent, one transaction per file).
     Ingest(IngestArgs),
@@ -514,33 +514,52 @@ pub struct ProbeArgs {
 /// `poolcap simulate` (synthetic mode; docs/simulate.md).
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Arrivals: poisson:RATE, RATE checkouts per second.
-    #[arg(long, value_name = "poisson:RATE")]
-    pub arrivals: String,
-    /// Hold time of each checkout: exp:SECONDS, fixed:SECONDS or lognormal:SECONDS:SIGMA (mean; σ of its log).
-    #[arg(long, value_name = "DIST")]
-    pub hold: String,
-    /// QueuePool pool_size.
-    #[arg(long, value_name = "N")]
-    pub pool_size: u32,
-    /// QueuePool max_overflow.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// From data: the month whose busiest hours are replayed, YYYY-MM (or `last`).
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["arrivals", "hold"])]
+    pub month: Option<String>,
+    /// From data: metric inputs (without --metrics: the history store).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// From data: slow-query logs of the month, whose statement times become the hold times.
+    #[arg(long, num_args = 1.., value_name = "FILE", requires = "month")]
+    pub slowlog: Vec<PathBuf>,
+    /// How to read the slow logs.
+    #[command(flatten)]
+    pub slowlog_inputs: SlowlogInputs,
+    /// From data: pool sizes to try: FROM..TO (in steps of policy.escalate_step), FROM..TO:STEP or a list N,M,…; current and recommended are always tried.
+    #[arg(long, value_name = "SIZES", requires = "month")]
+    pub pool_sizes: Option<String>,
+    /// From data: which instance-hours: busiest:N (of each service) or all (default: policy.simulate_hours, busiest:24).
+    #[arg(long, value_name = "busiest:N|all", requires = "month")]
+    pub hours: Option<String>,
+    /// Synthetic: arrivals, poisson:RATE (RATE checkouts per second).
+    #[arg(long, value_name = "poisson:RATE", required_unless_present = "month", requires_all = ["hold", "pool_size"])]
+    pub arrivals: Option<String>,
+    /// Synthetic: hold time of each checkout: exp:SECONDS, fixed:SECONDS or lognormal:SECONDS:SIGMA (mean; σ of its log).
+    #[arg(long, value_name = "DIST", requires = "arrivals")]
+    pub hold: Option<String>,
+    /// Synthetic: QueuePool pool_size.
+    #[arg(long, value_name = "N", requires = "arrivals")]
+    pub pool_size: Option<u32>,
+    /// Synthetic: QueuePool max_overflow.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "arrivals")]
     pub max_overflow: u32,
-    /// QueuePool pool_timeout, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    /// Synthetic: QueuePool pool_timeout, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, requires = "arrivals")]
     pub pool_timeout: f64,
-    /// Time to open a new connection, milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 0.0)]
+    /// Synthetic: time to open a new connection, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0, requires = "arrivals")]
     pub connect_ms: f64,
-    /// QueuePool pool_recycle, seconds (default: never).
-    #[arg(long, value_name = "SECONDS")]
+    /// Synthetic: QueuePool pool_recycle, seconds (default: never).
+    #[arg(long, value_name = "SECONDS", requires = "arrivals")]
     pub pool_recycle: Option<f64>,
-    /// Seconds to simulate.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+    /// Synthetic: seconds to simulate.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0, requires = "arrivals")]
     pub duration: f64,
-    /// Random seed: the same seed gives the same result on every machine.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub seed: u64,
+    /// Random seed: the same seed gives the same result on every machine
+    /// (default: 1; from data: policy.simulation_seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// `poolcap history`.

@@ -21,6 +21,8 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         history_months: TREND_MONTHS,
         detail_columns: Some(render::charts::PLOT_COLUMNS),
         store: Some(super::ingest::store_location(global)),
+        queueing_sizes: plan::QueueingSizes::Chart,
+        queueing_request: None,
     };
     let out = match &args.out {
         Some(out) => Some(output_folder(out)?),

@@ -357,6 +357,12 @@ pub struct PolicySettings {
     pub hold_time_seconds: f64,
     /// The queueing check flags a pool whose P(wait > pool_timeout) stays above this.
     pub queue_target: f64,
+    /// The instance-hours of the month the pool simulation runs.
+    pub simulate_hours: crate::model::simulation::Hours,
+    /// The shape of the hold times without a slow log.
+    pub hold_distribution: crate::model::simulation::HoldShape,
+    /// The simulation's random seed.
+    pub simulation_seed: u64,
 }
 
 impl Default for PolicySettings {
@@ -380,6 +386,9 @@ impl Default for PolicySettings {
             slow_query_seconds: 5.0,
             hold_time_seconds: 0.1,
             queue_target: 1e-4,
+            simulate_hours: crate::model::simulation::Hours::Busiest(24),
+            hold_distribution: crate::model::simulation::HoldShape::Exponential,
+            simulation_seed: 1,
         }
     }
 }

@@ -107,6 +107,9 @@ struct RawPolicy {
     slow_query_seconds: Option<f64>,
     hold_time_seconds: Option<f64>,
     queue_target: Option<f64>,
+    simulate_hours: Option<String>,
+    hold_distribution: Option<String>,
+    simulation_seed: Option<i64>,
 }
 
 #[derive(Deserialize)]

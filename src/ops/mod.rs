@@ -33,6 +33,7 @@ pub mod overrides;
 pub mod plan;
 pub mod probe;
 pub mod promtool;
+pub mod queueing;
 pub mod review;
 pub mod simulate;
 pub mod slowlog;

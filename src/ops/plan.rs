@@ -3,7 +3,7 @@
 //! budget's limits (config or live probe), the slow-query finding, and the
 //! data gate that refuses to decide on thin data.
 
-use crate::analyze::queueing::{self, Queueing, QueueingInputs};
+use crate::analyze::study::QueueingStudy;
 use crate::analyze::{Analysis, AnalyzerSettings};
 use crate::config::{self, Settings};
 use crate::ingest::SeriesTable;
@@ -59,8 +59,8 @@ pub struct PlanOutcome {
     pub slow: Option<slowlog::Digested>,
     /// Where the budget's limits came from (the config, or a live probe).
     pub budget_source: String,
-    /// Each service's queueing check (`None` without hourly data).
-    pub queueing: Vec<Option<Queueing>>,
+    /// Each service's queueing check, simulated (`None` without minutes of the month).
+    pub queueing: Vec<Option<QueueingStudy>>,
     /// Each service's outlook: trends, crossings, the budget's steps.
     pub outlook: Vec<ServiceOutlook>,
 }
@@ -207,6 +207,22 @@ pub struct ComputeOptions {
     pub detail_columns: Option<usize>,
     /// The history store to read samples from when no metric file is given.
     pub store: Option<String>,
+    /// The sizes the queueing check simulates.
+    pub queueing_sizes: QueueingSizes,
+    /// How it runs (`None`: the config's hours and seed).
+    pub queueing_request: Option<super::queueing::CheckRequest>,
+}
+
+/// The sizes the queueing check simulates, besides current and recommended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum QueueingSizes {
+    /// Only those two (`plan`).
+    #[default]
+    Decision,
+    /// The review chart's range ([`super::queueing::chart_sizes`]).
+    Chart,
+    /// These pool_sizes (max_overflow by the policy's factor).
+    Given(Vec<u32>),
 }
 
 /// [`compute`] with more history and chart detail.
@@ -250,12 +266,12 @@ pub fn compute_with(
         reorder_window: settings.policy.reorder_window,
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
-        // Detail always: its hours give the queueing check its busiest hour.
-        minutes: None,
-        detail: Some(match options.detail_columns {
-            Some(columns) => crate::analyze::DetailSettings::new(columns, month.window(tz), tz),
-            None => crate::analyze::DetailSettings::hours_only(),
-        }),
+        // The reviewed month's minutes feed the queueing check's simulation.
+        minutes: Some(month.window(tz)),
+        // Chart detail for the review only.
+        detail: options
+            .detail_columns
+            .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
     };
     let loaded = if args.metrics.files.is_empty() {
         let Some(store) = &options.store else {
@@ -316,25 +332,44 @@ pub fn compute_with(
         }
         Some(digested)
     };
-    let hold = policy::evidence::hold_time(slow.as_ref().map(|d| &d.digest), &settings.policy);
-    let month_start = month.window(tz).start;
+    let hold = super::queueing::hold_time(slow.as_ref().map(|d| &d.digest), settings);
+    let request = options
+        .queueing_request
+        .clone()
+        .unwrap_or_else(|| super::queueing::CheckRequest::from_settings(settings));
     let mut queueing = Vec::with_capacity(plan.decisions.len());
     for (k, decision) in plan.decisions.iter_mut().enumerate() {
-        let check = loaded.analysis.services[k].detail.as_ref().and_then(|detail| {
-            queueing::assess(&QueueingInputs {
-                hours: &detail.hours,
-                month_start,
-                timezone: tz,
-                current: decision.current,
-                recommended: decision.recommended,
-                hold: hold.clone(),
-                timeout_seconds: settings.pool.pool_timeout as f64,
-                target: settings.policy.queue_target,
-            })
+        let (current, recommended) = (decision.current, decision.recommended);
+        let mut sizes = match &options.queueing_sizes {
+            QueueingSizes::Decision => Vec::new(),
+            QueueingSizes::Chart => super::queueing::chart_sizes(settings, current, recommended),
+            QueueingSizes::Given(list) => list
+                .iter()
+                .map(|&pool_size| crate::model::PoolSize {
+                    pool_size,
+                    max_overflow: crate::model::ceil_times(pool_size, settings.policy.overflow_factor),
+                })
+                .collect(),
+        };
+        sizes.extend([current, recommended]);
+        sizes.sort_by_key(|s| (s.pool_size, s.max_overflow));
+        sizes.dedup();
+        let check = super::queueing::check_service(
+            settings,
+            &loaded.analysis,
+            &loaded.series,
+            k,
+            &hold,
+            &request,
+            current,
+            recommended,
+            &sizes,
+        );
+        let check = check.map(|mut q| {
+            q.disagreement = policy::evidence::queueing_disagreement(&q, decision);
+            decision.findings.push(policy::evidence::queueing_finding(&q));
+            q
         });
-        if let Some(q) = &check {
-            decision.findings.push(policy::evidence::queueing_finding(q));
-        }
         queueing.push(check);
     }
     let outlook = (0..plan.decisions.len())

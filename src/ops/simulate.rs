@@ -224,3 +224,157 @@ pub fn run(scenario: &Scenario) -> Result<SimulationReport, UsageError> {
         },
     })
 }
+
+/// Parses `--pool-sizes`: `FROM..TO` (in steps of `step`), `FROM..TO:STEP`,
+/// or a list `N,M,…`; at most 100 sizes, each from 1 to poolcap's limit.
+pub fn parse_pool_sizes(text: &str, step: u32) -> Result<Vec<u32>, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--pool-sizes {text:?}: write FROM..TO (e.g. 10..60, in steps of policy.escalate_step), FROM..TO:STEP or a list such as 20,25,30"
+        ))
+    };
+    let number = |s: &str| -> Result<u32, UsageError> {
+        let n: u32 = s.trim().parse().map_err(|_| bad())?;
+        if n == 0 || n > limits::MAX_CONNECTIONS {
+            return Err(UsageError(format!(
+                "--pool-sizes {text:?}: each size must be from 1 to {}",
+                limits::MAX_CONNECTIONS
+            )));
+        }
+        Ok(n)
+    };
+    let sizes: Vec<u32> = if let Some((from, rest)) = text.split_once("..") {
+        let (to, step) = match rest.split_once(':') {
+            Some((to, s)) => (to, number(s)?),
+            None => (rest, step.max(1)),
+        };
+        let (from, to) = (number(from)?, number(to)?);
+        if from > to {
+            return Err(UsageError(format!("--pool-sizes {text:?}: FROM must not be above TO")));
+        }
+        (0..)
+            .map(|i: u32| from.saturating_add(i.saturating_mul(step)))
+            .take_while(|&p| p <= to)
+            .take(101)
+            .collect()
+    } else {
+        text.split(',').map(number).collect::<Result<_, _>>()?
+    };
+    if sizes.len() > 100 {
+        return Err(UsageError(format!(
+            "--pool-sizes {text:?}: at most 100 sizes per run (each one is simulated)"
+        )));
+    }
+    Ok(sizes)
+}
+
+/// One simulated size of a service, with its connections against the budget.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeRow {
+    /// What the pools did.
+    #[serde(flatten)]
+    pub outcome: crate::analyze::study::SizeOutcome,
+    /// The service's connections at this size (pools × (pool_size + max_overflow)).
+    pub connections: u64,
+    /// Whether the budget holds it with the other services as recommended.
+    pub fits_budget: bool,
+}
+
+/// `simulate --month` for one service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSimulation {
+    /// Service name.
+    pub service: String,
+    /// Pools (replicas × processes per replica).
+    pub pools: u64,
+    /// Current size.
+    pub current: crate::model::PoolSize,
+    /// Recommended size.
+    pub recommended: crate::model::PoolSize,
+    /// The largest pool_size the budget takes, the others as recommended.
+    pub headroom: Option<u32>,
+    /// Each size simulated.
+    pub sizes: Vec<SizeRow>,
+    /// The whole check (calibration, holds, dispersion…).
+    pub queueing: crate::analyze::study::QueueingStudy,
+}
+
+/// What `simulate --month` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Which instance-hours.
+    pub hours: String,
+    /// The seed.
+    pub seed: u64,
+    /// Connections the budget allows.
+    pub budget_limit: u32,
+    /// Per service with minutes in the month.
+    pub services: Vec<ServiceSimulation>,
+}
+
+/// The report of `simulate --month` from a plan computed with the sizes asked.
+pub fn month_report(settings: &crate::config::Settings, outcome: &super::plan::PlanOutcome, hours: crate::model::simulation::Hours, seed: u64, only: Option<&str>) -> MonthReport {
+    let budget = &outcome.plan.budget;
+    let pools: Vec<u64> = settings.services.iter().map(crate::config::ServiceSettings::pools).collect();
+    let services = outcome
+        .plan
+        .decisions
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| only.is_none_or(|s| s == d.service))
+        .filter_map(|(k, d)| {
+            let q = outcome.queueing.get(k)?.clone()?;
+            let line = budget.services.get(k).map_or(0, |l| l.connections);
+            let others = budget.required.saturating_sub(line);
+            let sizes = q
+                .candidates
+                .iter()
+                .map(|c| {
+                    let connections = pools[k].saturating_mul(c.size().capacity());
+                    SizeRow {
+                        outcome: c.clone(),
+                        connections,
+                        fits_budget: others.saturating_add(connections) <= u64::from(budget.limit),
+                    }
+                })
+                .collect();
+            Some(ServiceSimulation {
+                service: d.service.clone(),
+                pools: pools[k],
+                current: d.current,
+                recommended: d.recommended,
+                headroom: crate::policy::headroom(
+                    &outcome_database(outcome),
+                    &pools,
+                    &outcome.plan.decisions,
+                    k,
+                    settings.policy.overflow_factor,
+                    settings.services[k].max_pool_size,
+                ),
+                sizes,
+                queueing: q,
+            })
+        })
+        .collect();
+    MonthReport {
+        month: outcome.month.to_string(),
+        hours: hours.to_string(),
+        seed,
+        budget_limit: budget.limit,
+        services,
+    }
+}
+
+/// The budget's database limits as the plan used them (the config's, or a probe's).
+fn outcome_database(outcome: &super::plan::PlanOutcome) -> crate::model::DatabaseBudget {
+    let d = &outcome.plan.budget.database;
+    crate::model::DatabaseBudget {
+        max_connections: d.max_connections,
+        superuser_reserved_connections: d.superuser_reserved_connections,
+        reserved_connections: d.reserved_connections,
+        headroom: d.headroom,
+        other_clients: d.other_clients,
+    }
+}

@@ -4,7 +4,7 @@
 //! analysis rather than from a sizing rule (slow queries, the queueing check).
 
 use crate::analyze::digest::{Digest, FingerprintStats};
-use crate::analyze::queueing::{HoldTime, Queueing};
+use crate::analyze::study::QueueingStudy;
 use crate::analyze::{Analysis, WindowStats};
 use crate::config::{PolicySettings, Settings};
 use crate::ingest::SeriesTable;
@@ -132,51 +132,81 @@ pub fn evidence(settings: &Settings, current: &[PoolSize], analysis: &Analysis, 
         .collect()
 }
 
-/// The hold time of the queueing check: the mean statement time of the
-/// month's slow-query log when one was given (and held statements), else
-/// `policy.hold_time_seconds`.
-pub fn hold_time(slow: Option<&Digest>, settings: &PolicySettings) -> HoldTime {
-    match slow {
-        Some(d) if d.statements > 0 => HoldTime {
-            seconds: d.hold_ms / d.statements as f64 / 1000.0,
-            source: "mean statement hold time from the slow-query log".to_string(),
-        },
-        _ => HoldTime {
-            seconds: settings.hold_time_seconds,
-            source: "policy.hold_time_seconds".to_string(),
-        },
+/// Why the simulation and the policy point different ways, in one sentence
+/// (`None` when they agree): the policy raises a pool the simulation finds
+/// already meets `queue_target`, or the recommended size still misses it.
+pub fn queueing_disagreement(q: &QueueingStudy, decision: &super::Decision) -> Option<String> {
+    let size = |p: PoolSize| format!("{} + {}", p.pool_size, p.max_overflow);
+    if decision.changes() && q.current.p_timeout <= q.target {
+        let rule = decision.deciding.map_or("a sizing rule", |c| c.as_str());
+        return Some(format!(
+            "The policy raises {} to {} by {rule}, a rule on measured utilization, while the simulation finds {} already under queue_target in the {} busiest instance-hours: the raise buys room for growth and bursts the month did not show, not relief from timeouts.",
+            size(decision.current),
+            size(decision.recommended),
+            size(decision.current),
+            q.instance_hours
+        ));
     }
+    if let Some(smallest) = q.smallest_meeting_target
+        && decision.changes()
+        && smallest.pool_size < decision.recommended.pool_size
+    {
+        let rule = decision.deciding.map_or("a sizing rule", |c| c.as_str());
+        return Some(format!(
+            "The simulation finds {} the smallest size under queue_target, below the recommended {}: {rule} sizes for the utilization measured, censored demand and growth, the simulation only for this month's timeouts.",
+            size(smallest),
+            size(decision.recommended)
+        ));
+    }
+    if q.above_target {
+        let smallest = match q.smallest_meeting_target {
+            Some(p) => format!("the smallest simulated size that meets it is {}", size(p)),
+            None => "no simulated size meets it".to_string(),
+        };
+        return Some(format!(
+            "The simulation still times out at the recommended {} (P(timeout) = {}, above queue_target {}) where the policy sees no further need: the censored minutes count waiting callers as extra arrivals at the month's hold times, which a long-held lock would explain with fewer; {smallest}.",
+            size(decision.recommended),
+            probability_text(q.recommended.p_timeout),
+            probability_text(q.target)
+        ));
+    }
+    None
 }
 
-/// The queueing check as a finding: advisory when the recommended pool keeps
-/// P(wait > pool_timeout) above `queue_target` in the busiest hour (or cannot
-/// keep up at all), information otherwise. Either way it changes nothing: the
-/// sizing rules decide, the model informs the review.
-pub fn queueing_finding(q: &Queueing) -> Finding {
+/// The queueing check as a finding: advisory when the recommended pool's
+/// simulated P(timeout) is above `queue_target`, information otherwise.
+/// Either way it changes nothing: the sizing rules decide (docs/review.md,
+/// "Queueing check", says why), the simulation informs the review.
+pub fn queueing_finding(q: &QueueingStudy) -> Finding {
     let r = &q.recommended;
-    let message = if r.unstable {
+    let hours = format!("{} busiest instance-hour(s)", q.instance_hours);
+    let at = |o: &crate::analyze::study::SizeOutcome| {
         format!(
-            "in the busiest hour ({}) the offered load A = {:.2} reaches the recommended pool's {} connections: every checkout would wait and the queue would grow (hold time {:.3} s from {})",
-            q.busiest_hour, q.offered_load, r.connections, q.hold_seconds, q.hold_source
+            "{} + {}: {} of {} checkouts timed out (P = {}), wait p99 {} ms",
+            o.pool_size,
+            o.max_overflow,
+            o.timeouts,
+            o.checkouts,
+            probability_text(o.p_timeout),
+            o.wait_p99_ms
         )
-    } else if q.above_target {
+    };
+    let message = if q.above_target {
+        let smallest = match q.smallest_meeting_target {
+            Some(p) => format!("; the smallest simulated size under it is {} + {}", p.pool_size, p.max_overflow),
+            None => String::new(),
+        };
         format!(
-            "in the busiest hour ({}) the recommended pool of {} connections gives P(wait > pool_timeout) = {}, above queue_target {} (offered load {:.2}, hold time {:.3} s from {})",
-            q.busiest_hour,
-            r.connections,
-            probability_text(r.p_timeout),
-            probability_text(q.target),
-            q.offered_load,
-            q.hold_seconds,
-            q.hold_source
+            "simulated over the {hours}: at the recommended {} — above queue_target {}{smallest}",
+            at(r),
+            probability_text(q.target)
         )
     } else {
         format!(
-            "in the busiest hour ({}) the recommended pool of {} connections keeps P(wait > pool_timeout) = {} under queue_target {}",
-            q.busiest_hour,
-            r.connections,
-            probability_text(r.p_timeout),
-            probability_text(q.target)
+            "simulated over the {hours}: at the recommended {} — under queue_target {} (current {})",
+            at(r),
+            probability_text(q.target),
+            at(&q.current)
         )
     };
     Finding {
@@ -185,6 +215,6 @@ pub fn queueing_finding(q: &Queueing) -> Finding {
         candidate_pool_size: None,
         message,
         rule: Code::Queueing.rule_text(),
-        evidence: FindingEvidence::Queueing(q.clone()),
+        evidence: FindingEvidence::Queueing(Box::new(q.clone())),
     }
 }

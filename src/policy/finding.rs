@@ -37,8 +37,8 @@ pub enum Code {
     SharedTarget,
     /// A fixed setting in a target file differs from the config.
     SettingDrift,
-    /// The queueing check of the busiest hour (advisory when the recommended
-    /// pool misses `queue_target`, else information).
+    /// The simulated queueing check of the busiest instance-hours (advisory
+    /// when the recommended pool misses `queue_target`, else information).
     Queueing,
 }
 
@@ -97,7 +97,7 @@ impl Code {
                 "Services whose targets are one file with the same keys run with the one pool the file holds: the budget counts it for each of them, and they must not ask for different sizes."
             }
             Code::Queueing => {
-                "Queueing check (advisory): the busiest hour's load on pool_size + max_overflow connections as an M/M/c queue; P(wait > pool_timeout) should stay under queue_target. It informs the review; the sizing rules decide."
+                "Queueing check (advisory): the month's busiest instance-hours replayed through a simulation of SQLAlchemy's QueuePool at the current and recommended sizes; P(timeout) per checkout should stay under queue_target. It informs the review; the sizing rules decide."
             }
             Code::SlowQueries => {
                 "Quarterly review of slow query logs (queries taking > slow_query_seconds): slow queries hold connections and starve the pool; optimise them before growing it."
@@ -272,7 +272,7 @@ pub enum FindingEvidence {
         threshold_seconds: f64,
     },
     /// `queueing`.
-    Queueing(crate::analyze::queueing::Queueing),
+    Queueing(Box<crate::analyze::study::QueueingStudy>),
 }
 
 /// One target's value of a setting (evidence of `targets-disagree`).

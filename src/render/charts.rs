@@ -725,24 +725,25 @@ impl Chart for SlowQueryChart {
     }
 }
 
-/// P(wait > pool_timeout) against pool size.
+/// The simulated queueing check: P(timeout) and wait p99 against pool size.
 #[derive(Debug, Clone)]
 pub struct QueueingChart {
     /// Service name.
     pub service: String,
-    /// (pool_size, probability), clamped to ≥ 1e-15 for the log axis.
-    pub curve: Vec<(f64, f64)>,
-    /// Current pool_size and its probability.
-    pub current: (f64, f64),
-    /// Recommended pool_size and its probability.
-    pub recommended: (f64, f64),
+    /// (pool_size, P(timeout), wait p99 ms) of each simulated size.
+    pub points: Vec<(f64, f64, f64)>,
+    /// Current pool_size.
+    pub current: f64,
+    /// Recommended pool_size.
+    pub recommended: f64,
     /// Target probability.
     pub target: f64,
-    /// The largest pool_size whose connections the offered load reaches or
-    /// exceeds (`A ≥ c`): from 1 to here the queue is unstable, P = 1.
-    pub unstable_up_to: Option<f64>,
-    /// Offered load and hold time, for the caption.
+    /// The lowest P(timeout) the simulation can tell from 0 (1 / checkouts).
+    pub floor: f64,
+    /// What was simulated, for the caption.
     pub note: String,
+    /// The calibration line printed under the chart.
+    pub calibration: String,
 }
 
 impl Chart for QueueingChart {
@@ -752,20 +753,35 @@ impl Chart for QueueingChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
         root.fill(&WHITE).map_err(err)?;
-        let x_max = self.curve.last().map_or(10.0, |p| p.0);
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{} — P(wait > pool_timeout) by pool size", self.service),
+        let root = root.margin(16, 8, 8, 8);
+        let root = root
+            .titled(
+                &format!("{} — simulated QueuePool by pool size ({})", self.service, self.note),
                 title_font(),
             )
-            .margin(24)
-            .x_label_area_size(70)
+            .map_err(err)?;
+        let height = i32::try_from(root.dim_in_pixel().1).unwrap_or(700);
+        let (panels, footer) = root.split_vertically(height - 40);
+        footer
+            .draw(&Text::new(
+                format!("calibration: {}", self.calibration),
+                (60, 8),
+                small_font(),
+            ))
+            .map_err(err)?;
+        let (top, bottom) = panels.split_vertically((height - 40) / 2);
+        let x_min = self.points.first().map_or(1.0, |p| p.0) - 1.0;
+        let x_max = self.points.last().map_or(10.0, |p| p.0) + 1.0;
+        let floor = self.floor.clamp(1e-12, 1e-3) / 2.0;
+        let shown = |p: f64| if p > 0.0 { p } else { floor };
+        let mut chart = ChartBuilder::on(&top)
+            .margin(12)
+            .x_label_area_size(36)
             .y_label_area_size(130)
-            .build_cartesian_2d(1f64..x_max, (1e-15f64..1.0).log_scale())
+            .build_cartesian_2d(x_min..x_max, (floor..1.0).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc(format!("pool_size (max_overflow follows) — {}", self.note))
             .y_desc("P(timeout)")
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0e}"))
@@ -773,49 +789,68 @@ impl Chart for QueueingChart {
             .axis_desc_style(label_font())
             .draw()
             .map_err(err)?;
-        // Unstable sizes (A ≥ c): shaded, and said in words, behind the curve.
-        if let Some(edge) = self.unstable_up_to {
-            let edge = (edge + 0.5).min(x_max);
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(1.0, 1e-15), (edge, 1.0)],
-                    VERMILLION.mix(0.15).filled(),
-                )))
-                .map_err(err)?
-                .label("unstable: A ≥ c, every checkout waits (P = 1)")
-                .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 24, y + 8)], VERMILLION.mix(0.3).filled()));
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    "unstable: A ≥ c",
-                    (1.0 + (edge - 1.0) * 0.05, 1e-7),
-                    label_font(),
-                )))
-                .map_err(err)?;
-        }
-        chart
-            .draw_series(LineSeries::new(self.curve.iter().copied(), BLUE.stroke_width(3)))
-            .map_err(err)?
-            .label("Erlang C")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLUE.stroke_width(3)));
         chart
             .draw_series(LineSeries::new(
-                vec![(1.0, self.target), (x_max, self.target)],
+                vec![(x_min, self.target), (x_max, self.target)],
                 GREEN.stroke_width(2),
             ))
             .map_err(err)?
-            .label("target")
+            .label("queue_target")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREEN.stroke_width(3)));
-        for (point, colour, name) in [
+        chart
+            .draw_series(LineSeries::new(
+                self.points.iter().map(|p| (p.0, shown(p.1))),
+                BLUE.stroke_width(3),
+            ))
+            .map_err(err)?
+            .label("simulated (bottom row: no timeout seen)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLUE.stroke_width(3)));
+        chart
+            .draw_series(self.points.iter().map(|p| Circle::new((p.0, shown(p.1)), 5, BLUE.filled())))
+            .map_err(err)?;
+        for (size, colour, name) in [
             (self.current, ORANGE, "current"),
             (self.recommended, VERMILLION, "recommended"),
         ] {
-            chart
-                .draw_series(std::iter::once(Circle::new(point, 12, colour.filled())))
-                .map_err(err)?
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + 12, y), 8, colour.filled()));
+            if let Some(p) = self.points.iter().find(|p| p.0 == size) {
+                chart
+                    .draw_series(std::iter::once(Circle::new((p.0, shown(p.1)), 12, colour.filled())))
+                    .map_err(err)?
+                    .label(name)
+                    .legend(move |(x, y)| Circle::new((x + 12, y), 8, colour.filled()));
+            }
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        let y_max = self.points.iter().map(|p| p.2).fold(1.0, f64::max) * 1.15;
+        let mut waits = ChartBuilder::on(&bottom)
+            .margin(12)
+            .x_label_area_size(56)
+            .y_label_area_size(130)
+            .build_cartesian_2d(x_min..x_max, 0f64..y_max)
+            .map_err(err)?;
+        waits
+            .configure_mesh()
+            .x_desc("pool_size (max_overflow as the policy sets it)")
+            .y_desc("wait p99 (ms)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(label_font())
+            .axis_desc_style(label_font())
+            .draw()
+            .map_err(err)?;
+        waits
+            .draw_series(LineSeries::new(self.points.iter().map(|p| (p.0, p.2)), SKY.stroke_width(3)))
+            .map_err(err)?;
+        waits
+            .draw_series(self.points.iter().map(|p| Circle::new((p.0, p.2), 5, SKY.filled())))
+            .map_err(err)?;
+        for (size, colour) in [(self.current, ORANGE), (self.recommended, VERMILLION)] {
+            if let Some(p) = self.points.iter().find(|p| p.0 == size) {
+                waits
+                    .draw_series(std::iter::once(Circle::new((p.0, p.2), 12, colour.filled())))
+                    .map_err(err)?;
+            }
+        }
         Ok(())
     }
 }

@@ -6,10 +6,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::analyze::queueing::{self, Queueing};
+use crate::analyze::study::QueueingStudy;
 use crate::config::Settings;
 use crate::config::names::file_stem;
-use crate::model::ceil_times;
 use crate::ops::plan::PlanOutcome;
 use crate::policy::Effect;
 
@@ -158,38 +157,28 @@ pub fn trend_chart(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Tren
 }
 
 /// The queueing check of service `k` ([`crate::ops::plan::PlanOutcome::queueing`])
-/// and its chart: P(timeout) against `pool_size` for the same load.
-pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<(Queueing, QueueingChart)> {
+/// and its chart: simulated P(timeout) and wait p99 against `pool_size`.
+pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<(QueueingStudy, QueueingChart)> {
     let q = outcome.queueing.get(k)?.clone()?;
     let decision = &outcome.plan.decisions[k];
-    let max_size = (decision.recommended.pool_size * 2).max(10);
-    let factor = settings.policy.overflow_factor;
-    let mut unstable_up_to = None;
-    let curve = (1..=max_size)
-        .map(|ps| {
-            let c = ps + ceil_times(ps, factor);
-            let point = queueing::check(c, q.offered_load, q.hold_seconds, q.timeout_seconds);
-            if point.unstable {
-                unstable_up_to = Some(f64::from(ps));
-            }
-            (f64::from(ps), point.p_timeout.max(1e-15))
-        })
-        .collect();
+    let checkouts = q.candidates.iter().map(|c| c.checkouts).max().unwrap_or(0).max(1);
     let chart = QueueingChart {
         service: settings.services[k].name.clone(),
-        curve,
-        current: (f64::from(decision.current.pool_size), q.current.p_timeout.max(1e-15)),
-        recommended: (
-            f64::from(decision.recommended.pool_size),
-            q.recommended.p_timeout.max(1e-15),
-        ),
+        points: q
+            .candidates
+            .iter()
+            .map(|c| (f64::from(c.pool_size), c.p_timeout, c.wait_p99_ms))
+            .collect(),
+        current: f64::from(decision.current.pool_size),
+        recommended: f64::from(decision.recommended.pool_size),
         target: q.target,
-        unstable_up_to,
+        floor: 1.0 / checkouts as f64,
         note: format!(
-            "A = {:.1} Erlangs, hold {:.0} ms",
-            q.offered_load,
+            "{} instance-hours, holds mean {:.0} ms",
+            q.instance_hours,
             q.hold_seconds * 1000.0
         ),
+        calibration: q.calibration.summary(),
     };
     Some((q, chart))
 }
@@ -242,7 +231,7 @@ struct ServiceSection {
     decision: String,
     budget_ok: bool,
     charts: Vec<ChartRef>,
-    queueing: Option<Queueing>,
+    queueing: Option<QueueingStudy>,
     outlook: String,
 }
 

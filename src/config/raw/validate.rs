@@ -186,6 +186,25 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
             0.0,
             1.0,
         )?,
+        simulate_hours: match p.simulate_hours.as_deref() {
+            Some(text) => crate::model::simulation::Hours::parse(text)
+                .map_err(|message| loc.invalid(&policy_key("simulate_hours"), message))?,
+            None => card.simulate_hours,
+        },
+        hold_distribution: match p.hold_distribution.as_deref() {
+            Some(text) => crate::model::simulation::HoldShape::parse(text)
+                .map_err(|message| loc.invalid(&policy_key("hold_distribution"), message))?,
+            None => card.hold_distribution,
+        },
+        simulation_seed: match p.simulation_seed {
+            Some(v) => u64::try_from(v).map_err(|_| {
+                loc.invalid(
+                    &policy_key("simulation_seed"),
+                    format!("must be zero or more, got {v}"),
+                )
+            })?,
+            None => card.simulation_seed,
+        },
     };
 
     let alerts = match raw.alerts {
