@@ -248,7 +248,7 @@ fn review_of(config: &Path, metrics: &Path, out: &Path) -> crate::util::Output {
 }
 
 #[test]
-fn a_month_with_a_saturated_hour_is_reviewed_and_called_unstable() {
+fn a_month_with_a_saturated_hour_is_reviewed_with_the_pool_at_its_limit() {
     let dir = tempfile::tempdir().unwrap();
     let config = hostile_config(dir.path(), &["api"], "");
     let metrics = month_with_a_saturated_hour(dir.path(), &[("api", "api-0")]);
@@ -256,21 +256,26 @@ fn a_month_with_a_saturated_hour_is_reviewed_and_called_unstable() {
     let run = review_of(&config, &metrics, &out);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    // The busiest hour offers A = 15 Erlangs to c = 15 connections.
-    assert!(md.contains("| current | 15 | 1.0e0 | unbounded | 1.0e0 |"), "{md}");
-    assert!(
-        md.contains("**Current size unstable: offered load A = 15.00 ≥ c = 15 connections, so every checkout waits and the queue grows"),
-        "{md}"
-    );
+    // The saturated hour (15 of 10 + 5 in use for an hour) is the busiest
+    // instance-hour; the deployed size spends it at its limit, callers wait.
+    assert!(md.contains("### Queueing check (advisory, simulated)"), "{md}");
+    let current = md
+        .lines()
+        .find(|l| l.starts_with("| 10 + 5 (current)"))
+        .unwrap_or_else(|| panic!("no current row: {md}"));
+    let cells: Vec<&str> = current.split('|').map(str::trim).collect();
+    assert_ne!(cells[5], "0", "P(wait) at the deployed size: {current}");
+    // The calibration: 3600 saturated seconds measured, the simulation at the limit too.
+    let measured = md.lines().find(|l| l.starts_with("| measured |")).unwrap();
+    assert!(measured.contains("| 3600 |"), "{measured}");
+    let simulated = md.lines().find(|l| l.starts_with("| simulated |")).unwrap();
+    let saturated: f64 = simulated.split('|').map(str::trim).nth(4).unwrap().parse().unwrap();
+    assert!(saturated > 600.0, "{simulated}");
     let words =
         |text: &str| -> Vec<String> { text.split(|c: char| !c.is_alphanumeric()).map(str::to_string).collect() };
     assert!(!words(&md).iter().any(|w| w == "inf" || w == "NaN"), "{md}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(
-        html.contains("Current size unstable: offered load A = 15.00"),
-        "unstable in the HTML"
-    );
-    assert!(html.contains("unstable: A ≥ c"), "the chart marks the unstable sizes");
+    assert!(html.contains("Queueing check (advisory, simulated)"));
     assert!(out.join("charts/queueing-api.png").is_file());
 }
 
@@ -343,7 +348,7 @@ fn an_instance_name_cannot_add_rows_or_headings_to_report_md() {
             "### Findings",
             "### Alert episodes",
             "### Charts",
-            "### Queueing check (advisory)",
+            "### Queueing check (advisory, simulated)",
             "## Slow queries",
             "## Data quality",
         ]

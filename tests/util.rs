@@ -100,6 +100,7 @@ pub fn outcome_of(
         history_months,
         detail_columns,
         store: None,
+        ..Default::default()
     };
     let mut printer = poolcap::render::Printer::quiet();
     poolcap::ops::plan::compute_with(&settings, &inputs, &options, &mut printer).unwrap()

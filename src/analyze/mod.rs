@@ -19,8 +19,8 @@ pub mod fingerprint;
 pub mod forecast;
 pub mod queueing;
 pub mod replay;
-pub mod study;
 pub mod simulator;
+pub mod study;
 pub mod timeline;
 
 use std::collections::HashMap;

@@ -1,5 +1,7 @@
-//! Queueing check (DESIGN §1.6): a pool of `c = pool_size + max_overflow`
-//! connections seen as an M/M/c queue (Erlang C). Pure and numerically stable
+//! Erlang C (M/M/c): the closed form the QueuePool simulator is checked
+//! against (`simulate`'s synthetic mode prints it beside the simulation; the
+//! review's queueing check is the simulation, [`super::study`]). A pool of
+//! `c = pool_size + max_overflow` connections seen as an M/M/c queue. Pure and numerically stable
 //! for pools of 1..1000 connections and more: Erlang B by its recurrence
 //! `B(k) = A·B(k−1) / (k + A·B(k−1))` — no factorials, no powers.
 //!
@@ -14,9 +16,6 @@
 //! grows without bound. [`QueueCheck::unstable`] says so explicitly, with
 //! `P(wait) = P(wait > t) = 1` and no mean wait (`None`, never ∞ or NaN), so a
 //! report can word it instead of printing a number that is not one.
-
-use crate::model::PoolSize;
-use crate::model::window::format_instant;
 
 /// Erlang B: the blocking probability of `c` servers under load `a`.
 pub fn erlang_b(c: u32, a: f64) -> f64 {
@@ -85,96 +84,6 @@ pub fn check(connections: u32, a: f64, hold_seconds: f64, timeout_seconds: f64) 
         p_timeout: if p_timeout.is_nan() { 1.0 } else { p_timeout },
         unstable: false,
     }
-}
-
-/// The queueing check of one service (DESIGN §1.6): the busiest hour's load
-/// on the pool as deployed and as recommended.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Queueing {
-    /// Offered load per pool in the busiest hour, Erlangs.
-    pub offered_load: f64,
-    /// The busiest hour (local time).
-    pub busiest_hour: String,
-    /// Hold time, seconds.
-    pub hold_seconds: f64,
-    /// Where the hold time comes from.
-    pub hold_source: String,
-    /// pool_timeout, seconds.
-    pub timeout_seconds: f64,
-    /// Target P(timeout).
-    pub target: f64,
-    /// At the current size.
-    pub current: QueueCheck,
-    /// At the recommended size.
-    pub recommended: QueueCheck,
-    /// Whether the recommended size still misses the target.
-    pub above_target: bool,
-}
-
-/// The mean time a checkout holds its connection, and where it comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HoldTime {
-    /// Seconds.
-    pub seconds: f64,
-    /// Its source, for the report.
-    pub source: String,
-}
-
-/// What the check is asked about one service: the month's hours (from the
-/// analysis's detail), the two pool sizes, the hold time and the timeout.
-#[derive(Debug, Clone)]
-pub struct QueueingInputs<'a> {
-    /// Utilization per hour of the month.
-    pub hours: &'a [crate::analyze::timeline::Column],
-    /// The month's first second, and its zone (for naming the busiest hour).
-    pub month_start: i64,
-    /// The zone hours are named in.
-    pub timezone: &'a jiff::tz::TimeZone,
-    /// As deployed.
-    pub current: PoolSize,
-    /// As recommended.
-    pub recommended: PoolSize,
-    /// Mean hold time.
-    pub hold: HoldTime,
-    /// `pool_timeout`, seconds.
-    pub timeout_seconds: f64,
-    /// `queue_target`: the P(timeout) a pool should stay under.
-    pub target: f64,
-}
-
-/// The check at the busiest hour of the month: offered load = its mean
-/// utilization × the deployed `pool_size` (utilization is measured against
-/// `pool_size`), checked at both sizes' `pool_size + max_overflow`. `None`
-/// when no hour has data.
-pub fn assess(inputs: &QueueingInputs<'_>) -> Option<Queueing> {
-    let (hour, busiest) = inputs
-        .hours
-        .iter()
-        .enumerate()
-        .filter_map(|(h, c)| c.mean().map(|m| (h, m)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let a = busiest * f64::from(inputs.current.pool_size);
-    let at = |pool: PoolSize| {
-        check(
-            u32::try_from(pool.capacity()).unwrap_or(u32::MAX),
-            a,
-            inputs.hold.seconds,
-            inputs.timeout_seconds,
-        )
-    };
-    let current = at(inputs.current);
-    let recommended = at(inputs.recommended);
-    Some(Queueing {
-        offered_load: a,
-        busiest_hour: format_instant(inputs.month_start + hour as i64 * 3600, inputs.timezone),
-        hold_seconds: inputs.hold.seconds,
-        hold_source: inputs.hold.source.clone(),
-        timeout_seconds: inputs.timeout_seconds,
-        target: inputs.target,
-        current,
-        recommended,
-        above_target: recommended.p_timeout > inputs.target,
-    })
 }
 
 #[cfg(test)]

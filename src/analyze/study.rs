@@ -103,7 +103,11 @@ struct Job {
 }
 
 /// The blocks of one service: contiguous selected hours of one instance.
-fn blocks(instances: &[InstanceMinutes<'_>], selected: &[HourRank], settings: &StudySettings) -> (Vec<Job>, Option<f64>) {
+fn blocks(
+    instances: &[InstanceMinutes<'_>],
+    selected: &[HourRank],
+    settings: &StudySettings,
+) -> (Vec<Job>, Option<f64>) {
     let hold_mean = settings.hold.mean();
     let mut dispersion: Option<f64> = None;
     let mut per_instance: Vec<(Vec<Option<f64>>, Vec<Option<f64>>, Option<f64>)> = Vec::new();
@@ -146,7 +150,11 @@ fn blocks(instances: &[InstanceMinutes<'_>], selected: &[HourRank], settings: &S
             })
             .collect::<Vec<_>>();
         // Minutes before the first deployed size was seen take it.
-        let first = block_minutes.iter().map(|m| m.deployed).find(|d| d.1 > 0).unwrap_or((1, 1));
+        let first = block_minutes
+            .iter()
+            .map(|m| m.deployed)
+            .find(|d| d.1 > 0)
+            .unwrap_or((1, 1));
         let block_minutes = block_minutes
             .into_iter()
             .map(|mut m| {
@@ -205,7 +213,12 @@ fn nearest_rank(mut values: Vec<f64>, q: f64) -> f64 {
 
 /// What the metrics measured over `jobs`' minutes, and the simulated
 /// counterpart from the deployed lane.
-fn calibration(instances: &[InstanceMinutes<'_>], selected: &[HourRank], jobs: &[Job], deployed: &LaneResult) -> (Measured, Measured) {
+fn calibration(
+    instances: &[InstanceMinutes<'_>],
+    selected: &[HourRank],
+    jobs: &[Job],
+    deployed: &LaneResult,
+) -> (Measured, Measured) {
     let (mut in_use, mut pool_seconds, mut saturated, mut timeouts) = (0.0, 0.0, 0.0, 0u64);
     let mut sampled_measured = Vec::new();
     let mut pool_at_samples = Vec::new();
@@ -327,7 +340,13 @@ impl SizeOutcome {
     /// The outcome of `result` at `size`.
     pub fn new(size: PoolSize, result: &LaneResult) -> Self {
         let c = &result.counts;
-        let ratio = |a: u64| if c.checkouts > 0 { a as f64 / c.checkouts as f64 } else { 0.0 };
+        let ratio = |a: u64| {
+            if c.checkouts > 0 {
+                a as f64 / c.checkouts as f64
+            } else {
+                0.0
+            }
+        };
         let ms = |p: f64| (result.waits.quantile(p) * 1e6).round() / 1e3;
         SizeOutcome {
             pool_size: size.pool_size,
@@ -437,7 +456,14 @@ pub struct StudyMeta {
 
 impl QueueingStudy {
     /// The check from `study` (whose candidates include `current` and `recommended`).
-    pub fn new(study: &ServiceStudy, settings: &StudySettings, meta: &StudyMeta, current: PoolSize, recommended: PoolSize, instances: usize) -> Self {
+    pub fn new(
+        study: &ServiceStudy,
+        settings: &StudySettings,
+        meta: &StudyMeta,
+        current: PoolSize,
+        recommended: PoolSize,
+        instances: usize,
+    ) -> Self {
         let mut candidates: Vec<SizeOutcome> = study
             .candidates
             .iter()
@@ -464,7 +490,10 @@ impl QueueingStudy {
             seed: meta.seed,
             dispersion: study.dispersion,
             above_target: recommended.p_timeout > meta.target,
-            smallest_meeting_target: candidates.iter().find(|c| c.p_timeout <= meta.target).map(SizeOutcome::size),
+            smallest_meeting_target: candidates
+                .iter()
+                .find(|c| c.p_timeout <= meta.target)
+                .map(SizeOutcome::size),
             current,
             recommended,
             candidates,

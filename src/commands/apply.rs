@@ -21,6 +21,8 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         &settings,
         &args.inputs.request(),
         super::ingest::store_location(global),
+        // The queueing check is advisory and never changes what apply writes.
+        false,
         printer,
     )?;
     match refusal(&outcome, args.change.allow_over_budget) {

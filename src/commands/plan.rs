@@ -21,6 +21,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
         &settings,
         &args.inputs.request(),
         super::ingest::store_location(global),
+        true,
         printer,
     )?;
     let mut report = render::plan::PlanReport::new(&settings, &outcome);

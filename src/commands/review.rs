@@ -21,8 +21,7 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         history_months: TREND_MONTHS,
         detail_columns: Some(render::charts::PLOT_COLUMNS),
         store: Some(super::ingest::store_location(global)),
-        queueing_sizes: plan::QueueingSizes::Chart,
-        queueing_request: None,
+        ..ComputeOptions::default()
     };
     let out = match &args.out {
         Some(out) => Some(output_folder(out)?),

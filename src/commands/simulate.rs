@@ -23,7 +23,12 @@ pub fn run(global: &GlobalArgs, args: &SimulateArgs, printer: &mut Printer) -> a
 }
 
 /// `simulate --month`: the plan's queueing check at the sizes asked.
-fn from_data(global: &GlobalArgs, args: &SimulateArgs, month: &str, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+fn from_data(
+    global: &GlobalArgs,
+    args: &SimulateArgs,
+    month: &str,
+    printer: &mut Printer,
+) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
     let hours = match &args.hours {
         Some(text) => Hours::parse(text).map_err(|m| UsageError(format!("--hours {m}")))?,

@@ -15,9 +15,7 @@ impl Hours {
     /// Parses `busiest:N` or `all`.
     pub fn parse(text: &str) -> Result<Hours, String> {
         let bad = || {
-            format!(
-                "{text:?}: write busiest:N (the N busiest hours of each service's pools, e.g. busiest:24) or all"
-            )
+            format!("{text:?}: write busiest:N (the N busiest hours of each service's pools, e.g. busiest:24) or all")
         };
         if text.trim() == "all" {
             return Ok(Hours::All);

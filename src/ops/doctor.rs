@@ -210,6 +210,7 @@ fn check_samples(args: &DoctorRequest<'_>, settings: &Settings, targets_ok: bool
     };
     let options = ComputeOptions {
         store,
+        queueing_sizes: super::plan::QueueingSizes::Skip,
         ..ComputeOptions::default()
     };
     let outcome = match compute_with(settings, &inputs, &options, &mut crate::support::notice::Silent) {

@@ -184,15 +184,22 @@ pub fn parse_month_in(text: &str, tz: &jiff::tz::TimeZone) -> Result<Month, Usag
     parse_month(text)
 }
 
-/// Loads config-driven inputs and decides (no output).
+/// Loads config-driven inputs and decides (no output), with the queueing
+/// check (`queueing`: `false` skips it).
 pub fn compute(
     settings: &Settings,
     args: &PlanInputs,
     store: String,
+    queueing: bool,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<PlanOutcome> {
     let options = ComputeOptions {
         store: Some(store),
+        queueing_sizes: if queueing {
+            QueueingSizes::Chart
+        } else {
+            QueueingSizes::Skip
+        },
         ..ComputeOptions::default()
     };
     compute_with(settings, args, &options, printer)
@@ -216,11 +223,13 @@ pub struct ComputeOptions {
 /// The sizes the queueing check simulates, besides current and recommended.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum QueueingSizes {
-    /// Only those two (`plan`).
+    /// The review chart's range ([`super::queueing::chart_sizes`]): `plan`
+    /// and `review` simulate the same sizes, so their `plan.json` agree.
     #[default]
-    Decision,
-    /// The review chart's range ([`super::queueing::chart_sizes`]).
     Chart,
+    /// No queueing check at all (`apply`, `doctor`: it never changes a
+    /// recommendation, and costs a simulation).
+    Skip,
     /// These pool_sizes (max_overflow by the policy's factor).
     Given(Vec<u32>),
 }
@@ -267,7 +276,7 @@ pub fn compute_with(
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
         // The reviewed month's minutes feed the queueing check's simulation.
-        minutes: Some(month.window(tz)),
+        minutes: (options.queueing_sizes != QueueingSizes::Skip).then(|| month.window(tz)),
         // Chart detail for the review only.
         detail: options
             .detail_columns
@@ -341,7 +350,10 @@ pub fn compute_with(
     for (k, decision) in plan.decisions.iter_mut().enumerate() {
         let (current, recommended) = (decision.current, decision.recommended);
         let mut sizes = match &options.queueing_sizes {
-            QueueingSizes::Decision => Vec::new(),
+            QueueingSizes::Skip => {
+                queueing.push(None);
+                continue;
+            }
             QueueingSizes::Chart => super::queueing::chart_sizes(settings, current, recommended),
             QueueingSizes::Given(list) => list
                 .iter()

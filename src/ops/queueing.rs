@@ -110,7 +110,9 @@ pub fn check_service(
         .filter(|i| i.service == k)
         .filter_map(|i| {
             let key = series.key(i.series);
-            i.minutes.as_ref().map(|m| (format!("{}/{}", key.service, key.instance), m))
+            i.minutes
+                .as_ref()
+                .map(|m| (format!("{}/{}", key.service, key.instance), m))
         })
         .filter(|(_, m)| m.minutes.iter().any(|x| x.covered > 0))
         .collect();

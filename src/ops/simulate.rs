@@ -315,9 +315,19 @@ pub struct MonthReport {
 }
 
 /// The report of `simulate --month` from a plan computed with the sizes asked.
-pub fn month_report(settings: &crate::config::Settings, outcome: &super::plan::PlanOutcome, hours: crate::model::simulation::Hours, seed: u64, only: Option<&str>) -> MonthReport {
+pub fn month_report(
+    settings: &crate::config::Settings,
+    outcome: &super::plan::PlanOutcome,
+    hours: crate::model::simulation::Hours,
+    seed: u64,
+    only: Option<&str>,
+) -> MonthReport {
     let budget = &outcome.plan.budget;
-    let pools: Vec<u64> = settings.services.iter().map(crate::config::ServiceSettings::pools).collect();
+    let pools: Vec<u64> = settings
+        .services
+        .iter()
+        .map(crate::config::ServiceSettings::pools)
+        .collect();
     let services = outcome
         .plan
         .decisions

@@ -193,7 +193,10 @@ pub fn queueing_finding(q: &QueueingStudy) -> Finding {
     };
     let message = if q.above_target {
         let smallest = match q.smallest_meeting_target {
-            Some(p) => format!("; the smallest simulated size under it is {} + {}", p.pool_size, p.max_overflow),
+            Some(p) => format!(
+                "; the smallest simulated size under it is {} + {}",
+                p.pool_size, p.max_overflow
+            ),
             None => String::new(),
         };
         format!(

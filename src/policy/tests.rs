@@ -563,107 +563,122 @@ proptest! {
 
 mod queueing {
     use super::*;
-    use crate::analyze::queueing::{HoldTime, QueueingInputs, assess};
-    use crate::analyze::timeline::Column;
+    use crate::analyze::study::{Calibration, Measured, QueueingStudy, SizeOutcome};
 
-    fn hours(means: &[f64]) -> Vec<Column> {
-        means
-            .iter()
-            .map(|&u| Column {
-                min: u,
-                max: u,
-                weighted: u * 3600.0,
-                covered: 3600,
-            })
-            .collect()
+    fn outcome(size: PoolSize, timeouts: u64) -> SizeOutcome {
+        SizeOutcome {
+            pool_size: size.pool_size,
+            max_overflow: size.max_overflow,
+            checkouts: 1_000_000,
+            timeouts,
+            p_timeout: timeouts as f64 / 1e6,
+            p_wait: 0.01,
+            wait_p50_ms: 0.0,
+            wait_p95_ms: 0.0,
+            wait_p99_ms: 12.5,
+            saturated_seconds: 0.0,
+            peak_in_use: 30,
+        }
+    }
+
+    fn size(p: u32) -> PoolSize {
+        PoolSize {
+            pool_size: p,
+            max_overflow: ceil_times(p, 0.5),
+        }
+    }
+
+    fn study(current: (u32, u64), recommended: (u32, u64), target: f64) -> QueueingStudy {
+        let (c, r) = (
+            outcome(size(current.0), current.1),
+            outcome(size(recommended.0), recommended.1),
+        );
+        let mut candidates = vec![c.clone(), r.clone()];
+        candidates.sort_by_key(|x| x.pool_size);
+        candidates.dedup_by_key(|x| x.pool_size);
+        QueueingStudy {
+            hours: "busiest:24".into(),
+            instance_hours: 24,
+            instances: 4,
+            hold_seconds: 0.1,
+            hold_source: "policy.hold_time_seconds".into(),
+            timeout_seconds: 30.0,
+            target,
+            seed: 1,
+            dispersion: Some(0.5),
+            smallest_meeting_target: candidates.iter().find(|x| x.p_timeout <= target).map(SizeOutcome::size),
+            above_target: r.p_timeout > target,
+            current: c,
+            recommended: r,
+            candidates,
+            calibration: Calibration {
+                measured: Measured::default(),
+                simulated: Measured::default(),
+            },
+            unsimulated_peak: None,
+            disagreement: None,
+        }
+    }
+
+    fn decision(current: u32, recommended: u32) -> Decision {
+        Decision {
+            service: "backend".into(),
+            current: size(current),
+            recommended: size(recommended),
+            deciding: (recommended != current).then_some(Code::MonthlyEscalation),
+            findings: Vec::new(),
+        }
     }
 
     proptest! {
         /// The queueing finding informs and never decides: it proposes no
-        /// size, is advisory exactly when the recommended pool misses the
-        /// target, and a recommendation at least the current pool never
-        /// gives a worse P(timeout) than the current one.
+        /// size, and is advisory exactly when the recommended pool's simulated
+        /// P(timeout) is above the target.
         #[test]
-        fn queueing_finding_follows_the_check(
-            means in proptest::collection::vec(0.0f64..1.5, 1..48),
+        fn queueing_finding_follows_the_simulation(
             pool in 1u32..200,
             extra in 0u32..50,
-            hold in 0.001f64..5.0,
-            timeout in 1.0f64..60.0,
-            target in 1e-9f64..0.5,
+            current_timeouts in 0u64..1000,
+            recommended_timeouts in 0u64..1000,
+            target in 1e-7f64..1e-2,
         ) {
-            let current = PoolSize { pool_size: pool, max_overflow: ceil_times(pool, 0.5) };
-            let recommended = PoolSize { pool_size: pool + extra, max_overflow: ceil_times(pool + extra, 0.5) };
-            let hours = hours(&means);
-            let q = assess(&QueueingInputs {
-                hours: &hours,
-                month_start: 0,
-                timezone: &jiff::tz::TimeZone::UTC,
-                current,
-                recommended,
-                hold: HoldTime { seconds: hold, source: "test".into() },
-                timeout_seconds: timeout,
-                target,
-            })
-            .expect("hours with data");
-            prop_assert!(q.recommended.p_timeout <= q.current.p_timeout + 1e-12);
-            prop_assert_eq!(q.above_target, q.recommended.p_timeout > target);
+            let q = study((pool, current_timeouts), (pool + extra, recommended_timeouts), target);
             let f = super::super::evidence::queueing_finding(&q);
             prop_assert_eq!(f.code, Code::Queueing);
             prop_assert_eq!(f.candidate_pool_size, None);
-            prop_assert_eq!(f.effect == Effect::Advisory, q.above_target);
-            prop_assert!(!f.message.contains("NaN") && !f.message.contains("inf"));
+            let expected = if recommended_timeouts as f64 / 1e6 > target { Effect::Advisory } else { Effect::Info };
+            prop_assert_eq!(f.effect, expected);
+            let recommended = format!("{} + {}", pool + extra, ceil_times(pool + extra, 0.5));
+            prop_assert!(f.message.contains(&recommended));
         }
     }
 
     #[test]
-    fn no_hour_with_data_gives_no_check() {
-        let pool = PoolSize {
-            pool_size: 10,
-            max_overflow: 5,
-        };
-        let q = assess(&QueueingInputs {
-            hours: &[Column::default(); 3],
-            month_start: 0,
-            timezone: &jiff::tz::TimeZone::UTC,
-            current: pool,
-            recommended: pool,
-            hold: HoldTime {
-                seconds: 0.1,
-                source: "test".into(),
-            },
-            timeout_seconds: 30.0,
-            target: 1e-4,
-        });
-        assert!(q.is_none());
-    }
-
-    #[test]
-    fn the_busiest_hour_sets_the_load_and_an_overloaded_pool_is_advisory() {
-        let pool = PoolSize {
-            pool_size: 10,
-            max_overflow: 5,
-        };
-        // Hour 2 holds 1.6 × 10 = 16 connections' worth of load: over the 15 connections.
-        let q = assess(&QueueingInputs {
-            hours: &hours(&[0.2, 0.5, 1.6, 0.4]),
-            month_start: 1_790_000_000,
-            timezone: &jiff::tz::TimeZone::UTC,
-            current: pool,
-            recommended: pool,
-            hold: HoldTime {
-                seconds: 0.1,
-                source: "test".into(),
-            },
-            timeout_seconds: 30.0,
-            target: 1e-4,
-        })
-        .unwrap();
-        assert!((q.offered_load - 16.0).abs() < 1e-9, "{}", q.offered_load);
-        assert_eq!(q.busiest_hour, "2026-09-21T16:13:20+00:00");
-        assert!(q.recommended.unstable && q.above_target);
-        let f = super::super::evidence::queueing_finding(&q);
-        assert_eq!(f.effect, Effect::Advisory);
-        assert!(f.message.contains("every checkout would wait"), "{}", f.message);
+    fn the_report_says_why_when_model_and_policy_disagree() {
+        use super::super::evidence::queueing_disagreement;
+        // The policy raises a pool the simulation finds already fine.
+        let q = study((20, 0), (25, 0), 1e-4);
+        let why = queueing_disagreement(&q, &decision(20, 25)).unwrap();
+        assert!(why.contains("raises 20 + 10 to 25 + 13 by monthly-escalation"), "{why}");
+        assert!(why.contains("already under queue_target"), "{why}");
+        // The recommended size still times out.
+        let q = study((20, 900), (20, 900), 1e-4);
+        let why = queueing_disagreement(&q, &decision(20, 20)).unwrap();
+        assert!(why.contains("still times out at the recommended 20 + 10"), "{why}");
+        assert!(why.contains("no simulated size meets it"), "{why}");
+        // The simulation needs less than the policy asks for.
+        let mut q = study((20, 900), (40, 0), 1e-4);
+        q.smallest_meeting_target = Some(size(25));
+        let why = queueing_disagreement(&q, &decision(20, 40)).unwrap();
+        assert!(
+            why.contains("finds 25 + 13 the smallest size under queue_target, below the recommended 40 + 20"),
+            "{why}"
+        );
+        // Agreement: the current pool times out, the recommended one does not.
+        let q = study((20, 900), (40, 0), 1e-4);
+        assert_eq!(queueing_disagreement(&q, &decision(20, 40)), None);
+        // Keep, and no timeouts: nothing to say.
+        let q = study((20, 0), (20, 0), 1e-4);
+        assert_eq!(queueing_disagreement(&q, &decision(20, 20)), None);
     }
 }

@@ -806,7 +806,11 @@ impl Chart for QueueingChart {
             .label("simulated (bottom row: no timeout seen)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLUE.stroke_width(3)));
         chart
-            .draw_series(self.points.iter().map(|p| Circle::new((p.0, shown(p.1)), 5, BLUE.filled())))
+            .draw_series(
+                self.points
+                    .iter()
+                    .map(|p| Circle::new((p.0, shown(p.1)), 5, BLUE.filled())),
+            )
             .map_err(err)?;
         for (size, colour, name) in [
             (self.current, ORANGE, "current"),
@@ -839,7 +843,10 @@ impl Chart for QueueingChart {
             .draw()
             .map_err(err)?;
         waits
-            .draw_series(LineSeries::new(self.points.iter().map(|p| (p.0, p.2)), SKY.stroke_width(3)))
+            .draw_series(LineSeries::new(
+                self.points.iter().map(|p| (p.0, p.2)),
+                SKY.stroke_width(3),
+            ))
             .map_err(err)?;
         waits
             .draw_series(self.points.iter().map(|p| Circle::new((p.0, p.2), 5, SKY.filled())))

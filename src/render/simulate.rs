@@ -141,7 +141,9 @@ pub fn month_table(r: &crate::ops::simulate::MonthReport) -> String {
             ),
         });
         if let Some(h) = s.headroom {
-            out.push_str(&format!("  budget: the largest pool_size it takes, the others as recommended, is {h}\n"));
+            out.push_str(&format!(
+                "  budget: the largest pool_size it takes, the others as recommended, is {h}\n"
+            ));
         }
         out.push_str(&format!("  calibration, {}\n", q.calibration.summary()));
         if let Some(peak) = q.unsimulated_peak {

@@ -197,12 +197,8 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
             None => card.hold_distribution,
         },
         simulation_seed: match p.simulation_seed {
-            Some(v) => u64::try_from(v).map_err(|_| {
-                loc.invalid(
-                    &policy_key("simulation_seed"),
-                    format!("must be zero or more, got {v}"),
-                )
-            })?,
+            Some(v) => u64::try_from(v)
+                .map_err(|_| loc.invalid(&policy_key("simulation_seed"), format!("must be zero or more, got {v}")))?,
             None => card.simulation_seed,
         },
     };
