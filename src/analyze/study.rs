@@ -102,6 +102,16 @@ struct Job {
     block: Block,
 }
 
+/// One instance's demand over the month.
+struct InstanceDemand {
+    /// Checkouts per second, per minute.
+    rates: Vec<Option<f64>>,
+    /// Smoothed offered load, per minute.
+    loads: Vec<Option<f64>>,
+    /// Its fitted dispersion.
+    dispersion: Option<f64>,
+}
+
 /// The blocks of one service: contiguous selected hours of one instance.
 fn blocks(
     instances: &[InstanceMinutes<'_>],
@@ -110,14 +120,18 @@ fn blocks(
 ) -> (Vec<Job>, Option<f64>) {
     let hold_mean = settings.hold.mean();
     let mut dispersion: Option<f64> = None;
-    let mut per_instance: Vec<(Vec<Option<f64>>, Vec<Option<f64>>, Option<f64>)> = Vec::new();
+    let mut per_instance: Vec<InstanceDemand> = Vec::new();
     for inst in instances {
         let minutes = &inst.minutes.minutes;
         let d = demand::dispersion(minutes);
         if let Some(d) = d {
             dispersion = Some(dispersion.map_or(d, |x: f64| x.max(d)));
         }
-        per_instance.push((demand::rates(minutes, hold_mean), demand::smoothed_loads(minutes), d));
+        per_instance.push(InstanceDemand {
+            rates: demand::rates(minutes, hold_mean),
+            loads: demand::smoothed_loads(minutes),
+            dispersion: d,
+        });
     }
     let mut jobs: Vec<Job> = Vec::new();
     let mut i = 0;
@@ -131,7 +145,11 @@ fn blocks(
         }
         let k = selected[i].instance;
         let minutes = &instances[k].minutes.minutes;
-        let (rates, loads, d) = &per_instance[k];
+        let InstanceDemand {
+            rates,
+            loads,
+            dispersion: d,
+        } = &per_instance[k];
         let from = selected[i].hour * 60;
         let to = ((selected[j - 1].hour + 1) * 60).min(minutes.len());
         let mut deployed = (0, 0);
@@ -382,6 +400,22 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// Measured against simulated, short enough for a chart's footer.
+    pub fn short(&self) -> String {
+        let (m, s) = (&self.measured, &self.simulated);
+        format!(
+            "measured vs simulated at the deployed sizes: mean {:.1}% vs {:.1}%, p95 {:.1}% vs {:.1}%, saturated {:.0} s vs {:.0} s, timeouts {} vs {}",
+            m.mean_utilization * 100.0,
+            s.mean_utilization * 100.0,
+            m.p95_utilization * 100.0,
+            s.p95_utilization * 100.0,
+            m.saturated_seconds,
+            s.saturated_seconds,
+            m.timeouts,
+            s.timeouts
+        )
+    }
+
     /// The differences in one line: points of utilization, seconds, timeouts.
     pub fn summary(&self) -> String {
         let (m, s) = (&self.measured, &self.simulated);

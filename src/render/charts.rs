@@ -763,11 +763,7 @@ impl Chart for QueueingChart {
         let height = i32::try_from(root.dim_in_pixel().1).unwrap_or(700);
         let (panels, footer) = root.split_vertically(height - 40);
         footer
-            .draw(&Text::new(
-                format!("calibration: {}", self.calibration),
-                (60, 8),
-                small_font(),
-            ))
+            .draw(&Text::new(self.calibration.clone(), (60, 8), small_font()))
             .map_err(err)?;
         let (top, bottom) = panels.split_vertically((height - 40) / 2);
         let x_min = self.points.first().map_or(1.0, |p| p.0) - 1.0;

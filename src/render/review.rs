@@ -178,7 +178,7 @@ pub fn queueing(settings: &Settings, outcome: &PlanOutcome, k: usize) -> Option<
             q.instance_hours,
             q.hold_seconds * 1000.0
         ),
-        calibration: q.calibration.summary(),
+        calibration: q.calibration.short(),
     };
     Some((q, chart))
 }
