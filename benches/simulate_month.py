@@ -72,7 +72,7 @@ def main():
     print(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
     print(f"best of {args.runs} runs\n")
     plan_wall, _, _ = best_of(args.runs, [str(BIN), "plan", "--month", "2026-10", "--format", "json", *INPUTS])
-    print(f"plan (the analysis + the check at current and recommended): {plan_wall:.2f} s\n")
+    print(f"plan (the analysis + the check at the review chart's sizes): {plan_wall:.2f} s\n")
     print("| case | sizes per service | checkouts per size (all services) | sizes that ran in full | wall (s) | peak RSS (MiB) |")
     print("|---|---|---|---|---|---|")
     for name, flags in CASES:

@@ -41,7 +41,7 @@ pub struct WaitHistogram {
     /// Waits above zero, ms.
     waits: super::digest::Histogram,
     /// Checkouts that waited.
-    nonzero: u64,
+    pub nonzero: u64,
     /// The longest wait, seconds.
     max: f64,
 }
@@ -180,6 +180,10 @@ struct Unlimited {
     returns: BinaryHeap<Reverse<At>>,
     clock: f64,
     busy: f64,
+    /// Checkouts so far (every lane sees them all).
+    arrivals: u64,
+    /// Most connections in use at once.
+    peak: u64,
 }
 
 impl Unlimited {
@@ -213,6 +217,8 @@ struct Lane {
     capacity: u64,
     /// `Some` while it differs from the unlimited pool.
     pool: Option<Pool<WaitHistogram>>,
+    /// Whether it ever differed.
+    ever_diverged: bool,
     /// The unlimited pool's busy integral when the lane last went back to it.
     coupled_since: f64,
     result: LaneResult,
@@ -337,6 +343,8 @@ pub fn run_block(block: &Block, sizes: &[LaneSize], hold: &HoldTime, timeout: f6
         returns: BinaryHeap::new(),
         clock: 0.0,
         busy: 0.0,
+        arrivals: 0,
+        peak: 0,
     };
     let mut lanes: Vec<Lane> = sizes
         .iter()
@@ -345,10 +353,12 @@ pub fn run_block(block: &Block, sizes: &[LaneSize], hold: &HoldTime, timeout: f6
             pool_size: 0,
             capacity: 0,
             pool: None,
+            ever_diverged: false,
             coupled_since: 0.0,
             result: LaneResult::default(),
         })
         .collect();
+    let mut watch = Watch::default();
     for event in events(block, hold) {
         match event {
             Event::Minute(i) => {
@@ -364,9 +374,14 @@ pub fn run_block(block: &Block, sizes: &[LaneSize], hold: &HoldTime, timeout: f6
                         }
                     }
                 }
+                watch = Watch::of(&lanes);
             }
             Event::Sample(s) => take_sample(s, &mut unlimited, &mut lanes),
-            Event::Arrival(c) => arrive(c, &mut unlimited, &mut lanes, timeout),
+            Event::Arrival(c) => {
+                if arrive(c, &mut unlimited, &mut lanes, &watch, timeout) {
+                    watch = Watch::of(&lanes);
+                }
+            }
         }
     }
     let end = block.minutes.len() as f64 * 60.0;
@@ -387,7 +402,17 @@ pub fn run_block(block: &Block, sizes: &[LaneSize], hold: &HoldTime, timeout: f6
             } else {
                 lane.result.counts.busy_seconds += unlimited.busy - lane.coupled_since;
             }
-            lane.result.seconds = end;
+            // Every lane saw every checkout; those it handled while coupled
+            // had their connection at once.
+            let r = &mut lane.result;
+            r.counts.checkouts = unlimited.arrivals;
+            r.waits.zero = unlimited.arrivals - r.waits.nonzero;
+            // Coupled, a lane is below its capacity, which it reaches when it
+            // first diverges: a lane that never did peaked with the unlimited pool.
+            if !lane.ever_diverged {
+                r.counts.peak_in_use = unlimited.peak;
+            }
+            r.seconds = end;
             lane.result
         })
         .collect()
@@ -405,49 +430,75 @@ fn take_sample(t: f64, unlimited: &mut Unlimited, lanes: &mut [Lane]) {
     }
 }
 
-/// One checkout, through the unlimited pool and every lane.
-fn arrive(c: Checkout, unlimited: &mut Unlimited, lanes: &mut [Lane], timeout: f64) {
+/// What an arrival must look at the lanes for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Watch {
+    /// Whether some lane runs on its own.
+    diverged: bool,
+    /// The smallest capacity of the lanes that follow the unlimited pool.
+    min_coupled_capacity: u64,
+}
+
+impl Watch {
+    fn of(lanes: &[Lane]) -> Self {
+        Watch {
+            diverged: lanes.iter().any(|l| l.pool.is_some()),
+            min_coupled_capacity: lanes
+                .iter()
+                .filter(|l| l.pool.is_none())
+                .map(|l| l.capacity)
+                .min()
+                .unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// One checkout, through the unlimited pool and every lane; whether a lane
+/// went its own way or came back (so the [`Watch`] must be renewed).
+fn arrive(c: Checkout, unlimited: &mut Unlimited, lanes: &mut [Lane], watch: &Watch, timeout: f64) -> bool {
     unlimited.run_until(c.at);
-    for lane in lanes.iter_mut() {
-        if let Some(pool) = &mut lane.pool {
-            pool.run_until(c.at);
-            if pool.nobody_waits() && pool.horizon <= c.at {
-                // Back in the unlimited pool's state (before this checkout).
-                pool.advance(c.at);
-                let pool = lane.pool.take().expect("checked above");
-                lane.absorb(pool);
-                lane.coupled_since = unlimited.busy;
+    // Connections in use in the unlimited pool once this checkout has one.
+    let in_use = unlimited.in_use() + 1;
+    unlimited.arrivals += 1;
+    unlimited.peak = unlimited.peak.max(in_use);
+    let mut changed = false;
+    // The common case: every lane follows the unlimited pool, far from its limit.
+    if watch.diverged || in_use >= watch.min_coupled_capacity {
+        for lane in lanes.iter_mut() {
+            if let Some(pool) = &mut lane.pool {
+                pool.run_until(c.at);
+                if pool.nobody_waits() && pool.horizon <= c.at {
+                    // Back in the unlimited pool's state (before this checkout).
+                    pool.advance(c.at);
+                    let pool = lane.pool.take().expect("checked above");
+                    lane.absorb(pool);
+                    lane.coupled_since = unlimited.busy;
+                    changed = true;
+                }
+            }
+            if let Some(pool) = &mut lane.pool {
+                pool.arrive(c);
+            } else if in_use >= lane.capacity {
+                // At its limit: from here on the lane runs on its own, from a
+                // copy of the connections in use.
+                lane.result.counts.busy_seconds += unlimited.busy - lane.coupled_since;
+                let returns = unlimited.returns.iter().map(|Reverse(At(r))| *r);
+                let mut pool = Pool::in_flight(
+                    lane.config(timeout),
+                    lane.capacity,
+                    c.at,
+                    returns,
+                    WaitHistogram::default(),
+                );
+                pool.arrive(c);
+                lane.pool = Some(pool);
+                lane.ever_diverged = true;
+                changed = true;
             }
         }
     }
-    // Connections in use in the unlimited pool once this checkout has one.
-    let in_use = unlimited.in_use() + 1;
-    for lane in lanes.iter_mut() {
-        if let Some(pool) = &mut lane.pool {
-            pool.arrive(c);
-            continue;
-        }
-        if in_use >= lane.capacity {
-            // At its limit: from here on the lane runs on its own, from a
-            // copy of the connections in use.
-            lane.result.counts.busy_seconds += unlimited.busy - lane.coupled_since;
-            let returns = unlimited.returns.iter().map(|Reverse(At(r))| *r);
-            let mut pool = Pool::in_flight(
-                lane.config(timeout),
-                lane.capacity,
-                c.at,
-                returns,
-                WaitHistogram::default(),
-            );
-            pool.arrive(c);
-            lane.pool = Some(pool);
-        } else {
-            lane.result.counts.checkouts += 1;
-            lane.result.waits.zero += 1;
-            lane.result.counts.peak_in_use = lane.result.counts.peak_in_use.max(in_use);
-        }
-    }
     unlimited.returns.push(Reverse(At(c.at + c.hold)));
+    changed
 }
 
 #[cfg(test)]
