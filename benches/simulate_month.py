@@ -17,12 +17,10 @@ metric files and the slow log (`plan` alone: the first row's "plan" column).
 
 import argparse
 import json
-import os
-import platform
 import subprocess
-import sys
-import time
 from pathlib import Path
+
+from simulate_throughput import machine, run
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "poolcap"
@@ -39,17 +37,6 @@ CASES = [
 ]
 
 
-def run(argv):
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {' '.join(argv)}: {proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024, out
-
-
 def best_of(runs, argv):
     best = None
     for _ in range(runs):
@@ -64,12 +51,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    cpu = "unknown"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
+    print(machine())
     print(f"best of {args.runs} runs\n")
     plan_wall, _, _ = best_of(args.runs, [str(BIN), "plan", "--month", "2026-10", "--format", "json", *INPUTS])
     print(f"plan (the analysis + the check at the review chart's sizes): {plan_wall:.2f} s\n")

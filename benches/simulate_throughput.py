@@ -33,15 +33,26 @@ SCENARIOS = {
 }
 
 
+def machine():
+    """The machine line of a benchmark table."""
+    cpu = "unknown"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
+
+
 def run(argv):
+    """Runs argv in the repository: wall seconds, peak RSS (MiB) and stdout."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"failed: {proc.stderr.read().decode()}")
-    return wall, usage.ru_maxrss / 1024, json.loads(out)
+        sys.exit(f"failed: {' '.join(argv)}: {proc.stderr.read().decode()}")
+    return wall, usage.ru_maxrss / 1024, out
 
 
 def main():
@@ -49,21 +60,16 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    cpu = "unknown"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}")
+    print(machine())
     print(f"best of {args.runs} runs\n")
     print("| scenario | checkouts | timeouts | wall (s) | checkouts/s | peak RSS (MiB) |")
     print("|---|---|---|---|---|---|")
     for name, flags in SCENARIOS.items():
         best = None
         for _ in range(args.runs):
-            wall, rss, report = run([str(BIN), "simulate", "--format", "json", "--seed", "1", *flags])
+            wall, rss, out = run([str(BIN), "simulate", "--format", "json", "--seed", "1", *flags])
             if best is None or wall < best[0]:
-                best = (wall, rss, report)
+                best = (wall, rss, json.loads(out))
         wall, rss, report = best
         n = report["checkouts"]
         print(f"| {name} | {n:,} | {report['timeouts']:,} | {wall:.2f} | {n / wall / 1e6:.1f} M | {rss:.0f} |")

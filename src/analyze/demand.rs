@@ -19,7 +19,7 @@
 //!   demand comes in bursts, and each minute's rate is scaled by a gamma factor
 //!   that adds the excess ([`burst_shape`]); at or below 1, plain Poisson —
 //!   never less bursty than Poisson.
-//! - [`select_hours`] picks the instance-hours to simulate: the busiest N of
+//! - [`rank_hours`] and [`select_hours`] pick the instance-hours to simulate: the busiest N of
 //!   each service (by their busiest minute, then their mean), or all.
 
 pub use crate::model::simulation::Hours;
@@ -99,11 +99,6 @@ impl MinuteRecorder {
             start: window.start,
             minutes: vec![MinuteObs::default(); n],
         }
-    }
-
-    /// The window's first second.
-    pub fn start(&self) -> i64 {
-        self.start
     }
 
     fn index(&self, t: i64) -> Option<usize> {
@@ -186,14 +181,15 @@ pub fn smoothed_loads(minutes: &[MinuteObs]) -> Vec<Option<f64>> {
 }
 
 /// Checkouts per second in each minute (`None` when not covered): the
-/// smoothed load over the mean hold, at least `capacity / hold` plus the
-/// minute's timeouts per second when there were any.
-pub fn rates(minutes: &[MinuteObs], hold_mean: f64) -> Vec<Option<f64>> {
-    smoothed_loads(minutes)
-        .into_iter()
+/// smoothed load ([`smoothed_loads`] of `minutes`) over the mean hold, at
+/// least `capacity / hold` plus the minute's timeouts per second when there
+/// were any.
+pub fn rates(minutes: &[MinuteObs], smoothed: &[Option<f64>], hold_mean: f64) -> Vec<Option<f64>> {
+    smoothed
+        .iter()
         .zip(minutes)
         .map(|(load, m)| {
-            let rate = load? / hold_mean;
+            let rate = (*load)? / hold_mean;
             Some(if m.timeouts > 0 {
                 rate.max(f64::from(m.capacity) / hold_mean + f64::from(m.timeouts) / 60.0)
             } else {
@@ -249,10 +245,9 @@ pub struct HourRank {
     pub mean: f64,
 }
 
-/// The hours to simulate among `instances` (each one's minutes): those with
-/// covered minutes, ranked by their busiest minute's load (then the mean),
-/// the first `n` for [`Hours::Busiest`]; returned in (instance, hour) order.
-pub fn select_hours(instances: &[&[MinuteObs]], hours: Hours) -> Vec<HourRank> {
+/// Every covered hour of `instances` (each one's minutes), ranked by its
+/// busiest minute's load, then its mean (busiest first).
+pub fn rank_hours(instances: &[&[MinuteObs]]) -> Vec<HourRank> {
     let mut ranked = Vec::new();
     for (k, minutes) in instances.iter().enumerate() {
         for (h, chunk) in minutes.chunks(60).enumerate() {
@@ -268,18 +263,26 @@ pub fn select_hours(instances: &[&[MinuteObs]], hours: Hours) -> Vec<HourRank> {
             });
         }
     }
-    if let Hours::Busiest(n) = hours {
-        ranked.sort_by(|a, b| {
-            b.peak
-                .total_cmp(&a.peak)
-                .then(b.mean.total_cmp(&a.mean))
-                .then(a.instance.cmp(&b.instance))
-                .then(a.hour.cmp(&b.hour))
-        });
-        ranked.truncate(n);
-    }
-    ranked.sort_by_key(|r| (r.instance, r.hour));
+    ranked.sort_by(|a, b| {
+        b.peak
+            .total_cmp(&a.peak)
+            .then(b.mean.total_cmp(&a.mean))
+            .then(a.instance.cmp(&b.instance))
+            .then(a.hour.cmp(&b.hour))
+    });
     ranked
+}
+
+/// The hours to simulate from `ranked` ([`rank_hours`]): the first `n` for
+/// [`Hours::Busiest`], all for [`Hours::All`]; in (instance, hour) order.
+pub fn select_hours(ranked: &[HourRank], hours: Hours) -> Vec<HourRank> {
+    let n = match hours {
+        Hours::Busiest(n) => n,
+        Hours::All => ranked.len(),
+    };
+    let mut selected = ranked[..n.min(ranked.len())].to_vec();
+    selected.sort_by_key(|r| (r.instance, r.hour));
+    selected
 }
 
 #[cfg(test)]
@@ -336,20 +339,20 @@ mod tests {
     #[test]
     fn rates_follow_littles_law_with_a_floor_from_timeouts() {
         let minutes = vec![minute(10.0, 0.0, 30, 0); 5];
-        let r = rates(&minutes, 0.05);
+        let r = rates(&minutes, &smoothed_loads(&minutes), 0.05);
         assert!(r.iter().all(|x| (x.unwrap() - 200.0).abs() < 1e-9), "{r:?}");
         // Saturated with 3 waiting and 6 timeouts in the minute: at least the
         // pool's service rate (30 / 0.05 = 600/s) plus 0.1/s turned away, and
         // the censored load (33) gives 660/s.
         let mut minutes = vec![minute(10.0, 0.0, 30, 0); 5];
         minutes[2] = minute(30.0, 3.0, 30, 6);
-        let r = rates(&minutes, 0.05);
+        let r = rates(&minutes, &smoothed_loads(&minutes), 0.05);
         assert!((r[2].unwrap() - 660.0).abs() < 1e-6, "{r:?}");
         // The censored minute is not smoothed into its neighbours.
         assert!((r[1].unwrap() - 200.0).abs() < 1e-9, "{r:?}");
         // A floor above the load: 0 waiting but 60 timeouts.
         minutes[2] = minute(30.0, 0.0, 30, 60);
-        let r = rates(&minutes, 0.05);
+        let r = rates(&minutes, &smoothed_loads(&minutes), 0.05);
         assert!((r[2].unwrap() - 601.0).abs() < 1e-6, "{r:?}");
     }
 
@@ -398,10 +401,11 @@ mod tests {
         let mut busy = vec![minute(10.0, 0.0, 30, 0); 180];
         busy[150] = minute(30.0, 5.0, 30, 1);
         busy[30] = minute(20.0, 0.0, 30, 0);
-        let picked = select_hours(&[&quiet, &busy], Hours::Busiest(2));
+        let ranked = rank_hours(&[&quiet, &busy]);
+        let picked = select_hours(&ranked, Hours::Busiest(2));
         let ids: Vec<(usize, usize)> = picked.iter().map(|r| (r.instance, r.hour)).collect();
         assert_eq!(ids, vec![(1, 0), (1, 2)]);
         assert_eq!(picked[1].peak, 35.0);
-        assert_eq!(select_hours(&[&quiet, &busy], Hours::All).len(), 5);
+        assert_eq!(select_hours(&ranked, Hours::All).len(), 5);
     }
 }

@@ -596,16 +596,14 @@ fn settle_max_gap(state: &mut SeriesState, settings: &AnalyzerSettings, timeline
 /// Analyses the next sample in time order: the previous one's segment ends here.
 fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timelines: &mut [Vec<Timeline>]) {
     let max_gap = state.max_gap.unwrap_or(FALLBACK_MAX_GAP);
+    let mut timeouts = 0;
     if let Some(last) = state.released {
         emit(state, last, p.ts.min(last.ts + max_gap), settings, timelines);
         if let (Some(prev), Some(now)) = (last.timeouts, p.timeouts) {
             // A counter that went down was reset (process restart): count from zero.
-            let delta = if now >= prev { now - prev } else { now };
-            if let Some(r) = &mut state.minutes {
-                r.sample(p.ts, p.checked_out, delta);
-            }
+            timeouts = if now >= prev { now - prev } else { now };
             for k in windows_holding(state.window_hint, state.windows_disjoint, &settings.windows, p.ts) {
-                state.windows[k].timeouts += delta;
+                state.windows[k].timeouts += timeouts;
             }
         }
     }
@@ -620,8 +618,7 @@ fn advance(state: &mut SeriesState, p: Point, settings: &AnalyzerSettings, timel
         state.windows[k].samples += 1;
     }
     if let Some(r) = &mut state.minutes {
-        // Notes the sample (its timeouts were counted above).
-        r.sample(p.ts, p.checked_out, 0);
+        r.sample(p.ts, p.checked_out, timeouts);
     }
     state.released = Some(p);
 }

@@ -161,8 +161,6 @@ pub struct LaneResult {
     pub waits: WaitHistogram,
     /// Connections in use at each sampled instant (the deployed lane only).
     pub sampled: Vec<u32>,
-    /// Seconds simulated.
-    pub seconds: f64,
 }
 
 impl LaneResult {
@@ -171,7 +169,6 @@ impl LaneResult {
         self.counts.absorb(&other.counts);
         self.waits.merge(&other.waits);
         self.sampled.extend_from_slice(&other.sampled);
-        self.seconds += other.seconds;
     }
 }
 
@@ -412,7 +409,6 @@ pub fn run_block(block: &Block, sizes: &[LaneSize], hold: &HoldTime, timeout: f6
             if !lane.ever_diverged {
                 r.counts.peak_in_use = unlimited.peak;
             }
-            r.seconds = end;
             lane.result
         })
         .collect()

@@ -142,20 +142,8 @@ impl Recorder for PerCheckout {
 /// What the pool did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
-    /// Checkouts asked for.
-    pub checkouts: u64,
-    /// Checkouts that failed after `pool_timeout`.
-    pub timeouts: u64,
-    /// Checkouts that had to wait for a returned connection (timed out or not).
-    pub waited: u64,
-    /// Connections opened (the first `pool_size` included).
-    pub opened: u64,
-    /// Most connections in use at once.
-    pub peak_in_use: u64,
-    /// Seconds with every connection the pool may open in use.
-    pub saturated_seconds: f64,
-    /// ∫ connections in use dt, for the mean in use.
-    pub busy_seconds: f64,
+    /// The counters.
+    pub counts: Counts,
     /// From the first checkout to the last event.
     pub span_seconds: f64,
     /// Each checkout's wait, seconds, in the order of the checkouts: until it
@@ -169,18 +157,18 @@ pub struct Outcome {
 impl Outcome {
     /// Share of checkouts that waited for a returned connection.
     pub fn p_wait(&self) -> f64 {
-        ratio(self.waited, self.checkouts)
+        ratio(self.counts.waited, self.counts.checkouts)
     }
 
     /// Share of checkouts that failed.
     pub fn p_timeout(&self) -> f64 {
-        ratio(self.timeouts, self.checkouts)
+        ratio(self.counts.timeouts, self.counts.checkouts)
     }
 
     /// Mean connections in use over the span.
     pub fn mean_in_use(&self) -> f64 {
         if self.span_seconds > 0.0 {
-            self.busy_seconds / self.span_seconds
+            self.counts.busy_seconds / self.span_seconds
         } else {
             0.0
         }
@@ -453,15 +441,8 @@ pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout
         pool.arrive(c);
     }
     pool.run_until(f64::INFINITY);
-    let c = pool.counts;
     Outcome {
-        checkouts: c.checkouts,
-        timeouts: c.timeouts,
-        waited: c.waited,
-        opened: c.opened,
-        peak_in_use: c.peak_in_use,
-        saturated_seconds: c.saturated_seconds,
-        busy_seconds: c.busy_seconds,
+        counts: pool.counts,
         span_seconds: first.map_or(0.0, |f| (pool.clock - f).max(0.0)),
         waits: pool.rec.waits,
         timed_out: pool.rec.timed_out,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::demand::{self, HourRank, Hours, MinuteObs, MinuteRecorder, NO_SAMPLE};
 use super::replay::{Block, BlockMinute, LaneResult, LaneSize, run_block};
-use super::simulator::HoldTime;
+use super::simulator::{HoldTime, quantile};
 use crate::model::PoolSize;
 
 /// What the study is asked.
@@ -127,9 +127,10 @@ fn blocks(
         if let Some(d) = d {
             dispersion = Some(dispersion.map_or(d, |x: f64| x.max(d)));
         }
+        let loads = demand::smoothed_loads(minutes);
         per_instance.push(InstanceDemand {
-            rates: demand::rates(minutes, hold_mean),
-            loads: demand::smoothed_loads(minutes),
+            rates: demand::rates(minutes, &loads, hold_mean),
+            loads,
             dispersion: d,
         });
     }
@@ -219,16 +220,6 @@ fn run_jobs(jobs: &[Job], sizes: &[LaneSize], settings: &StudySettings) -> Vec<V
         .collect()
 }
 
-/// Nearest-rank quantile of `values` (sorted here).
-fn nearest_rank(mut values: Vec<f64>, q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_unstable_by(f64::total_cmp);
-    let rank = (q * values.len() as f64).ceil() as usize;
-    values[rank.saturating_sub(1).min(values.len() - 1)]
-}
-
 /// What the metrics measured over `jobs`' minutes, and the simulated
 /// counterpart from the deployed lane.
 fn calibration(
@@ -264,7 +255,7 @@ fn calibration(
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     let measured = Measured {
         mean_utilization: ratio(in_use, pool_seconds),
-        p95_utilization: nearest_rank(sampled_measured, 0.95),
+        p95_utilization: quantile(&sampled_measured, 0.95),
         saturated_seconds: saturated,
         timeouts,
     };
@@ -276,7 +267,7 @@ fn calibration(
         .collect();
     let simulated = Measured {
         mean_utilization: ratio(deployed.counts.busy_seconds, sim_pool_seconds),
-        p95_utilization: nearest_rank(sampled_sim, 0.95),
+        p95_utilization: quantile(&sampled_sim, 0.95),
         saturated_seconds: deployed.counts.saturated_seconds,
         timeouts: deployed.counts.timeouts,
     };
@@ -286,7 +277,8 @@ fn calibration(
 /// Studies one service: its `instances`' busiest hours at each of `candidates`.
 pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings: &StudySettings) -> ServiceStudy {
     let all: Vec<&[MinuteObs]> = instances.iter().map(|i| i.minutes.minutes.as_slice()).collect();
-    let selected = demand::select_hours(&all, settings.hours);
+    let ranked = demand::rank_hours(&all);
+    let selected = demand::select_hours(&ranked, settings.hours);
     let (jobs, dispersion) = blocks(instances, &selected, settings);
     let mut sizes: Vec<LaneSize> = candidates
         .iter()
@@ -304,7 +296,7 @@ pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], setting
         }
     }
     let chosen: std::collections::HashSet<(usize, usize)> = selected.iter().map(|s| (s.instance, s.hour)).collect();
-    let unsimulated_peak = demand::select_hours(&all, Hours::All)
+    let unsimulated_peak = ranked
         .iter()
         .filter(|h| !chosen.contains(&(h.instance, h.hour)))
         .map(|h| h.peak)
@@ -489,7 +481,8 @@ pub struct StudyMeta {
 }
 
 impl QueueingStudy {
-    /// The check from `study` (whose candidates include `current` and `recommended`).
+    /// The check from `study` (whose candidates, in ascending order, include
+    /// `current` and `recommended`).
     pub fn new(
         study: &ServiceStudy,
         settings: &StudySettings,
@@ -498,13 +491,11 @@ impl QueueingStudy {
         recommended: PoolSize,
         instances: usize,
     ) -> Self {
-        let mut candidates: Vec<SizeOutcome> = study
+        let candidates: Vec<SizeOutcome> = study
             .candidates
             .iter()
             .map(|c| SizeOutcome::new(c.size, &c.result))
             .collect();
-        candidates.sort_by_key(|c| (c.pool_size, c.max_overflow));
-        candidates.dedup_by_key(|c| (c.pool_size, c.max_overflow));
         let find = |size: PoolSize| {
             candidates
                 .iter()

@@ -59,6 +59,8 @@ pub struct PlanOutcome {
     pub slow: Option<slowlog::Digested>,
     /// Where the budget's limits came from (the config, or a live probe).
     pub budget_source: String,
+    /// The budget's limits the plan used.
+    pub database: crate::model::DatabaseBudget,
     /// Each service's queueing check, simulated (`None` without minutes of the month).
     pub queueing: Vec<Option<QueueingStudy>>,
     /// Each service's outlook: trends, crossings, the budget's steps.
@@ -416,5 +418,6 @@ pub fn compute_with(
         deployed,
         slow,
         budget_source,
+        database,
     })
 }

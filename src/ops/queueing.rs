@@ -49,23 +49,19 @@ pub fn hold_time(slow: Option<&Digest>, settings: &Settings) -> (HoldTime, Strin
 
 /// The sizes the review's chart shows around a decision: one escalation step
 /// below the current pool_size up to two above the larger of current and
-/// recommended, in steps of `escalate_step`, with both sizes themselves.
+/// recommended, in steps of `escalate_step` (the caller adds both sizes).
 pub fn chart_sizes(settings: &Settings, current: PoolSize, recommended: PoolSize) -> Vec<PoolSize> {
     let step = settings.policy.escalate_step.max(1);
     let low = current.pool_size.saturating_sub(step).max(1);
     let high = current.pool_size.max(recommended.pool_size).saturating_add(2 * step);
-    let mut sizes: Vec<PoolSize> = (0..)
+    (0..)
         .map(|i: u32| low.saturating_add(i.saturating_mul(step)))
         .take_while(|&p| p <= high)
         .map(|pool_size| PoolSize {
             pool_size,
             max_overflow: ceil_times(pool_size, settings.policy.overflow_factor),
         })
-        .collect();
-    sizes.extend([current, recommended]);
-    sizes.sort_by_key(|s| (s.pool_size, s.max_overflow));
-    sizes.dedup();
-    sizes
+        .collect()
 }
 
 /// How the check is run.
@@ -90,8 +86,9 @@ impl CheckRequest {
     }
 }
 
-/// The check of service `k` at `sizes` (which must hold `current` and
-/// `recommended`), or `None` when none of its instances has minutes of the month.
+/// The check of service `k` at `sizes` (sorted, unique, holding `current`
+/// and `recommended`), or `None` when none of its instances has minutes of
+/// the month.
 #[allow(clippy::too_many_arguments)]
 pub fn check_service(
     settings: &Settings,

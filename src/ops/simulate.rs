@@ -196,17 +196,17 @@ pub fn run(scenario: &Scenario) -> Result<SimulationReport, UsageError> {
     let q = out.wait_quantiles(&[0.50, 0.95, 0.99]);
     let ms = |i: usize| (q[i] * 1e6).round() / 1e3;
     Ok(SimulationReport {
-        checkouts: out.checkouts,
-        timeouts: out.timeouts,
+        checkouts: out.counts.checkouts,
+        timeouts: out.counts.timeouts,
         p_wait: out.p_wait(),
         p_timeout: out.p_timeout(),
         wait_p50_ms: ms(0),
         wait_p95_ms: ms(1),
         wait_p99_ms: ms(2),
-        opened: out.opened,
-        peak_in_use: out.peak_in_use,
+        opened: out.counts.opened,
+        peak_in_use: out.counts.peak_in_use,
         mean_in_use: out.mean_in_use(),
-        saturated_seconds: out.saturated_seconds,
+        saturated_seconds: out.counts.saturated_seconds,
         offered_load: offered,
         erlang_c_p_wait: u32::try_from(scenario.pool.capacity())
             .ok()
@@ -356,7 +356,7 @@ pub fn month_report(
                 current: d.current,
                 recommended: d.recommended,
                 headroom: crate::policy::headroom(
-                    &outcome_database(outcome),
+                    &outcome.database,
                     &pools,
                     &outcome.plan.decisions,
                     k,
@@ -374,17 +374,5 @@ pub fn month_report(
         seed,
         budget_limit: budget.limit,
         services,
-    }
-}
-
-/// The budget's database limits as the plan used them (the config's, or a probe's).
-fn outcome_database(outcome: &super::plan::PlanOutcome) -> crate::model::DatabaseBudget {
-    let d = &outcome.plan.budget.database;
-    crate::model::DatabaseBudget {
-        max_connections: d.max_connections,
-        superuser_reserved_connections: d.superuser_reserved_connections,
-        reserved_connections: d.reserved_connections,
-        headroom: d.headroom,
-        other_clients: d.other_clients,
     }
 }

@@ -80,7 +80,6 @@ fn alone(block: &Block, size: LaneSize, hold: &HoldTime, timeout: f64) -> (LaneR
         } else {
             Vec::new()
         },
-        seconds: end,
     };
     (result, p.rec.waits)
 }

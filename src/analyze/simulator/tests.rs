@@ -23,12 +23,12 @@ fn connections_open_on_demand_and_overflow_closes_on_return() {
         config(1, 1, 30.0),
         at(&[(0.0, 1.0), (0.5, 1.0), (3.0, 1.0), (3.1, 1.0)]),
     );
-    assert_eq!(out.checkouts, 4);
-    assert_eq!(out.timeouts, 0);
-    assert_eq!(out.waited, 0);
+    assert_eq!(out.counts.checkouts, 4);
+    assert_eq!(out.counts.timeouts, 0);
+    assert_eq!(out.counts.waited, 0);
     // Two opened at first; at 3.0 one idle is reused, at 3.1 a new overflow one opens.
-    assert_eq!(out.opened, 3);
-    assert_eq!(out.peak_in_use, 2);
+    assert_eq!(out.counts.opened, 3);
+    assert_eq!(out.counts.peak_in_use, 2);
     assert_eq!(out.waits, vec![0.0; 4]);
 }
 
@@ -38,23 +38,27 @@ fn waiters_are_served_first_come_first_served_and_give_up_after_the_timeout() {
     // waits too. At 2.0 A gets it (waited 1.9) and holds 1.0 → 3.0.
     // B's deadline 0.2 + 2.5 = 2.7 passes first: timeout. C's 2.8: timeout.
     let out = simulate(config(1, 0, 2.5), at(&[(0.0, 2.0), (0.1, 1.0), (0.2, 1.0), (0.3, 1.0)]));
-    assert_eq!(out.checkouts, 4);
-    assert_eq!(out.waited, 3);
-    assert_eq!(out.timeouts, 2);
+    assert_eq!(out.counts.checkouts, 4);
+    assert_eq!(out.counts.waited, 3);
+    assert_eq!(out.counts.timeouts, 2);
     assert_eq!(out.timed_out, vec![false, false, true, true]);
     assert!((out.waits[1] - 1.9).abs() < 1e-12, "{:?}", out.waits);
     assert_eq!(out.waits[2], 2.5);
     assert!((out.p_timeout() - 0.5).abs() < 1e-12);
     assert!((out.p_wait() - 0.75).abs() < 1e-12);
     // In use 0.0–3.0, saturated (capacity 1) all that time.
-    assert!((out.saturated_seconds - 3.0).abs() < 1e-12, "{}", out.saturated_seconds);
-    assert!((out.busy_seconds - 3.0).abs() < 1e-12);
+    assert!(
+        (out.counts.saturated_seconds - 3.0).abs() < 1e-12,
+        "{}",
+        out.counts.saturated_seconds
+    );
+    assert!((out.counts.busy_seconds - 3.0).abs() < 1e-12);
 }
 
 #[test]
 fn a_deadline_at_the_instant_of_a_return_is_a_timeout() {
     let out = simulate(config(1, 0, 1.0), at(&[(0.0, 2.0), (1.0, 1.0)]));
-    assert_eq!(out.timeouts, 1);
+    assert_eq!(out.counts.timeouts, 1);
 }
 
 #[test]
@@ -66,7 +70,7 @@ fn opening_a_connection_costs_the_caller_the_connect_time() {
     let out = simulate(cfg, at(&[(0.0, 1.0), (0.1, 1.0), (2.0, 1.0)]));
     // Two new connections, then a reused one.
     assert_eq!(out.waits, vec![0.05, 0.05, 0.0]);
-    assert_eq!(out.opened, 2);
+    assert_eq!(out.counts.opened, 2);
 }
 
 #[test]
@@ -77,7 +81,7 @@ fn a_connection_older_than_pool_recycle_is_reopened_at_checkout() {
         ..config(1, 0, 30.0)
     };
     let out = simulate(cfg, at(&[(0.0, 1.0), (5.0, 1.0), (20.0, 1.0)]));
-    assert_eq!(out.opened, 2, "opened at 0, reopened at 20");
+    assert_eq!(out.counts.opened, 2, "opened at 0, reopened at 20");
     let expected = [0.01, 0.0, 0.01];
     for (got, want) in out.waits.iter().zip(expected) {
         assert!((got - want).abs() < 1e-9, "{:?}", out.waits);
@@ -140,7 +144,7 @@ fn matches_erlang_c_for_mmc() {
             config(c, 0, 1e12),
             poisson_checkouts(rate, HoldTime::Exponential(h), seconds, 42),
         );
-        assert_eq!(out.timeouts, 0);
+        assert_eq!(out.counts.timeouts, 0);
         // Skip the first 1 % (the pool starts empty).
         let skip = out.waits.len() / 100;
         let waited: Vec<bool> = out.waits[skip..].iter().map(|&w| w > 0.0).collect();
@@ -233,17 +237,24 @@ fn replays_of_real_sqlalchemy_traces() {
     ] {
         let g = ground_truth(text);
         let out = simulate(g.pool, g.trace.iter().copied());
-        let waited = out.waits.iter().filter(|&&w| w > 0.001).count() as f64 / out.checkouts as f64;
-        let mean_ms = out.waits.iter().sum::<f64>() / out.checkouts as f64 * 1000.0;
+        let waited = out.waits.iter().filter(|&&w| w > 0.001).count() as f64 / out.counts.checkouts as f64;
+        let mean_ms = out.waits.iter().sum::<f64>() / out.counts.checkouts as f64 * 1000.0;
         let (p95, p99) = (out.wait_quantile(0.95) * 1000.0, out.wait_quantile(0.99) * 1000.0);
         let near = |got: f64, want: f64, rel: f64| (got - want).abs() <= rel * want.abs().max(1.0);
         let report = format!(
             "{name}: timeouts {} vs {}; waited {waited:.3} vs {:.3}; mean {mean_ms:.1} vs {:.1} ms; p95 {p95:.1} vs {:.1}; p99 {p99:.1} vs {:.1}; opened {} vs {}",
-            out.timeouts, g.timeouts, g.p_wait, g.wait_mean_ms, g.wait_p95_ms, g.wait_p99_ms, out.opened, g.opened
+            out.counts.timeouts,
+            g.timeouts,
+            g.p_wait,
+            g.wait_mean_ms,
+            g.wait_p95_ms,
+            g.wait_p99_ms,
+            out.counts.opened,
+            g.opened
         );
-        assert_eq!(out.checkouts, g.trace.len() as u64);
+        assert_eq!(out.counts.checkouts, g.trace.len() as u64);
         assert!(
-            out.timeouts.abs_diff(g.timeouts) as f64 <= (0.15 * g.timeouts as f64).max(3.0),
+            out.counts.timeouts.abs_diff(g.timeouts) as f64 <= (0.15 * g.timeouts as f64).max(3.0),
             "{report}"
         );
         assert!((waited - g.p_wait).abs() <= 0.02, "{report}");
@@ -251,7 +262,7 @@ fn replays_of_real_sqlalchemy_traces() {
         assert!(near(p95, g.wait_p95_ms, 0.06), "{report}");
         assert!(near(p99, g.wait_p99_ms, 0.06), "{report}");
         assert!(
-            out.opened.abs_diff(g.opened) as f64 <= 0.05 * g.opened as f64 + 1.0,
+            out.counts.opened.abs_diff(g.opened) as f64 <= 0.05 * g.opened as f64 + 1.0,
             "{report}"
         );
     }
