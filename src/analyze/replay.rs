@@ -229,6 +229,7 @@ impl Lane {
             timeout,
             connect: 0.0,
             recycle: None,
+            pre_ping: false,
         }
     }
 

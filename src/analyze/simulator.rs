@@ -33,40 +33,13 @@
 //! re-acquiring the lock is not modelled).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
+use crate::model::queuepool::{Connection, Grant, QueuePool, Return, Step};
 use crate::support::rng::Rng;
 
-/// The pool's settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PoolConfig {
-    /// `pool_size`: connections kept open when idle.
-    pub pool_size: u32,
-    /// `max_overflow`: connections opened beyond `pool_size` on demand.
-    pub max_overflow: u32,
-    /// `pool_timeout`, seconds a checkout waits before failing.
-    pub timeout: f64,
-    /// Seconds to open a new connection (0: instant).
-    pub connect: f64,
-    /// `pool_recycle`, seconds (`None`: never).
-    pub recycle: Option<f64>,
-}
-
-impl PoolConfig {
-    /// Connections the pool may hold open at once.
-    pub fn capacity(&self) -> u64 {
-        u64::from(self.pool_size) + u64::from(self.max_overflow)
-    }
-}
-
-/// One checkout: when it asks for a connection and how long it holds it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Checkout {
-    /// Seconds from the start.
-    pub at: f64,
-    /// Seconds it holds the connection once it has one.
-    pub hold: f64,
-}
+pub use crate::model::queuepool::{Checkout, PoolConfig};
+pub use crate::model::simulation::HoldTime;
 
 /// The counters of a run (what [`Outcome`] reports beyond the waits).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -236,19 +209,15 @@ impl Ord for At {
     }
 }
 
-/// The pool while it runs.
+/// The pool while it runs: SQLAlchemy's rules ([`QueuePool`]) on the
+/// simulation's clock, each connection in use returning at a known instant.
 pub(crate) struct Pool<R: Recorder> {
     config: PoolConfig,
-    /// Connections the pool may hold open (`pool_size + max_overflow`; may
-    /// change while it runs, see [`Pool::set_capacity`]).
-    capacity: u64,
-    /// Idle connections, oldest first: when each was opened.
-    idle: VecDeque<f64>,
-    /// Connections open (idle, in use or opening).
-    open: u64,
+    /// The rules' state: idle connections (when each was opened), what is
+    /// open, who waits.
+    rules: QueuePool<(), Waiter>,
     /// When each connection in use returns, and when it was opened.
     returns: BinaryHeap<Reverse<(At, At)>>,
-    waiting: VecDeque<Waiter>,
     /// The last instant the in-use count changed, for the integrals.
     clock: f64,
     /// The latest instant at which a checkout that waited (or timed out)
@@ -264,11 +233,8 @@ impl<R: Recorder> Pool<R> {
     pub(crate) fn new(config: PoolConfig, rec: R) -> Self {
         Pool {
             config,
-            capacity: config.capacity(),
-            idle: VecDeque::new(),
-            open: 0,
+            rules: QueuePool::new(config),
             returns: BinaryHeap::new(),
-            waiting: VecDeque::new(),
             clock: f64::NAN,
             horizon: f64::NEG_INFINITY,
             counts: Counts::default(),
@@ -287,10 +253,10 @@ impl<R: Recorder> Pool<R> {
         rec: R,
     ) -> Self {
         let mut pool = Pool::new(config, rec);
-        pool.capacity = capacity;
+        pool.rules.set_capacity(capacity);
         pool.returns = returns.map(|r| Reverse((At(r), At(t)))).collect();
-        pool.open = pool.returns.len() as u64;
-        pool.counts.peak_in_use = pool.open;
+        pool.rules.assume_in_use(pool.returns.len() as u64);
+        pool.counts.peak_in_use = pool.rules.open();
         pool.clock = t;
         pool
     }
@@ -300,7 +266,7 @@ impl<R: Recorder> Pool<R> {
     }
 
     pub(crate) fn nobody_waits(&self) -> bool {
-        self.waiting.is_empty()
+        self.rules.waiting() == 0
     }
 
     /// Advances the integrals to `t`.
@@ -309,7 +275,7 @@ impl<R: Recorder> Pool<R> {
             let dt = t - self.clock;
             let in_use = self.in_use();
             self.counts.busy_seconds += dt * in_use as f64;
-            if in_use >= self.capacity {
+            if in_use >= self.rules.capacity() {
                 self.counts.saturated_seconds += dt;
             }
             self.clock = t;
@@ -321,56 +287,56 @@ impl<R: Recorder> Pool<R> {
     pub(crate) fn set_capacity(&mut self, t: f64, capacity: u64) {
         self.run_until(t);
         self.advance(t);
-        self.capacity = capacity;
-        while self.open < self.capacity {
-            let Some(w) = self.waiting.pop_front() else { break };
-            self.open_for(w.id, w.at, t, w.hold);
-            self.horizon = self.horizon.max(w.at + w.hold).max(t + self.config.connect + w.hold);
+        self.rules.set_capacity(capacity);
+        while let Some(w) = self.rules.waiter_with_room() {
+            self.open_for(w, t);
+            self.note_waited(w, t);
         }
     }
 
-    /// Hands a connection opened at `opened` to a checkout asked at `asked`,
-    /// given at `t`, held `hold`.
-    fn give(&mut self, id: usize, asked: f64, t: f64, hold: f64, mut opened: f64) {
+    /// Hands `connection` to waiter or checkout `w` at `t`: reopened first
+    /// when it is older than `pool_recycle` (a ping costs nothing here).
+    fn give(&mut self, w: Waiter, t: f64, connection: &Connection<()>, recycle: bool) {
         let mut ready = t;
-        if let Some(recycle) = self.config.recycle
-            && t - opened >= recycle
-        {
+        let mut opened = connection.opened;
+        if recycle {
             opened = t;
             ready += self.config.connect;
             self.counts.opened += 1;
         }
-        self.rec.served(id, ready - asked);
-        self.returns.push(Reverse((At(ready + hold), At(opened))));
+        self.rec.served(w.id, ready - w.at);
+        self.returns.push(Reverse((At(ready + w.hold), At(opened))));
         self.counts.peak_in_use = self.counts.peak_in_use.max(self.in_use());
     }
 
-    /// Opens a new connection for checkout `id` (asked at `asked`) at `t`.
-    fn open_for(&mut self, id: usize, asked: f64, t: f64, hold: f64) {
-        self.open += 1;
+    /// Opens a new connection (the rules counted it) for `w` at `t`.
+    fn open_for(&mut self, w: Waiter, t: f64) {
         self.counts.opened += 1;
         // Opening it is part of the checkout.
         let ready = t + self.config.connect;
-        self.rec.served(id, (t - asked) + self.config.connect);
-        self.returns.push(Reverse((At(ready + hold), At(t))));
+        self.rec.served(w.id, (t - w.at) + self.config.connect);
+        self.returns.push(Reverse((At(ready + w.hold), At(t))));
         self.counts.peak_in_use = self.counts.peak_in_use.max(self.in_use());
+    }
+
+    /// Moves the horizon past waiter `w`, served at `t`.
+    fn note_waited(&mut self, w: Waiter, t: f64) {
+        self.horizon = self.horizon.max(w.at + w.hold).max(t + self.config.connect + w.hold);
     }
 
     pub(crate) fn arrive(&mut self, c: Checkout) {
         self.advance(c.at);
         self.counts.checkouts += 1;
         let id = self.rec.arrive();
-        if let Some(opened) = self.idle.pop_front() {
-            self.give(id, c.at, c.at, c.hold, opened);
-        } else if self.open < self.capacity {
-            self.open_for(id, c.at, c.at, c.hold);
-        } else {
-            self.counts.waited += 1;
-            self.waiting.push_back(Waiter {
-                id,
-                at: c.at,
-                hold: c.hold,
-            });
+        let w = Waiter {
+            id,
+            at: c.at,
+            hold: c.hold,
+        };
+        match self.rules.checkout(c.at, || w) {
+            Step::Go(Grant::Reuse(h)) => self.give(w, c.at, &h.conn, h.recycle),
+            Step::Go(Grant::Open) => self.open_for(w, c.at),
+            Step::Wait => self.counts.waited += 1,
         }
     }
 
@@ -380,27 +346,27 @@ impl<R: Recorder> Pool<R> {
         let Some(Reverse((_, At(opened)))) = self.returns.pop() else {
             return;
         };
-        if self.open > self.capacity {
-            // Capacity was lowered: the connection is closed.
-            self.open -= 1;
-        } else if let Some(w) = self.waiting.pop_front() {
-            self.give(w.id, w.at, t, w.hold, opened);
-            self.horizon = self.horizon.max(w.at + w.hold).max(t + self.config.connect + w.hold);
-        } else if (self.idle.len() as u64) < u64::from(self.config.pool_size) {
-            self.idle.push_back(opened);
-        } else {
-            // The idle queue is full: an overflow connection is closed.
-            self.open -= 1;
+        if let Return::Handoff(w, h) = self.rules.give_back(Connection { conn: (), opened }, t) {
+            self.give(w, t, &h.conn, h.recycle);
+            self.note_waited(w, t);
         }
     }
 
     /// The longest waiter gives up at `t`.
     fn time_out(&mut self, t: f64) {
         self.advance(t);
-        if let Some(w) = self.waiting.pop_front() {
-            self.counts.timeouts += 1;
-            self.rec.failed(w.id, self.config.timeout);
-            self.horizon = self.horizon.max(w.at + w.hold).max(t);
+        match self.rules.time_out_first() {
+            Some((w, None)) => {
+                self.counts.timeouts += 1;
+                self.rec.failed(w.id, self.config.timeout);
+                self.horizon = self.horizon.max(w.at + w.hold).max(t);
+            }
+            // Room appeared (never here: the simulator's connections do not fail).
+            Some((w, Some(_))) => {
+                self.open_for(w, t);
+                self.note_waited(w, t);
+            }
+            None => {}
         }
     }
 
@@ -410,7 +376,7 @@ impl<R: Recorder> Pool<R> {
 
     fn next_deadline(&self) -> Option<f64> {
         // Every waiter has the same timeout: the first in line gives up first.
-        self.waiting.front().map(|w| w.at + self.config.timeout)
+        self.rules.first_waiter().map(|w| w.at + self.config.timeout)
     }
 
     /// Processes every timeout and return due at or before `t`.
@@ -446,62 +412,6 @@ pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout
         span_seconds: first.map_or(0.0, |f| (pool.clock - f).max(0.0)),
         waits: pool.rec.waits,
         timed_out: pool.rec.timed_out,
-    }
-}
-
-/// How long a checkout holds its connection.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HoldTime {
-    /// Always the same, seconds.
-    Fixed(f64),
-    /// Exponential with this mean, seconds.
-    Exponential(f64),
-    /// Lognormal with this mean (seconds) and the log's standard deviation.
-    Lognormal {
-        /// Mean, seconds.
-        mean: f64,
-        /// σ of ln(hold): 0 is fixed, 1 a heavy tail (p99 ≈ 4.5 × the median).
-        sigma: f64,
-    },
-    /// Measured: equally likely quantiles, seconds, ascending (a draw picks
-    /// one at random), e.g. from a slow log's duration histogram.
-    Empirical(std::sync::Arc<[f64]>),
-}
-
-impl HoldTime {
-    /// The mean hold, seconds.
-    pub fn mean(&self) -> f64 {
-        match self {
-            HoldTime::Fixed(s) | HoldTime::Exponential(s) => *s,
-            HoldTime::Lognormal { mean, .. } => *mean,
-            HoldTime::Empirical(q) => q.iter().sum::<f64>() / q.len().max(1) as f64,
-        }
-    }
-
-    /// One hold drawn from `rng`.
-    pub fn draw(&self, rng: &mut Rng) -> f64 {
-        match self {
-            HoldTime::Fixed(s) => *s,
-            HoldTime::Exponential(mean) => -mean * (1.0 - rng.uniform()).ln(),
-            HoldTime::Lognormal { mean, sigma } => {
-                // E[e^X] = e^(μ + σ²/2) = mean.
-                let mu = mean.ln() - sigma * sigma / 2.0;
-                (mu + sigma * rng.normal()).exp()
-            }
-            HoldTime::Empirical(q) => q[rng.below(q.len() as u64) as usize],
-        }
-    }
-
-    /// `quantiles` equally likely holds scaled so that their mean is `mean`
-    /// (the measured mean: the histogram's quantiles cut off its far tail).
-    pub fn empirical(quantiles: Vec<f64>, mean: f64) -> Option<HoldTime> {
-        let n = quantiles.len() as f64;
-        let m = quantiles.iter().sum::<f64>() / n;
-        if quantiles.is_empty() || !(m > 0.0 && m.is_finite() && mean > 0.0 && mean.is_finite()) {
-            return None;
-        }
-        let scale = mean / m;
-        Some(HoldTime::Empirical(quantiles.iter().map(|q| q * scale).collect()))
     }
 }
 

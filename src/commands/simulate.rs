@@ -90,6 +90,7 @@ fn synthetic(global: &GlobalArgs, args: &SimulateArgs, printer: &mut Printer) ->
             timeout: args.pool_timeout,
             connect: args.connect_ms / 1000.0,
             recycle,
+            pre_ping: false,
         },
         duration: args.duration,
         seed: args.seed.unwrap_or(1),

@@ -1,6 +1,9 @@
 //! The settings of the pool simulation that the config holds and the
 //! analysis reads: which hours of a month to simulate, and the shape of the
-//! hold-time distribution when no slow log measures it.
+//! hold-time distribution when no slow log measures it; and the hold times
+//! themselves, which the simulator and the load test draw from.
+
+use crate::support::rng::Rng;
 
 /// Which instance-hours of a month to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,62 @@ impl std::fmt::Display for HoldShape {
             HoldShape::Lognormal(s) => write!(f, "lognormal:{s}"),
             HoldShape::Fixed => f.write_str("fixed"),
         }
+    }
+}
+
+/// How long a checkout holds its connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HoldTime {
+    /// Always the same, seconds.
+    Fixed(f64),
+    /// Exponential with this mean, seconds.
+    Exponential(f64),
+    /// Lognormal with this mean (seconds) and the log's standard deviation.
+    Lognormal {
+        /// Mean, seconds.
+        mean: f64,
+        /// σ of ln(hold): 0 is fixed, 1 a heavy tail (p99 ≈ 4.5 × the median).
+        sigma: f64,
+    },
+    /// Measured: equally likely quantiles, seconds, ascending (a draw picks
+    /// one at random), e.g. from a slow log's duration histogram.
+    Empirical(std::sync::Arc<[f64]>),
+}
+
+impl HoldTime {
+    /// The mean hold, seconds.
+    pub fn mean(&self) -> f64 {
+        match self {
+            HoldTime::Fixed(s) | HoldTime::Exponential(s) => *s,
+            HoldTime::Lognormal { mean, .. } => *mean,
+            HoldTime::Empirical(q) => q.iter().sum::<f64>() / q.len().max(1) as f64,
+        }
+    }
+
+    /// One hold drawn from `rng`.
+    pub fn draw(&self, rng: &mut Rng) -> f64 {
+        match self {
+            HoldTime::Fixed(s) => *s,
+            HoldTime::Exponential(mean) => -mean * (1.0 - rng.uniform()).ln(),
+            HoldTime::Lognormal { mean, sigma } => {
+                // E[e^X] = e^(μ + σ²/2) = mean.
+                let mu = mean.ln() - sigma * sigma / 2.0;
+                (mu + sigma * rng.normal()).exp()
+            }
+            HoldTime::Empirical(q) => q[rng.below(q.len() as u64) as usize],
+        }
+    }
+
+    /// `quantiles` equally likely holds scaled so that their mean is `mean`
+    /// (the measured mean: the histogram's quantiles cut off its far tail).
+    pub fn empirical(quantiles: Vec<f64>, mean: f64) -> Option<HoldTime> {
+        let n = quantiles.len() as f64;
+        let m = quantiles.iter().sum::<f64>() / n;
+        if quantiles.is_empty() || !(m > 0.0 && m.is_finite() && mean > 0.0 && mean.is_finite()) {
+            return None;
+        }
+        let scale = mean / m;
+        Some(HoldTime::Empirical(quantiles.iter().map(|q| q * scale).collect()))
     }
 }
 

@@ -34,6 +34,7 @@ fn alone(block: &Block, size: LaneSize, hold: &HoldTime, timeout: f64) -> (LaneR
                             timeout,
                             connect: 0.0,
                             recycle: None,
+                            pre_ping: false,
                         };
                         pool = Some(Pool::in_flight(
                             config,

@@ -8,6 +8,7 @@ fn config(pool_size: u32, max_overflow: u32, timeout: f64) -> PoolConfig {
         timeout,
         connect: 0.0,
         recycle: None,
+        pre_ping: false,
     }
 }
 
@@ -194,6 +195,7 @@ fn ground_truth(text: &str) -> GroundTruth {
             timeout: f(&pool["pool_timeout"]),
             connect: f(&v["connect_ms"]["mean"]) / 1000.0,
             recycle: None,
+            pre_ping: false,
         },
         trace: v["trace"]
             .as_array()
