@@ -415,6 +415,77 @@ pub fn simulate(config: PoolConfig, checkouts: impl IntoIterator<Item = Checkout
     }
 }
 
+/// Records each checkout's wait and, for a closed loop, when its worker asks again.
+struct ClosedLoop {
+    per: PerCheckout,
+    /// Per checkout: its worker, when it asked, its hold.
+    asks: Vec<(u32, f64, f64)>,
+    /// Workers ready to ask again, and when.
+    ready: Vec<(u32, f64)>,
+}
+
+impl Recorder for ClosedLoop {
+    fn arrive(&mut self) -> usize {
+        self.per.arrive()
+    }
+
+    fn served(&mut self, id: usize, wait: f64) {
+        self.per.served(id, wait);
+        let (worker, asked, hold) = self.asks[id];
+        self.ready.push((worker, asked + wait + hold));
+    }
+
+    fn failed(&mut self, id: usize, wait: f64) {
+        self.per.failed(id, wait);
+        let (worker, asked, _) = self.asks[id];
+        // A worker whose checkout failed asks again at once.
+        self.ready.push((worker, asked + wait));
+    }
+}
+
+/// A closed loop, as the load test runs it: `users` workers, each asking for
+/// a connection, holding it for a draw of `hold` (worker `u` draws from
+/// [`crate::model::simulation::worker_seed`]`(seed, u)`), returning it and
+/// asking again at once (at once after a timeout too), until `duration`.
+pub fn closed_loop(config: PoolConfig, users: u32, hold: &HoldTime, duration: f64, seed: u64) -> Outcome {
+    let rec = ClosedLoop {
+        per: PerCheckout::default(),
+        asks: Vec::new(),
+        ready: Vec::new(),
+    };
+    let mut pool = Pool::new(config, rec);
+    pool.clock = 0.0;
+    let mut rngs: Vec<Rng> = (0..users)
+        .map(|u| Rng::new(crate::model::simulation::worker_seed(seed, u)))
+        .collect();
+    let mut asks: BinaryHeap<Reverse<(At, u32)>> = (0..users).map(|u| Reverse((At(0.0), u))).collect();
+    loop {
+        // Events due before the next ask may make a worker ask earlier.
+        let next_ask = asks.peek().map_or(f64::INFINITY, |Reverse((At(t), _))| *t);
+        let next_event = pool.next_deadline().into_iter().chain(pool.next_return()).fold(f64::INFINITY, f64::min);
+        if next_event <= next_ask && next_event.is_finite() {
+            pool.run_until(next_event);
+        } else if let Some(Reverse((At(t), u))) = asks.pop() {
+            if t < duration {
+                let hold = hold.draw(&mut rngs[u as usize]);
+                pool.rec.asks.push((u, t, hold));
+                pool.arrive(Checkout { at: t, hold });
+            }
+        } else {
+            break;
+        }
+        for (u, t) in pool.rec.ready.drain(..) {
+            asks.push(Reverse((At(t), u)));
+        }
+    }
+    Outcome {
+        counts: pool.counts,
+        span_seconds: pool.clock.max(0.0),
+        waits: pool.rec.per.waits,
+        timed_out: pool.rec.per.timed_out,
+    }
+}
+
 /// Poisson arrivals of `rate` per second for `duration` seconds, each holding
 /// for a draw of `hold`; seeded, so the same arguments give the same checkouts.
 pub fn poisson_checkouts(rate: f64, hold: HoldTime, duration: f64, seed: u64) -> impl Iterator<Item = Checkout> {

@@ -94,6 +94,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Simulate SQLAlchemy's QueuePool on the measured month (--month) or a synthetic workload: timeouts, waits, connections per pool size.
     Simulate(SimulateArgs),
+    /// Run the hazard card's testing controls (load, exhaustion, stress, recycle) against a staging database.
+    Loadtest(LoadtestArgs),
     /// Store metrics in the history store (idempotent, one transaction per file).
     Ingest(IngestArgs),
     /// List the decisions and applied changes recorded in the history store, newest first.
@@ -509,6 +511,92 @@ pub struct ProbeArgs {
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,
+}
+
+/// `poolcap loadtest` (docs/loadtest.md).
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    /// The staging database (postgres://user@host/DB or mysql://user@host/DB, the database named); the password is never printed.
+    #[arg(long, env = "POOLCAP_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: String,
+    /// The service whose pool to test (with the config): its recommendation for --month, or its deployed size with --current.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// With --service: the month whose recommendation is tested, YYYY-MM or `last`.
+    #[arg(long, value_name = "YYYY-MM", default_value = "last")]
+    pub month: String,
+    /// With --service: test the deployed size instead of the recommendation.
+    #[arg(long, requires = "service")]
+    pub current: bool,
+    /// The pool_size to test (instead of a service's).
+    #[arg(long, value_name = "N", conflicts_with_all = ["service", "current"])]
+    pub pool_size: Option<u32>,
+    /// The max_overflow to test, with --pool-size.
+    #[arg(long, value_name = "N", requires = "pool_size")]
+    pub max_overflow: Option<u32>,
+    /// pool_timeout, e.g. 30s or 1.5s (default: the service's, else 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub pool_timeout: Option<String>,
+    /// pool_recycle, e.g. 1h or 5s (default: the service's, else 1h); the recycle scenario shortens one above 60 s to 5 s.
+    #[arg(long, value_name = "DURATION")]
+    pub pool_recycle: Option<String>,
+    /// Statement timeout set on every connection, e.g. 30s; 0s for none (default: the service's, else 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+    /// pool_pre_ping on or off (default: the service's, else off as in SQLAlchemy; the recycle scenario always pings).
+    #[arg(long, value_name = "BOOL")]
+    pub pre_ping: Option<bool>,
+    /// Which scenario.
+    #[arg(long, value_enum, default_value_t = LoadtestScenario::All)]
+    pub scenario: LoadtestScenario,
+    /// Load: concurrent users (closed loop).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub users: u32,
+    /// Exhaustion: long transactions held past pool_timeout.
+    #[arg(long, value_name = "N", default_value_t = 35)]
+    pub long_transactions: u32,
+    /// Stress: arrivals per second (Poisson).
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 100.0)]
+    pub rate: f64,
+    /// Load and stress: how long, e.g. 60s or 10m.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub duration: String,
+    /// The longest any scenario may take.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub max_duration: String,
+    /// Hold per checkout: a duration (fixed, e.g. 50ms) or exp:SECONDS, fixed:SECONDS, lognormal:SECONDS:SIGMA.
+    #[arg(long, value_name = "HOLD", default_value = "50ms", conflicts_with = "hold_from_slowlog")]
+    pub hold: String,
+    /// Holds drawn from the statement times of these slow-query logs.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub hold_from_slowlog: Vec<PathBuf>,
+    /// How to read the slow logs.
+    #[command(flatten)]
+    pub slowlog_inputs: SlowlogInputs,
+    /// Run these read-only statements (a file, separated by ;) in each checkout instead of the sleep.
+    #[arg(long, value_name = "FILE.sql")]
+    pub workload: Option<PathBuf>,
+    /// Write the report (JSON and Markdown) into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of the holds and arrivals.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// The scenarios of `poolcap loadtest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadtestScenario {
+    /// --users workers, each checkout → statement → return, for --duration.
+    Load,
+    /// --long-transactions held past pool_timeout, checkouts while exhausted, then after; a statement past the statement timeout.
+    Exhaustion,
+    /// Poisson arrivals at --rate for --duration.
+    Stress,
+    /// pool_recycle and pre-ping: reused, recycled, and a session the server ended.
+    Recycle,
+    /// All four, in that order.
+    All,
 }
 
 /// `poolcap simulate` (synthetic mode; docs/simulate.md).

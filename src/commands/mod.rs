@@ -11,6 +11,7 @@ pub mod generate;
 pub mod history;
 pub mod ingest;
 pub mod init;
+pub mod loadtest;
 pub mod overrides;
 pub mod plan;
 pub mod probe;
@@ -41,6 +42,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Slowlog(args) => slowlog::run(&cli.global, args, printer),
         Command::Probe(args) => probe::run(&cli.global, args, printer),
         Command::Simulate(args) => simulate::run(&cli.global, args, printer),
+        Command::Loadtest(args) => loadtest::run(&cli.global, args, printer),
         Command::Ingest(args) => ingest::run(&cli.global, args, printer),
         Command::History(args) => history::run(&cli.global, args, printer),
         Command::Generate(args) => generate::run(args, printer),

@@ -63,6 +63,32 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
+/// Parses a short duration with a fraction or milliseconds, for timing
+/// flags: `50ms`, `1.5s`, `2m`, `1h`; `0s` is allowed (a timeout turned off).
+/// A bare number is rejected, as in [`parse_duration`].
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let (number, unit) = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((t, ""), |i| t.split_at(i));
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "" => return Err(format!("{text:?} has no unit; write e.g. \"50ms\", \"2s\" or \"1m\"")),
+        other => return Err(format!("unknown unit {other:?} in {text:?}; use ms, s, m or h")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. \"50ms\", \"2s\" or \"1m\""))?;
+    let seconds = value * scale;
+    if !seconds.is_finite() || seconds > crate::model::limits::MAX_DURATION_SECONDS as f64 {
+        return Err(format!("{text:?} is longer than poolcap accepts"));
+    }
+    Ok(seconds)
+}
+
 /// Formats seconds the way [`parse_duration`] reads them (`5m`, `1h30m`, `45s`).
 pub fn format_duration(seconds: i64) -> String {
     if seconds == 0 {
@@ -86,6 +112,17 @@ pub fn format_duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_durations_take_fractions_and_milliseconds() {
+        assert_eq!(parse_seconds("50ms"), Ok(0.05));
+        assert_eq!(parse_seconds("1.5s"), Ok(1.5));
+        assert_eq!(parse_seconds("2m"), Ok(120.0));
+        assert_eq!(parse_seconds("0s"), Ok(0.0));
+        for bad in ["50", "5x", "s", "-1s", "1e400s"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_units_and_combinations() {

@@ -12,5 +12,5 @@ pub mod slowlog;
 pub mod stats;
 pub mod window;
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_duration, parse_seconds};
 pub use pool::{DatabaseBudget, PoolSize, ceil_times};

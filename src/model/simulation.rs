@@ -141,6 +141,12 @@ impl HoldTime {
     }
 }
 
+/// The seed of closed-loop worker `worker`'s hold draws in a run seeded
+/// `seed`: the load test's workers and the simulator's draw the same holds.
+pub fn worker_seed(seed: u64, worker: u32) -> u64 {
+    seed ^ (u64::from(worker) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ pub mod change;
 pub mod doctor;
 pub mod ingest;
 pub mod init;
+pub mod loadtest;
 pub mod metrics;
 pub mod overrides;
 pub mod plan;

@@ -9,6 +9,7 @@ pub mod charts;
 pub mod doctor;
 pub mod grafana;
 pub mod history;
+pub mod loadtest;
 pub mod overrides;
 pub mod plan;
 pub mod probe;

@@ -84,6 +84,8 @@ pub(super) struct Records {
     pub decision: &'static str,
     /// $1 id, $2 service, $3 kind, $4 change JSON.
     pub change: &'static str,
+    /// $1 id, $2 service, $3 month, $4 load-test report JSON.
+    pub loadtest: &'static str,
     /// Whether each takes the time of the record as its last parameter
     /// (else the database's clock sets it).
     pub client_clock: bool,
@@ -338,6 +340,41 @@ impl Store {
         change: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.record(|r| r.change, &[id, service, kind, &change.to_string()])
+    }
+
+    /// Records a load test's report for a service and month (idempotent by id).
+    pub fn record_loadtest(
+        &self,
+        id: &str,
+        service: &str,
+        month: &str,
+        report: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.record(|r| r.loadtest, &[id, service, month, &report.to_string()])
+    }
+
+    /// The load-test reports recorded for `service` and `month`, oldest first.
+    pub fn loadtest_runs(&self, service: &str, month: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows: Vec<(String,)> = self.run(async move {
+            per_backend!(&self.backend, |pool, dialect| {
+                Ok::<_, Failure>(
+                    sqlx::query_as(dialect::LOADTEST_RUNS)
+                        .bind(service)
+                        .bind(month)
+                        .fetch_all(pool)
+                        .await?,
+                )
+            })
+        })?;
+        rows.into_iter()
+            .map(|(report,)| {
+                serde_json::from_str(&report).map_err(|e| {
+                    self.error(&Failure::Bad(format!(
+                        "a load-test report of {service} for {month} is not JSON: {e}"
+                    )))
+                })
+            })
+            .collect()
     }
 
     /// Runs the backend's record statement that `which` picks with `args`,

@@ -9,6 +9,7 @@
 //! As a user sees it: docs/store-and-probe.md.
 
 pub mod history;
+pub mod loadtest;
 mod postgres;
 pub mod probe;
 mod sqlite;

@@ -27,8 +27,14 @@ pub(super) const RECORDS: Records = Records {
                ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = now()",
     change: "INSERT INTO applied_changes (id, service, kind, change) VALUES ($1, $2, $3, $4::jsonb) \
              ON CONFLICT DO NOTHING",
+    loadtest: "INSERT INTO loadtest_runs (id, service, month, report) VALUES ($1, $2, $3, $4::jsonb) \
+               ON CONFLICT DO NOTHING",
     client_clock: false,
 };
+
+/// Load-test reports of a service and month, oldest first.
+pub(super) const LOADTEST_RUNS: &str =
+    "SELECT report::text FROM loadtest_runs WHERE service = $1 AND month = $2 ORDER BY recorded_at, id";
 
 /// Decisions for `history`.
 pub(super) const DECISIONS: &str = include_str!("sql/postgres/decisions.sql");

@@ -27,8 +27,14 @@ pub(super) const RECORDS: Records = Records {
                ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = excluded.decided_at",
     change: "INSERT INTO applied_changes (id, service, kind, change, applied_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT DO NOTHING",
+    loadtest: "INSERT INTO loadtest_runs (id, service, month, report, recorded_at) VALUES ($1, $2, $3, $4, $5) \
+               ON CONFLICT DO NOTHING",
     client_clock: true,
 };
+
+/// Load-test reports of a service and month, oldest first.
+pub(super) const LOADTEST_RUNS: &str =
+    "SELECT report FROM loadtest_runs WHERE service = $1 AND month = $2 ORDER BY recorded_at, id";
 
 /// Decisions for `history`.
 pub(super) const DECISIONS: &str = include_str!("sql/sqlite/decisions.sql");

@@ -269,3 +269,26 @@ fn replays_of_real_sqlalchemy_traces() {
         );
     }
 }
+
+#[test]
+fn a_closed_loop_with_enough_connections_never_waits_and_runs_back_to_back() {
+    let out = closed_loop(config(3, 0, 1.0), 3, &HoldTime::Fixed(0.1), 0.95, 1);
+    // Three workers, 0.1 s each, asking at 0, 0.1, …, 0.9: ten checkouts each.
+    assert_eq!(out.counts.checkouts, 30);
+    assert_eq!(out.counts.waited, 0);
+    assert_eq!(out.counts.peak_in_use, 3);
+}
+
+#[test]
+fn a_closed_loop_with_more_workers_than_connections_waits_and_times_out() {
+    // Four workers on one connection, 0.4 s each: the fourth in line would
+    // wait 1.2 s and gives up at 1 s, then asks again.
+    let out = closed_loop(config(1, 0, 1.0), 4, &HoldTime::Fixed(0.4), 4.0, 1);
+    assert!(out.counts.timeouts > 0, "{:?}", out.counts);
+    assert!(out.counts.waited > out.counts.timeouts);
+    assert_eq!(out.counts.peak_in_use, 1);
+    for (w, t) in out.waits.iter().zip(&out.timed_out) {
+        assert!(*w <= 1.0 + 1e-9, "no wait beyond pool_timeout: {w}");
+        assert!(!t || (*w - 1.0).abs() < 1e-9, "a timeout waits pool_timeout: {w}");
+    }
+}
