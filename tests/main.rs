@@ -14,6 +14,7 @@ mod folders;
 mod history;
 mod hostile;
 mod layers;
+mod loadtest;
 mod mask;
 mod outlook;
 mod plan;
