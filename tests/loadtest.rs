@@ -315,3 +315,65 @@ fn ctrl_c_stops_the_run_and_still_writes_the_partial_report() {
     assert_eq!(report["passed"], false);
     assert!(scenario(&report, "load")["tally"]["served"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_service_recommendation_is_tested_recorded_in_the_store_and_shown_in_the_review() {
+    let Some(url) = url("POOLCAP_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("history.db");
+    let store = store.to_str().unwrap();
+    let metrics = crate::util::SAMPLE_METRICS;
+    let mut args = vec![
+        "loadtest",
+        "--config",
+        "data/poolcap.toml",
+        "--store",
+        store,
+        "--format",
+        "json",
+        "--database-url",
+        &url,
+        "--service",
+        "backend",
+        "--month",
+        "2026-10",
+        "--scenario",
+        "recycle",
+        "--metrics",
+    ];
+    args.extend(metrics);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    // The sample October's recommendation for backend (README: 20 + 10 → 25 + 13).
+    assert_eq!(report["tested"]["pool_size"], 25);
+    assert_eq!(report["tested"]["max_overflow"], 13);
+    assert_eq!(report["tested"]["sizes_from"], "the recommendation for 2026-10");
+    assert_eq!(report["month"], "2026-10");
+    assert!(out.stderr.contains("shortened to 5 s"), "{}", out.stderr);
+
+    let folder = dir.path().join("review");
+    let mut args = vec![
+        "review",
+        "--config",
+        "data/poolcap.toml",
+        "--store",
+        store,
+        "--month",
+        "2026-10",
+        "--out",
+        folder.to_str().unwrap(),
+        "--metrics",
+    ];
+    args.extend(metrics);
+    let out = poolcap(&args).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
+    let section = md.split("### Testing controls (load tests)").nth(1).expect("the load tests in the review");
+    let row = section.lines().find(|l| l.contains("| passed | 25 + 13 | postgresql |")).unwrap_or_else(|| panic!("{section}"));
+    assert!(row.contains("recycle passed"), "{row}");
+    let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(html.contains("<h3>Testing controls (load tests)</h3>"));
+}

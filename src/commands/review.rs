@@ -32,6 +32,10 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         Some(out) => out,
         None => output_folder(&PathBuf::from(format!("review-{}", outcome.month)))?,
     };
+    let loadtests = match super::ingest::store_in_use(global) {
+        Some(store) => recorded_loadtests(&store, &settings, &outcome.month.to_string(), printer),
+        None => Default::default(),
+    };
     let staging = staging_dir(&out)?;
     let result = render::review::write(
         &settings,
@@ -39,6 +43,7 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         &staging,
         args.templates.as_deref(),
         args.show_samples,
+        &loadtests,
     );
     if let Err(e) = result {
         let _ = std::fs::remove_dir_all(&staging);
@@ -53,6 +58,32 @@ pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> any
         record_decisions(&store, &settings, &outcome, printer);
     }
     Ok(ExitStatus::Ok)
+}
+
+/// The load tests the history store holds for each service and `month`
+/// (a store that cannot be read is a warning: the review goes on without them).
+fn recorded_loadtests(
+    store: &str,
+    settings: &config::Settings,
+    month: &str,
+    printer: &mut Printer,
+) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let read = || {
+        let store = crate::store::history::Store::open(store)?;
+        let mut runs = std::collections::BTreeMap::new();
+        for service in &settings.services {
+            let found = store.loadtest_runs(&service.name, month)?;
+            if !found.is_empty() {
+                runs.insert(service.name.clone(), found);
+            }
+        }
+        store.close();
+        Ok::<_, crate::store::history::StoreError>(runs)
+    };
+    read().unwrap_or_else(|e| {
+        printer.warn(&format!("the load tests recorded in the history store could not be read: {e}"));
+        Default::default()
+    })
 }
 
 /// Stores each service's decision for the month (its part of plan.json).

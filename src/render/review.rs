@@ -233,6 +233,51 @@ struct ServiceSection {
     charts: Vec<ChartRef>,
     queueing: Option<QueueingStudy>,
     outlook: String,
+    /// The load tests recorded for the service and month.
+    loadtests: Vec<LoadTestLine>,
+}
+
+/// One recorded load test, as the review lists it.
+#[derive(Serialize)]
+struct LoadTestLine {
+    started_at: String,
+    result: &'static str,
+    pool: String,
+    server: String,
+    scenarios: String,
+}
+
+impl LoadTestLine {
+    /// The line of a stored report (`ops::loadtest::LoadTestReport` as JSON).
+    fn of(report: &serde_json::Value) -> LoadTestLine {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+        let result = if report["interrupted"] == true {
+            "interrupted"
+        } else if report["passed"] == true {
+            "passed"
+        } else {
+            "FAILED"
+        };
+        let scenarios = report["scenarios"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|s| {
+                        let ok = if s["passed"] == true { "passed" } else { "failed" };
+                        format!("{} {ok}", text(&s["scenario"]))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        LoadTestLine {
+            started_at: text(&report["started_at"]),
+            result,
+            pool: format!("{} + {}", report["tested"]["pool_size"], report["tested"]["max_overflow"]),
+            server: text(&report["server"]["kind"]),
+            scenarios,
+        }
+    }
 }
 
 /// Template work one report may take (minijinja's fuel); the built-in
@@ -252,6 +297,7 @@ pub fn write(
     dir: &Path,
     templates: Option<&Path>,
     samples: bool,
+    loadtests: &std::collections::BTreeMap<String, Vec<serde_json::Value>>,
 ) -> anyhow::Result<()> {
     let charts_dir = dir.join("charts");
     check_file_stems(settings)?;
@@ -309,6 +355,10 @@ pub fn write(
             charts,
             queueing: queue.map(|q| q.0),
             outlook: super::plan::outlook_line(&outcome.outlook[k]),
+            loadtests: loadtests
+                .get(&service.name)
+                .map(|runs| runs.iter().map(LoadTestLine::of).collect())
+                .unwrap_or_default(),
         });
     }
     let slow_chart = match slow_query_chart(outcome) {
