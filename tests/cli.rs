@@ -33,6 +33,7 @@ fn help_snapshots() {
         vec!["completions", "--help"],
         vec!["man", "--help"],
         vec!["simulate", "--help"],
+        vec!["loadtest", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

@@ -195,7 +195,11 @@ fn a_pool_too_small_for_the_load_fails_with_exit_3_as_the_simulator_predicts() {
     assert!(load["peak_server_sessions"].as_i64().unwrap() <= 3);
     let predicted = &load["simulator"];
     assert!(predicted["timeouts"].as_u64().unwrap() > 0, "{predicted:#}");
-    assert_eq!(predicted["agrees"], true, "{predicted:#}\nmeasured waits {:#}", load["wait_ms"]);
+    assert_eq!(
+        predicted["agrees"], true,
+        "{predicted:#}\nmeasured waits {:#}",
+        load["wait_ms"]
+    );
 }
 
 #[test]
@@ -227,8 +231,15 @@ fn stress_agrees_with_the_simulator_on_the_same_arrivals() {
     assert_eq!(code, 3, "{stderr}\n{report:#}");
     let stress = scenario(&report, "stress");
     let predicted = &stress["simulator"];
-    assert_eq!(predicted["checkouts"], stress["tally"]["checkouts"], "the same arrivals");
-    assert_eq!(predicted["agrees"], true, "{predicted:#}\nmeasured waits {:#}", stress["wait_ms"]);
+    assert_eq!(
+        predicted["checkouts"], stress["tally"]["checkouts"],
+        "the same arrivals"
+    );
+    assert_eq!(
+        predicted["agrees"], true,
+        "{predicted:#}\nmeasured waits {:#}",
+        stress["wait_ms"]
+    );
     assert!(stress["drain_seconds"].as_f64().unwrap() < 1.0);
 }
 
@@ -241,10 +252,23 @@ fn a_url_it_cannot_use_is_refused_before_connecting_and_no_password_is_printed()
         ("postgres://app:s3cret-pw@127.0.0.1:1/staging", "127.0.0.1"),
     ];
     for (url, says) in cases {
-        let out = poolcap(&["loadtest", "--database-url", url, "--pool-size", "2", "--scenario", "recycle"]).run();
+        let out = poolcap(&[
+            "loadtest",
+            "--database-url",
+            url,
+            "--pool-size",
+            "2",
+            "--scenario",
+            "recycle",
+        ])
+        .run();
         assert_eq!(out.code, 1, "{url}: {}", out.stderr);
         assert!(out.stderr.contains(says), "{url}: {}", out.stderr);
-        assert!(!out.stderr.contains("s3cret-pw") && !out.stdout.contains("s3cret-pw"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("s3cret-pw") && !out.stdout.contains("s3cret-pw"),
+            "{}",
+            out.stderr
+        );
     }
 }
 
@@ -303,7 +327,12 @@ fn ctrl_c_stops_the_run_and_still_writes_the_partial_report() {
     assert!(kill.success());
     let result = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "it stopped promptly");
-    assert_eq!(result.status.code(), Some(1), "{}", String::from_utf8_lossy(&result.stderr));
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     assert!(String::from_utf8_lossy(&result.stderr).contains("Ctrl-C"));
     let json = std::fs::read_dir(out.path())
         .unwrap()
@@ -371,8 +400,14 @@ fn a_service_recommendation_is_tested_recorded_in_the_store_and_shown_in_the_rev
     let out = poolcap(&args).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let md = std::fs::read_to_string(folder.join("report.md")).unwrap();
-    let section = md.split("### Testing controls (load tests)").nth(1).expect("the load tests in the review");
-    let row = section.lines().find(|l| l.contains("| passed | 25 + 13 | postgresql |")).unwrap_or_else(|| panic!("{section}"));
+    let section = md
+        .split("### Testing controls (load tests)")
+        .nth(1)
+        .expect("the load tests in the review");
+    let row = section
+        .lines()
+        .find(|l| l.contains("| passed | 25 + 13 | postgresql |"))
+        .unwrap_or_else(|| panic!("{section}"));
     assert!(row.contains("recycle passed"), "{row}");
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
     assert!(html.contains("<h3>Testing controls (load tests)</h3>"));

@@ -462,7 +462,11 @@ pub fn closed_loop(config: PoolConfig, users: u32, hold: &HoldTime, duration: f6
     loop {
         // Events due before the next ask may make a worker ask earlier.
         let next_ask = asks.peek().map_or(f64::INFINITY, |Reverse((At(t), _))| *t);
-        let next_event = pool.next_deadline().into_iter().chain(pool.next_return()).fold(f64::INFINITY, f64::min);
+        let next_event = pool
+            .next_deadline()
+            .into_iter()
+            .chain(pool.next_return())
+            .fold(f64::INFINITY, f64::min);
         if next_event <= next_ask && next_event.is_finite() {
             pool.run_until(next_event);
         } else if let Some(Reverse((At(t), u))) = asks.pop() {

@@ -552,9 +552,9 @@ pub struct LoadtestArgs {
     /// Load: concurrent users (closed loop).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub users: u32,
-    /// Exhaustion: long transactions held past pool_timeout.
-    #[arg(long, value_name = "N", default_value_t = 35)]
-    pub long_transactions: u32,
+    /// Exhaustion: long transactions held past pool_timeout (default: pool_size + max_overflow + 5, the card's 35 for 20 + 10).
+    #[arg(long, value_name = "N")]
+    pub long_transactions: Option<u32>,
     /// Stress: arrivals per second (Poisson).
     #[arg(long, value_name = "PER_SECOND", default_value_t = 100.0)]
     pub rate: f64,
@@ -565,7 +565,12 @@ pub struct LoadtestArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub max_duration: String,
     /// Hold per checkout: a duration (fixed, e.g. 50ms) or exp:SECONDS, fixed:SECONDS, lognormal:SECONDS:SIGMA.
-    #[arg(long, value_name = "HOLD", default_value = "50ms", conflicts_with = "hold_from_slowlog")]
+    #[arg(
+        long,
+        value_name = "HOLD",
+        default_value = "50ms",
+        conflicts_with = "hold_from_slowlog"
+    )]
     pub hold: String,
     /// Holds drawn from the statement times of these slow-query logs.
     #[arg(long, num_args = 1.., value_name = "FILE")]

@@ -81,7 +81,9 @@ fn recorded_loadtests(
         Ok::<_, crate::store::history::StoreError>(runs)
     };
     read().unwrap_or_else(|e| {
-        printer.warn(&format!("the load tests recorded in the history store could not be read: {e}"));
+        printer.warn(&format!(
+            "the load tests recorded in the history store could not be read: {e}"
+        ));
         Default::default()
     })
 }

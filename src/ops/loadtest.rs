@@ -35,6 +35,9 @@ pub const RECYCLE_LONGEST_WAIT: f64 = 60.0;
 /// `pool_recycle` of the recycle scenario when the configured one is longer
 /// than [`RECYCLE_LONGEST_WAIT`].
 pub const RECYCLE_TEST_SECONDS: f64 = 5.0;
+/// Long transactions beyond the pool's maximum when `--long-transactions`
+/// is not given: the card's 35 for a pool of 20 + 10.
+pub const EXCESS_TRANSACTIONS: u32 = 5;
 /// The most arrivals per second the stress scenario sends.
 pub const MAX_RATE: f64 = 2000.0;
 /// The most workers of the load scenario and long transactions of the exhaustion one.
@@ -92,8 +95,9 @@ pub struct LoadTestRequest {
     pub scenarios: Vec<ScenarioKind>,
     /// Load: workers.
     pub users: u32,
-    /// Exhaustion: long transactions.
-    pub long_transactions: u32,
+    /// Exhaustion: long transactions (`None`: [`EXCESS_TRANSACTIONS`]
+    /// beyond the pool's maximum).
+    pub long_transactions: Option<u32>,
     /// Stress: arrivals per second.
     pub rate: f64,
     /// Load and stress: seconds.
@@ -169,16 +173,20 @@ pub fn prepare(
     notices: &mut dyn Notices,
 ) -> anyhow::Result<Prepared> {
     loadtest::check_url(&request.url)?;
-    let need_settings = |what: &str| {
-        settings.ok_or_else(|| usage(format!("{what} needs the config (--config poolcap.toml)")))
-    };
+    let need_settings =
+        |what: &str| settings.ok_or_else(|| usage(format!("{what} needs the config (--config poolcap.toml)")));
     let (service, size, sizes_from, month) = match &request.pool {
         PoolChoice::Given(size) => (None, *size, "given on the command line".to_string(), None),
         PoolChoice::Current(name) => {
             let settings = need_settings("--service")?;
             let index = service_index(settings, name)?;
             let deployed = super::targets::read_all(settings)?;
-            (Some(index), deployed[index].current, "the deployed size (--current)".to_string(), None)
+            (
+                Some(index),
+                deployed[index].current,
+                "the deployed size (--current)".to_string(),
+                None,
+            )
         }
         PoolChoice::Recommended(name, inputs) => {
             let settings = need_settings("--service")?;
@@ -195,10 +203,12 @@ pub fn prepare(
         }
     };
     let service_settings = service.and_then(|i| settings.map(|s| &s.services[i]));
-    let defaults = service_settings.map(|s| s.pool.clone()).unwrap_or_default();
+    let defaults = service_settings.map(|s| s.pool).unwrap_or_default();
     let pool_timeout = request.pool_timeout.unwrap_or(defaults.pool_timeout as f64);
     let pool_recycle = request.pool_recycle.unwrap_or(defaults.pool_recycle as f64);
-    let pre_ping = request.pre_ping.unwrap_or(service_settings.is_some_and(|s| s.pool.pool_pre_ping));
+    let pre_ping = request
+        .pre_ping
+        .unwrap_or(service_settings.is_some_and(|s| s.pool.pool_pre_ping));
     let statement_timeout = request
         .statement_timeout
         .unwrap_or(defaults.statement_timeout_ms as f64 / 1000.0);
@@ -241,7 +251,11 @@ pub fn prepare(
             if digested.digest.statements == 0 {
                 return Err(anyhow::anyhow!(
                     "{}: no statement durations in the slow log(s); give --hold instead",
-                    files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             super::queueing::hold_time(Some(&digested.digest), settings)
@@ -259,6 +273,11 @@ pub fn prepare(
         recycle: (pool_recycle > 0.0).then_some(pool_recycle),
         pre_ping,
     };
+    let long_transactions = request.long_transactions.unwrap_or_else(|| {
+        u32::try_from(capacity)
+            .unwrap_or(MAX_WORKERS)
+            .saturating_add(EXCESS_TRANSACTIONS)
+    });
     let mut scenarios = Vec::new();
     for kind in &request.scenarios {
         let (spec, length) = match kind {
@@ -273,7 +292,11 @@ pub fn prepare(
                 )
             }
             ScenarioKind::Exhaustion => {
-                bounded("--long-transactions", request.long_transactions, MAX_WORKERS)?;
+                bounded(
+                    "--long-transactions",
+                    long_transactions,
+                    MAX_WORKERS + EXCESS_TRANSACTIONS,
+                )?;
                 let statement = if statement_timeout > 0.0 {
                     statement_timeout + (statement_timeout / 2.0).min(5.0)
                 } else {
@@ -281,7 +304,7 @@ pub fn prepare(
                 };
                 (
                     ScenarioSpec::Exhaustion {
-                        long_transactions: request.long_transactions,
+                        long_transactions,
                         during: DURING_CHECKOUTS,
                     },
                     2.0 * pool_timeout + statement,
@@ -347,7 +370,7 @@ pub fn prepare(
             _ => "the default: one sleep statement per checkout (pg_sleep / SLEEP) for the hold".into(),
         },
         users: request.users,
-        long_transactions: request.long_transactions,
+        long_transactions,
         rate: request.rate,
         duration_seconds: request.duration,
         seed: request.seed,
@@ -390,11 +413,7 @@ pub fn describe_hold(hold: &HoldTime) -> String {
         HoldTime::Fixed(s) => format!("fixed {:.0} ms", s * 1000.0),
         HoldTime::Exponential(s) => format!("exponential, mean {:.0} ms", s * 1000.0),
         HoldTime::Lognormal { mean, sigma } => format!("lognormal, mean {:.0} ms, σ {sigma}", mean * 1000.0),
-        HoldTime::Empirical(q) => format!(
-            "measured ({} quantiles), mean {:.0} ms",
-            q.len(),
-            hold.mean() * 1000.0
-        ),
+        HoldTime::Empirical(q) => format!("measured ({} quantiles), mean {:.0} ms", q.len(), hold.mean() * 1000.0),
     }
 }
 
@@ -500,11 +519,16 @@ pub struct Prediction {
 }
 
 /// The tolerance of the simulator's agreement, as the report states it.
-pub const AGREEMENT: &str = "timeout share within 5 percentage points; wait p50 and p95 within 25 % + 20 ms";
+pub const AGREEMENT: &str =
+    "checkouts within 25 %; timeout share within 5 percentage points; wait p50 and p95 within 25 % + 20 ms";
 
-fn agrees(predicted_share: f64, measured_share: f64, predicted: &Millis, measured: &Millis) -> bool {
+fn agrees(predicted: &Outcome, waits: &Millis, measured: &Tally, measured_waits: &Millis, measured_share: f64) -> bool {
     let near = |a: f64, b: f64| (a - b).abs() <= 0.25 * a.max(b) + 20.0;
-    (predicted_share - measured_share).abs() <= 0.05 && near(predicted.p50, measured.p50) && near(predicted.p95, measured.p95)
+    let (p, m) = (predicted.counts.checkouts as f64, measured.checkouts as f64);
+    (p - m).abs() <= 0.25 * p.max(m)
+        && (predicted.p_timeout() - measured_share).abs() <= 0.05
+        && near(waits.p50, measured_waits.p50)
+        && near(waits.p95, measured_waits.p95)
 }
 
 /// Counts of a scenario's checkouts.
@@ -583,7 +607,10 @@ pub struct LoadTestReport {
 /// Runs the prepared test (synchronously; Ctrl-C stops it with a partial
 /// report) and judges it.
 pub fn run(prepared: &Prepared, notices: &mut dyn Notices) -> anyhow::Result<LoadTestReport> {
-    let started_at = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now()).to_string();
+    let started_at = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string();
     let mut progress = |name: &str| notices.note(&format!("running the {name} scenario"));
     let run = loadtest::run(&prepared.spec, &mut progress)?;
     Ok(judge(prepared, &run, started_at))
@@ -773,7 +800,7 @@ fn prediction(predicted: &Outcome, measured: &Tally, measured_waits: &Millis) ->
         checkouts: predicted.counts.checkouts,
         timeouts: predicted.counts.timeouts,
         timeout_share: share,
-        agrees: agrees(share, measured_share, &wait_ms, measured_waits),
+        agrees: agrees(predicted, &wait_ms, measured, measured_waits, measured_share),
         wait_ms,
         measured_timeout_share: measured_share,
     }
@@ -801,7 +828,10 @@ fn exhaustion_controls(spec: &LoadTestSpec, run: &ScenarioRun, long_transactions
             "the pool runs out: the transactions beyond pool_size + max_overflow wait, then time out",
             long.served == capacity.min(u64::from(long_transactions)) && long.timed_out == expected_timeouts,
             format!("{capacity} served, {expected_timeouts} time out"),
-            format!("{} served, {} timed out, {} failed", long.served, long.timed_out, long.errors),
+            format!(
+                "{} served, {} timed out, {} failed",
+                long.served, long.timed_out, long.errors
+            ),
         ));
     }
     let timed_out: Vec<f64> = run
@@ -949,7 +979,10 @@ fn recycle_controls(run: &ScenarioRun, recycle: f64) -> Vec<Control> {
 /// The month a report counts for: the one whose recommendation it tested,
 /// else the month it ran in (UTC).
 pub fn report_month(report: &LoadTestReport) -> String {
-    report.month.clone().unwrap_or_else(|| report.started_at.chars().take(7).collect())
+    report
+        .month
+        .clone()
+        .unwrap_or_else(|| report.started_at.chars().take(7).collect())
 }
 
 /// Records the report in the history store at `location`, for the review

@@ -273,7 +273,10 @@ impl LoadTestLine {
         LoadTestLine {
             started_at: text(&report["started_at"]),
             result,
-            pool: format!("{} + {}", report["tested"]["pool_size"], report["tested"]["max_overflow"]),
+            pool: format!(
+                "{} + {}",
+                report["tested"]["pool_size"], report["tested"]["max_overflow"]
+            ),
             server: text(&report["server"]["kind"]),
             scenarios,
         }

@@ -313,12 +313,11 @@ pub fn run(spec: &LoadTestSpec, progress: &mut dyn FnMut(&str)) -> Result<LoadTe
 async fn run_async(spec: &LoadTestSpec, progress: &mut dyn FnMut(&str)) -> Result<LoadTestRun, LoadTestError> {
     let application = format!("poolcap-loadtest-{}", std::process::id());
     let url_shown = redact_urls(&spec.url);
-    let mut target = conn::Target::parse(&spec.url, &application, spec.statement_timeout).map_err(|reason| {
-        LoadTestError::Url {
+    let mut target =
+        conn::Target::parse(&spec.url, &application, spec.statement_timeout).map_err(|reason| LoadTestError::Url {
             url: url_shown.clone(),
             reason,
-        }
-    })?;
+        })?;
     let connect_error = |e: sqlx::Error| LoadTestError::Connect {
         url: url_shown.clone(),
         reason: scrub(&error_text(&e), &spec.url),

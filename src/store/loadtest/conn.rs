@@ -19,7 +19,10 @@ pub(super) enum Target {
     Postgres(PgConnectOptions),
     /// MySQL or MariaDB (`mariadb`: whether the server is MariaDB, whose
     /// statement timeout is `max_statement_time`).
-    Mysql { options: MySqlConnectOptions, mariadb: bool },
+    Mysql {
+        options: MySqlConnectOptions,
+        mariadb: bool,
+    },
 }
 
 /// The connection's statement timeout, milliseconds (0: none).
@@ -76,6 +79,10 @@ pub(super) struct DbConn {
     /// The server's id of the session: PostgreSQL's backend pid, MySQL's
     /// `CONNECTION_ID()`.
     pub(super) backend: i64,
+    /// Whether a transaction may be open (a `BEGIN` was sent and not ended):
+    /// only then does the return roll back, so the server logs no warning
+    /// for a `ROLLBACK` outside a transaction.
+    in_transaction: bool,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -90,10 +97,13 @@ impl DbConn {
         match target {
             Target::Postgres(options) => {
                 let mut conn = PgConnection::connect_with(options).await?;
-                let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await?;
+                let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut conn)
+                    .await?;
                 Ok(DbConn {
                     inner: Inner::Pg(conn),
                     backend: i64::from(backend),
+                    in_transaction: false,
                     _permit: permit,
                 })
             }
@@ -105,10 +115,13 @@ impl DbConn {
                     format!("SET SESSION max_execution_time = {}", timeout_ms(statement_timeout))
                 };
                 sqlx::raw_sql(AssertSqlSafe(set)).execute(&mut conn).await?;
-                let backend: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut conn).await?;
+                let backend: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+                    .fetch_one(&mut conn)
+                    .await?;
                 Ok(DbConn {
                     inner: Inner::My(conn),
                     backend: backend as i64,
+                    in_transaction: false,
                     _permit: permit,
                 })
             }
@@ -118,7 +131,11 @@ impl DbConn {
     /// Runs one statement that takes `seconds` on the server.
     pub(super) async fn sleep(&mut self, seconds: f64) -> Result<(), sqlx::Error> {
         match &mut self.inner {
-            Inner::Pg(c) => sqlx::query("SELECT pg_sleep($1)").bind(seconds).execute(c).await.map(drop),
+            Inner::Pg(c) => sqlx::query("SELECT pg_sleep($1)")
+                .bind(seconds)
+                .execute(c)
+                .await
+                .map(drop),
             Inner::My(c) => sqlx::query("SELECT SLEEP(?)").bind(seconds).execute(c).await.map(drop),
         }
     }
@@ -146,13 +163,18 @@ impl DbConn {
     /// Opens a transaction and runs one statement in it (then the session
     /// sits idle in the transaction).
     pub(super) async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        self.in_transaction = true;
         self.raw("BEGIN").await?;
         self.raw("SELECT 1").await
     }
 
-    /// Rolls back whatever is open (SQLAlchemy's `reset_on_return`).
-    pub(super) async fn rollback(&mut self) -> Result<(), sqlx::Error> {
-        self.raw("ROLLBACK").await
+    /// Rolls back a transaction left open (SQLAlchemy's `reset_on_return`).
+    pub(super) async fn reset(&mut self) -> Result<(), sqlx::Error> {
+        if self.in_transaction {
+            self.raw("ROLLBACK").await?;
+            self.in_transaction = false;
+        }
+        Ok(())
     }
 
     async fn raw(&mut self, sql: &'static str) -> Result<(), sqlx::Error> {
@@ -192,7 +214,8 @@ impl Monitor {
     pub(super) async fn connect(target: &mut Target, application: &str) -> Result<Monitor, sqlx::Error> {
         match target {
             Target::Postgres(options) => {
-                let conn = PgConnection::connect_with(&options.clone().application_name("poolcap-loadtest-monitor")).await?;
+                let conn =
+                    PgConnection::connect_with(&options.clone().application_name("poolcap-loadtest-monitor")).await?;
                 Ok(Monitor {
                     inner: Inner::Pg(conn),
                     application: application.to_string(),

@@ -4,7 +4,7 @@
 //! must wait, it waits on a one-shot channel for a returned connection until
 //! `pool_timeout`, then asks the rules again (it may have been handed one in
 //! the meantime). Opening, recycling and pinging happen in the checking-out
-//! task, as in SQLAlchemy. Returns roll back first (`reset_on_return`).
+//! task, as in SQLAlchemy. A return rolls back a transaction left open (`reset_on_return`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -92,7 +92,9 @@ impl RealPool {
         epoch: Instant,
         stop: watch::Receiver<bool>,
     ) -> Arc<RealPool> {
-        let capacity = usize::try_from(config.capacity()).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS);
+        let capacity = usize::try_from(config.capacity())
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
         Arc::new(RealPool {
             rules: Mutex::new(QueuePool::new(config)),
             config,
@@ -209,7 +211,10 @@ impl RealPool {
             Ok(conn) => {
                 lock(&self.counts).opened += 1;
                 lock(&self.backends).push(conn.backend);
-                Ok(Connection { conn, opened: self.now() })
+                Ok(Connection {
+                    conn,
+                    opened: self.now(),
+                })
             }
             Err(e) => {
                 lock(&self.rules).discard();
@@ -244,7 +249,7 @@ impl RealPool {
     /// and frees its place).
     pub(super) async fn give_back(&self, mut conn: Connection<DbConn>, broken: bool) {
         self.checked_out.fetch_sub(1, Ordering::Relaxed);
-        if broken || conn.conn.rollback().await.is_err() {
+        if broken || conn.conn.reset().await.is_err() {
             lock(&self.rules).discard();
             conn.conn.close().await;
             return;

@@ -309,7 +309,10 @@ pub(super) async fn run(ctx: &Context<'_>, scenario: &ScenarioSpec, monitor: &mu
                         .map(|_| runner_ref.checkout(Phase::Long, Work::IdleInTransactionUntil(long_until))),
                 );
                 let during = async {
-                    if ctx.sleep_until(ctx.epoch + Duration::from_secs_f64(timeout / 2.0)).await {
+                    if ctx
+                        .sleep_until(ctx.epoch + Duration::from_secs_f64(timeout / 2.0))
+                        .await
+                    {
                         join_all((0..*during).map(|_| runner_ref.checkout(Phase::During, Work::Quick))).await;
                     }
                 };
@@ -386,7 +389,9 @@ async fn recycle_steps(runner: &Runner<'_>, recycle: f64, monitor: &mut Monitor)
     let ctx = runner.ctx;
     let mut seen = RecycleSeen::default();
     // 1. A session left with a transaction open, returned (the pool rolls back).
-    let Some(first) = session(runner, Step::LeaveOpen).await else { return seen };
+    let Some(first) = session(runner, Step::LeaveOpen).await else {
+        return seen;
+    };
     seen.first = Some(first);
     // 2. Checked out again at once: the same session.
     seen.reused = session(runner, Step::Quick).await;
