@@ -12,17 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{poolcap, root};
+use crate::util::{poolcap, root, server_url as url};
 
-fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            println!("skipped: {var} is not set (see .ci/run)");
-            None
-        }
-    }
-}
 
 /// The scaled-down scenarios of CI: the fixture's pool and timeouts.
 const SCALED: &[&str] = &[

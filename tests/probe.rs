@@ -4,17 +4,8 @@
 
 use sqlx::{Connection, Executor, Row};
 
-use crate::util::poolcap;
+use crate::util::{poolcap, server_url as url};
 
-fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            println!("skipped: {var} is not set (see .ci/run)");
-            None
-        }
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

@@ -158,3 +158,17 @@ pub fn sample_tree() -> tempfile::TempDir {
     }
     dir
 }
+
+/// A real server's URL from `var` (POOLCAP_TEST_POSTGRES_URL,
+/// POOLCAP_TEST_MYSQL_URL); without it a notice, and the test passes
+/// (`.ci/run` sets both).
+#[allow(dead_code)]
+pub fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            println!("skipped: {var} is not set (see .ci/run)");
+            None
+        }
+    }
+}

@@ -2,14 +2,7 @@ use super::*;
 use crate::analyze::queueing::erlang_c;
 
 fn config(pool_size: u32, max_overflow: u32, timeout: f64) -> PoolConfig {
-    PoolConfig {
-        pool_size,
-        max_overflow,
-        timeout,
-        connect: 0.0,
-        recycle: None,
-        pre_ping: false,
-    }
+    PoolConfig::new(pool_size, max_overflow, timeout)
 }
 
 fn at(list: &[(f64, f64)]) -> Vec<Checkout> {
