@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use crate::util::{poolcap, root, server_url as url};
 
-
 /// The scaled-down scenarios of CI: the fixture's pool and timeouts.
 const SCALED: &[&str] = &[
     "--pool-size",

@@ -6,7 +6,6 @@ use sqlx::{Connection, Executor, Row};
 
 use crate::util::{poolcap, server_url as url};
 
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -288,7 +288,7 @@ pub fn prepare(
                         users: request.users,
                         duration: request.duration,
                     },
-                    request.duration + pool_timeout,
+                    request.duration,
                 )
             }
             ScenarioKind::Exhaustion => {
@@ -324,7 +324,7 @@ pub fn prepare(
                         duration: request.duration,
                         arrivals,
                     },
-                    request.duration + pool_timeout,
+                    request.duration,
                 )
             }
             ScenarioKind::Recycle => {
