@@ -402,3 +402,55 @@ fn a_service_recommendation_is_tested_recorded_in_the_store_and_shown_in_the_rev
     let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
     assert!(html.contains("<h3>Testing controls (load tests)</h3>"));
 }
+
+#[test]
+fn a_workload_runs_read_only_and_a_write_in_it_fails_the_run() {
+    let Some(url) = url("POOLCAP_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let args = |file: &std::path::Path| {
+        vec![
+            "--scenario".to_string(),
+            "load".into(),
+            "--pool-size".into(),
+            "2".into(),
+            "--users".into(),
+            "2".into(),
+            "--duration".into(),
+            "1s".into(),
+            "--workload".into(),
+            file.display().to_string(),
+        ]
+    };
+    let reads = dir.path().join("reads.sql");
+    std::fs::write(&reads, "-- the ward list\nSELECT count(*) FROM pg_class;\nSELECT 1;\n").unwrap();
+    let a = args(&reads);
+    let (code, report, stderr) = loadtest(&url, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}\n{report:#}");
+    assert!(
+        report["tested"]["workload"]
+            .as_str()
+            .unwrap()
+            .contains("2 read-only statement(s)")
+    );
+
+    let writes = dir.path().join("writes.sql");
+    std::fs::write(
+        &writes,
+        "SELECT 1; CREATE TABLE poolcap_loadtest_must_not_exist (i int);",
+    )
+    .unwrap();
+    let a = args(&writes);
+    let (code, report, stderr) = loadtest(&url, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 3, "{stderr}\n{report:#}");
+    let load = scenario(&report, "load");
+    assert_eq!(control(load, "every request completes")["status"], "failed");
+    let errors = load["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["text"].as_str().unwrap().contains("read-only transaction") && e["code"] == "25006"),
+        "{errors:#?}"
+    );
+}
