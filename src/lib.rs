@@ -71,6 +71,10 @@ where
         }
     };
     let mut printer = render::Printer::new(cli.global.color, cli.global.quiet, cli.global.verbose);
+    if let Err(message) = support::clock::check_environment() {
+        printer.error(&anyhow::Error::from(ops::UsageError(message)));
+        return ExitStatus::Usage;
+    }
     match commands::run(&cli, &mut printer) {
         Ok(status) => status,
         Err(err) => {

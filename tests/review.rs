@@ -371,3 +371,99 @@ fn an_instance_name_cannot_add_rows_or_headings_to_report_md() {
         "the coverage row names the instance: {md}"
     );
 }
+
+/// Every file of two review folders written with the same SOURCE_DATE_EPOCH
+/// on the same inputs, as (relative path, bytes), sorted.
+fn files_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn source_date_epoch_makes_two_reviews_byte_identical() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = tmp.path().join(name);
+        let mut args = vec![
+            "review",
+            "--config",
+            "data/poolcap.toml",
+            "--month",
+            "2026-10",
+            "--out",
+            out.to_str().unwrap(),
+            "--slowlog",
+            "data/slowlog/postgresql-2026-10.log.gz",
+            "--metrics",
+        ];
+        args.extend(crate::util::SAMPLE_METRICS);
+        let result = poolcap(&args).env("SOURCE_DATE_EPOCH", "1764547200").run();
+        assert_eq!(result.code, 0, "{}", result.stderr);
+        out
+    };
+    let (a, b) = (files_of(&run("a")), files_of(&run("b")));
+    let names: Vec<&String> = a.iter().map(|(n, _)| n).collect();
+    assert!(names.iter().any(|n| n.ends_with(".png")) && names.iter().any(|n| n.ends_with("report.html")));
+    assert_eq!(names, b.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(
+            x == y,
+            "{name} differs between two runs with the same SOURCE_DATE_EPOCH"
+        );
+    }
+    let md = String::from_utf8(a.iter().find(|(n, _)| n == "report.md").unwrap().1.clone()).unwrap();
+    assert!(md.contains("2025-12-01 00:00 GMT"), "the generated line is the epoch's");
+
+    let bad = poolcap(&["plan", "--config", "data/poolcap.toml", "--month", "2026-10"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .run();
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("SOURCE_DATE_EPOCH=\"yesterday\""), "{}", bad.stderr);
+}
+
+#[test]
+fn source_date_epoch_makes_two_applies_write_the_same_change_log() {
+    let apply = || {
+        let dir = crate::util::sample_tree();
+        let mut args = vec![
+            "apply",
+            "--config",
+            "poolcap.toml",
+            "--month",
+            "2026-10",
+            "--author",
+            "CI",
+            "--metrics",
+        ];
+        let metrics: Vec<String> = SAMPLE_METRICS
+            .iter()
+            .map(|m| root().join(m).display().to_string())
+            .collect();
+        args.extend(metrics.iter().map(String::as_str));
+        let out = poolcap(&args)
+            .cwd(dir.path())
+            .env("SOURCE_DATE_EPOCH", "1764547200")
+            .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        std::fs::read_to_string(dir.path().join("CHANGELOG-capacity.md")).unwrap()
+    };
+    let first = apply();
+    assert!(
+        first.contains("## 2025-12-01 — backend: pool 20 + 10 → 25 + 13"),
+        "{first}"
+    );
+    assert_eq!(first, apply());
+}

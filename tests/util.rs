@@ -33,6 +33,12 @@ pub fn poolcap(args: &[&str]) -> Run {
 
 impl Run {
     #[allow(dead_code)]
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.command.env(key, value);
+        self
+    }
+
+    #[allow(dead_code)]
     pub fn cwd(mut self, dir: &Path) -> Self {
         self.command.current_dir(dir);
         self

@@ -44,9 +44,9 @@ pub fn author(flag: Option<&str>) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// Today's date in the configured zone.
+/// Today's date in the configured zone (`SOURCE_DATE_EPOCH`'s when set).
 pub fn today(settings: &Settings) -> String {
-    jiff::Timestamp::now()
+    crate::support::clock::now()
         .to_zoned_datetime(settings.policy.timezone.clone())
         .strftime("%Y-%m-%d")
         .to_string()

@@ -176,7 +176,7 @@ pub fn parse_month(text: &str) -> Result<Month, UsageError> {
 /// the configured zone (the month a monthly review is about).
 pub fn parse_month_in(text: &str, tz: &jiff::tz::TimeZone) -> Result<Month, UsageError> {
     if text.eq_ignore_ascii_case("last") {
-        let now = jiff::Timestamp::now().to_zoned_datetime(tz.clone());
+        let now = crate::support::clock::now().to_zoned_datetime(tz.clone());
         let this = Month {
             year: now.year(),
             month: now.month(),

@@ -391,7 +391,7 @@ pub fn write(
         "data_quality": data_quality,
         "rejected": outcome.summary.diagnostics.rejected(),
         "version": env!("CARGO_PKG_VERSION"),
-        "generated": jiff::Timestamp::now().to_zoned_datetime(settings.policy.timezone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
+        "generated": crate::support::clock::now().to_zoned_datetime(settings.policy.timezone.clone()).strftime("%Y-%m-%d %H:%M %Z").to_string(),
     });
     let (html_t, md_t) = match templates {
         Some(dir) => (

@@ -1,7 +1,8 @@
 //! Small utilities every layer may use — file locking, redaction of secrets
-//! in text, Markdown escaping, a fast hasher, a seeded random generator. They import nothing else of the
+//! in text, Markdown escaping, a fast hasher, the outputs' clock, a seeded random generator. They import nothing else of the
 //! crate (ARCHITECTURE.md, "Layers").
 
+pub mod clock;
 pub mod hash;
 pub mod lock;
 pub mod markdown;
