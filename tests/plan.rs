@@ -229,3 +229,30 @@ fn json_lines_of_the_api_metrics_body_give_the_same_plan_as_csv() {
     let from_jsonl = october_plan_json(&[SAMPLE_METRICS[0], SAMPLE_METRICS[1], october.to_str().unwrap()]);
     assert_eq!(from_jsonl, from_csv);
 }
+
+#[test]
+fn check_appends_a_markdown_summary_for_the_ci_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    for (month, code) in [("2026-10", 3), ("2026-09", 4)] {
+        let out = crate::util::sample_plan(month, &["--check", "--summary", summary.to_str().unwrap()]);
+        assert_eq!(out.code, code, "{}", out.stderr);
+    }
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.starts_with("earlier step\n### poolcap plan 2026-10: changes to make (exit 3)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| backend | 20 + 10 | 25 + 13 | change (monthly-escalation) |"),
+        "{text}"
+    );
+    assert!(text.contains("| worker | 10 + 5 | 10 + 5 | keep |"), "{text}");
+    assert!(text.contains("= 194 of 237 connections — ok."), "{text}");
+    assert!(
+        text.contains("### poolcap plan 2026-09: blocked by a guard (exit 4)"),
+        "{text}"
+    );
+    assert!(text.contains("— **over the budget**."), "{text}");
+}

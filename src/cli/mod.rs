@@ -222,6 +222,11 @@ pub struct PlanArgs {
     /// min_coverage, or metrics of services the config does not define.
     #[arg(long, requires = "check")]
     pub allow_missing_data: bool,
+    /// Append a short Markdown summary (the month, each service's decision, the
+    /// budget and the gate's outcome) to FILE, e.g. "$GITHUB_STEP_SUMMARY" or a
+    /// file a merge-request comment is made from.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 /// What a plan is computed from.

@@ -10,6 +10,26 @@ use crate::render::{self, Printer};
 
 /// Runs `poolcap plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
+    let (report, status) = decide(global, args, printer)?;
+    if let Some(path) = &args.summary {
+        let text = render::plan::summary(&report, status, args.check);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the summary: {e}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the summary: {e}", path.display()))?;
+    }
+    Ok(status)
+}
+
+/// The plan's report and the exit status `--check` gives it (0 without it).
+fn decide(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    printer: &mut Printer,
+) -> anyhow::Result<(render::plan::PlanReport, ExitStatus)> {
     let settings = config::load(&global.config)?;
     // A killed apply's files are finished first, so the plan reads what is deployed.
     let _lock = if crate::write::atomic::interrupted(&change::journal_dir(&settings)) {
@@ -37,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
         }
     }
     if !args.check {
-        return Ok(ExitStatus::Ok);
+        return Ok((report, ExitStatus::Ok));
     }
     if !args.allow_missing_data {
         let gaps = data_gaps(&settings, &outcome, &selected);
@@ -46,11 +66,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
                 printer.error_line(gap);
             }
             printer.note("the gate fails on thin data (exit 5) so that a broken metrics export cannot pass as \"nothing to change\"; to decide anyway: --allow-missing-data");
-            return Ok(ExitStatus::InsufficientData);
+            return Ok((report, ExitStatus::InsufficientData));
         }
     }
     if outcome.plan.blocked() {
-        return Ok(ExitStatus::Blocked);
+        return Ok((report, ExitStatus::Blocked));
     }
     // With targets, the files are what CI checks: any byte that would change
     // (a new size, or a drifted fixed setting) is a change.
@@ -69,5 +89,5 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyho
             changes |= !files.is_empty();
         }
     }
-    Ok(if changes { ExitStatus::Changes } else { ExitStatus::Ok })
+    Ok((report, if changes { ExitStatus::Changes } else { ExitStatus::Ok }))
 }

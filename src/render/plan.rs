@@ -432,3 +432,50 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
     out.push_str(&pad(&rows));
     out
 }
+
+/// A short Markdown summary of the plan for a CI job summary or a
+/// merge-request comment: the month, each service's decision, the budget and
+/// what the gate (`--check`) made of it.
+pub fn summary(report: &PlanReport, status: crate::exit::ExitStatus, check: bool) -> String {
+    use crate::exit::ExitStatus;
+    use crate::support::markdown::text_escape;
+    let outcome = match (check, status) {
+        (false, _) => "report only (no `--check`)".to_string(),
+        (true, ExitStatus::Ok) => "nothing to change (exit 0)".to_string(),
+        (true, ExitStatus::Changes) => "changes to make (exit 3)".to_string(),
+        (true, ExitStatus::Blocked) => "blocked by a guard (exit 4)".to_string(),
+        (true, ExitStatus::InsufficientData) => "too little data to decide (exit 5)".to_string(),
+        (true, other) => format!("exit {}", other.code()),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "### poolcap plan {}: {outcome}\n", report.month);
+    let _ = writeln!(out, "| service | current | recommended | decision |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for s in &report.services {
+        let decision = match (s.changes, s.deciding) {
+            (true, Some(code)) => format!("change ({})", code.as_str()),
+            (true, None) => "change".to_string(),
+            (false, _) => "keep".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} + {} | {} + {} | {} |",
+            text_escape(&s.service),
+            s.current.pool_size,
+            s.current.max_overflow,
+            s.recommended.pool_size,
+            s.recommended.max_overflow,
+            decision
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nConnection budget ({}): {} = {} of {} connections — {}.\n",
+        text_escape(&report.budget_source),
+        text_escape(&report.budget.arithmetic()),
+        report.budget.required,
+        report.budget.limit,
+        if report.budget.ok { "ok" } else { "**over the budget**" }
+    );
+    out
+}
