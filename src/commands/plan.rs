@@ -12,7 +12,15 @@ use crate::render::{self, Printer};
 pub fn run(global: &GlobalArgs, args: &PlanArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let (report, status) = decide(global, args, printer)?;
     if let Some(path) = &args.summary {
-        let text = render::plan::summary(&report, status, args.check);
+        let outcome = match (args.check, status) {
+            (false, _) => "report only (no `--check`)".to_string(),
+            (true, ExitStatus::Ok) => "nothing to change (exit 0)".to_string(),
+            (true, ExitStatus::Changes) => "changes to make (exit 3)".to_string(),
+            (true, ExitStatus::Blocked) => "blocked by a guard (exit 4)".to_string(),
+            (true, ExitStatus::InsufficientData) => "too little data to decide (exit 5)".to_string(),
+            (true, other) => format!("exit {}", other.code()),
+        };
+        let text = render::plan::summary(&report, &outcome);
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -435,18 +435,9 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
 
 /// A short Markdown summary of the plan for a CI job summary or a
 /// merge-request comment: the month, each service's decision, the budget and
-/// what the gate (`--check`) made of it.
-pub fn summary(report: &PlanReport, status: crate::exit::ExitStatus, check: bool) -> String {
-    use crate::exit::ExitStatus;
+/// what the gate (`--check`) made of it, `outcome` (e.g. "changes to make (exit 3)").
+pub fn summary(report: &PlanReport, outcome: &str) -> String {
     use crate::support::markdown::text_escape;
-    let outcome = match (check, status) {
-        (false, _) => "report only (no `--check`)".to_string(),
-        (true, ExitStatus::Ok) => "nothing to change (exit 0)".to_string(),
-        (true, ExitStatus::Changes) => "changes to make (exit 3)".to_string(),
-        (true, ExitStatus::Blocked) => "blocked by a guard (exit 4)".to_string(),
-        (true, ExitStatus::InsufficientData) => "too little data to decide (exit 5)".to_string(),
-        (true, other) => format!("exit {}", other.code()),
-    };
     let mut out = String::new();
     let _ = writeln!(out, "### poolcap plan {}: {outcome}\n", report.month);
     let _ = writeln!(out, "| service | current | recommended | decision |");
