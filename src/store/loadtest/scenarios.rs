@@ -71,6 +71,8 @@ enum Work {
     Quick,
     /// Opens a transaction and sits idle in it until the instant.
     IdleInTransactionUntil(Instant),
+    /// A zero sleep, whatever the workload (the recycle scenario's probe).
+    Sleep0,
 }
 
 /// The scenario's log: checkouts and distinct errors.
@@ -115,8 +117,9 @@ impl Runner<'_> {
         log.error(phase, text, code);
     }
 
-    /// One checkout → work → return, recorded.
-    async fn checkout(&self, phase: Phase, work: Work) -> Ended {
+    /// One checkout → work → return, recorded: how it ended, and the
+    /// session it had when it was served.
+    async fn checkout(&self, phase: Phase, work: Work) -> (Ended, Option<i64>) {
         let asked = self.ctx.now();
         let started = Instant::now();
         let checked = match self.pool.checkout().await {
@@ -135,10 +138,11 @@ impl Runner<'_> {
                     CheckoutError::Stopped => Ended::Stopped,
                 };
                 self.record(phase, asked, wait, 0.0, ended);
-                return ended;
+                return (ended, None);
             }
         };
         let mut conn = checked.conn;
+        let backend = conn.conn.backend;
         let began = Instant::now();
         let result = self.work(&mut conn.conn, work).await;
         let held = began.elapsed().as_secs_f64();
@@ -152,7 +156,7 @@ impl Runner<'_> {
         let is_broken = result.as_ref().err().is_some_and(broken);
         self.pool.give_back(conn, is_broken).await;
         self.record(phase, asked, checked.wait, held, ended);
-        ended
+        (ended, (ended == Ended::Served).then_some(backend))
     }
 
     async fn work(&self, conn: &mut DbConn, work: Work) -> Result<(), sqlx::Error> {
@@ -164,7 +168,7 @@ impl Runner<'_> {
             }
             (Work::Statement(_) | Work::Quick, Some(statements)) => conn.workload(statements).await,
             (Work::Statement(hold), None) => conn.sleep(hold).await,
-            (Work::Quick, None) => conn.sleep(0.0).await,
+            (Work::Quick, None) | (Work::Sleep0, _) => conn.sleep(0.0).await,
         }
     }
 
@@ -389,18 +393,18 @@ async fn recycle_steps(runner: &Runner<'_>, recycle: f64, monitor: &mut Monitor)
     let ctx = runner.ctx;
     let mut seen = RecycleSeen::default();
     // 1. A session left with a transaction open, returned (the pool rolls back).
-    let Some(first) = session(runner, Step::LeaveOpen).await else {
+    let Some(first) = session(runner, Work::IdleInTransactionUntil(Instant::now())).await else {
         return seen;
     };
     seen.first = Some(first);
     // 2. Checked out again at once: the same session.
-    seen.reused = session(runner, Step::Quick).await;
+    seen.reused = session(runner, Work::Sleep0).await;
     // 3. After pool_recycle: a new session, the old one closed.
     let wait = Duration::from_secs_f64(recycle * 1.1 + 0.2);
     if !ctx.sleep_until(Instant::now() + wait).await {
         return seen;
     }
-    seen.after_recycle = session(runner, Step::Quick).await;
+    seen.after_recycle = session(runner, Work::Sleep0).await;
     let mut closed = None;
     for _ in 0..20 {
         match monitor.exists(first).await {
@@ -427,7 +431,7 @@ async fn recycle_steps(runner: &Runner<'_>, recycle: f64, monitor: &mut Monitor)
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let before = runner.log.lock().map(|l| l.errors.len()).unwrap_or(0);
-    seen.after_terminate = session(runner, Step::Quick).await;
+    seen.after_terminate = session(runner, Work::Sleep0).await;
     let log = runner.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if log.errors.len() > before || seen.after_terminate.is_none() {
         seen.error_after_terminate = log.errors.keys().last().map(|(_, text, _)| text.clone());
@@ -435,43 +439,7 @@ async fn recycle_steps(runner: &Runner<'_>, recycle: f64, monitor: &mut Monitor)
     seen
 }
 
-enum Step {
-    LeaveOpen,
-    Quick,
-}
-
-/// One checkout of the recycle scenario: the session id it had.
-async fn session(runner: &Runner<'_>, step: Step) -> Option<i64> {
-    let asked = runner.ctx.now();
-    let checked = match runner.pool.checkout().await {
-        Ok(c) => c,
-        Err(e) => {
-            let text = match e {
-                CheckoutError::TimedOut(t) | CheckoutError::Connect(t) => t,
-                CheckoutError::Stopped => return None,
-            };
-            runner.error(Phase::Recycle, scrub(&text, runner.ctx.url), None);
-            runner.record(Phase::Recycle, asked, 0.0, 0.0, Ended::Error);
-            return None;
-        }
-    };
-    let mut conn = checked.conn;
-    let backend = conn.conn.backend;
-    let began = Instant::now();
-    let result = match step {
-        Step::LeaveOpen => conn.conn.begin().await,
-        Step::Quick => conn.conn.sleep(0.0).await,
-    };
-    let held = began.elapsed().as_secs_f64();
-    let ended = match &result {
-        Ok(()) => Ended::Served,
-        Err(e) => {
-            runner.error(Phase::Recycle, scrub(&error_text(e), runner.ctx.url), error_code(e));
-            Ended::Error
-        }
-    };
-    let is_broken = result.as_ref().err().is_some_and(broken);
-    runner.pool.give_back(conn, is_broken).await;
-    runner.record(Phase::Recycle, asked, checked.wait, held, ended);
-    (ended == Ended::Served).then_some(backend)
+/// One checkout of the recycle scenario: the session it had.
+async fn session(runner: &Runner<'_>, work: Work) -> Option<i64> {
+    runner.checkout(Phase::Recycle, work).await.1
 }
