@@ -4,6 +4,7 @@
 
 mod alerts;
 mod apply;
+mod ci_examples;
 mod cli;
 mod crash;
 mod day1;
