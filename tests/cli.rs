@@ -34,6 +34,7 @@ fn help_snapshots() {
         vec!["man", "--help"],
         vec!["simulate", "--help"],
         vec!["loadtest", "--help"],
+        vec!["verify", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

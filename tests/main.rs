@@ -29,3 +29,4 @@ mod simulate;
 mod slowlog;
 mod store;
 mod util;
+mod verify;

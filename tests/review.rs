@@ -351,6 +351,7 @@ fn an_instance_name_cannot_add_rows_or_headings_to_report_md() {
             "### Queueing check (advisory, simulated)",
             "## Slow queries",
             "## Data quality",
+            "## Provenance",
         ]
     );
     // Every table row has as many cells as its header (escaped pipes are not cells).

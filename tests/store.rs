@@ -93,7 +93,29 @@ fn plan_json(store: &TestStore) -> serde_json::Value {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     plan.as_object_mut().unwrap().remove("inputs");
+    // The store's provenance: what was read, and the order-independent digest
+    // of the rows used (docs/verify.md), the same on every read.
+    let provenance = plan.as_object_mut().unwrap().remove("provenance").unwrap();
+    let record = &provenance["store"];
+    assert!(provenance["inputs"].as_array().unwrap().is_empty());
+    assert!(record["used"].as_u64().unwrap() >= 268_200, "{record}");
+    assert_eq!(record["rows_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(record["to"], "2026-11-01T00:00:00Z");
     plan
+}
+
+fn store_digest(store: &TestStore) -> String {
+    let out = store.run(&[
+        "plan",
+        "--config",
+        "data/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--format",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    plan["provenance"]["store"]["rows_digest"].as_str().unwrap().to_string()
 }
 
 fn idempotent_ingest_and_plan_from_history(store: &TestStore) {
@@ -105,6 +127,11 @@ fn idempotent_ingest_and_plan_from_history(store: &TestStore) {
     // The plan from the store equals the plan from the files.
     let from_files = october_plan_json(&SAMPLE_METRICS);
     assert_eq!(plan_json(store), from_files);
+    assert_eq!(
+        store_digest(store),
+        store_digest(store),
+        "the store's rows digest is stable"
+    );
 }
 
 fn bad_file_stores_nothing_and_conflicts_are_reported(store: &TestStore) {

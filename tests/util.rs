@@ -124,7 +124,7 @@ pub fn sample_outcome(detail_columns: Option<usize>) -> poolcap::ops::plan::Plan
 }
 
 /// The October plan JSON of the sample config from metric `files`, without
-/// its `inputs` section (which names the files).
+/// its `inputs` and `provenance` sections (which name the files).
 pub fn october_plan_json(files: &[&str]) -> serde_json::Value {
     let mut args = vec![
         "plan",
@@ -141,6 +141,7 @@ pub fn october_plan_json(files: &[&str]) -> serde_json::Value {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     plan.as_object_mut().unwrap().remove("inputs");
+    plan.as_object_mut().unwrap().remove("provenance");
     plan
 }
 

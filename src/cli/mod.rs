@@ -106,6 +106,8 @@ pub enum Command {
     Init(InitArgs),
     /// Check a deployment: config, target files, metric names, store; one line per check.
     Doctor(DoctorArgs),
+    /// Check a recorded decision (review folder, plan.json, change-log entry): its inputs' digests, then the decision recomputed.
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Write man pages: poolcap.1 and one per subcommand (poolcap-plan.1, …).
@@ -140,6 +142,21 @@ pub struct InitArgs {
     /// Replace the file when it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `poolcap verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A review folder, a plan.json, or (with --entry) a change log.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The change-log entry to verify: its id (the `poolcap:id` comment above
+    /// it) or the start of one.
+    #[arg(long, value_name = "ID")]
+    pub entry: Option<String>,
+    /// The live server a decision made with --probe took its budget from.
+    #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
+    pub probe: Option<String>,
 }
 
 /// `poolcap doctor`.

@@ -7,7 +7,7 @@ use crate::config;
 use crate::exit::ExitStatus;
 use crate::ops::apply::{Refusal, Request, change_set, fold_overrides, refusal};
 use crate::ops::{change, plan};
-use crate::render::Printer;
+use crate::render::{self, Printer};
 
 /// Runs `poolcap apply`.
 pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
@@ -21,10 +21,13 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         &settings,
         &args.inputs.request(),
         super::ingest::store_location(global),
-        // The queueing check is advisory and never changes what apply writes.
-        false,
+        // The queueing check is advisory and never changes what apply writes;
+        // it runs so that the plan apply carries out is `plan`'s, byte for
+        // byte, and its digest in the change log names that plan.json.
+        true,
         printer,
     )?;
+    let plan_sha256 = render::plan::PlanReport::for_plan(&settings, &outcome).sha256()?;
     match refusal(&outcome, args.change.allow_over_budget) {
         Some(Refusal::Blocking(messages)) => {
             for message in messages {
@@ -44,6 +47,7 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyh
         author: args.change.author.as_deref(),
         ticket: args.change.ticket.as_deref(),
         over_budget_reason: args.reason.as_deref(),
+        plan_sha256: Some(plan_sha256),
     };
     let set = change_set(&settings, &outcome, request, printer)?;
     let files = &set.files;

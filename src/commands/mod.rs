@@ -18,6 +18,7 @@ pub mod probe;
 pub mod review;
 pub mod simulate;
 pub mod slowlog;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
@@ -48,6 +49,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Generate(args) => generate::run(args, printer),
         Command::Init(args) => init::run(&cli.global, args, printer),
         Command::Doctor(args) => doctor::run(&cli.global, args, printer),
+        Command::Verify(args) => verify::run(&cli.global, args, printer),
         Command::Completions(args) => completions::completions(args, printer),
         Command::Man(args) => completions::man(args, printer),
     }

@@ -52,11 +52,10 @@ fn decide(
         true,
         printer,
     )?;
-    let mut report = render::plan::PlanReport::new(&settings, &outcome);
     // `--service` names the service of inputs that lack one, and plans only it
     // (the budget still counts every service).
+    let report = render::plan::PlanReport::for_plan(&settings, &outcome);
     let selected = |name: &str| args.inputs.metrics.service.as_deref().is_none_or(|s| s == name);
-    report.services.retain(|s| selected(&s.service));
     match global.format {
         Format::Json => printer.json(&report)?,
         Format::Table | Format::Csv => {

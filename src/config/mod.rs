@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 pub struct Settings {
     /// The file the settings were read from.
     pub path: PathBuf,
+    /// SHA-256 of its text (of no text when the file is absent and optional).
+    pub sha256: String,
     /// Policy thresholds and factors.
     pub policy: PolicySettings,
     /// Alert rules replayed over history (default: warning and critical of DESIGN §1.3).

@@ -7,6 +7,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::IngestError;
+use crate::support::digest::Tally;
 
 /// A reader that counts the bytes read from the file (before decompression),
 /// for progress bars.
@@ -23,12 +24,19 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Opens an input like [`open`], counting the bytes read from the file into `count`.
+/// Opens an input like [`open`], counting the bytes read from the file into
+/// `count` and digesting them into `tally` (the file's SHA-256 for provenance).
 pub fn open_counted(
     path: &Path,
     count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    tally: &Tally,
 ) -> Result<Box<dyn Read + Send>, IngestError> {
-    open_with(path, Some(count))
+    open_with(path, Some(count), Some(tally))
+}
+
+/// Opens an input like [`open`], digesting the file's bytes into `tally`.
+pub fn open_digested(path: &Path, tally: &Tally) -> Result<Box<dyn Read + Send>, IngestError> {
+    open_with(path, None, Some(tally))
 }
 
 /// The inputs named on the command line, with each folder replaced by the
@@ -63,12 +71,13 @@ pub fn expand_folders(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
 
 /// Opens an input, decompressing gzip (detected by its magic bytes, whatever the name).
 pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, IngestError> {
-    open_with(path, None)
+    open_with(path, None, None)
 }
 
 fn open_with(
     path: &Path,
     count: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    tally: Option<&Tally>,
 ) -> Result<Box<dyn Read + Send>, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
@@ -85,9 +94,13 @@ fn open_with(
     }
     use std::io::{Seek, SeekFrom};
     file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let file: Box<dyn Read + Send> = match tally {
+        Some(tally) => Box::new(tally.wrap(file)),
+        None => Box::new(file),
+    };
     let raw: Box<dyn Read + Send> = match count {
         Some(count) => Box::new(Counting { inner: file, count }),
-        None => Box::new(file),
+        None => file,
     };
     if got == 2 && magic == [0x1f, 0x8b] {
         let decoder = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, raw));

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 pub use checks::{EARLIEST_TS, MAX_TIMEOUTS};
 pub(crate) use checks::{RowError, check_capacity, check_pool_size, finish, row_error, take_row};
 pub use diagnostics::{Diagnostic, Diagnostics, fix_for};
-pub use files::{expand_folders, open, open_counted};
+pub use files::{expand_folders, open, open_counted, open_digested};
 pub use quoting::{QUOTE_MAX, clip, clip_json, quote, quote_head};
 pub use series::{DEFAULT_MAX_SERIES, SeriesKey, SeriesTable};
 

@@ -55,7 +55,7 @@ pub struct ChangeSet {
 }
 
 /// Who asks, and why (`--author`, `--ticket`, `--reason`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Request<'a> {
     /// `--author`.
     pub author: Option<&'a str>,
@@ -63,6 +63,9 @@ pub struct Request<'a> {
     pub ticket: Option<&'a str>,
     /// `--reason` (recorded when the plan is over budget).
     pub over_budget_reason: Option<&'a str>,
+    /// SHA-256 of the plan report the change carries out (the bytes of
+    /// `plan --format json` on the same inputs), for the entries' evidence.
+    pub plan_sha256: Option<String>,
 }
 
 /// The change set of `outcome`: each service with targets whose files must
@@ -78,7 +81,12 @@ pub fn change_set(
         author,
         ticket,
         over_budget_reason,
+        plan_sha256,
     } = request;
+    let evidence = plan_sha256.map(|plan_sha256| changelog::Evidence {
+        plan_sha256,
+        provenance: outcome.provenance.clone(),
+    });
     let pending = outcome.pending_files(settings)?;
     let author = super::change::author(author);
     let date = super::change::today(settings);
@@ -143,6 +151,7 @@ pub fn change_set(
                 settings: settings_rows,
                 findings: super::change::finding_rows(&decision.findings),
                 budget: budget.clone(),
+                evidence: evidence.clone(),
             };
             if let Some(log) = &service.changelog {
                 logs.add(settings, log, &entry)?;

@@ -331,3 +331,24 @@ pub fn record(store: &str, entries: &[Entry], printer: &mut dyn Notices) {
         ));
     }
 }
+
+/// The evidence a change log records for entry `id` (or the one entry whose
+/// id starts with it), for `verify --entry`.
+pub fn read_entry_record(path: &std::path::Path, id: &str) -> anyhow::Result<super::verify::Recorded> {
+    let log = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the change log: {e}", path.display()))?;
+    let (full, evidence) =
+        changelog::find_evidence(&log, id).map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))?;
+    let Some(evidence) = evidence else {
+        anyhow::bail!(
+            "{}: the entry {full:?} records no evidence to verify (an override's entry, or one written by a poolcap before 0.2)",
+            path.display()
+        );
+    };
+    Ok(super::verify::Recorded {
+        source: path.to_path_buf(),
+        plan: None,
+        plan_sha256: Some(evidence.plan_sha256),
+        provenance: evidence.provenance,
+    })
+}

@@ -152,6 +152,7 @@ pub fn monthly_digests(
                 let digested = Digested {
                     digest: monthly,
                     files: whole.files.clone(),
+                    provenance: whole.provenance.clone(),
                 };
                 stored.push((month, file.clone(), digested));
             }

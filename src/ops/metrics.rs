@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 
 use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected};
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
+use crate::model::provenance::{InputRecord, StoreRecord, rfc3339};
 use crate::model::window::Window;
+use crate::support::digest::{SetDigest, Tally};
 use crate::support::notice::Notices;
 
 /// The metric files of a run, as the command line names them (`--metrics`,
@@ -43,6 +45,10 @@ pub struct InputSummary {
     pub unknown_services: BTreeMap<String, u64>,
     /// Rows and samples rejected (parser and analyzer), with the first few in full.
     pub diagnostics: Diagnostics,
+    /// Each file's digest, counts and span, in the order read.
+    pub provenance: Vec<InputRecord>,
+    /// The history store the samples came from instead, with a digest of them.
+    pub store: Option<StoreRecord>,
 }
 
 impl InputSummary {
@@ -83,6 +89,26 @@ struct Analysed {
     rejected_by_code: BTreeMap<&'static str, u64>,
     used: u64,
     unknown: BTreeMap<u32, u64>,
+    /// Per file: samples used, samples rejected, span of the used ones.
+    per_file: Vec<FileUse>,
+}
+
+/// What the analysis made of one file's samples.
+#[derive(Debug, Default, Clone, Copy)]
+struct FileUse {
+    used: u64,
+    rejected: u64,
+    span: Option<(i64, i64)>,
+}
+
+impl FileUse {
+    fn of(per_file: &mut Vec<FileUse>, file: u32) -> &mut FileUse {
+        let i = file as usize;
+        if per_file.len() <= i {
+            per_file.resize(i + 1, FileUse::default());
+        }
+        &mut per_file[i]
+    }
 }
 
 fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settings: AnalyzerSettings) -> Analysed {
@@ -97,6 +123,7 @@ fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settin
         rejected_by_code: BTreeMap::new(),
         used: 0,
         unknown: BTreeMap::new(),
+        per_file: Vec::new(),
     };
     while let Ok(batch) = rx.recv() {
         for (id, service) in batch.new_series {
@@ -121,9 +148,16 @@ fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settin
                 waiting: s.waiting,
                 timeouts: s.timeouts,
             };
+            let (file, ts) = (s.file, s.ts);
             match analyzer.push(obs) {
-                Ok(()) => out.used += 1,
+                Ok(()) => {
+                    out.used += 1;
+                    let f = FileUse::of(&mut out.per_file, file);
+                    f.used += 1;
+                    f.span = Some(f.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
+                }
                 Err(r) => {
+                    FileUse::of(&mut out.per_file, file).rejected += 1;
                     *out.rejected_by_code.entry(r.code).or_default() += 1;
                     if out.rejected.len() < Diagnostics::SHOWN {
                         out.rejected.push((s, r));
@@ -173,8 +207,10 @@ pub fn load(
         .sum();
     let progress = printer.progress(total, "reading metrics");
     let read_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut digests = Vec::with_capacity(args.files.len());
     for (file_index, path) in args.files.iter().enumerate() {
-        let input = match ingest::open_counted(path, read_bytes.clone()) {
+        let tally = Tally::default();
+        let input = match ingest::open_counted(path, read_bytes.clone(), &tally) {
             Ok(i) => i,
             Err(e) => {
                 read_result = Err(e.into());
@@ -216,10 +252,18 @@ pub fn load(
             read_result = Err(anyhow::anyhow!("the analysis thread stopped early"));
             break;
         }
-        match result {
-            Ok(summary) => files.push((path.clone(), summary)),
+        match result.map_err(anyhow::Error::from).and_then(|summary| {
+            let digest = tally
+                .finish_file(path)
+                .with_context(|| format!("{}: cannot read the file to digest it", path.display()))?;
+            Ok((summary, digest))
+        }) {
+            Ok((summary, digest)) => {
+                files.push((path.clone(), summary));
+                digests.push(digest);
+            }
             Err(e) => {
-                read_result = Err(e.into());
+                read_result = Err(e);
                 break;
             }
         }
@@ -297,6 +341,25 @@ pub fn load(
             }
         );
     }
+    let provenance = files
+        .iter()
+        .zip(digests)
+        .enumerate()
+        .map(|(i, ((path, summary), digest))| {
+            let used = analysed.per_file.get(i).copied().unwrap_or_default();
+            InputRecord {
+                kind: "metrics".into(),
+                path: path.display().to_string(),
+                sha256: digest.sha256,
+                bytes: digest.bytes,
+                rows: summary.rows,
+                used: used.used,
+                rejected: summary.rejected + used.rejected,
+                first: used.span.and_then(|(a, _)| rfc3339(a, false)),
+                last: used.span.and_then(|(_, b)| rfc3339(b, false)),
+            }
+        })
+        .collect();
     Ok(Loaded {
         analysis: analysed.analysis,
         series,
@@ -305,6 +368,8 @@ pub fn load(
             samples: analysed.used,
             unknown_services,
             diagnostics: diags,
+            provenance,
+            store: None,
         },
     })
 }
@@ -373,12 +438,13 @@ pub fn load_from_store(
     let mut used = 0u64;
     let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut diags = Diagnostics::default();
+    let mut rows_digest = SetDigest::default();
     // One connection to the store for the whole read.
     let rules = crate::store::history::Aggregation {
         fallback_max_gap: crate::analyze::FALLBACK_MAX_GAP,
         thresholds: crate::analyze::REPORTED_THRESHOLDS,
     };
-    let (rows, analyzer, earlier, in_sql) = (|| {
+    let (rows, analyzer, earlier, in_sql, from) = (|| {
         let store = crate::store::history::Store::open_existing(location)?;
         let earlier: Vec<Window> = if store.is_postgres() && analyzer_settings.windows.len() > 1 {
             analyzer_settings.windows.split_off(1)
@@ -439,7 +505,10 @@ pub fn load_from_store(
                     return;
                 };
                 match analyzer.push(obs) {
-                    Ok(()) => used += 1,
+                    Ok(()) => {
+                        used += 1;
+                        rows_digest.add(canonical_row(service, instance, &obs).as_bytes());
+                    }
                     Err(r) => diags.reject(Diagnostic {
                         path: PathBuf::from(location),
                         line: None,
@@ -463,7 +532,7 @@ pub fn load_from_store(
             in_sql = Some((all, started.elapsed()));
         }
         store.close();
-        Ok::<_, anyhow::Error>((rows, analyzer, earlier, in_sql))
+        Ok::<_, anyhow::Error>((rows, analyzer, earlier, in_sql, from))
     })()?;
     for (service, n) in &unknown {
         printer.warn(&format!(
@@ -509,6 +578,35 @@ pub fn load_from_store(
             samples: used,
             unknown_services: unknown,
             diagnostics: diags,
+            provenance: Vec::new(),
+            store: Some(StoreRecord {
+                store: crate::support::redact_urls(location),
+                from: rfc3339(from, false).unwrap_or_default(),
+                to: rfc3339(to, false).unwrap_or_default(),
+                rows,
+                used,
+                rows_digest: rows_digest.hex(),
+                aggregated_in_database: earlier
+                    .iter()
+                    .map(|w| rfc3339(w.start, false).unwrap_or_default())
+                    .collect(),
+            }),
         },
     })
+}
+
+/// A stored sample as the store digest reads it: service, instance, Unix
+/// seconds, checked out, pool size, max_overflow, waiting, timeouts (empty
+/// when absent), tab-separated.
+fn canonical_row(service: &str, instance: &str, o: &Observation) -> String {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    format!(
+        "{service}\t{instance}\t{}\t{}\t{}\t{}\t{}\t{}",
+        o.ts,
+        o.checked_out,
+        o.pool_size,
+        opt(o.max_overflow.map(u64::from)),
+        opt(o.waiting.map(u64::from)),
+        opt(o.timeouts)
+    )
 }

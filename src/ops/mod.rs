@@ -34,11 +34,13 @@ pub mod overrides;
 pub mod plan;
 pub mod probe;
 pub mod promtool;
+pub mod provenance;
 pub mod queueing;
 pub mod review;
 pub mod simulate;
 pub mod slowlog;
 pub mod targets;
+pub mod verify;
 
 /// A usage mistake found after parsing (a bad `--month`, say): exit 2.
 #[derive(Debug, thiserror::Error)]

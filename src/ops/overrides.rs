@@ -258,6 +258,7 @@ pub fn prepare(settings: &Settings, req: &OverrideRequest) -> anyhow::Result<Res
             settings: rows,
             findings: change::finding_rows(&findings),
             budget: budget_row.clone(),
+            evidence: None,
         };
         if let Some(log) = &service.changelog {
             logs.add(settings, log, &entry)?;

@@ -65,6 +65,8 @@ pub struct PlanOutcome {
     pub queueing: Vec<Option<QueueingStudy>>,
     /// Each service's outlook: trends, crossings, the budget's steps.
     pub outlook: Vec<ServiceOutlook>,
+    /// What the decision was made from (`plan.json`'s `provenance`).
+    pub provenance: crate::model::provenance::Provenance,
 }
 
 impl PlanOutcome {
@@ -405,7 +407,15 @@ pub fn compute_with(
             outlook::outlook(&inputs, &settings.policy, &settings.alerts)
         })
         .collect();
+    let provenance = super::provenance::provenance(
+        settings,
+        super::provenance::request(args, &month.to_string()),
+        &loaded.summary,
+        slow.as_ref(),
+        &deployed,
+    );
     Ok(PlanOutcome {
+        provenance,
         queueing,
         outlook,
         month,

@@ -9,6 +9,7 @@ use crate::analyze::fingerprint::Dialect;
 use crate::config::Settings;
 use crate::ingest::slowlog::postgres::Prefix;
 use crate::ingest::slowlog::reader::{self, FileReport, LogFormat, ReadSettings};
+use crate::model::provenance::{InputRecord, rfc3339};
 use crate::support::notice::Notices;
 
 use super::UsageError;
@@ -19,6 +20,8 @@ pub struct Digested {
     pub digest: Digest,
     /// Per file.
     pub files: Vec<FileReport>,
+    /// Per file: digest, statements read / in the window / rejected, span.
+    pub provenance: Vec<InputRecord>,
 }
 
 /// How to read the slow logs of a run (`--log-line-prefix`, `--input-format`,
@@ -75,13 +78,39 @@ pub fn digest_files(
     })?;
     let mut digest = Digest::new(base.clone());
     let mut reports = Vec::with_capacity(per_file.len());
+    let mut provenance = Vec::with_capacity(per_file.len());
     for (digests, report) in per_file {
+        let mut used = 0;
+        let mut span: Option<(i64, i64)> = None;
         for d in digests {
+            used += d.statements;
+            if let Some((a, b)) = d.span {
+                span = Some(span.map_or((a, b), |(x, y)| (x.min(a), y.max(b))));
+            }
             digest.merge(d);
         }
+        let file = report.digest.clone().unwrap_or(crate::support::digest::FileDigest {
+            sha256: String::new(),
+            bytes: 0,
+        });
+        provenance.push(InputRecord {
+            kind: "slowlog".into(),
+            path: report.path.display().to_string(),
+            sha256: file.sha256,
+            bytes: file.bytes,
+            rows: report.stats.entries,
+            used,
+            rejected: report.stats.rejected,
+            first: span.and_then(|(a, _)| rfc3339(a, true)),
+            last: span.and_then(|(_, b)| rfc3339(b, true)),
+        });
         reports.push(report);
     }
-    Ok(Digested { digest, files: reports })
+    Ok(Digested {
+        digest,
+        files: reports,
+        provenance,
+    })
 }
 
 /// Parses `--since`/`--until`: RFC 3339, or a date (midnight in `tz`).

@@ -37,6 +37,9 @@ pub struct PlanReport {
     pub budget_source: String,
     /// Whether a guard blocks the plan.
     pub blocked: bool,
+    /// What the decision was made from: version, config, policy, alert
+    /// rules, each input with its digest (docs/verify.md).
+    pub provenance: crate::model::provenance::Provenance,
 }
 
 /// A window as instants.
@@ -120,6 +123,29 @@ pub struct ServiceJson {
 }
 
 impl PlanReport {
+    /// The report `plan` prints: with `--service`, only that service (the
+    /// budget still counts every one).
+    pub fn for_plan(settings: &Settings, outcome: &PlanOutcome) -> Self {
+        let mut report = PlanReport::new(settings, outcome);
+        if let Some(only) = &outcome.provenance.request.service {
+            report.services.retain(|s| s.service == *only);
+        }
+        report
+    }
+
+    /// Its text as `plan --format json` prints it and a review writes it
+    /// (`plan.json`).
+    pub fn to_json(&self) -> anyhow::Result<String> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// SHA-256 of [`PlanReport::to_json`]: the plan's digest a change-log entry names.
+    pub fn sha256(&self) -> anyhow::Result<String> {
+        Ok(crate::support::digest::sha256_hex(self.to_json()?.as_bytes()))
+    }
+
     /// Assembles the report.
     pub fn new(settings: &Settings, outcome: &PlanOutcome) -> Self {
         let tz = &settings.policy.timezone;
@@ -220,6 +246,7 @@ impl PlanReport {
             budget: outcome.plan.budget.clone(),
             budget_source: outcome.budget_source.clone(),
             blocked: outcome.plan.blocked(),
+            provenance: outcome.provenance.clone(),
         }
     }
 }

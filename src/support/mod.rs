@@ -1,9 +1,11 @@
 //! Small utilities every layer may use — file locking, redaction of secrets
-//! in text, Markdown escaping, a fast hasher, the outputs' clock, a seeded random generator. They import nothing else of the
+//! in text, Markdown escaping, a fast hasher, SHA-256 digests of inputs, the outputs' clock, a seeded random generator. They import nothing else of the
 //! crate (ARCHITECTURE.md, "Layers").
 
 pub mod clock;
+pub mod digest;
 pub mod hash;
+pub mod jsondiff;
 pub mod lock;
 pub mod markdown;
 pub mod notice;

@@ -15,6 +15,7 @@ Changes to database connection-pool settings, newest first. Entries are written 
 `poolcap:id` comments let poolcap recognise an entry it has already written.\n";
 
 const MARKER: &str = "<!-- poolcap:id=";
+const EVIDENCE_MARKER: &str = "<!-- poolcap:evidence=";
 
 /// One setting's row.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -61,7 +62,7 @@ pub struct Sizes {
 }
 
 /// Everything an entry says.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Entry {
     /// Stable id (see [`entry_id`]).
     pub id: String,
@@ -93,6 +94,20 @@ pub struct Entry {
     pub findings: Vec<FindingRow>,
     /// The budget arithmetic.
     pub budget: BudgetRow,
+    /// What the decision was made from (review entries): shown in the entry
+    /// and recorded whole, for `poolcap verify --entry`, in a hidden
+    /// `poolcap:provenance` comment.
+    pub evidence: Option<Evidence>,
+}
+
+/// A review entry's evidence: the plan it carries out and its provenance.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Evidence {
+    /// SHA-256 of the plan report (the bytes `plan --format json` prints and
+    /// a review writes as `plan.json` for the same inputs).
+    pub plan_sha256: String,
+    /// Version, config, policy, rules, inputs with digests.
+    pub provenance: crate::model::provenance::Provenance,
 }
 
 /// FNV-1a, 64 bits: a stable hash that no library version can change.
@@ -151,7 +166,59 @@ pub fn render(template: &str, entry: &Entry) -> Result<String, TemplateError> {
             body.len()
         )));
     }
-    Ok(format!("{MARKER}{} -->\n{body}\n", entry.id))
+    let evidence = match &entry.evidence {
+        // JSON holds `>` only inside strings, where `\u003e` means the same:
+        // the comment cannot be closed early by a path or a name.
+        Some(e) => format!(
+            "{EVIDENCE_MARKER}{} -->\n",
+            serde_json::to_string(e)
+                .map_err(|e| TemplateError(e.to_string()))?
+                .replace('>', "\\u003e")
+        ),
+        None => String::new(),
+    };
+    Ok(format!("{MARKER}{} -->\n{evidence}{body}\n", entry.id))
+}
+
+/// The entry of `log` whose id is `id` or starts with it (one entry only):
+/// its full id and its recorded evidence (`None` for an entry without one —
+/// an override, or one written before poolcap recorded evidence).
+pub fn find_evidence<'a>(log: &'a str, id: &str) -> Result<(&'a str, Option<Evidence>), String> {
+    let mut found: Vec<(&str, usize)> = Vec::new();
+    let mut from = 0;
+    while let Some(at) = log[from..].find(MARKER) {
+        let start = from + at + MARKER.len();
+        if let Some(end) = log[start..].find(" -->") {
+            let this = &log[start..start + end];
+            if this == id {
+                found = vec![(this, start + end)];
+                break;
+            }
+            if this.starts_with(id) {
+                found.push((this, start + end));
+            }
+        }
+        from = start;
+    }
+    let (full, end) = match found.as_slice() {
+        [one] => *one,
+        [] => return Err(format!("no entry has the id {id:?}")),
+        many => {
+            return Err(format!(
+                "{} entries have ids starting {id:?} ({}); give more of the id",
+                many.len(),
+                many.iter().map(|(i, _)| *i).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    };
+    let rest = log[end + " -->".len()..].trim_start_matches(['\r', '\n']);
+    let Some(json) = rest.strip_prefix(EVIDENCE_MARKER) else {
+        return Ok((full, None));
+    };
+    let json = &json[..json.find(" -->").unwrap_or(json.len())];
+    serde_json::from_str(json)
+        .map(|e| (full, Some(e)))
+        .map_err(|e| format!("the entry {full:?} has evidence poolcap cannot read ({e})"))
 }
 
 /// Whether the log already holds the entry `id`.
@@ -265,6 +332,7 @@ mod tests {
                 code: "monthly-escalation".into(),
                 message: "mean 61.5% > 60%".into(),
             }],
+            evidence: None,
             budget: BudgetRow {
                 arithmetic: "4 × 38".into(),
                 required: 152,

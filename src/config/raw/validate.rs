@@ -491,6 +491,7 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
 
     Ok(Settings {
         path: loc.path.to_path_buf(),
+        sha256: crate::support::digest::sha256_hex(loc.text.as_bytes()),
         policy,
         alerts,
         database,

@@ -71,6 +71,8 @@ pub struct FileReport {
     pub stats: ParseStats,
     /// Bytes read (uncompressed).
     pub bytes: u64,
+    /// The file's SHA-256 and size on disk.
+    pub digest: Option<crate::support::digest::FileDigest>,
 }
 
 /// A failure reading a slow log.
@@ -263,7 +265,8 @@ where
     S: EntrySink,
     F: Fn() -> S + Sync,
 {
-    let mut input = crate::ingest::open(path).map_err(io_err(path))?;
+    let tally = crate::support::digest::Tally::default();
+    let mut input = crate::ingest::open_digested(path, &tally).map_err(io_err(path))?;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
     let eof = fill(&mut *input, &mut buf, settings.block.max(1), path)?;
     let format = settings.format.unwrap_or_else(|| detect_format(&buf, path));
@@ -273,6 +276,7 @@ where
         prefix: None,
         stats: ParseStats::default(),
         bytes: 0,
+        digest: None,
     };
     let sinks = match format {
         LogFormat::Mysql => parallel_chunks(
@@ -371,6 +375,10 @@ where
             hint,
         });
     }
+    report.digest = Some(tally.finish_file(path).map_err(|source| SlowlogError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?);
     Ok((sinks, report))
 }
 
