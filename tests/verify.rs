@@ -114,6 +114,11 @@ fn a_review_and_a_plan_verify_as_the_same_and_record_every_input() {
         .collect();
     assert_eq!(targets.len(), 3);
     assert!(targets[0].ends_with("deploy/backend.env"), "{targets:?}");
+    // A target is recorded by its managed settings, never by a digest of a
+    // file that may hold a secret.
+    assert_eq!(p["targets"][0]["values"]["DB_POOL_SIZE"], "20");
+    assert_eq!(p["targets"][0]["exists"], true);
+    assert!(p["targets"][0].get("sha256").is_none());
     // The review's report shows the same.
     let md = std::fs::read_to_string(dir.join("review-2026-10/report.md")).unwrap();
     assert!(md.contains("## Provenance"));
@@ -140,6 +145,14 @@ fn a_changed_or_missing_input_is_named_with_exit_1() {
     );
     assert!(out.stderr.contains("930711 bytes"), "{}", out.stderr);
     std::fs::write(&october, &kept).unwrap();
+
+    // A secret rotated in a target file is not the decision's business.
+    let env = dir.join("deploy/backend.env");
+    let text = std::fs::read_to_string(&env).unwrap();
+    std::fs::write(&env, format!("{text}# rotated\nAPI_TOKEN=new-secret\n")).unwrap();
+    let out = run_in(dir, &["verify", "review-2026-10"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("new-secret") && !out.stderr.contains("new-secret"));
 
     std::fs::remove_file(dir.join("slowlog/postgresql-2026-10.log.gz")).unwrap();
     let out = run_in(dir, &["verify", "review-2026-10"]);
@@ -228,8 +241,9 @@ fn an_applied_entry_verifies_from_the_tree_before_it_and_names_its_targets_after
     );
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr
-            .contains("deploy/backend.env: the backend's target file changed"),
+        out.stderr.contains(
+            "deploy/backend.env: the backend's target settings changed since the decision (DB_MAX_OVERFLOW 10 then, 13 now; DB_POOL_SIZE 20 then, 25 now)"
+        ),
         "{}",
         out.stderr
     );

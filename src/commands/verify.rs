@@ -21,7 +21,16 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs, printer: &mut Printer) -> any
         p.inputs.len(),
         p.targets.len()
     ));
-    let problems = verify::check_inputs(p);
+    let (settings, same_config) = verify::load_config(p)?;
+    if !same_config {
+        printer.warn(&format!(
+            "{}: the config changed since the decision (SHA-256 {} then, {} now); the decision is recomputed with it as it is now",
+            p.config.path,
+            p.config.sha256.as_deref().unwrap_or("-"),
+            settings.sha256
+        ));
+    }
+    let problems = verify::check_inputs(p, &settings)?;
     if !problems.is_empty() {
         for problem in &problems {
             printer.error_line(&describe(problem));
@@ -32,15 +41,6 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs, printer: &mut Printer) -> any
             "the decision cannot be recomputed from these inputs; verify it where they are as they were (e.g. a checkout of the commit the decision was made at)"
         });
         return Ok(ExitStatus::Error);
-    }
-    let (settings, same_config) = verify::load_config(p)?;
-    if !same_config {
-        printer.warn(&format!(
-            "{}: the config changed since the decision (SHA-256 {} then, {} now); the decision is recomputed with it as it is now",
-            p.config.path,
-            p.config.sha256.as_deref().unwrap_or("-"),
-            settings.sha256
-        ));
     }
     let request = verify::plan_inputs(p, args.probe.clone())?;
     let outcome = verify::recompute(&settings, &request, super::ingest::store_location(global), printer)?;
@@ -164,6 +164,20 @@ fn describe(problem: &InputProblem) -> String {
         FileCheck::Appeared => format!(
             "{}: the {} file did not exist at the decision and does now",
             r.path, problem.kind
+        ),
+        FileCheck::Settings(changed) => format!(
+            "{}: the {} settings changed since the decision ({})",
+            r.path,
+            problem.kind,
+            changed
+                .iter()
+                .map(|(key, then, now)| format!(
+                    "{key} {} then, {} now",
+                    then.as_deref().unwrap_or("unset"),
+                    now.as_deref().unwrap_or("unset")
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
     }
 }

@@ -27,13 +27,12 @@ pub struct InputRecord {
     pub last: Option<String>,
 }
 
-/// A file read whole for a decision (the config, a target file): its path
-/// and digest.
+/// A file read whole for a decision (the config): its path and digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
     /// The path as the config or command line names it.
     pub path: String,
-    /// SHA-256 of its bytes; `None` when it does not exist (a target to be created).
+    /// SHA-256 of its bytes (`None`: it did not exist).
     pub sha256: Option<String>,
     /// Bytes on disk (0 when missing).
     pub bytes: u64,
@@ -89,7 +88,8 @@ pub struct Provenance {
     pub inputs: Vec<InputRecord>,
     /// The history store the samples came from, when no metrics file was given.
     pub store: Option<StoreRecord>,
-    /// Each target file the deployed pool was read from, per service.
+    /// Each target file the deployed pool was read from, per service, with
+    /// the managed settings it held.
     pub targets: Vec<TargetRecord>,
 }
 
@@ -174,12 +174,19 @@ pub struct AlertRecord {
     pub for_seconds: i64,
 }
 
-/// A target file of a service, as read for the deployed pool.
+/// A target file of a service, as read for the deployed pool: the settings
+/// poolcap manages in it, not a digest of the file — a target often holds
+/// secrets (a database password beside the pool size), and a digest of a
+/// file whose other bytes are known would let a weak secret be guessed
+/// offline. Only the managed values inform the decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetRecord {
     /// The service.
     pub service: String,
-    /// The file.
-    #[serde(flatten)]
-    pub file: FileRecord,
+    /// The file, resolved against the config's folder.
+    pub path: String,
+    /// Whether it existed (a target may be created by `apply`).
+    pub exists: bool,
+    /// Each managed setting it holds, by its key in the file, as written.
+    pub values: std::collections::BTreeMap<String, String>,
 }

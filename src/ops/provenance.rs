@@ -4,7 +4,6 @@
 
 use crate::config::Settings;
 use crate::model::provenance::{AlertRecord, FileRecord, PolicyRecord, Provenance, Request, TargetRecord};
-use crate::support::digest::sha256_hex;
 use crate::support::redact_urls;
 
 use super::metrics::InputSummary;
@@ -91,16 +90,22 @@ pub fn provenance(
             .services
             .iter()
             .zip(deployed)
-            .flat_map(|(service, d)| {
-                d.files.iter().map(|f| TargetRecord {
-                    service: service.name.clone(),
-                    file: FileRecord {
-                        path: f.target.path.display().to_string(),
-                        sha256: f.text.as_deref().map(|t| sha256_hex(t.as_bytes())),
-                        bytes: f.text.as_ref().map_or(0, |t| t.len() as u64),
-                    },
-                })
-            })
+            .flat_map(|(service, d)| d.files.iter().map(|f| target_record(&service.name, f)))
+            .collect(),
+    }
+}
+
+/// A target file as the provenance records it: its managed values by key.
+pub fn target_record(service: &str, state: &super::targets::TargetState) -> TargetRecord {
+    TargetRecord {
+        service: service.to_string(),
+        path: state.target.path.display().to_string(),
+        exists: state.text.is_some(),
+        values: state
+            .target
+            .keys
+            .iter()
+            .filter_map(|(setting, key)| state.values.get(setting).map(|v| (key.clone(), v.clone())))
             .collect(),
     }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::config::{self, Settings};
 use crate::ingest::MetricFormat;
 use crate::ingest::slowlog::reader::LogFormat;
-use crate::model::provenance::{FileRecord, Provenance};
+use crate::model::provenance::{FileRecord, Provenance, TargetRecord};
 use crate::support::digest::FileDigest;
 use crate::support::notice::Notices;
 
@@ -80,8 +80,10 @@ pub enum FileCheck {
     Missing,
     /// Its bytes differ: the digest now, and its size.
     Changed(FileDigest),
-    /// It was recorded as absent (a target to be created) and now exists.
+    /// A target recorded as absent (to be created) now exists.
     Appeared,
+    /// A target's managed settings differ: (key, then, now).
+    Settings(Vec<(String, Option<String>, Option<String>)>),
 }
 
 /// A recorded file that is not as it was.
@@ -106,26 +108,67 @@ fn check_file(record: &FileRecord) -> Option<FileCheck> {
     }
 }
 
-/// Every recorded input and target file whose bytes are not the recorded ones.
-pub fn check_inputs(p: &Provenance) -> Vec<InputProblem> {
-    let inputs = p.inputs.iter().map(|i| {
-        (
-            i.kind.clone(),
-            FileRecord {
+/// Every recorded input file whose bytes are not the recorded ones, and
+/// every target whose managed settings are not (read with `settings`' targets).
+pub fn check_inputs(p: &Provenance, settings: &Settings) -> anyhow::Result<Vec<InputProblem>> {
+    let mut problems: Vec<InputProblem> = p
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            let record = FileRecord {
                 path: i.path.clone(),
                 sha256: Some(i.sha256.clone()),
                 bytes: i.bytes,
-            },
-        )
-    });
-    let targets = p
-        .targets
+            };
+            check_file(&record).map(|check| InputProblem {
+                kind: i.kind.clone(),
+                record,
+                check,
+            })
+        })
+        .collect();
+    if p.targets.is_empty() {
+        return Ok(problems);
+    }
+    let deployed = super::targets::read_all(settings)?;
+    let now: Vec<TargetRecord> = settings
+        .services
         .iter()
-        .map(|t| (format!("{}'s target", t.service), t.file.clone()));
-    inputs
-        .chain(targets)
-        .filter_map(|(kind, record)| check_file(&record).map(|check| InputProblem { kind, record, check }))
-        .collect()
+        .zip(&deployed)
+        .flat_map(|(service, d)| {
+            d.files
+                .iter()
+                .map(|f| super::provenance::target_record(&service.name, f))
+        })
+        .collect();
+    for then in &p.targets {
+        let record = FileRecord {
+            path: then.path.clone(),
+            sha256: None,
+            bytes: 0,
+        };
+        let kind = format!("{}'s target", then.service);
+        let current = now.iter().find(|t| t.service == then.service && t.path == then.path);
+        let check = match current {
+            None if Path::new(&then.path).exists() || !then.exists => None,
+            None => Some(FileCheck::Missing),
+            Some(t) if t.exists && !then.exists => Some(FileCheck::Appeared),
+            Some(t) if !t.exists && then.exists => Some(FileCheck::Missing),
+            Some(t) => {
+                let keys: std::collections::BTreeSet<&String> = then.values.keys().chain(t.values.keys()).collect();
+                let changed: Vec<_> = keys
+                    .into_iter()
+                    .filter(|k| then.values.get(*k) != t.values.get(*k))
+                    .map(|k| ((*k).clone(), then.values.get(k).cloned(), t.values.get(k).cloned()))
+                    .collect();
+                (!changed.is_empty()).then_some(FileCheck::Settings(changed))
+            }
+        };
+        if let Some(check) = check {
+            problems.push(InputProblem { kind, record, check });
+        }
+    }
+    Ok(problems)
 }
 
 /// The config as it is now, and whether its digest is the recorded one.
