@@ -80,7 +80,8 @@ fn ingest_json(store: &TestStore, files: &[&str], extra: &[&str]) -> serde_json:
     serde_json::from_str(&out.stdout).unwrap()
 }
 
-fn plan_json(store: &TestStore) -> serde_json::Value {
+/// `plan --format json` of October from the store, whole.
+fn stored_plan(store: &TestStore) -> serde_json::Value {
     let out = store.run(&[
         "plan",
         "--config",
@@ -91,7 +92,11 @@ fn plan_json(store: &TestStore) -> serde_json::Value {
         "json",
     ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let mut plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn plan_json(store: &TestStore) -> serde_json::Value {
+    let mut plan = stored_plan(store);
     plan.as_object_mut().unwrap().remove("inputs");
     // The store's provenance: what was read, and the order-independent digest
     // of the rows used (docs/verify.md), the same on every read.
@@ -105,17 +110,10 @@ fn plan_json(store: &TestStore) -> serde_json::Value {
 }
 
 fn store_digest(store: &TestStore) -> String {
-    let out = store.run(&[
-        "plan",
-        "--config",
-        "data/poolcap.toml",
-        "--month",
-        "2026-10",
-        "--format",
-        "json",
-    ]);
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    plan["provenance"]["store"]["rows_digest"].as_str().unwrap().to_string()
+    stored_plan(store)["provenance"]["store"]["rows_digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn idempotent_ingest_and_plan_from_history(store: &TestStore) {

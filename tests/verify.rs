@@ -126,6 +126,28 @@ fn a_review_and_a_plan_verify_as_the_same_and_record_every_input() {
 }
 
 #[test]
+fn a_plan_and_a_review_for_one_service_verify_with_the_services_they_hold() {
+    let tree = tree_with_inputs("metrics");
+    let dir = tree.path();
+    let mut args = vec!["plan", "--format", "json", "--service", "backend"];
+    args.extend(DECIDE);
+    let plan = run_in(dir, &args);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    std::fs::write(dir.join("backend.json"), &plan.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["services"].as_array().unwrap().len(), 1);
+    let out = run_in(dir, &["verify", "backend.json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+
+    let mut args = vec!["review", "--service", "backend", "--out", "review-backend"];
+    args.extend(DECIDE);
+    let review = run_in(dir, &args);
+    assert_eq!(review.code, 0, "{}", review.stderr);
+    let out = run_in(dir, &["verify", "review-backend"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
 fn a_changed_or_missing_input_is_named_with_exit_1() {
     let tree = tree_with_inputs("metrics");
     let dir = tree.path();

@@ -53,7 +53,20 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs, printer: &mut Printer) -> any
         ));
         return Ok(ExitStatus::Error);
     }
-    let report = render::plan::PlanReport::for_plan(&settings, &outcome);
+    // The services the record holds: `plan --service` prints one, a review
+    // (whatever its flags) and `apply`'s digest follow their own rules.
+    let report = match &recorded.plan {
+        Some(plan) => {
+            let names: Vec<&str> = plan["services"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|s| s["service"].as_str()).collect())
+                .unwrap_or_default();
+            let mut report = render::plan::PlanReport::new(&settings, &outcome);
+            report.services.retain(|s| names.contains(&s.service.as_str()));
+            report
+        }
+        None => render::plan::PlanReport::for_plan(&settings, &outcome),
+    };
     let mut lines = Vec::new();
     let same = match (&recorded.plan, &recorded.plan_sha256) {
         (Some(plan), _) => {
