@@ -57,7 +57,7 @@ fn sample_repository(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let work = dir.join("work");
     let remote = dir.join("remote.git");
     let tree = crate::util::sample_tree();
-    copy_dir(tree.path(), &work).unwrap();
+    crate::util::copy_tree(tree.path(), &work);
     std::fs::create_dir(work.join("metrics")).unwrap();
     for month in ["2026-08", "2026-09", "2026-10"] {
         let name = format!("{month}.csv.gz");
@@ -90,20 +90,6 @@ fn sample_repository(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     git(&work, &["remote", "add", "origin", remote.to_str().unwrap()]);
     git(&work, &["push", "--quiet", "origin", "main"]);
     (work, remote)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs one step's script as the CI runner would (bash, -e, pipefail) with

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::util::{Output, poolcap, root, sample_tree};
+use crate::util::{Output, copy_tree, poolcap, root, sample_tree};
 
 /// 2026-11-15 00:00 UTC: `--month last` is October, dates are fixed.
 const NOVEMBER: &str = "1794700800";
@@ -305,17 +305,4 @@ fn what_is_not_a_record_is_refused_with_a_sentence() {
     let out = run_in(dir, &["verify", "poolcap.toml"]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("poolcap.toml:1: not a plan.json"), "{}", out.stderr);
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

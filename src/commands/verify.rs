@@ -43,7 +43,14 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs, printer: &mut Printer) -> any
         return Ok(ExitStatus::Error);
     }
     let request = verify::plan_inputs(p, args.probe.clone())?;
-    let outcome = verify::recompute(&settings, &request, super::ingest::store_location(global), printer)?;
+    // The decision as `plan` makes it (review's plan.json is the same bytes).
+    let outcome = crate::ops::plan::compute(
+        &settings,
+        &request,
+        super::ingest::store_location(global),
+        true,
+        printer,
+    )?;
     if let (Some(then), Some(now)) = (&p.store, &outcome.provenance.store)
         && (then.rows_digest != now.rows_digest || then.used != now.used)
     {

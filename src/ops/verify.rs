@@ -1,7 +1,7 @@
 //! `poolcap verify`: does a recorded decision still follow from its inputs?
 //! Reads the record (a review folder's `plan.json`, a `plan.json`, or a
 //! change-log entry), checks each recorded input's digest, then recomputes
-//! the decision from the same request (docs/verify.md).
+//! the decision from the same request with `plan::compute` (docs/verify.md).
 
 use std::path::{Path, PathBuf};
 
@@ -13,11 +13,10 @@ use crate::ingest::MetricFormat;
 use crate::ingest::slowlog::reader::LogFormat;
 use crate::model::provenance::{FileRecord, Provenance, TargetRecord};
 use crate::support::digest::FileDigest;
-use crate::support::notice::Notices;
 
 use super::UsageError;
 use super::metrics::MetricFiles;
-use super::plan::{ComputeOptions, PlanInputs, PlanOutcome, QueueingSizes};
+use super::plan::PlanInputs;
 use super::slowlog::LogOptions;
 
 /// A decision as recorded.
@@ -222,21 +221,4 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
         probe: if r.probe.is_some() { probe } else { None },
         accept_drift: r.accept_drift,
     })
-}
-
-/// Recomputes the decision as `plan` and `review` make it (the queueing
-/// check on the review chart's sizes), from the store when the record has no
-/// metric files.
-pub fn recompute(
-    settings: &Settings,
-    args: &PlanInputs,
-    store: String,
-    printer: &mut dyn Notices,
-) -> anyhow::Result<PlanOutcome> {
-    let options = ComputeOptions {
-        store: Some(store),
-        queueing_sizes: QueueingSizes::Chart,
-        ..ComputeOptions::default()
-    };
-    super::plan::compute_with(settings, args, &options, printer)
 }
