@@ -35,6 +35,7 @@ fn help_snapshots() {
         vec!["simulate", "--help"],
         vec!["loadtest", "--help"],
         vec!["verify", "--help"],
+        vec!["evidence", "--help"],
     ] {
         let out = poolcap(&args).run();
         assert_eq!(out.code, 0, "{args:?}");

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod day1;
 mod edits;
+mod evidence;
 mod export;
 mod firstday;
 mod folders;

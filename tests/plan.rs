@@ -182,6 +182,8 @@ fn sample_data_is_what_the_generator_makes() {
         "metrics/2026-08.csv.gz",
         "metrics/2026-09.csv.gz",
         "metrics/2026-10.csv.gz",
+        "slowlog/postgresql-2026-08.log.gz",
+        "slowlog/postgresql-2026-09.log.gz",
         "slowlog/postgresql-2026-10.log.gz",
         "slowlog/mariadb-slow-2026-10.log.gz",
     ] {

@@ -408,3 +408,157 @@ fn postgres_aggregates_months_in_sql_like_the_analysis() {
         }
     }
 }
+
+/// The quarterly slow-query review from the logs and from their digests
+/// stored month by month is the same, byte for byte (issue 18); and `plan`
+/// from the store reads the month's stored digests back when no --slowlog
+/// is given, with the slow-query finding the log gives.
+fn quarterly_review_from_files_and_store(store: &TestStore) {
+    let logs = [
+        "data/slowlog/postgresql-2026-08.log.gz",
+        "data/slowlog/postgresql-2026-09.log.gz",
+        "data/slowlog/postgresql-2026-10.log.gz",
+    ];
+    let review = |extra: &[&str], quarter: &str| -> serde_json::Value {
+        let mut args = vec![
+            "--config",
+            "data/poolcap.toml",
+            "--format",
+            "json",
+            "slowlog",
+            "--quarter",
+            quarter,
+        ];
+        args.extend(extra);
+        let out = if extra.is_empty() {
+            store.run(&args)
+        } else {
+            poolcap(&args).run()
+        };
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    let mut ingest = vec!["--config", "data/poolcap.toml", "ingest", "slowlog"];
+    ingest.extend(logs);
+    let out = store.run(&ingest);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for quarter in ["2026-Q3", "2026-Q4"] {
+        let mut from_files = review(&logs, quarter);
+        let mut from_store = review(&[], quarter);
+        assert_eq!(from_files["from"], "files");
+        assert!(
+            from_store["from"].as_str().unwrap().starts_with("the store "),
+            "{}",
+            from_store["from"]
+        );
+        from_files["from"] = serde_json::Value::Null;
+        from_store["from"] = serde_json::Value::Null;
+        assert_eq!(from_files, from_store, "{quarter}");
+        assert_eq!(from_files["digest_sha256"].as_str().unwrap().len(), 64);
+    }
+    let q3 = review(&logs, "2026-Q3");
+    let months: Vec<(&str, bool)> = q3["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["month"].as_str().unwrap(), m["statements"].is_null()))
+        .collect();
+    assert_eq!(months, [("2026-07", true), ("2026-08", false), ("2026-09", false)]);
+    assert!(q3["previous"]["months_with_logs"].as_array().unwrap().is_empty());
+    // Q3 has no quarter before it with logs: nothing is called new.
+    for shape in q3["slow"].as_array().unwrap() {
+        assert!(shape["new"].is_null(), "{shape}");
+    }
+    let q4 = review(&logs, "2026-Q4");
+    assert_eq!(
+        q4["previous"]["months_with_logs"],
+        serde_json::json!(["2026-08", "2026-09"])
+    );
+    assert_eq!(q4["months"][0]["sources"][0]["source"], logs[2]);
+    assert!(q4["months"][1]["statements"].is_null() && q4["months"][2]["statements"].is_null());
+    let slow = q4["slow"].as_array().unwrap();
+    assert!(!slow.is_empty(), "the sample has statements over 5 s");
+    for shape in slow {
+        assert!(shape["new"].is_boolean(), "{shape}");
+        assert_eq!(shape["new"], shape["previous_over_threshold"] == 0);
+        assert_eq!(shape["months"][0]["over_threshold"], shape["over_threshold"]);
+    }
+    // An empty quarter is an error naming what to do, from files and from the store.
+    let out = poolcap(&[
+        "--config",
+        "data/poolcap.toml",
+        "slowlog",
+        "--quarter",
+        "2027-Q1",
+        logs[2],
+    ])
+    .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no statement in the logs ended in 2027-Q1"),
+        "{}",
+        out.stderr
+    );
+    let out = store.run(&["--config", "data/poolcap.toml", "slowlog", "--quarter", "2027-Q1"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no slow-log digest is stored for 2027-01 to 2027-03"),
+        "{}",
+        out.stderr
+    );
+    // Another threshold than the stored digests' is refused with the fix.
+    let out = store.run(&[
+        "--config",
+        "data/poolcap.toml",
+        "slowlog",
+        "--quarter",
+        "2026-Q4",
+        "--threshold",
+        "2",
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("ingest the log again"), "{}", out.stderr);
+
+    // plan from the store: the stored October digest gives the finding the log gives.
+    let mut args = vec!["--config", "data/poolcap.toml", "ingest", "metrics"];
+    args.extend(SAMPLE_METRICS);
+    assert_eq!(store.run(&args).code, 0);
+    let stored = store.run(&[
+        "--config",
+        "data/poolcap.toml",
+        "--format",
+        "json",
+        "plan",
+        "--month",
+        "2026-10",
+    ]);
+    assert_eq!(stored.code, 0, "{}", stored.stderr);
+    assert!(
+        stored
+            .stderr
+            .contains("slow queries from the store's digests of 2026-10"),
+        "{}",
+        stored.stderr
+    );
+    let stored: serde_json::Value = serde_json::from_str(&stored.stdout).unwrap();
+    let mut with_log = SAMPLE_METRICS.to_vec();
+    with_log.extend(["--slowlog", logs[2]]);
+    let files = october_plan_json(&with_log);
+    let finding = |plan: &serde_json::Value| {
+        plan["services"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == "slow-queries")
+            .cloned()
+            .expect("a slow-queries finding")
+    };
+    assert_eq!(finding(&stored), finding(&files));
+    let recorded = &stored["provenance"]["store"]["slowlog_digests"];
+    assert_eq!(recorded[0]["period"], "2026-10");
+    assert_eq!(recorded[0]["source"], logs[2]);
+    assert_eq!(recorded[0]["sha256"], q4["months"][0]["sources"][0]["sha256"]);
+}
+
+on_both_stores!(quarterly_review_from_files_and_store: sqlite_quarterly_review_from_files_and_store_agree, postgres_quarterly_review_from_files_and_store_agree, "quarter");

@@ -23,9 +23,11 @@ use crate::model::slowlog::{EntryKind, EntrySink, LogEntry};
 
 mod histogram;
 mod in_flight;
+mod stored;
 
 pub use histogram::Histogram;
-pub use in_flight::InFlight;
+pub use in_flight::{InFlight, StoredInFlight};
+pub use stored::{StoredDigest, StoredFingerprint};
 
 /// The most distinct fingerprints kept.
 pub const MAX_FINGERPRINTS: usize = 50_000;

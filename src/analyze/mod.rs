@@ -20,6 +20,7 @@ pub mod forecast;
 pub mod queueing;
 pub mod replay;
 pub mod simulator;
+pub mod slow_review;
 pub mod study;
 pub mod timeline;
 

@@ -108,6 +108,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Check a recorded decision (review folder, plan.json, change-log entry): its inputs' digests, then the decision recomputed.
     Verify(VerifyArgs),
+    /// Write the evidence of each hazard-card control for a month or quarter: evidence.md, evidence.json, index.html and the files they cite, each with its digest and status.
+    Evidence(EvidenceArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(CompletionsArgs),
     /// Write man pages: poolcap.1 and one per subcommand (poolcap-plan.1, …).
@@ -157,6 +159,34 @@ pub struct VerifyArgs {
     /// The live server a decision made with --probe took its budget from.
     #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
     pub probe: Option<String>,
+}
+
+/// `poolcap evidence` (docs/evidence.md).
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// The month the pack covers, YYYY-MM.
+    #[arg(
+        long,
+        value_name = "YYYY-MM",
+        required_unless_present = "quarter",
+        conflicts_with = "quarter"
+    )]
+    pub month: Option<String>,
+    /// The quarter the pack covers, YYYY-Qn.
+    #[arg(long, value_name = "YYYY-Qn")]
+    pub quarter: Option<String>,
+    /// Output folder (default: evidence-PERIOD).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Metric files (none: the history store).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// Slow-query logs covering the period's quarter (none: the store's digests).
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub slowlog: Vec<PathBuf>,
+    /// Format, prefix, zone of the slow logs.
+    #[command(flatten)]
+    pub slowlog_inputs: SlowlogInputs,
 }
 
 /// `poolcap doctor`.
@@ -481,9 +511,12 @@ pub use crate::ingest::slowlog::reader::LogFormat;
 /// `poolcap slowlog`.
 #[derive(Debug, Args)]
 pub struct SlowlogArgs {
-    /// Log files, plain or gzip.
-    #[arg(required = true, value_name = "FILE")]
+    /// Log files, plain or gzip (with --quarter, none: the history store's digests).
+    #[arg(required_unless_present = "quarter", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// The quarterly slow-query review of YYYY-Qn: shapes over the threshold by month, the connections they held, what is new since the quarter before (docs/slowlogs.md).
+    #[arg(long, value_name = "YYYY-Qn", conflicts_with_all = ["since", "until", "show_samples"])]
+    pub quarter: Option<String>,
     /// Format, prefix, zone.
     #[command(flatten)]
     pub inputs: SlowlogInputs,

@@ -105,15 +105,33 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                 finish(w, &path)?;
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
             }
-            // October's slow logs, in both formats: ~20 000 statements each.
-            let october = crate::model::window::Month { year: 2026, month: 10 }.window(&tz);
-            let span = (october.start * 1000, october.end * 1000);
-            for (name, format) in [
-                ("postgresql-2026-10.log.gz", GeneratedLog::Postgres),
-                ("mariadb-slow-2026-10.log.gz", GeneratedLog::Mariadb),
-            ] {
+            // Each month's PostgreSQL slow log (the quarterly review reads
+            // August and September as 2026-Q3) and October's MariaDB one too:
+            // ~10 000 statements each. October's seed is the sample's, each
+            // earlier month's its own (the seed with the month mixed in).
+            let october = crate::model::window::Month { year: 2026, month: 10 };
+            let mut logs: Vec<(String, GeneratedLog, u64, crate::model::window::Month)> = generate::sample_months()
+                .into_iter()
+                .map(|m| {
+                    let month_seed = if m == october {
+                        *seed
+                    } else {
+                        *seed ^ (0x5eed_0000 + m.month as u64)
+                    };
+                    (format!("postgresql-{m}.log.gz"), GeneratedLog::Postgres, month_seed, m)
+                })
+                .collect();
+            logs.push((
+                "mariadb-slow-2026-10.log.gz".into(),
+                GeneratedLog::Mariadb,
+                *seed,
+                october,
+            ));
+            for (name, format, month_seed, month) in logs {
+                let window = month.window(&tz);
+                let span = (window.start * 1000, window.end * 1000);
                 let path = out.join("slowlog").join(name);
-                let statements = write_slowlog(&path, format, *seed, span, 330_000.0, 64 << 20)?;
+                let statements = write_slowlog(&path, format, month_seed, span, 330_000.0, 64 << 20)?;
                 printer.note(&format!("wrote {} ({statements} statements)", path.display()));
             }
         }

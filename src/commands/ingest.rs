@@ -102,7 +102,8 @@ pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> any
 }
 
 /// `ingest slowlog`: each file's digest per calendar month (policy zone) of its
-/// statements, stored as the same JSON `slowlog --format json` prints.
+/// statements, stored as the same JSON `slowlog --format json` prints and in
+/// its mergeable form (months merge into quarters, docs/slowlogs.md).
 fn ingest_slowlogs(
     global: &GlobalArgs,
     files: &[std::path::PathBuf],
@@ -129,16 +130,17 @@ fn ingest_slowlogs(
             month.to_string(),
             file.display().to_string(),
             serde_json::to_value(&report)?,
+            serde_json::to_string(&digested.digest.to_stored())?,
             report.statements,
         ));
     }
     let location = store_location(global);
     let store = Store::open(&location)?;
-    for (period, source, json, _) in &stored {
-        store.record_digest(period, source, json)?;
+    for (period, source, json, mergeable, _) in &stored {
+        store.record_digest(period, source, json, mergeable)?;
     }
     store.close();
-    for (period, source, _, statements) in &stored {
+    for (period, source, _, _, statements) in &stored {
         printer.out(&format!(
             "{source}: {period}: digest of {statements} statement(s) stored\n"
         ))?;

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod apply;
 pub mod completions;
 pub mod doctor;
+pub mod evidence;
 pub mod export;
 pub mod generate;
 pub mod history;
@@ -50,6 +51,7 @@ pub fn run(cli: &Cli, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
         Command::Init(args) => init::run(&cli.global, args, printer),
         Command::Doctor(args) => doctor::run(&cli.global, args, printer),
         Command::Verify(args) => verify::run(&cli.global, args, printer),
+        Command::Evidence(args) => evidence::run(&cli.global, args, printer),
         Command::Completions(args) => completions::completions(args, printer),
         Command::Man(args) => completions::man(args, printer),
     }

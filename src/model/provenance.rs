@@ -67,6 +67,22 @@ pub struct StoreRecord {
     /// The earlier months a PostgreSQL store aggregated in SQL, whose rows
     /// the digest does not cover (their statistics are in the plan).
     pub aggregated_in_database: Vec<String>,
+    /// The month's slow-log digests read from the store (no `--slowlog`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slowlog_digests: Vec<StoredDigestRecord>,
+}
+
+/// A slow-log digest read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDigestRecord {
+    /// The month, YYYY-MM.
+    pub period: String,
+    /// The log it was made from, as given to `ingest slowlog`.
+    pub source: String,
+    /// SHA-256 of its stored (mergeable) form.
+    pub sha256: String,
+    /// Its executed statements.
+    pub statements: u64,
 }
 
 /// What a decision was made from, as `plan.json` (and so the review and

@@ -100,6 +100,72 @@ impl FromStr for Month {
     }
 }
 
+/// A calendar quarter, `YYYY-Qn`: January–March is Q1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quarter {
+    /// Year.
+    pub year: i16,
+    /// Quarter, 1–4.
+    pub quarter: i8,
+}
+
+impl Quarter {
+    /// The quarter that holds `month`.
+    pub fn of(month: Month) -> Quarter {
+        Quarter {
+            year: month.year,
+            quarter: (month.month - 1) / 3 + 1,
+        }
+    }
+
+    /// Its three months, in order.
+    pub fn months(self) -> [Month; 3] {
+        let first = Month {
+            year: self.year,
+            month: (self.quarter - 1) * 3 + 1,
+        };
+        [first, first.next(), first.next().next()]
+    }
+
+    /// The quarter before.
+    pub fn previous(self) -> Quarter {
+        Quarter::of(self.months()[0].previous())
+    }
+
+    /// `[start of its first month, end of its last)` in `tz`.
+    pub fn window(self, tz: &TimeZone) -> Window {
+        let [first, _, last] = self.months();
+        Window {
+            start: first.window(tz).start,
+            end: last.window(tz).end,
+        }
+    }
+}
+
+impl fmt::Display for Quarter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-Q{}", self.year, self.quarter)
+    }
+}
+
+impl FromStr for Quarter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("quarter {s:?} is not YYYY-Qn (e.g. 2026-Q4)");
+        let (y, q) = s.split_once(['-']).ok_or_else(bad)?;
+        let q = q.strip_prefix(['Q', 'q']).ok_or_else(bad)?;
+        if y.len() != 4 || q.len() != 1 {
+            return Err(bad());
+        }
+        let year: i16 = y.parse().map_err(|_| bad())?;
+        let quarter: i8 = q.parse().map_err(|_| bad())?;
+        if !(1..=4).contains(&quarter) || !(1970..=9998).contains(&year) {
+            return Err(bad());
+        }
+        Ok(Quarter { year, quarter })
+    }
+}
+
 /// A half-open span of Unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -153,6 +219,23 @@ mod tests {
         assert!("2026-13".parse::<Month>().is_err());
         assert!("2026-1".parse::<Month>().is_err());
         assert!("october".parse::<Month>().is_err());
+    }
+
+    #[test]
+    fn quarters_parse_print_and_hold_their_months() {
+        let q: Quarter = "2026-Q4".parse().unwrap();
+        assert_eq!(q.to_string(), "2026-Q4");
+        assert_eq!(q.months().map(|m| m.to_string()), ["2026-10", "2026-11", "2026-12"]);
+        assert_eq!(q.previous().to_string(), "2026-Q3");
+        assert_eq!("2027-q1".parse::<Quarter>().unwrap().previous().to_string(), "2026-Q4");
+        assert_eq!(Quarter::of(Month { year: 2026, month: 9 }).to_string(), "2026-Q3");
+        for bad in ["2026-Q5", "2026-Q0", "2026Q4", "2026-4", "26-Q4", "2026-Q44"] {
+            assert!(bad.parse::<Quarter>().is_err(), "{bad}");
+        }
+        let tz = TimeZone::get("Europe/London").unwrap();
+        let w = q.window(&tz);
+        assert_eq!(w.start, Month { year: 2026, month: 10 }.window(&tz).start);
+        assert_eq!(w.end, Month { year: 2027, month: 1 }.window(&tz).start);
     }
 
     #[test]

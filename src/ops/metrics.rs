@@ -590,6 +590,7 @@ pub fn load_from_store(
                     .iter()
                     .map(|w| rfc3339(w.start, false).unwrap_or_default())
                     .collect(),
+                slowlog_digests: Vec::new(),
             }),
         },
     })

@@ -188,6 +188,54 @@ pub fn parse_month_in(text: &str, tz: &jiff::tz::TimeZone) -> Result<Month, Usag
     parse_month(text)
 }
 
+/// The month's slow-log digests as the store holds them (what `ingest
+/// slowlog` stored), merged, for a plan read from the store without
+/// `--slowlog`; recorded in the provenance's store record. `None` when none
+/// are stored.
+fn stored_slowlog(
+    location: &str,
+    month: Month,
+    base: &DigestSettings,
+    summary: &mut metrics::InputSummary,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<Option<slowlog::Digested>> {
+    let store = crate::store::Store::open_existing(location)?;
+    let months = super::slow_review::from_store(&store, location, base, &[month])?;
+    store.close();
+    let Some(input) = months.into_iter().next().filter(|m| m.digest.is_some()) else {
+        printer.detail(&format!(
+            "no slow-log digest is stored for {month}: the plan has no slow-query finding (store one with `poolcap ingest slowlog FILE…`)"
+        ));
+        return Ok(None);
+    };
+    if let Some(record) = &mut summary.store {
+        record.slowlog_digests = input
+            .sources
+            .iter()
+            .map(|s| crate::model::provenance::StoredDigestRecord {
+                period: month.to_string(),
+                source: s.source.clone(),
+                sha256: s.sha256.clone(),
+                statements: s.statements,
+            })
+            .collect();
+    }
+    printer.note(&format!(
+        "slow queries from the store's digests of {month} ({})",
+        input
+            .sources
+            .iter()
+            .map(|s| s.source.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(input.digest.map(|digest| slowlog::Digested {
+        digest,
+        files: Vec::new(),
+        provenance: Vec::new(),
+    }))
+}
+
 /// Loads config-driven inputs and decides (no output), with the queueing
 /// check (`queueing`: `false` skips it).
 pub fn compute(
@@ -319,31 +367,38 @@ pub fn compute_with(
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }
-    let slow = if args.slowlog.is_empty() {
-        None
-    } else {
-        let month_window = month.window(tz);
-        let base = DigestSettings {
-            dialect: Dialect::Postgres,
-            threshold_ms: settings.policy.slow_query_seconds * 1000.0,
-            timezone: tz.clone(),
-            since_ms: Some(month_window.start * 1000),
-            until_ms: Some(month_window.end * 1000),
-            keep_samples: false,
-        };
-        let digested = slowlog::digest_files(
+    let month_window = month.window(tz);
+    let base = DigestSettings {
+        dialect: Dialect::Postgres,
+        threshold_ms: settings.policy.slow_query_seconds * 1000.0,
+        timezone: tz.clone(),
+        since_ms: Some(month_window.start * 1000),
+        until_ms: Some(month_window.end * 1000),
+        keep_samples: false,
+    };
+    let mut loaded = loaded;
+    let slow = if !args.slowlog.is_empty() {
+        Some(slowlog::digest_files(
             &args.slowlog,
             &args.slowlog_options,
             settings,
             &base,
             slowlog::threads(None),
-        )?;
+        )?)
+    } else if let (true, Some(location)) = (args.metrics.files.is_empty(), &options.store) {
+        stored_slowlog(location, month, &base, &mut loaded.summary, printer)?
+    } else {
+        None
+    };
+    let slow = if let Some(digested) = slow {
         if let Some(finding) = policy::evidence::slow_query_finding(&digested.digest, &settings.policy) {
             for decision in &mut plan.decisions {
                 decision.findings.push(finding.clone());
             }
         }
         Some(digested)
+    } else {
+        None
     };
     let hold = super::queueing::hold_time(slow.as_ref().map(|d| &d.digest), settings);
     let request = options

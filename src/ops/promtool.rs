@@ -82,11 +82,15 @@ struct Replay {
     fired: Vec<Vec<(i64, i64, i64)>>,
 }
 
-/// Builds the test file (YAML) from the metric files of `args`.
+/// Builds the test file (YAML) from the metric files of `args`: with
+/// `span`, one case per instance checked every minute of it; without, cases
+/// around every fired episode and the longest near misses — of the episodes
+/// in `within` when given (the evidence pack's period), else of all the data.
 pub fn promtool_tests(
     settings: &Settings,
     metrics: &MetricFiles,
     span: Option<Window>,
+    within: Option<Window>,
     rules_path: &str,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<(String, Counts)> {
@@ -97,7 +101,7 @@ pub fn promtool_tests(
     for rule in rules {
         check_alert_name(&alert_name(rule))?;
     }
-    let window = span.unwrap_or(ALL_TIME);
+    let window = span.or(within).unwrap_or(ALL_TIME);
     // The last evaluation is at the span's end: the replay must report what starts there.
     let mut analyzer = replay_settings(
         settings,
@@ -498,7 +502,7 @@ pub fn run(
     printer: &mut dyn Notices,
 ) -> anyhow::Result<String> {
     let span = span(settings, from, to)?;
-    let (text, counts) = promtool_tests(settings, metrics, span, rules_path, printer)?;
+    let (text, counts) = promtool_tests(settings, metrics, span, None, rules_path, printer)?;
     printer.note(&format!(
         "{} test case(s): {} check(s) of firing alerts, {} of none firing",
         counts.cases, counts.firing_checks, counts.quiet_checks

@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod charts;
 pub mod doctor;
+pub mod evidence;
 pub mod grafana;
 pub mod history;
 pub mod loadtest;
@@ -16,6 +17,7 @@ pub mod probe;
 pub mod prometheus;
 pub mod review;
 pub mod simulate;
+pub mod slow_review;
 pub mod slowlog;
 
 use std::io::{self, IsTerminal, Write};

@@ -314,7 +314,7 @@ pub fn csv(report: &SlowlogReport) -> anyhow::Result<String> {
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
-fn ms(x: f64) -> String {
+pub(crate) fn ms(x: f64) -> String {
     if x >= 1000.0 {
         format!("{:.2}s", x / 1000.0)
     } else {
@@ -322,7 +322,7 @@ fn ms(x: f64) -> String {
     }
 }
 
-fn cut(text: &str, width: usize) -> String {
+pub(crate) fn cut(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         text.to_string()
     } else {

@@ -78,7 +78,7 @@ impl Failure {
 /// A backend's statements that record a digest, a decision or a change:
 /// each replaces (or keeps) the record of the same key.
 pub(super) struct Records {
-    /// $1 period, $2 source, $3 digest JSON.
+    /// $1 period, $2 source, $3 digest JSON (the report), $4 its mergeable form.
     pub digest: &'static str,
     /// $1 service, $2 month, $3 plan JSON.
     pub decision: &'static str,
@@ -319,10 +319,37 @@ impl Store {
         })
     }
 
-    /// Stores a slow-log digest (JSON) for a period and source, replacing an
-    /// earlier one of the same pair (a re-ingest of the same log).
-    pub fn record_digest(&self, period: &str, source: &str, digest: &serde_json::Value) -> Result<(), StoreError> {
-        self.record(|r| r.digest, &[period, source, &digest.to_string()])
+    /// Stores a slow-log digest for a period and source — the report (JSON)
+    /// and the mergeable form (text, [`crate::analyze::digest::StoredDigest`])
+    /// — replacing an earlier one of the same pair (a re-ingest of the same log).
+    pub fn record_digest(
+        &self,
+        period: &str,
+        source: &str,
+        report: &serde_json::Value,
+        mergeable: &str,
+    ) -> Result<(), StoreError> {
+        self.record(|r| r.digest, &[period, source, &report.to_string(), mergeable])
+    }
+
+    /// The stored slow-log digests of the periods `from` to `to` (YYYY-MM,
+    /// inclusive), ordered by period and then source byte by byte (the same
+    /// order on every backend): (period, source, mergeable form — `None` for
+    /// a digest stored by a poolcap before the form existed).
+    pub fn slowlog_digests(&self, from: &str, to: &str) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let mut rows: Vec<(String, String, Option<String>)> = self.run(async move {
+            per_backend!(&self.backend, |pool, dialect| {
+                Ok::<_, Failure>(
+                    sqlx::query_as(dialect::SLOWLOG_DIGESTS)
+                        .bind(from)
+                        .bind(to)
+                        .fetch_all(pool)
+                        .await?,
+                )
+            })
+        })?;
+        rows.sort_by(|a, b| (&a.0, a.1.as_bytes()).cmp(&(&b.0, b.1.as_bytes())));
+        Ok(rows)
     }
 
     /// Stores a service's decision for a month (the plan JSON of that service),

@@ -21,8 +21,9 @@ use crate::model::window::Window;
 
 /// The record statements: JSONB columns, and the server's clock.
 pub(super) const RECORDS: Records = Records {
-    digest: "INSERT INTO slowlog_digests (period, source, digest) VALUES ($1, $2, $3::jsonb) \
-             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = now()",
+    digest: "INSERT INTO slowlog_digests (period, source, digest, mergeable) VALUES ($1, $2, $3::jsonb, $4) \
+             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, mergeable = excluded.mergeable, \
+             ingested_at = now()",
     decision: "INSERT INTO decisions (service, month, plan) VALUES ($1, $2, $3::jsonb) \
                ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = now()",
     change: "INSERT INTO applied_changes (id, service, kind, change) VALUES ($1, $2, $3, $4::jsonb) \
@@ -31,6 +32,11 @@ pub(super) const RECORDS: Records = Records {
                ON CONFLICT DO NOTHING",
     client_clock: false,
 };
+
+/// Stored slow-log digests of the periods `$1` to `$2` (inclusive, YYYY-MM):
+/// (period, source, mergeable form or NULL).
+pub(super) const SLOWLOG_DIGESTS: &str =
+    "SELECT period, source, mergeable FROM slowlog_digests WHERE period >= $1 AND period <= $2";
 
 /// Load-test reports of a service and month, oldest first.
 pub(super) const LOADTEST_RUNS: &str =

@@ -21,8 +21,9 @@ const ROWS: usize = 1000;
 /// The record statements: the time is the client's (SQLite has no clock
 /// type; the columns hold RFC 3339 text).
 pub(super) const RECORDS: Records = Records {
-    digest: "INSERT INTO slowlog_digests (period, source, digest, ingested_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, ingested_at = excluded.ingested_at",
+    digest: "INSERT INTO slowlog_digests (period, source, digest, mergeable, ingested_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (period, source) DO UPDATE SET digest = excluded.digest, mergeable = excluded.mergeable, \
+             ingested_at = excluded.ingested_at",
     decision: "INSERT INTO decisions (service, month, plan, decided_at) VALUES ($1, $2, $3, $4) \
                ON CONFLICT (service, month) DO UPDATE SET plan = excluded.plan, decided_at = excluded.decided_at",
     change: "INSERT INTO applied_changes (id, service, kind, change, applied_at) VALUES ($1, $2, $3, $4, $5) \
@@ -31,6 +32,11 @@ pub(super) const RECORDS: Records = Records {
                ON CONFLICT DO NOTHING",
     client_clock: true,
 };
+
+/// Stored slow-log digests of the periods `$1` to `$2` (inclusive, YYYY-MM):
+/// (period, source, mergeable form or NULL).
+pub(super) const SLOWLOG_DIGESTS: &str =
+    "SELECT period, source, mergeable FROM slowlog_digests WHERE period >= $1 AND period <= $2";
 
 /// Load-test reports of a service and month, oldest first.
 pub(super) const LOADTEST_RUNS: &str =

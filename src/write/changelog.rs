@@ -135,6 +135,87 @@ pub fn entry_id(service: &str, context: &str, before: Sizes, after: Sizes, setti
     )
 }
 
+/// An entry as a change log holds it, read back by its id marker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEntry {
+    /// Its id.
+    pub id: String,
+    /// The service (the longest configured name the id starts with).
+    pub service: String,
+    /// `review` or `override`.
+    pub kind: &'static str,
+    /// The reviewed month (review entries), or `incident-ID` /
+    /// `override-DATE` (overrides).
+    pub context: String,
+    /// The entry's date, YYYY-MM-DD: the first date in its text (the default
+    /// template's heading), else an override's date from its context; empty
+    /// when neither says.
+    pub date: String,
+    /// The entry's text, markers included.
+    pub text: String,
+}
+
+fn first_date(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(9)).find_map(|i| {
+        let d = &b[i..i + 10];
+        let digits = |r: std::ops::Range<usize>| d[r].iter().all(u8::is_ascii_digit);
+        (digits(0..4) && d[4] == b'-' && digits(5..7) && d[7] == b'-' && digits(8..10)).then(|| &text[i..i + 10])
+    })
+}
+
+/// Every entry of `log` that belongs to one of `services`, in the log's
+/// order (newest first): ids are `service:context:sizes:hash`, and a service
+/// name may itself hold `:`, so the service is the longest of `services` the
+/// id starts with.
+pub fn entries(log: &str, services: &[&str]) -> Vec<LoggedEntry> {
+    let mut starts: Vec<usize> = log.match_indices(MARKER).map(|(i, _)| i).collect();
+    starts.push(log.len());
+    let mut found = Vec::new();
+    for w in starts.windows(2) {
+        let text = &log[w[0]..w[1]];
+        let Some(end) = text[MARKER.len()..].find(" -->") else {
+            continue;
+        };
+        let id = &text[MARKER.len()..MARKER.len() + end];
+        let Some(service) = services
+            .iter()
+            .filter(|s| id.len() > s.len() && id.starts_with(*s) && id.as_bytes()[s.len()] == b':')
+            .max_by_key(|s| s.len())
+        else {
+            continue;
+        };
+        // Drop `:sizes:hash` from the right; what is left is the context.
+        let rest = &id[service.len() + 1..];
+        let Some(context) = rest.rsplitn(3, ':').nth(2) else {
+            continue;
+        };
+        let kind = if context.starts_with("incident-") || context.starts_with("override-") {
+            "override"
+        } else {
+            "review"
+        };
+        let body = text
+            .lines()
+            .filter(|l| !l.starts_with("<!-- poolcap:"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let date = first_date(&body)
+            .or_else(|| context.strip_prefix("override-").and_then(first_date))
+            .unwrap_or("")
+            .to_string();
+        found.push(LoggedEntry {
+            id: id.to_string(),
+            service: service.to_string(),
+            kind,
+            context: context.to_string(),
+            date,
+            text: text.trim_end().to_string(),
+        });
+    }
+    found
+}
+
 /// What went wrong rendering an entry (a configuration error: exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("change-log template: {0}; fix the template named by [changelog] template")]
@@ -296,6 +377,34 @@ pub fn insert_all(log: Option<&str>, entries: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod logged_tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_read_back_with_service_kind_context_and_date() {
+        let log = "# Capacity change log\n\n\
+<!-- poolcap:id=team:api:incident-INC-7:a:b:20+10>30+15:0000beef -->\n## 2026-09-16 — team:api: pool 20 + 10 → 30 + 15\n\n**Incident override**\n\n\
+<!-- poolcap:id=team:2026-08:20+10>25+13:deadbeef -->\n<!-- poolcap:evidence={\"a\":\"2026-01-01\"} -->\n## 2026-09-02 — team: pool 20 + 10 → 25 + 13\n\n\
+<!-- poolcap:id=other:2026-08:1+1>2+1:00000000 -->\n## 2026-09-03 — other\n\n\
+<!-- poolcap:id=team:override-2026-07-04:1+1>2+1:00000001 -->\nno heading here\n";
+        let found = entries(log, &["team", "team:api"]);
+        let got: Vec<(&str, &str, &str, &str)> = found
+            .iter()
+            .map(|e| (e.service.as_str(), e.kind, e.context.as_str(), e.date.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("team:api", "override", "incident-INC-7:a:b", "2026-09-16"),
+                ("team", "review", "2026-08", "2026-09-02"),
+                ("team", "override", "override-2026-07-04", "2026-07-04"),
+            ]
+        );
+        assert!(found[1].text.contains("pool 20 + 10 → 25 + 13") && !found[1].text.contains("2026-09-03"));
+    }
 }
 
 #[cfg(test)]

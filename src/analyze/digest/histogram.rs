@@ -71,6 +71,34 @@ impl Histogram {
         self.counts = counts;
     }
 
+    /// The counted buckets by number: (bucket, count), for the stored form
+    /// ([`super::stored`]).
+    pub fn to_pairs(&self) -> Vec<(i32, u32)> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(i, &c)| (self.first + i as i32, c))
+            .collect()
+    }
+
+    /// The histogram of [`Histogram::to_pairs`]; `None` when a bucket number
+    /// is out of range or repeated, or the pairs are not in order.
+    pub fn from_pairs(pairs: &[(i32, u32)]) -> Option<Histogram> {
+        let (Some(first), Some(last)) = (pairs.first(), pairs.last()) else {
+            return Some(Histogram::default());
+        };
+        let in_range = |b: i32| (0..=LAST_BUCKET as i32 + 1).contains(&b);
+        if !in_range(first.0) || !in_range(last.0) || pairs.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return None;
+        }
+        let mut counts = vec![0u32; (last.0 - first.0 + 1) as usize];
+        for &(b, c) in pairs {
+            counts[(b - first.0) as usize] = c;
+        }
+        Some(Histogram { first: first.0, counts })
+    }
+
     /// The buckets: (lower ms, upper ms, count), only those counted.
     pub fn buckets(&self) -> Vec<(f64, f64, u32)> {
         let bound = |b: i32| if b <= 0 { 0.0 } else { BUCKET_BASE_MS * GROWTH.powi(b) };

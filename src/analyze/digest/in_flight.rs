@@ -5,6 +5,25 @@
 
 use std::collections::BTreeMap;
 
+/// [`InFlight`] as stored ([`InFlight::to_stored`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredInFlight {
+    /// Per day (Unix days): its seconds, compressed.
+    pub days: Vec<StoredDay>,
+    /// Long statements: (second, change in statements in flight).
+    pub long: Vec<(i64, i64)>,
+}
+
+/// One day of [`StoredInFlight`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredDay {
+    /// Unix day number.
+    pub day: i64,
+    /// Base64 of the zlib-compressed little-endian `u32` milliseconds in
+    /// flight of each of the day's 86 400 seconds.
+    pub seconds: String,
+}
+
 /// Statements whose whole seconds number more than this are kept as a range
 /// in [`InFlight`] rather than second by second.
 const LONG_SECONDS: i64 = 86_400;
@@ -82,6 +101,67 @@ impl InFlight {
                 self.long.remove(&second);
             }
         }
+    }
+
+    /// The stored form: each day's per-second milliseconds as base64 of the
+    /// zlib-compressed little-endian `u32`s (a quiet day is a few hundred
+    /// bytes, a day busy every second a few hundred KB), and the long
+    /// statements' range boundaries as they are.
+    pub fn to_stored(&self) -> StoredInFlight {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let days = self
+            .days
+            .iter()
+            .map(|(day, values)| {
+                let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                // Writing to a Vec cannot fail.
+                let _ = z.write_all(&raw);
+                let bytes = z.finish().unwrap_or_default();
+                StoredDay {
+                    day: *day,
+                    seconds: base64::engine::general_purpose::STANDARD.encode(bytes),
+                }
+            })
+            .collect();
+        StoredInFlight {
+            days,
+            long: self.long.iter().map(|(s, d)| (*s, *d)).collect(),
+        }
+    }
+
+    /// The in-flight time of [`InFlight::to_stored`], or what is wrong with it.
+    pub fn from_stored(stored: &StoredInFlight) -> Result<InFlight, String> {
+        use base64::Engine as _;
+        use std::io::Read as _;
+        let mut days = BTreeMap::new();
+        for d in &stored.days {
+            let bad = || format!("the seconds of day {} are damaged", d.day);
+            let z = base64::engine::general_purpose::STANDARD
+                .decode(&d.seconds)
+                .map_err(|_| bad())?;
+            let mut raw = Vec::with_capacity(86_400 * 4);
+            flate2::read::ZlibDecoder::new(&z[..])
+                .take(86_400 * 4 + 1)
+                .read_to_end(&mut raw)
+                .map_err(|_| bad())?;
+            if raw.len() != 86_400 * 4 || days.contains_key(&d.day) {
+                return Err(bad());
+            }
+            let values = raw
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            days.insert(d.day, values);
+        }
+        let mut long = BTreeMap::new();
+        for &(second, delta) in &stored.long {
+            if delta == 0 || long.insert(second, delta).is_some() {
+                return Err(format!("the long statements' boundary at second {second} is damaged"));
+            }
+        }
+        Ok(InFlight { days, long })
     }
 
     /// What is kept: (days of per-second arrays, range boundaries of long statements).

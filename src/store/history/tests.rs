@@ -250,9 +250,32 @@ fn decisions_and_changes_round_trip(store: &Store) {
     store.record_change("a", "backend", "review", &change).unwrap();
     store.record_change("b", "backend", "override", &change).unwrap();
     store
-        .record_digest("2026-10", "slow.log", &serde_json::json!({"statements": 1}))
+        .record_digest("2026-10", "slow.log", &serde_json::json!({"statements": 1}), "first")
         .unwrap();
-    assert_eq!(store.counts().unwrap(), (1, 3));
+    store
+        .record_digest(
+            "2026-10",
+            "slow.log",
+            &serde_json::json!({"statements": 2}),
+            "{\"v\": 1.50}",
+        )
+        .unwrap();
+    store
+        .record_digest("2026-11", "b.log", &serde_json::json!({"statements": 3}), "{}")
+        .unwrap();
+    store
+        .record_digest("2026-11", "B.log", &serde_json::json!({"statements": 3}), "{}")
+        .unwrap();
+    assert_eq!(store.counts().unwrap(), (3, 3));
+    // A re-ingest replaces; the form comes back byte for byte, in byte order of source.
+    let digests = store.slowlog_digests("2026-10", "2026-11").unwrap();
+    let keys: Vec<(&str, &str)> = digests.iter().map(|d| (d.0.as_str(), d.1.as_str())).collect();
+    assert_eq!(
+        keys,
+        [("2026-10", "slow.log"), ("2026-11", "B.log"), ("2026-11", "b.log")]
+    );
+    assert_eq!(digests[0].2.as_deref(), Some("{\"v\": 1.50}"));
+    assert_eq!(store.slowlog_digests("2026-11", "2026-12").unwrap().len(), 2);
     let kinds: Vec<String> = store.changes("backend").unwrap().into_iter().map(|c| c.1).collect();
     assert_eq!(kinds, ["review", "override"]);
     let october = HistoryFilter {
