@@ -61,6 +61,18 @@ fn peak_text(r: &QuarterReview) -> String {
         .map_or_else(|| "—".into(), |p| format!("{:.2} at {}", p.connections, p.at))
 }
 
+fn quarter_line(r: &QuarterReview) -> String {
+    format!(
+        "quarter: {} statement(s), {} over {} s in {} shape(s); connections held: mean {:.4}, peak {}",
+        r.statements,
+        r.over_threshold,
+        r.threshold_seconds,
+        r.slow.len(),
+        r.mean_connections,
+        peak_text(r)
+    )
+}
+
 /// The review for people; `top` shapes at most.
 pub fn table(r: &QuarterReview, top: usize) -> String {
     let mut out = String::new();
@@ -72,16 +84,7 @@ pub fn table(r: &QuarterReview, top: usize) -> String {
     for line in month_line(r) {
         let _ = writeln!(out, "  {line}");
     }
-    let _ = writeln!(
-        out,
-        "quarter: {} statement(s), {} over {} s in {} shape(s); connections held: mean {:.4}, peak {}",
-        r.statements,
-        r.over_threshold,
-        r.threshold_seconds,
-        r.slow.len(),
-        r.mean_connections,
-        peak_text(r)
-    );
+    let _ = writeln!(out, "{}", quarter_line(r));
     let _ = writeln!(out, "before: {}", previous_line(r));
     let _ = writeln!(out, "digest: sha256 {}", r.digest_sha256);
     if r.slow.is_empty() {
@@ -159,15 +162,7 @@ pub fn markdown(r: &QuarterReview) -> String {
     for line in month_line(r) {
         let _ = writeln!(out, "- {}", md_cell(&line));
     }
-    let _ = writeln!(
-        out,
-        "- quarter: {} statement(s), {} over the threshold in {} shape(s); connections held: mean {:.4}, peak {}",
-        r.statements,
-        r.over_threshold,
-        r.slow.len(),
-        r.mean_connections,
-        peak_text(r)
-    );
+    let _ = writeln!(out, "- {}", quarter_line(r));
     let _ = writeln!(out, "- before: {}", previous_line(r));
     let _ = writeln!(out, "- digest: SHA-256 `{}`\n", r.digest_sha256);
     if r.slow.is_empty() {
