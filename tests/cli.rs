@@ -201,7 +201,9 @@ fn missing_file_names_the_path() {
     .run();
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("no/such.csv: No such file or directory"),
+        out.stderr
+            .contains("no/such.csv: no such file or folder; check the path")
+            && !out.stderr.contains("os error"),
         "{}",
         out.stderr
     );

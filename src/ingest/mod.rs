@@ -186,7 +186,7 @@ pub struct FileSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}", path = .path.display())]
+    #[error("{path}: {}", crate::support::io_text(.source), path = .path.display())]
     Io {
         /// The input file.
         path: PathBuf,

@@ -77,7 +77,11 @@ pub fn causes_to_show(err: &anyhow::Error) -> Vec<String> {
     let mut shown = Vec::new();
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
-        if !said.contains(&text) {
+        // An I/O error is said already, as a sentence (support::io_text).
+        let worded = cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| said.contains(&crate::support::io_text(e)));
+        if !worded && !said.contains(&text) {
             said.push('\n');
             said.push_str(&text);
             shown.push(text);

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod digest;
 pub mod hash;
+pub mod io_text;
 pub mod jsondiff;
 pub mod lock;
 pub mod markdown;
@@ -12,4 +13,5 @@ pub mod notice;
 pub mod redact;
 pub mod rng;
 
+pub use io_text::io_text;
 pub use redact::redact_urls;

@@ -79,7 +79,7 @@ pub struct FileReport {
 #[derive(Debug, thiserror::Error)]
 pub enum SlowlogError {
     /// The file could not be read.
-    #[error("{path}: {source}", path = .path.display())]
+    #[error("{path}: {}", crate::support::io_text(.source), path = .path.display())]
     Io {
         /// The file.
         path: PathBuf,
