@@ -214,32 +214,19 @@ pub fn run(global: &GlobalArgs, args: &EvidenceArgs, printer: &mut Printer) -> a
                 why: "its test cases are replayed from metric files (--metrics), and none were given".into(),
             }
         } else {
-            let window = crate::model::window::Window {
-                start: period.months()[0].window(&settings.policy.timezone).start,
-                end: period.months()[period.months().len() - 1]
-                    .window(&settings.policy.timezone)
-                    .end,
-            };
-            let rules_name = Path::new(files::RULES)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let window = period.window(&settings.policy.timezone);
             match crate::ops::promtool::promtool_tests(
                 &settings,
                 &metric_files,
                 None,
                 Some(window),
-                &rules_name,
+                files::RULES_NAME,
                 printer,
             ) {
                 Err(e) => PromtoolRun::NotRun { why: format!("{e:#}") },
                 Ok((tests, _)) => {
                     written.write(&staging, files::PROMTOOL_TESTS, tests.as_bytes())?;
-                    let tests_name = Path::new(files::PROMTOOL_TESTS)
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let run = evidence::run_promtool(&staging.join("alerting"), &tests_name);
+                    let run = evidence::run_promtool(&staging.join(files::ALERTING), files::PROMTOOL_TESTS_NAME);
                     if let PromtoolRun::Passed { output } | PromtoolRun::Failed { output } = &run {
                         written.write(&staging, files::PROMTOOL_OUTPUT, output.as_bytes())?;
                     }

@@ -49,6 +49,14 @@ impl Period {
         }
     }
 
+    /// From the start of its first month to the end of its last, in `tz`.
+    pub fn window(self, tz: &jiff::tz::TimeZone) -> crate::model::window::Window {
+        match self {
+            Period::Month(m) => m.window(tz),
+            Period::Quarter(q) => q.window(tz),
+        }
+    }
+
     /// `YYYY-MM` or `YYYY-Qn`.
     pub fn label(self) -> String {
         match self {
@@ -65,16 +73,17 @@ impl Period {
     }
 }
 
-/// A row's status.
+/// A row's status, in order from best to worst (a row is the worst of its
+/// parts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// The evidence shows the control in place and working.
     Met,
-    /// Evidence is there and shows the control not met.
-    NotMet,
     /// There is no evidence (poolcap cannot see it, or none was recorded).
     Missing,
+    /// Evidence is there and shows the control not met.
+    NotMet,
 }
 
 impl Status {
@@ -89,12 +98,7 @@ impl Status {
 
     /// The worse of two: not met, then missing, then met.
     fn worst(self, other: Status) -> Status {
-        let rank = |s: Status| match s {
-            Status::Met => 0,
-            Status::Missing => 1,
-            Status::NotMet => 2,
-        };
-        if rank(other) > rank(self) { other } else { self }
+        self.max(other)
     }
 }
 
@@ -206,6 +210,12 @@ pub struct Gathered<'a> {
 pub mod files {
     /// The deployed settings of every service.
     pub const DEPLOYED: &str = "configuration/deployed.json";
+    /// The folder of the alerting evidence.
+    pub const ALERTING: &str = "alerting";
+    /// The exported rules' file name (the test cases load it by this name).
+    pub const RULES_NAME: &str = "poolcap-rules.yml";
+    /// The test cases' file name.
+    pub const PROMTOOL_TESTS_NAME: &str = "promtool-tests.yml";
     /// The exported alert rules.
     pub const RULES: &str = "alerting/poolcap-rules.yml";
     /// The promtool test cases replayed from the metrics.
