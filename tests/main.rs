@@ -23,6 +23,7 @@ mod plan;
 mod pool_status_input;
 mod probe;
 mod prometheus_input;
+mod prometheus_server;
 mod promtool;
 mod review;
 mod settings;

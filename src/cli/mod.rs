@@ -237,7 +237,7 @@ pub struct MetricsArgs {
     /// query_range results or pool.status() logs, plain or gzip, told apart by
     /// content (see docs/inputs.md); without them, samples come from the
     /// history store (--store).
-    #[arg(long, num_args = 1.., value_name = "FILE")]
+    #[arg(long, num_args = 1.., value_name = "FILE", conflicts_with = "prometheus")]
     pub metrics: Vec<PathBuf>,
     /// Read every metrics file in this format instead of telling it by content.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
@@ -252,6 +252,86 @@ pub struct MetricsArgs {
     /// 2.3 KB of memory); more fails the run before memory runs out.
     #[arg(long, value_name = "N", env = "POOLCAP_MAX_SERIES", default_value_t = crate::ingest::DEFAULT_MAX_SERIES)]
     pub max_series: usize,
+    /// Where to read the pool metrics from instead.
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+}
+
+/// A Prometheus server as the metrics source (docs/prometheus.md).
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Prometheus")]
+pub struct PrometheusArgs {
+    /// Read the pool metrics from this Prometheus server (or Thanos, Mimir,
+    /// VictoriaMetrics) instead of files: http(s)://[user:password@]host[:port][/prefix].
+    /// Default: POOLCAP_PROMETHEUS_URL when no metric file is given. A bearer
+    /// token is read from POOLCAP_PROMETHEUS_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Seconds between the points read (Prometheus' query step), e.g. 15s or 1m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_step, requires = "prometheus")]
+    pub step: i64,
+    /// A file holding the bearer token (instead of POOLCAP_PROMETHEUS_TOKEN).
+    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// A PEM file of the CA(s) that signed the server's certificate.
+    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    pub prometheus_ca: Option<PathBuf>,
+    /// An extra header for every request, e.g. "X-Scope-OrgID: clinical" (repeatable).
+    #[arg(long = "prometheus-header", value_name = "NAME: VALUE", requires = "prometheus")]
+    pub prometheus_headers: Vec<String>,
+    /// Queries in flight at once.
+    #[arg(long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub prometheus_concurrency: usize,
+    /// The most points one query may return (all its series together).
+    #[arg(long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_POINTS, value_parser = clap::value_parser!(i64).range(1..))]
+    pub prometheus_points: i64,
+    /// The longest one request may take, e.g. 2m.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_step)]
+    pub prometheus_timeout: i64,
+}
+
+/// Queries in flight: 1 to 64.
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 64".into()),
+    }
+}
+
+/// A positive duration in whole seconds ("15s", "1m").
+fn parse_step(text: &str) -> Result<i64, String> {
+    match crate::model::parse_duration(text)? {
+        0 => Err("must be at least 1s".into()),
+        s => Ok(s),
+    }
+}
+
+impl PrometheusArgs {
+    /// The server as the operations take it, when one is given:
+    /// `--prometheus`, else POOLCAP_PROMETHEUS_URL unless metric files are
+    /// (`files_given`), which then win over the environment.
+    pub fn source(&self, files_given: bool) -> Option<crate::ops::prometheus::Source> {
+        let from_env = || {
+            std::env::var("POOLCAP_PROMETHEUS_URL")
+                .ok()
+                .filter(|u| !u.is_empty() && !files_given)
+        };
+        let url = self.prometheus.clone().or_else(from_env)?;
+        Some(crate::ops::prometheus::Source {
+            client: crate::ingest::prometheus_api::ClientOptions {
+                url,
+                token: std::env::var("POOLCAP_PROMETHEUS_TOKEN").ok().filter(|t| !t.is_empty()),
+                token_file: self.prometheus_token_file.clone(),
+                ca_file: self.prometheus_ca.clone(),
+                headers: self.prometheus_headers.clone(),
+                timeout: std::time::Duration::from_secs(self.prometheus_timeout as u64),
+                retries: 3,
+            },
+            step: self.step,
+            concurrency: self.prometheus_concurrency,
+            points: self.prometheus_points,
+        })
+    }
 }
 
 /// `poolcap plan`.
@@ -752,8 +832,15 @@ pub enum IngestWhat {
     /// Pool metrics (any metrics input, plain or gzip; names and zones from --config when it exists).
     Metrics {
         /// Metric files.
-        #[arg(required = true, value_name = "FILE")]
+        #[arg(conflicts_with = "prometheus", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// With --prometheus: the month to read, YYYY-MM in the policy's time
+        /// zone, or `last` for the previous calendar month.
+        #[arg(long, value_name = "YYYY-MM", requires = "prometheus")]
+        month: Option<String>,
+        /// Read the samples from a Prometheus server.
+        #[command(flatten)]
+        prometheus: PrometheusArgs,
         /// Read every file in this format instead of telling it by content.
         #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MetricFormat::Auto)]
         input_format: MetricFormat,
@@ -787,6 +874,7 @@ impl MetricsArgs {
             service: self.service.clone(),
             lenient: self.lenient,
             max_series: self.max_series,
+            prometheus: self.prometheus.source(!self.metrics.is_empty()),
         }
     }
 }

@@ -21,19 +21,28 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs, printer: &mut Printer) -> any
             .map(|t| parse_when(t, tz, flag).map(|ms| ms / 1000))
             .transpose()
     };
-    let window = Window {
+    let files = args.metrics.files();
+    let mut window = Window {
         start: parse(&args.from, "--from")?.unwrap_or(ALL_TIME.start),
         end: parse(&args.to, "--to")?.unwrap_or(ALL_TIME.end),
     };
+    // From a server without --from: the last 30 days (of --to, or of now).
+    if files.prometheus.is_some() && args.from.is_none() {
+        if args.to.is_none() {
+            window.end = crate::support::clock::now().as_second();
+        }
+        window.start = window.end - 30 * 86_400;
+        printer.note("replaying the last 30 days (give --from and --to for another span)");
+    }
     if window.end <= window.start {
         return Err(UsageError("--to must be after --from".into()).into());
     }
     let analyzer = replay_settings(&settings, window);
-    let loaded = if args.metrics.metrics.is_empty() {
+    let loaded = if files.from_store() {
         let store = super::ingest::store_location(global);
         metrics::load_from_store(&store, &settings, analyzer, printer)?
     } else {
-        metrics::load(&args.metrics.files(), &settings, analyzer, printer)?
+        metrics::load(&files, &settings, analyzer, printer)?
     };
     let report =
         render::alerts::AlertsReport::new(&settings, &loaded.analysis, &loaded.series, window, window != ALL_TIME);

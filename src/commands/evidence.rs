@@ -209,7 +209,7 @@ pub fn run(global: &GlobalArgs, args: &EvidenceArgs, printer: &mut Printer) -> a
             files::RULES,
             render::prometheus::rules_file(&settings)?.as_bytes(),
         )?;
-        let promtool = if metric_files.files.is_empty() {
+        let promtool = if metric_files.from_store() {
             PromtoolRun::NotRun {
                 why: "its test cases are replayed from metric files (--metrics), and none were given".into(),
             }

@@ -10,7 +10,9 @@ use anyhow::bail;
 use crate::cli::{Format, GlobalArgs, IngestArgs, IngestWhat};
 use crate::exit::ExitStatus;
 use crate::ingest::{self, ReadOptions};
-use crate::ops::ingest::{monthly_digests, store_metric_file};
+use crate::ops::UsageError;
+use crate::ops::ingest::{monthly_digests, store_metric_file, store_prometheus};
+use crate::ops::prometheus::prepare;
 use crate::render::Printer;
 use crate::store::history::{Store, default_location};
 
@@ -34,24 +36,72 @@ pub fn store_in_use(global: &GlobalArgs) -> Option<String> {
 
 /// Runs `poolcap ingest`.
 pub fn run(global: &GlobalArgs, args: &IngestArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let (files, service, input_format, lenient, max_series) = match &args.what {
+    let (files, service, input_format, lenient, max_series, month, prometheus) = match &args.what {
         IngestWhat::Metrics {
             files,
             service,
             input_format,
             lenient,
             max_series,
-        } => (files, service, *input_format, lenient, *max_series),
+            month,
+            prometheus,
+        } => (
+            files,
+            service,
+            *input_format,
+            lenient,
+            *max_series,
+            month,
+            prometheus.source(!files.is_empty()),
+        ),
         IngestWhat::Slowlog { files, inputs } => return ingest_slowlogs(global, files, inputs, printer),
     };
     let location = store_location(global);
     // Names ([prometheus]) and zones ([pool_status]) from the config when it exists.
     let default_config = global.config == Path::new("poolcap.toml");
     let settings = crate::config::load_optional(&global.config, default_config)?;
+    if files.is_empty() && prometheus.is_none() {
+        return Err(UsageError(
+            "give the metric files to store, or --prometheus URL and --month YYYY-MM to read them from a server".into(),
+        )
+        .into());
+    }
     let opts = ReadOptions::new(&settings, service.clone(), input_format);
+    // From a server: the month's window, planned before the store is opened.
+    let fetch = match &prometheus {
+        Some(source) => {
+            let Some(month) = month else {
+                return Err(UsageError("with --prometheus give the month to read: --month YYYY-MM".into()).into());
+            };
+            let month = crate::ops::plan::parse_month_in(month, &settings.policy.timezone)?;
+            let window = month.window(&settings.policy.timezone);
+            let now = crate::support::clock::now().as_second();
+            let to = window.end.min(now + 1);
+            if to <= window.start {
+                return Err(UsageError(format!("{month} has not begun yet; nothing to read")).into());
+            }
+            Some(prepare(
+                source,
+                &settings,
+                service.as_deref(),
+                (window.start, to),
+                printer,
+            )?)
+        }
+        None => None,
+    };
     let results = (|| {
         let store = Store::open(&location)?;
         let mut results = Vec::new();
+        if let Some(fetch) = fetch {
+            let name = fetch.server.clone();
+            let opts = ReadOptions {
+                format: crate::ingest::MetricFormat::Prometheus,
+                ..opts.clone()
+            };
+            let (counts, rejected, _) = store_prometheus(&store, fetch, &opts, *lenient, max_series, printer)?;
+            results.push((name, (counts, rejected)));
+        }
         for path in &ingest::expand_folders(files)? {
             let (counts, rejected, services) = store_metric_file(&store, path, &opts, *lenient, max_series, printer)?;
             // Stored all the same (the store keeps history for any service),

@@ -90,6 +90,9 @@ pub struct PrometheusSettings {
     pub instance_label: String,
     /// Where the alert's runbook lives (the incident procedure).
     pub runbook_url: String,
+    /// Matchers every series read from a Prometheus server must also meet
+    /// (`selector = '{namespace="clinical"}'`); empty: none.
+    pub selector: crate::model::promql::Selector,
 }
 
 impl Default for PrometheusSettings {
@@ -105,6 +108,7 @@ impl Default for PrometheusSettings {
             service_label: "service".into(),
             instance_label: "instance".into(),
             runbook_url: "README.md#incident-procedure-pool-exhausted-now".into(),
+            selector: crate::model::promql::Selector::default(),
         }
     }
 }

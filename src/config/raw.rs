@@ -53,6 +53,7 @@ struct RawPrometheus {
     service_label: Option<String>,
     instance_label: Option<String>,
     runbook_url: Option<String>,
+    selector: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

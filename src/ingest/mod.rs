@@ -11,6 +11,7 @@ pub mod csv;
 pub mod jsonl;
 pub mod pool_status;
 pub mod prometheus;
+pub mod prometheus_api;
 pub mod slowlog;
 pub mod timestamp;
 

@@ -80,6 +80,7 @@ use document::Document;
 use join::Group;
 use points::RawPoint;
 use series::Verdict;
+pub use series::metric_names;
 
 /// Prometheus' default lookback: a value holds five minutes after its point.
 pub const LOOKBACK_SECONDS: i64 = 300;

@@ -6,6 +6,7 @@
 pub mod duration;
 pub mod limits;
 pub mod pool;
+pub mod promql;
 pub mod provenance;
 pub mod queuepool;
 pub mod simulation;

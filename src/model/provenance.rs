@@ -72,6 +72,33 @@ pub struct StoreRecord {
     pub slowlog_digests: Vec<StoredDigestRecord>,
 }
 
+/// Samples read from a Prometheus server (`--prometheus`) for a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrometheusRecord {
+    /// The server, without credentials.
+    pub server: String,
+    /// The series selector every query used (metric names and `[prometheus] selector`).
+    pub selector: String,
+    /// Seconds between the points asked for.
+    pub step_seconds: i64,
+    /// The window asked for, RFC 3339 UTC (`from` inclusive, `to` exclusive).
+    pub from: String,
+    /// See `from`.
+    pub to: String,
+    /// Range queries sent.
+    pub queries: u64,
+    /// Bytes transferred (as sent, compressed).
+    pub bytes: u64,
+    /// Series the queries returned.
+    pub series: u64,
+    /// Points read.
+    pub rows: u64,
+    /// Samples the analysis used.
+    pub used: u64,
+    /// Order-independent digest of the used samples, as for a store.
+    pub rows_digest: String,
+}
+
 /// A slow-log digest read back from the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredDigestRecord {
@@ -104,6 +131,9 @@ pub struct Provenance {
     pub inputs: Vec<InputRecord>,
     /// The history store the samples came from, when no metrics file was given.
     pub store: Option<StoreRecord>,
+    /// The Prometheus server the samples came from (`--prometheus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusRecord>,
     /// Each target file the deployed pool was read from, per service, with
     /// the managed settings it held.
     pub targets: Vec<TargetRecord>,
@@ -136,6 +166,9 @@ pub struct Request {
     pub probe: Option<String>,
     /// `--accept-drift`.
     pub accept_drift: bool,
+    /// `--prometheus`, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
 }
 
 /// The policy's parameters (`[policy]`), durations in seconds.

@@ -31,60 +31,125 @@ pub fn store_metric_file(
     max_series: usize,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<(Option<IngestCounts>, u64, BTreeSet<String>)> {
-    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
     let path_owned = path.to_path_buf();
     let opts = opts.clone();
-    let parser = std::thread::spawn(move || -> Result<Diagnostics, ingest::IngestError> {
+    store_samples(store, path, lenient, max_series, printer, move |series, diags, sink| {
         let input = ingest::open(&path_owned)?;
-        let mut series = SeriesTable::with_limit(max_series);
-        let mut diags = Diagnostics::default();
-        let mut batch = Batch::default();
-        let mut announced = 0usize;
         ingest::read_metrics(
             input,
             ingest::ReadContext {
                 path: &path_owned,
                 file: 0,
                 opts: &opts,
-                series: &mut series,
-                diags: &mut diags,
+                series,
+                diags,
                 sink: &mut |table, sample| {
-                    while announced < table.len() {
-                        let key = table.key(announced as u32);
-                        batch
-                            .new_series
-                            .push((announced as u32, key.service.clone(), key.instance.clone()));
-                        announced += 1;
-                    }
-                    batch.samples.push(sample);
-                    if batch.samples.len() >= BATCH {
-                        let _ = tx.send(std::mem::take(&mut batch));
-                    }
+                    sink(table, sample);
                 },
             },
         )?;
+        Ok(())
+    })
+}
+
+/// Reads the range queries of `fetch` on a thread and streams their samples
+/// into one transaction of `store`, as [`store_metric_file`] does a file.
+pub fn store_prometheus(
+    store: &Store,
+    fetch: super::prometheus::Fetch,
+    opts: &ReadOptions,
+    lenient: bool,
+    max_series: usize,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<(Option<IngestCounts>, u64, BTreeSet<String>)> {
+    let name = PathBuf::from(fetch.server.clone());
+    let opts = opts.clone();
+    let progress = printer.progress(0, "reading Prometheus");
+    let started = std::time::Instant::now();
+    let (tx, rx) = mpsc::channel::<(u64, usize)>();
+    let outcome = store_samples(
+        store,
+        &name,
+        lenient,
+        max_series,
+        printer,
+        move |series, diags, sink| {
+            let fetched = fetch.read(&opts, series, diags, &progress, &mut |table, sample| {
+                sink(table, sample);
+                true
+            });
+            let rows = fetched.files.iter().map(|(_, f)| f.rows).sum();
+            let _ = tx.send((rows, series.len()));
+            fetched.result?;
+            Ok(())
+        },
+    );
+    if let Ok((rows, series)) = rx.try_recv() {
+        printer.note(&format!(
+            "read {rows} point(s) of {series} pool(s) from Prometheus in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    outcome
+}
+
+/// Runs `produce` on a thread with the sink of a store transaction: its
+/// samples go in batches into one transaction of `store`, kept only when
+/// `produce` succeeds and (unless `lenient`) rejected nothing.
+fn store_samples<F>(
+    store: &Store,
+    name: &Path,
+    lenient: bool,
+    max_series: usize,
+    printer: &mut dyn Notices,
+    produce: F,
+) -> anyhow::Result<(Option<IngestCounts>, u64, BTreeSet<String>)>
+where
+    F: FnOnce(&mut SeriesTable, &mut Diagnostics, &mut dyn FnMut(&SeriesTable, ingest::Sample)) -> anyhow::Result<()>
+        + Send
+        + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
+    let parser = std::thread::spawn(move || -> anyhow::Result<Diagnostics> {
+        let mut series = SeriesTable::with_limit(max_series);
+        let mut diags = Diagnostics::default();
+        let mut batch = Batch::default();
+        let mut announced = 0usize;
+        produce(&mut series, &mut diags, &mut |table, sample| {
+            while announced < table.len() {
+                let key = table.key(announced as u32);
+                batch
+                    .new_series
+                    .push((announced as u32, key.service.clone(), key.instance.clone()));
+                announced += 1;
+            }
+            batch.samples.push(sample);
+            if batch.samples.len() >= BATCH {
+                let _ = tx.send(std::mem::take(&mut batch));
+            }
+        })?;
         if !batch.samples.is_empty() {
             let _ = tx.send(batch);
         }
         Ok(diags)
     });
-    // The services the file names, to compare with the config afterwards.
+    // The services the input names, to compare with the config afterwards.
     let mut services: BTreeSet<String> = BTreeSet::new();
     let mut batches = rx.into_iter().inspect(|b| {
         for (_, service, _) in &b.new_series {
             services.insert(service.clone());
         }
     });
-    let mut outcome: Option<Result<Diagnostics, ingest::IngestError>> = None;
+    let mut outcome: Option<anyhow::Result<Diagnostics>> = None;
     let mut parser = Some(parser);
     let mut keep = || {
         let result = parser.take().map(|p| {
             // A parser that panicked stores nothing, like one that failed.
             p.join().unwrap_or_else(|_| {
-                Err(ingest::IngestError::Io {
-                    path: path.to_path_buf(),
-                    source: std::io::Error::other("reading the file stopped unexpectedly; nothing of it was stored"),
-                })
+                Err(anyhow::anyhow!(
+                    "{}: reading stopped unexpectedly; nothing of it was stored",
+                    name.display()
+                ))
             })
         });
         let ok = match &result {
@@ -94,15 +159,12 @@ pub fn store_metric_file(
         outcome = result;
         ok
     };
-    let counts = store.ingest(&mut batches, &mut keep).with_context(|| {
-        format!(
-            "{}: storing its samples (nothing of the file was stored)",
-            path.display()
-        )
-    })?;
+    let counts = store
+        .ingest(&mut batches, &mut keep)
+        .with_context(|| format!("{}: storing its samples (nothing of it was stored)", name.display()))?;
     let diags = match outcome {
         Some(Ok(d)) => d,
-        Some(Err(e)) => return Err(e.into()),
+        Some(Err(e)) => return Err(e),
         None => Diagnostics::default(),
     };
     for d in diags.shown() {

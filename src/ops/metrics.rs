@@ -13,7 +13,7 @@ use anyhow::{Context as _, bail};
 use crate::analyze::{Analysis, Analyzer, AnalyzerSettings, Observation, Rejected};
 use crate::config::Settings;
 use crate::ingest::{self, Diagnostic, Diagnostics, FileSummary, ReadOptions, Sample, SeriesTable};
-use crate::model::provenance::{InputRecord, StoreRecord, rfc3339};
+use crate::model::provenance::{InputRecord, PrometheusRecord, StoreRecord, rfc3339};
 use crate::model::window::Window;
 use crate::support::digest::{SetDigest, Tally};
 use crate::support::notice::Notices;
@@ -32,6 +32,15 @@ pub struct MetricFiles {
     pub lenient: bool,
     /// How many service/instance pairs a run may hold.
     pub max_series: usize,
+    /// Read the samples from this Prometheus server instead of files.
+    pub prometheus: Option<super::prometheus::Source>,
+}
+
+impl MetricFiles {
+    /// Whether the samples come from the history store: no file and no server given.
+    pub fn from_store(&self) -> bool {
+        self.files.is_empty() && self.prometheus.is_none()
+    }
 }
 
 /// What the inputs gave, for summaries and reports.
@@ -49,6 +58,8 @@ pub struct InputSummary {
     pub provenance: Vec<InputRecord>,
     /// The history store the samples came from instead, with a digest of them.
     pub store: Option<StoreRecord>,
+    /// The Prometheus server they came from instead, with a digest of them.
+    pub prometheus: Option<PrometheusRecord>,
 }
 
 impl InputSummary {
@@ -77,28 +88,28 @@ const BATCH: usize = 8192;
 
 /// Samples for the analysis thread, with the series first seen since the last batch
 /// (id and index of its service, `None` for a service not in the config).
-struct Batch {
+pub(super) struct Batch {
     new_series: Vec<(u32, Option<usize>)>,
     samples: Vec<Sample>,
 }
 
 /// What the analysis thread hands back.
-struct Analysed {
-    analysis: Analysis,
+pub(super) struct Analysed {
+    pub analysis: Analysis,
     rejected: Vec<(Sample, Rejected)>,
     rejected_by_code: BTreeMap<&'static str, u64>,
-    used: u64,
+    pub used: u64,
     unknown: BTreeMap<u32, u64>,
     /// Per file: samples used, samples rejected, span of the used ones.
-    per_file: Vec<FileUse>,
+    pub per_file: Vec<FileUse>,
 }
 
 /// What the analysis made of one file's samples.
 #[derive(Debug, Default, Clone, Copy)]
-struct FileUse {
-    used: u64,
-    rejected: u64,
-    span: Option<(i64, i64)>,
+pub(super) struct FileUse {
+    pub used: u64,
+    pub rejected: u64,
+    pub span: Option<(i64, i64)>,
 }
 
 impl FileUse {
@@ -172,6 +183,91 @@ fn analyse(rx: mpsc::Receiver<Batch>, recycle: mpsc::Sender<Vec<Sample>>, settin
     out
 }
 
+/// The reading side of a run: the analysis thread and the batches of samples
+/// sent to it, with the series each batch is the first to name.
+pub(super) struct Feed<'a> {
+    tx: Option<mpsc::SyncSender<Batch>>,
+    recycle: mpsc::Receiver<Vec<Sample>>,
+    batch: Batch,
+    announced: usize,
+    service_names: &'a [String],
+    disconnected: bool,
+    worker: Option<std::thread::JoinHandle<Analysed>>,
+}
+
+impl<'a> Feed<'a> {
+    /// Starts the analysis thread.
+    pub(super) fn start(analyzer: AnalyzerSettings, service_names: &'a [String]) -> Feed<'a> {
+        let (tx, rx) = mpsc::sync_channel::<Batch>(8);
+        let (recycle_tx, recycle) = mpsc::channel::<Vec<Sample>>();
+        let worker = std::thread::spawn(move || analyse(rx, recycle_tx, analyzer));
+        Feed {
+            tx: Some(tx),
+            recycle,
+            batch: Batch {
+                new_series: Vec::new(),
+                samples: Vec::with_capacity(BATCH),
+            },
+            announced: 0,
+            service_names,
+            disconnected: false,
+            worker: Some(worker),
+        }
+    }
+
+    /// Passes one sample on (`table`: the run's series, to announce new ones).
+    pub(super) fn push(&mut self, table: &SeriesTable, s: Sample) {
+        while self.announced < table.len() {
+            let key = table.key(self.announced as u32);
+            let slot = self.service_names.iter().position(|n| *n == key.service);
+            self.batch.new_series.push((self.announced as u32, slot));
+            self.announced += 1;
+        }
+        self.batch.samples.push(s);
+        if self.batch.samples.len() == BATCH {
+            let empty = self.recycle.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let full = std::mem::replace(
+                &mut self.batch,
+                Batch {
+                    new_series: Vec::new(),
+                    samples: empty,
+                },
+            );
+            if let Some(tx) = &self.tx {
+                self.disconnected |= tx.send(full).is_err();
+            }
+        }
+    }
+
+    /// Whether the analysis thread stopped taking samples.
+    pub(super) fn stopped(&self) -> bool {
+        self.disconnected
+    }
+
+    /// Sends what is left and waits for the analysis.
+    pub(super) fn finish(mut self) -> anyhow::Result<Analysed> {
+        if let Some(tx) = self.tx.take() {
+            if !self.batch.samples.is_empty() {
+                let _ = tx.send(std::mem::take(&mut self.batch));
+            }
+        }
+        self.worker
+            .take()
+            .expect("a feed finishes once")
+            .join()
+            .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch {
+            new_series: Vec::new(),
+            samples: Vec::new(),
+        }
+    }
+}
+
 /// Reads every file of `args` and analyses it. Bad rows fail the run (listing
 /// the first ones and the count) unless `--lenient`.
 pub fn load(
@@ -180,25 +276,20 @@ pub fn load(
     analyzer: AnalyzerSettings,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<Loaded> {
+    if let Some(source) = &args.prometheus {
+        return super::prometheus::load(source, args, settings, analyzer, printer);
+    }
     let args = &MetricFiles {
         files: ingest::expand_folders(&args.files)?,
         ..args.clone()
     };
     let opts = ReadOptions::new(settings, args.service.clone(), args.format);
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
-    let (tx, rx) = mpsc::sync_channel::<Batch>(8);
-    let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<Sample>>();
-    let worker = std::thread::spawn(move || analyse(rx, recycle_tx, analyzer));
-
+    let mut feed = Feed::start(analyzer, &service_names);
     let mut series = SeriesTable::with_limit(args.max_series);
     let mut diags = Diagnostics::default();
     let mut files = Vec::new();
     let mut read_result: anyhow::Result<()> = Ok(());
-    let mut announced = 0usize;
-    let mut batch = Batch {
-        new_series: Vec::new(),
-        samples: Vec::with_capacity(BATCH),
-    };
     let total: u64 = args
         .files
         .iter()
@@ -217,7 +308,6 @@ pub fn load(
                 break;
             }
         };
-        let mut disconnected = false;
         let result = ingest::read_metrics(
             input,
             ingest::ReadContext {
@@ -226,29 +316,10 @@ pub fn load(
                 opts: &opts,
                 series: &mut series,
                 diags: &mut diags,
-                sink: &mut |table, s| {
-                    while announced < table.len() {
-                        let key = table.key(announced as u32);
-                        let slot = service_names.iter().position(|n| *n == key.service);
-                        batch.new_series.push((announced as u32, slot));
-                        announced += 1;
-                    }
-                    batch.samples.push(s);
-                    if batch.samples.len() == BATCH {
-                        let empty = recycle_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
-                        let full = std::mem::replace(
-                            &mut batch,
-                            Batch {
-                                new_series: Vec::new(),
-                                samples: empty,
-                            },
-                        );
-                        disconnected |= tx.send(full).is_err();
-                    }
-                },
+                sink: &mut |table, s| feed.push(table, s),
             },
         );
-        if disconnected {
+        if feed.stopped() {
             read_result = Err(anyhow::anyhow!("the analysis thread stopped early"));
             break;
         }
@@ -268,26 +339,93 @@ pub fn load(
             }
         }
     }
-    if !batch.samples.is_empty() {
-        let _ = tx.send(batch);
-    }
-    drop(tx);
     progress.finish_and_clear();
-    let analysed = worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))?;
-    if let Err(e) = read_result {
+    let analysed = feed.finish()?;
+    let read = Read {
+        names: &args.files,
+        files,
+        series,
+        diags,
+        result: read_result,
+        what: format!("{} file(s)", args.files.len()),
+    };
+    let (analysed, series, summary) = conclude(analysed, read, args.lenient, settings, printer)?;
+    let provenance = summary
+        .files
+        .iter()
+        .zip(digests)
+        .enumerate()
+        .map(|(i, ((path, file), digest))| {
+            let used = analysed.per_file.get(i).copied().unwrap_or_default();
+            InputRecord {
+                kind: "metrics".into(),
+                path: path.display().to_string(),
+                sha256: digest.sha256,
+                bytes: digest.bytes,
+                rows: file.rows,
+                used: used.used,
+                rejected: file.rejected + used.rejected,
+                first: used.span.and_then(|(a, _)| rfc3339(a, false)),
+                last: used.span.and_then(|(_, b)| rfc3339(b, false)),
+            }
+        })
+        .collect();
+    Ok(Loaded {
+        analysis: analysed.analysis,
+        series,
+        summary: InputSummary { provenance, ..summary },
+    })
+}
+
+/// What the reading side of a run gathered.
+pub(super) struct Read<'a> {
+    /// The name of each input by its index ([`Sample::file`]).
+    pub names: &'a [PathBuf],
+    /// Each input read whole, with its counts.
+    pub files: Vec<(PathBuf, FileSummary)>,
+    /// The series seen.
+    pub series: SeriesTable,
+    /// The rows the parsers rejected.
+    pub diags: Diagnostics,
+    /// How reading ended.
+    pub result: anyhow::Result<()>,
+    /// What was read, for the message when nothing was usable ("3 file(s)").
+    pub what: String,
+}
+
+/// Turns what was read and analysed into the run's outcome: reading errors
+/// with the rows that explain them, the analyzer's rejections as
+/// diagnostics, warnings for unknown services, the strict or lenient verdict
+/// on bad rows, and the error when no sample was usable.
+pub(super) fn conclude(
+    analysed: Analysed,
+    read: Read<'_>,
+    lenient: bool,
+    settings: &Settings,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<(Analysed, SeriesTable, InputSummary)> {
+    let Read {
+        names,
+        files,
+        series,
+        mut diags,
+        result,
+        what,
+    } = read;
+    let mut analysed = analysed;
+    if let Err(e) = result {
         // A file with no valid sample: say why its rows were rejected.
         return Err(match rejection_report(&diags) {
             Some(r) => anyhow::anyhow!("{}\n{e}: {}{}", r.listing, r.counts, r.fixes),
             None => e,
         });
     }
-
-    let shown = analysed.rejected.len() as u64;
-    for (s, r) in analysed.rejected {
+    let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
+    let rejected = std::mem::take(&mut analysed.rejected);
+    let shown = rejected.len() as u64;
+    for (s, r) in rejected {
         diags.reject(Diagnostic {
-            path: args.files[s.file as usize].clone(),
+            path: names[s.file as usize].clone(),
             line: Some(s.line),
             code: r.code,
             message: r.message,
@@ -300,8 +438,8 @@ pub fn load(
         unshown -= take;
     }
     let mut unknown_services: BTreeMap<String, u64> = BTreeMap::new();
-    for (id, n) in analysed.unknown {
-        *unknown_services.entry(series.key(id).service.clone()).or_default() += n;
+    for (id, n) in &analysed.unknown {
+        *unknown_services.entry(series.key(*id).service.clone()).or_default() += n;
     }
     for d in diags.notices() {
         printer.note(&format!("note: {d}"));
@@ -313,7 +451,7 @@ pub fn load(
         ));
     }
     if let Some(r) = rejection_report(&diags) {
-        if !args.lenient {
+        if !lenient {
             bail!(
                 "{}\n{} bad row(s) ({}); fix them, or pass --lenient to skip them{}",
                 r.listing,
@@ -331,9 +469,8 @@ pub fn load(
     }
     if analysed.used == 0 {
         bail!(
-            "no samples of the configured service(s) {} in {} file(s); the metrics name {}",
+            "no samples of the configured service(s) {} in {what}; the metrics name {}",
             service_names.join(", "),
-            args.files.len(),
             if unknown_services.is_empty() {
                 "no service".to_string()
             } else {
@@ -341,37 +478,20 @@ pub fn load(
             }
         );
     }
-    let provenance = files
-        .iter()
-        .zip(digests)
-        .enumerate()
-        .map(|(i, ((path, summary), digest))| {
-            let used = analysed.per_file.get(i).copied().unwrap_or_default();
-            InputRecord {
-                kind: "metrics".into(),
-                path: path.display().to_string(),
-                sha256: digest.sha256,
-                bytes: digest.bytes,
-                rows: summary.rows,
-                used: used.used,
-                rejected: summary.rejected + used.rejected,
-                first: used.span.and_then(|(a, _)| rfc3339(a, false)),
-                last: used.span.and_then(|(_, b)| rfc3339(b, false)),
-            }
-        })
-        .collect();
-    Ok(Loaded {
-        analysis: analysed.analysis,
+    let samples = analysed.used;
+    Ok((
+        analysed,
         series,
-        summary: InputSummary {
+        InputSummary {
             files,
-            samples: analysed.used,
+            samples,
             unknown_services,
             diagnostics: diags,
-            provenance,
+            provenance: Vec::new(),
             store: None,
+            prometheus: None,
         },
-    })
+    ))
 }
 
 /// Rejected rows, worded for a person.
@@ -592,6 +712,7 @@ pub fn load_from_store(
                     .collect(),
                 slowlog_digests: Vec::new(),
             }),
+            prometheus: None,
         },
     })
 }

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod overrides;
 pub mod plan;
 pub mod probe;
+pub mod prometheus;
 pub mod promtool;
 pub mod provenance;
 pub mod queueing;

@@ -334,7 +334,7 @@ pub fn compute_with(
             .detail_columns
             .map(|columns| crate::analyze::DetailSettings::new(columns, month.window(tz), tz)),
     };
-    let loaded = if args.metrics.files.is_empty() {
+    let loaded = if args.metrics.from_store() {
         let Some(store) = &options.store else {
             return Err(UsageError("give metric files with --metrics, or a history store with --store".into()).into());
         };
@@ -385,7 +385,7 @@ pub fn compute_with(
             &base,
             slowlog::threads(None),
         )?)
-    } else if let (true, Some(location)) = (args.metrics.files.is_empty(), &options.store) {
+    } else if let (true, Some(location)) = (args.metrics.from_store(), &options.store) {
         stored_slowlog(location, month, &base, &mut loaded.summary, printer)?
     } else {
         None

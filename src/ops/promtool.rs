@@ -94,8 +94,8 @@ pub fn promtool_tests(
     rules_path: &str,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<(String, Counts)> {
-    if metrics.files.is_empty() {
-        return Err(UsageError("export promtool-tests needs --metrics FILE…".into()).into());
+    if metrics.from_store() {
+        return Err(UsageError("export promtool-tests needs --metrics FILE… or --prometheus URL".into()).into());
     }
     let rules = &settings.alerts;
     for rule in rules {
@@ -188,16 +188,19 @@ pub fn promtool_tests(
         evaluation_interval: test_duration(EVALUATION_INTERVAL),
         tests: groups,
     };
-    let source = format!(
-        "{} ({})",
-        settings.path.display(),
-        metrics
+    let inputs = match &metrics.prometheus {
+        Some(p) => format!(
+            "Prometheus at {}",
+            crate::ingest::prometheus_api::shown_url(&p.client.url)
+        ),
+        None => metrics
             .files
             .iter()
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
-            .join(", ")
-    );
+            .join(", "),
+    };
+    let source = format!("{} ({inputs})", settings.path.display());
     Ok((file::to_yaml(&file, &source)?, counts))
 }
 
@@ -301,10 +304,48 @@ fn case_samples(
     let mut out: Vec<Vec<(i64, u32, u32)>> = vec![Vec::new(); cases.len()];
     let mut series = SeriesTable::with_limit(metrics.max_series);
     let mut case_of_series: Vec<Vec<usize>> = Vec::new();
+    // Bad rows were reported (or let through under --lenient) by the replay's read.
+    let mut diags = Diagnostics::default();
+    let mut sink = |table: &SeriesTable, s: ingest::Sample| {
+        while case_of_series.len() < table.len() {
+            let key = table.key(case_of_series.len() as u32);
+            case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
+        }
+        for &k in &case_of_series[s.series as usize] {
+            if cases[k].start <= s.ts && s.ts <= cases[k].end {
+                out[k].push((s.ts, s.checked_out, s.pool_size));
+            }
+        }
+    };
+    if let Some(source) = &metrics.prometheus {
+        // The cases' span read from the server again, as the replay read it.
+        let from = cases.iter().map(|c| c.start).min().unwrap_or(0);
+        let to = cases.iter().map(|c| c.end).max().unwrap_or(0) + 1;
+        let fetch = super::prometheus::prepare(
+            source,
+            settings,
+            metrics.service.as_deref(),
+            (from, to),
+            &mut crate::support::notice::Silent,
+        )?;
+        let opts = ReadOptions {
+            format: ingest::MetricFormat::Prometheus,
+            ..opts.clone()
+        };
+        let fetched = fetch.read(
+            &opts,
+            &mut series,
+            &mut diags,
+            &indicatif::ProgressBar::hidden(),
+            &mut |t, s| {
+                sink(t, s);
+                true
+            },
+        );
+        fetched.result?;
+    }
     for (file, path) in metrics.files.iter().enumerate() {
         let input = ingest::open(path)?;
-        // Bad rows were reported (or let through under --lenient) by the replay's read.
-        let mut diags = Diagnostics::default();
         ingest::read_metrics(
             input,
             ingest::ReadContext {
@@ -313,17 +354,7 @@ fn case_samples(
                 opts: &opts,
                 series: &mut series,
                 diags: &mut diags,
-                sink: &mut |table, s| {
-                    while case_of_series.len() < table.len() {
-                        let key = table.key(case_of_series.len() as u32);
-                        case_of_series.push(by_key.get(key).cloned().unwrap_or_default());
-                    }
-                    for &k in &case_of_series[s.series as usize] {
-                        if cases[k].start <= s.ts && s.ts <= cases[k].end {
-                            out[k].push((s.ts, s.checked_out, s.pool_size));
-                        }
-                    }
-                },
+                sink: &mut sink,
             },
         )?;
     }

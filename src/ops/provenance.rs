@@ -30,6 +30,11 @@ pub fn request(args: &PlanInputs, month: &str) -> Request {
         log_timezone: args.slowlog_options.log_timezone.clone(),
         probe: args.probe.as_deref().map(redact_urls),
         accept_drift: args.accept_drift,
+        prometheus: args
+            .metrics
+            .prometheus
+            .as_ref()
+            .map(|p| crate::ingest::prometheus_api::shown_url(&p.client.url)),
     }
 }
 
@@ -86,6 +91,7 @@ pub fn provenance(
             .collect(),
         inputs,
         store: summary.store.clone(),
+        prometheus: summary.prometheus.clone(),
         targets: settings
             .services
             .iter()

@@ -203,6 +203,12 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
         ))
         .into());
     }
+    if let Some(server) = &r.prometheus {
+        return Err(UsageError(format!(
+            "the decision read its samples from Prometheus at {server}, whose data changes as retention drops old blocks; verify re-reads files and stores only: save the answers (or ingest them: poolcap ingest metrics --prometheus URL) and plan from those"
+        ))
+        .into());
+    }
     Ok(PlanInputs {
         month: r.month.clone(),
         metrics: MetricFiles {
@@ -211,6 +217,7 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
             service: r.service.clone(),
             lenient: r.lenient,
             max_series: r.max_series,
+            prometheus: None,
         },
         slowlog: r.slowlog.iter().map(PathBuf::from).collect(),
         slowlog_options: LogOptions {

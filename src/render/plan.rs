@@ -324,13 +324,14 @@ pub(crate) fn pad(rows: &[Vec<String>]) -> String {
 /// The plan for people.
 pub fn table(report: &PlanReport, printer: &Printer) -> String {
     let mut out = String::new();
+    let source = match &report.provenance.prometheus {
+        Some(p) => format!("Prometheus at {}", p.server),
+        None => format!("{} file(s)", report.inputs.files.len()),
+    };
     let _ = writeln!(
         out,
-        "poolcap plan — {} ({}), {} sample(s) from {} file(s)\n",
-        report.month,
-        report.timezone,
-        report.inputs.samples,
-        report.inputs.files.len()
+        "poolcap plan — {} ({}), {} sample(s) from {source}\n",
+        report.month, report.timezone, report.inputs.samples,
     );
     let mut rows = vec![
         [

@@ -461,6 +461,15 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
             true,
         )?,
         runbook_url: raw.prometheus.runbook_url.unwrap_or(prom_defaults.runbook_url),
+        selector: match raw.prometheus.selector {
+            None => prom_defaults.selector,
+            Some(text) => crate::model::promql::Selector::parse(&text).map_err(|why| {
+                loc.invalid(
+                    &prom_key("selector"),
+                    format!("{text:?} is not a series selector: {why}"),
+                )
+            })?,
+        },
     };
 
     let ps_key = |k| [Key("pool_status"), Key(k)];

@@ -97,6 +97,42 @@ pub(super) fn classify(labels: &BTreeMap<String, String>, p: &PrometheusSettings
     Class::Field(field)
 }
 
+/// The OpenTelemetry metric names poolcap reads ([`classify`]), both
+/// semantic-convention generations.
+pub const OPENTELEMETRY_NAMES: [&str; 12] = [
+    "db_client_connection_count",
+    "db_client_connections_usage",
+    "db_client_connection_idle_max",
+    "db_client_connections_idle_max",
+    "db_client_connection_max",
+    "db_client_connections_max",
+    "db_client_connection_pending_requests",
+    "db_client_connections_pending_requests",
+    "db_client_connection_timeouts",
+    "db_client_connection_timeouts_total",
+    "db_client_connections_timeouts",
+    "db_client_connections_timeouts_total",
+];
+
+/// Every metric name whose series poolcap reads: the `[prometheus]` names
+/// (not `overflow_metric`, which is skipped, nor `checked_in_metric`, which is
+/// only checked) and the OpenTelemetry ones.
+pub fn metric_names(p: &PrometheusSettings) -> Vec<String> {
+    let mut names: Vec<String> = [
+        &p.checked_out_metric,
+        &p.pool_size_metric,
+        &p.max_overflow_metric,
+        &p.waiting_metric,
+        &p.timeouts_metric,
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
+    names.extend(OPENTELEMETRY_NAMES.iter().map(|n| n.to_string()));
+    names.dedup();
+    names
+}
+
 /// `name{a="x",b="y"}`, as Prometheus writes a series.
 pub(super) struct Series<'a>(&'a BTreeMap<String, String>);
 

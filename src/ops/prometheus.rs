@@ -1,0 +1,521 @@
+//! Pool samples read straight from a Prometheus server (`--prometheus URL`)
+//! for the analysed window, the way a metric file is read: which series
+//! the server holds (one `/api/v1/series` call), the services they belong
+//! to (the config's only), range queries in batches of whole services and
+//! chunks of at most 11 000 points a series and `--prometheus-points`
+//! points a query, fetched on a few threads and read in order by the same
+//! parser as a saved `query_range` answer, into the same analysis.
+//!
+//! The samples are the server's answers on the step grid (multiples of
+//! `--step` seconds), each the series' latest value at most five minutes
+//! old (Prometheus' lookback); docs/prometheus.md says how that compares
+//! with the raw samples.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::UsageError;
+use super::metrics::{Feed, Loaded, MetricFiles, Read, conclude};
+use crate::analyze::AnalyzerSettings;
+use crate::config::Settings;
+use crate::ingest::prometheus_api::{Client, ClientOptions, MAX_POINTS_PER_SERIES, RangeQuery, range_chunks};
+use crate::ingest::{self, Diagnostics, IngestError, MetricFormat, ReadOptions, SeriesTable};
+use crate::model::promql::{MatchOp, Matcher, Selector};
+use crate::model::provenance::{PrometheusRecord, rfc3339};
+use crate::support::digest::SetDigest;
+use crate::support::notice::Notices;
+
+/// The default `--step`: one point a minute.
+pub const DEFAULT_STEP: i64 = 60;
+/// The default `--prometheus-points`: points one query may return.
+pub const DEFAULT_POINTS: i64 = 1_000_000;
+/// The longest window read from a server (a review's trend of 13 months fits).
+pub const MAX_DAYS: i64 = 731;
+/// The default `--prometheus-concurrency`.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// A Prometheus server as a metrics source, as the command line gives it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How to reach it.
+    pub client: ClientOptions,
+    /// Seconds between points (`--step`).
+    pub step: i64,
+    /// Queries in flight at once.
+    pub concurrency: usize,
+    /// Points one query may return, all series together.
+    pub points: i64,
+}
+
+/// How the series of one service are picked out.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Named {
+    /// By the `service_label` label.
+    Label(String),
+    /// By `job`, the service label being absent.
+    Job(String),
+    /// By neither: the `--service` of the run.
+    Default,
+}
+
+/// Services whose series one range query fetches.
+struct Batch {
+    matchers: Vec<Matcher>,
+    series: u64,
+}
+
+/// The range queries that read a window from a server, and the client
+/// that sends them.
+pub struct Fetch {
+    client: Client,
+    /// The server, without credentials.
+    pub server: String,
+    /// The listing's selector: the user's matchers and the metric names.
+    selector: Selector,
+    queries: Vec<RangeQuery>,
+    /// Each query's answer as diagnostics name it.
+    pub names: Vec<PathBuf>,
+    from: i64,
+    to: i64,
+    step: i64,
+    concurrency: usize,
+}
+
+/// What reading a [`Fetch`] gave.
+pub struct Fetched {
+    /// Each answer with its counts.
+    pub files: Vec<(PathBuf, ingest::FileSummary)>,
+    /// Order-independent digest of the samples read.
+    pub digest: SetDigest,
+    /// How reading ended.
+    pub result: anyhow::Result<()>,
+}
+
+/// Plans the queries for `[from, to)`: lists the series the server holds
+/// (one request), keeps the configured services' (every service when the
+/// config names none), and cuts them into batches and chunks.
+pub fn prepare(
+    source: &Source,
+    settings: &Settings,
+    service: Option<&str>,
+    (from, to): (i64, i64),
+    printer: &mut dyn Notices,
+) -> anyhow::Result<Fetch> {
+    let client = Client::new(&source.client)?;
+    let server = client.url().to_string();
+    let p = &settings.prometheus;
+    let names = ingest::prometheus::metric_names(p);
+    // The user's matchers first, so that a message quoting a long query
+    // shows them; the metric names last.
+    let name = Matcher {
+        label: "__name__".into(),
+        op: MatchOp::Regex,
+        value: names.join("|"),
+    };
+    let selector = p.selector.with([name.clone()]);
+    let window = window_text(from, to);
+
+    // Which services the server holds, and how many series each.
+    let listed = client.series(&selector.to_string(), from, to - 1)?;
+    let mut services: BTreeMap<Named, u64> = BTreeMap::new();
+    for labels in &listed {
+        let get = |k: &str| labels.get(k).filter(|v| !v.is_empty());
+        let named = match (get(&p.service_label), get("job")) {
+            (Some(s), _) => Named::Label(s.clone()),
+            (None, Some(j)) => Named::Job(j.clone()),
+            (None, None) => Named::Default,
+        };
+        *services.entry(named).or_default() += 1;
+    }
+    let service_of = |n: &Named| match n {
+        Named::Label(s) | Named::Job(s) => Some(s.clone()),
+        Named::Default => service.map(str::to_string),
+    };
+    let configured: BTreeSet<&str> = settings.services.iter().map(|s| s.name.as_str()).collect();
+    let (wanted, others): (Vec<_>, Vec<_>) = services
+        .iter()
+        .partition(|(n, _)| service_of(n).is_some_and(|s| configured.is_empty() || configured.contains(s.as_str())));
+    if wanted.is_empty() {
+        let held: BTreeSet<String> = services.keys().filter_map(service_of).collect();
+        bail!(
+            "Prometheus at {server} has no series of {} matching {} from {window}{}; check [prometheus] (metric names, service_label, selector) in {}",
+            if configured.is_empty() {
+                "any service".to_string()
+            } else {
+                format!(
+                    "the configured service(s) {}",
+                    configured.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            },
+            clip_selector(&selector.to_string()),
+            if held.is_empty() {
+                String::new()
+            } else {
+                format!(" (it holds series of {})", shortlist(&held))
+            },
+            settings.path.display()
+        );
+    }
+    let other_names: BTreeSet<String> = others.iter().filter_map(|(n, _)| service_of(n)).collect();
+    if !other_names.is_empty() {
+        printer.note(&format!(
+            "Prometheus also holds series of {} service(s) not in {}, not read: {}",
+            other_names.len(),
+            settings.path.display(),
+            shortlist(&other_names)
+        ));
+    }
+
+    // Whole services per query, as many as fit full-length chunks.
+    let mut queries = Vec::new();
+    for batch in batches(&wanted, p, source.points) {
+        let per_series = (source.points / batch.series.max(1) as i64).clamp(1, MAX_POINTS_PER_SERIES);
+        let query = p.selector.with(batch.matchers).with([name.clone()]).to_string();
+        for (start, end) in range_chunks(from, to, source.step, per_series) {
+            queries.push(RangeQuery {
+                query: query.clone(),
+                start,
+                end,
+                step: source.step,
+            });
+        }
+    }
+    if queries.is_empty() {
+        bail!(
+            "no point of the {} s step grid falls from {window}; lower --step",
+            source.step
+        );
+    }
+    check_step(&client, source.step, p, from, to, printer)?;
+    let names = queries
+        .iter()
+        .map(|q| PathBuf::from(format!("{server}/api/v1/query_range [{}]", window_text(q.start, q.end))))
+        .collect();
+    Ok(Fetch {
+        client,
+        server,
+        selector,
+        queries,
+        names,
+        from,
+        to,
+        step: source.step,
+        concurrency: source.concurrency,
+    })
+}
+
+impl Fetch {
+    /// Sends the queries and reads each answer, in order, as a `query_range`
+    /// document into `sink`; a query whose answer holds no usable point
+    /// counts its points and goes on (the run as a whole decides).
+    pub fn read(
+        &self,
+        opts: &ReadOptions,
+        series: &mut SeriesTable,
+        diags: &mut Diagnostics,
+        progress: &indicatif::ProgressBar,
+        sink: &mut dyn FnMut(&SeriesTable, ingest::Sample) -> bool,
+    ) -> Fetched {
+        progress.set_length(self.queries.len() as u64);
+        progress.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} queries ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut files = Vec::new();
+        let mut digest = SetDigest::default();
+        let result =
+            self.client
+                .query_ranges_in_order(&self.queries, self.concurrency, |i, body| -> anyhow::Result<()> {
+                    let mut going = true;
+                    let result = ingest::read_metrics(
+                        body.as_slice(),
+                        ingest::ReadContext {
+                            path: &self.names[i],
+                            file: i as u32,
+                            opts,
+                            series: &mut *series,
+                            diags: &mut *diags,
+                            sink: &mut |table, s| {
+                                let key = table.key(s.series);
+                                digest.add(canonical_row(&key.service, &key.instance, &s).as_bytes());
+                                going &= sink(table, s);
+                            },
+                        },
+                    );
+                    progress.inc(1);
+                    if !going {
+                        bail!("the samples' reader stopped early");
+                    }
+                    let summary = match result {
+                        Ok(summary) => summary,
+                        Err(IngestError::NoSamples { rows, rejected, .. }) => ingest::FileSummary {
+                            rows,
+                            rejected,
+                            accepted: 0,
+                            bytes: body.len() as u64,
+                        },
+                        Err(e) => return Err(e.into()),
+                    };
+                    files.push((self.names[i].clone(), summary));
+                    Ok(())
+                });
+        progress.finish_and_clear();
+        Fetched { files, digest, result }
+    }
+
+    /// Queries to send.
+    pub fn queries(&self) -> usize {
+        self.queries.len()
+    }
+
+    /// Bytes received so far (compressed, as transferred).
+    pub fn bytes(&self) -> u64 {
+        self.client.traffic.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes what was read, and any retries.
+    pub fn report(&self, rows: u64, series: usize, took: std::time::Duration, printer: &mut dyn Notices) {
+        printer.note(&format!(
+            "read {rows} point(s) of {series} pool(s) from Prometheus at {} in {} queries ({:.1} MB transferred, {:.1} s)",
+            self.server,
+            self.queries.len(),
+            self.bytes() as f64 / 1e6,
+            took.as_secs_f64()
+        ));
+        let retries = self.client.traffic.retries.load(std::sync::atomic::Ordering::Relaxed);
+        if retries > 0 {
+            printer.warn(&format!(
+                "{retries} request(s) to {} failed and were tried again",
+                self.server
+            ));
+        }
+    }
+
+    /// The record of this read for a decision's provenance.
+    pub fn record(&self, rows: u64, series: usize, used: u64, digest: &SetDigest) -> PrometheusRecord {
+        PrometheusRecord {
+            server: self.server.clone(),
+            selector: self.selector.to_string(),
+            step_seconds: self.step,
+            from: rfc3339(self.from, false).unwrap_or_default(),
+            to: rfc3339(self.to, false).unwrap_or_default(),
+            queries: self.queries.len() as u64,
+            bytes: self.bytes(),
+            series: series as u64,
+            rows,
+            used,
+            rows_digest: digest.hex(),
+        }
+    }
+}
+
+/// Reads the analysed windows' samples from the server of `source`.
+pub fn load(
+    source: &Source,
+    args: &MetricFiles,
+    settings: &Settings,
+    analyzer: AnalyzerSettings,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<Loaded> {
+    let fetch = prepare(source, settings, args.service.as_deref(), span(&analyzer)?, printer)?;
+    let opts = ReadOptions::new(settings, args.service.clone(), MetricFormat::Prometheus);
+    let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
+    let mut feed = Feed::start(analyzer, &service_names);
+    let mut series = SeriesTable::with_limit(args.max_series);
+    let mut diags = Diagnostics::default();
+    let progress = printer.progress(0, "reading Prometheus");
+    let started = std::time::Instant::now();
+    let fetched = fetch.read(&opts, &mut series, &mut diags, &progress, &mut |table, s| {
+        feed.push(table, s);
+        !feed.stopped()
+    });
+    let analysed = feed.finish()?;
+    let rows: u64 = fetched.files.iter().map(|(_, f)| f.rows).sum();
+    let read = Read {
+        names: &fetch.names,
+        files: fetched.files,
+        series,
+        diags,
+        result: fetched.result,
+        what: format!(
+            "the {} answer(s) of Prometheus at {} from {}",
+            fetch.queries(),
+            fetch.server,
+            window_text(fetch.from, fetch.to)
+        ),
+    };
+    let (analysed, series, mut summary) = conclude(analysed, read, args.lenient, settings, printer)?;
+    // One input, the server, as a store is one.
+    let total = summary
+        .files
+        .iter()
+        .fold(ingest::FileSummary::default(), |a, (_, f)| ingest::FileSummary {
+            rows: a.rows + f.rows,
+            accepted: a.accepted + f.accepted,
+            rejected: a.rejected + f.rejected,
+            bytes: a.bytes + f.bytes,
+        });
+    summary.files = vec![(PathBuf::from(format!("Prometheus at {}", fetch.server)), total)];
+    fetch.report(rows, series.len(), started.elapsed(), printer);
+    summary.prometheus = Some(fetch.record(rows, series.len(), analysed.used, &fetched.digest));
+    Ok(Loaded {
+        analysis: analysed.analysis,
+        series,
+        summary,
+    })
+}
+
+/// `A to B`, RFC 3339 UTC.
+fn window_text(from: i64, to: i64) -> String {
+    format!(
+        "{} to {}",
+        rfc3339(from, false).unwrap_or_default(),
+        rfc3339(to, false).unwrap_or_default()
+    )
+}
+
+/// The window to read: every analysed window, up to now.
+fn span(analyzer: &AnalyzerSettings) -> anyhow::Result<(i64, i64)> {
+    let windows = analyzer.windows.iter().chain(std::iter::once(&analyzer.episode_window));
+    let from = windows.clone().map(|w| w.start).min().unwrap_or(0);
+    let to = windows.map(|w| w.end).max().unwrap_or(0);
+    let now = crate::support::clock::now().as_second();
+    if from < ingest::EARLIEST_TS {
+        return Err(
+            UsageError("with --prometheus give the window to read (--from, and --to unless it is now)".into()).into(),
+        );
+    }
+    let to = to.min(now + 1);
+    if to - from > MAX_DAYS * 86_400 {
+        return Err(UsageError(format!(
+            "that asks Prometheus for {} days from {}; give a window of at most {MAX_DAYS} days (--from and --to)",
+            (to - from) / 86_400,
+            rfc3339(from, false).unwrap_or_default()
+        ))
+        .into());
+    }
+    if to <= from {
+        bail!(
+            "nothing to read from Prometheus: the window starts {}, after now",
+            rfc3339(from, false).unwrap_or_default()
+        );
+    }
+    Ok((from, to))
+}
+
+/// Groups whole services into queries of at most `points` points a step
+/// chunk of full length (11 000 points a series) can fill; a service with
+/// more series than that is a query of its own, in shorter chunks.
+fn batches(wanted: &[(&Named, &u64)], p: &crate::config::PrometheusSettings, points: i64) -> Vec<Batch> {
+    let capacity = (points / MAX_POINTS_PER_SERIES).max(1) as u64;
+    // One group per way of naming: label values, job values, or neither.
+    let mut out: Vec<Batch> = Vec::new();
+    let mut current: Vec<(&Named, u64)> = Vec::new();
+    let flush = |current: &mut Vec<(&Named, u64)>, out: &mut Vec<Batch>| {
+        if current.is_empty() {
+            return;
+        }
+        let series = current.iter().map(|(_, n)| n).sum();
+        let values = || {
+            current.iter().filter_map(|(n, _)| match n {
+                Named::Label(s) | Named::Job(s) => Some(s.as_str()),
+                Named::Default => None,
+            })
+        };
+        let one_of = |label: &str| match current.len() {
+            1 => Matcher::equal(label, values().next().unwrap_or_default()),
+            _ => Matcher::any_of(label, values()),
+        };
+        let matchers = match current[0].0 {
+            Named::Label(_) => vec![one_of(&p.service_label)],
+            Named::Job(_) => vec![Matcher::equal(&p.service_label, ""), one_of("job")],
+            Named::Default => vec![Matcher::equal(&p.service_label, ""), Matcher::equal("job", "")],
+        };
+        out.push(Batch { matchers, series });
+        current.clear();
+    };
+    for &(named, &n) in wanted {
+        let same_kind = current
+            .first()
+            .is_some_and(|(first, _)| std::mem::discriminant(*first) == std::mem::discriminant(named));
+        let total: u64 = current.iter().map(|(_, n)| n).sum();
+        if !same_kind || total + n > capacity {
+            flush(&mut current, &mut out);
+        }
+        current.push((named, n));
+    }
+    flush(&mut current, &mut out);
+    out
+}
+
+/// Warns when `step` is longer than the interval the pools are scraped at
+/// (points in between are not seen), measured as the median series' samples
+/// over the last day of the window.
+fn check_step(
+    client: &Client,
+    step: i64,
+    p: &crate::config::PrometheusSettings,
+    from: i64,
+    to: i64,
+    printer: &mut dyn Notices,
+) -> anyhow::Result<()> {
+    let range = (to - from).min(86_400);
+    let query = format!(
+        "quantile(0.5, count_over_time({}[{range}s]))",
+        Selector::default()
+            .with([Matcher {
+                label: "__name__".into(),
+                op: MatchOp::Equal,
+                value: p.checked_out_metric.clone(),
+            }])
+            .with(p.selector.matchers.iter().cloned())
+    );
+    let data = client.query(&query, to - 1)?;
+    let count = data["result"][0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|c| c.is_finite() && *c >= 2.0);
+    if let Some(count) = count {
+        let interval = range as f64 / count;
+        if step as f64 > interval * 1.5 {
+            printer.warn(&format!(
+                "--step {step}s is longer than the interval the pools are scraped at (about {:.0} s): poolcap sees one sample in {:.0}, and bursts between them are missed; pass --step {:.0}s to read them all",
+                interval,
+                step as f64 / interval,
+                interval.round().max(1.0)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A sample as the digest reads it, as for a store: service, instance, Unix
+/// seconds, checked out, pool size, max_overflow, waiting, timeouts (empty
+/// when absent), tab-separated.
+fn canonical_row(service: &str, instance: &str, s: &ingest::Sample) -> String {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+    format!(
+        "{service}\t{instance}\t{}\t{}\t{}\t{}\t{}\t{}",
+        s.ts,
+        s.checked_out,
+        s.pool_size,
+        opt(s.max_overflow.map(u64::from)),
+        opt(s.waiting.map(u64::from)),
+        opt(s.timeouts)
+    )
+}
+
+/// Up to ten names, then how many more.
+fn shortlist(names: &BTreeSet<String>) -> String {
+    let mut text = names.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 10 {
+        text.push_str(&format!(" and {} more", names.len() - 10));
+    }
+    text
+}
+
+fn clip_selector(selector: &str) -> String {
+    crate::ingest::clip(selector).into_owned()
+}
