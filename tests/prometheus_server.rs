@@ -1,5 +1,5 @@
 //! `--prometheus URL` against a real Prometheus (Debian's 2.42): a TSDB
-//! backfilled from the sample October (`promtool tsdb create-blocks-from
+//! backfilled from the three sample months (`promtool tsdb create-blocks-from
 //! openmetrics`, built once into the test target folder), served on
 //! 127.0.0.1 behind basic auth (`--web.config.file`), one server per test.
 //! What the server answers is compared with the same data as CSV sampled on
@@ -15,20 +15,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{poolcap, root, sample_csv};
+use crate::util::{SAMPLE_METRICS, poolcap, root, sample_csv};
 
 const USER: &str = "poolcap";
 const PASSWORD: &str = "poolcap-test-secret";
 /// bcrypt of PASSWORD (Prometheus' web config stores only the hash).
 const PASSWORD_HASH: &str = "$2b$12$74fSsMQWaU26kR9E7zQdseZlBd4G248VuudsIGHqOwqzdMUa6AJ1m";
-const CSV: &str = "data/metrics/2026-10.csv.gz";
 /// Prometheus 2.x looks back five minutes.
 const LOOKBACK: i64 = 300;
 /// The server's --query.max-samples, set low to provoke its error: the
-/// tests' queries stay below it with --prometheus-points 100000 (POINTS);
-/// with the default 1 000 000, a query of the six pools' 30 series in
-/// chunks of 11 000 steps asks for 330 000.
-const MAX_SAMPLES: u64 = 250_000;
+/// range queries ask for at most 330 000 (the six pools' 30 series in
+/// chunks of 11 000 steps); a history query holds the checked-out and
+/// pool-size series of its services at every step of a month: 518 400 for
+/// the twelve at 60 s, 2 073 600 at 15 s.
+const MAX_SAMPLES: u64 = 1_000_000;
+/// --prometheus-points of most tests: batches of fewer series, more queries.
 const POINTS: &str = "100000";
 /// The columns backfilled, as (metric, CSV column); timeouts is a counter.
 const FAMILIES: [(&str, &str); 5] = [
@@ -57,26 +58,26 @@ fn available() -> bool {
     found
 }
 
-/// The sample October's rows per (service, instance): (ts, column → value), in time order.
-type Rows = BTreeMap<(String, String), Vec<(i64, BTreeMap<String, String>)>>;
+/// The sample months' rows per (service, instance): (ts, the CSV line), in
+/// time order (lines, not parsed rows: three months of them stay small).
+type Rows = BTreeMap<(String, String), Vec<(i64, String)>>;
 
+/// The CSV header and the rows of every sample month.
 fn csv_rows() -> &'static (Vec<String>, Rows) {
     static ROWS: OnceLock<(Vec<String>, Rows)> = OnceLock::new();
     ROWS.get_or_init(|| {
-        let text = sample_csv(CSV);
-        let mut lines = text.lines();
-        let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+        let mut header = Vec::new();
         let mut rows = Rows::new();
-        for line in lines {
-            let fields: BTreeMap<String, String> = header
-                .iter()
-                .cloned()
-                .zip(line.split(',').map(str::to_string))
-                .collect();
-            let ts = fields["ts"].parse::<jiff::Timestamp>().unwrap().as_second();
-            rows.entry((fields["service"].clone(), fields["instance"].clone()))
-                .or_default()
-                .push((ts, fields));
+        for path in SAMPLE_METRICS {
+            let text = sample_csv(path);
+            let mut lines = text.lines();
+            header = lines.next().unwrap().split(',').map(str::to_string).collect();
+            for line in lines {
+                let mut fields = line.split(',');
+                let ts = fields.next().unwrap().parse::<jiff::Timestamp>().unwrap().as_second();
+                let key = (fields.next().unwrap().to_string(), fields.next().unwrap().to_string());
+                rows.entry(key).or_default().push((ts, line.to_string()));
+            }
         }
         for series in rows.values_mut() {
             series.sort_by_key(|(ts, _)| *ts);
@@ -85,49 +86,83 @@ fn csv_rows() -> &'static (Vec<String>, Rows) {
     })
 }
 
-/// The TSDB blocks of the sample October, made once (kept in the test
+/// The value of `column` in a CSV line.
+fn field<'a>(line: &'a str, column: &str) -> &'a str {
+    let (header, _) = csv_rows();
+    let i = header.iter().position(|h| h == column).unwrap();
+    line.split(',').nth(i).unwrap()
+}
+
+/// The TSDB blocks of the three sample months, made once (kept in the test
 /// target folder between runs; `complete` marks a finished build).
+///
+/// promtool 2.42 reads its whole input once per two-hour block it makes, so
+/// a month in one file costs hundreds of passes (minutes); the rows are
+/// written as one OpenMetrics file per day instead (twelve passes over a
+/// small file), two promtool runs at a time.
 fn blocks() -> &'static Path {
     static BLOCKS: OnceLock<PathBuf> = OnceLock::new();
     BLOCKS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prometheus-sample-2026-10");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prometheus-sample-2026-08-10");
         let done = dir.join("complete");
         if done.exists() {
             return dir.join("tsdb");
         }
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let om = dir.join("october.om");
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&om).unwrap());
+        std::fs::create_dir_all(dir.join("om")).unwrap();
+        const DAY: i64 = 86_400;
         let (_, rows) = csv_rows();
-        for (family, column) in FAMILIES {
-            let (kind, sample) = if column == "timeouts" {
-                ("counter", format!("{family}_total"))
+        // Day → one text per family.
+        let mut days: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (slot, (family, column)) in FAMILIES.iter().enumerate() {
+            let sample = if *column == "timeouts" {
+                format!("{family}_total")
             } else {
-                ("gauge", family.to_string())
+                family.to_string()
             };
-            writeln!(out, "# TYPE {family} {kind}").unwrap();
             for ((service, instance), series) in rows {
-                for (ts, row) in series {
-                    writeln!(
-                        out,
-                        "{sample}{{instance=\"{instance}\",service=\"{service}\"}} {} {ts}",
-                        row[column]
-                    )
-                    .unwrap();
+                for (ts, line) in series {
+                    let texts = days
+                        .entry(ts.div_euclid(DAY))
+                        .or_insert_with(|| vec![String::new(); FAMILIES.len()]);
+                    texts[slot].push_str(&format!(
+                        "{sample}{{instance=\"{instance}\",service=\"{service}\"}} {} {ts}\n",
+                        field(line, column)
+                    ));
                 }
             }
         }
-        writeln!(out, "# EOF").unwrap();
-        drop(out);
-        let made = Command::new("promtool")
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&om)
-            .arg(dir.join("tsdb"))
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
-        std::fs::remove_file(&om).unwrap();
+        let mut files = Vec::new();
+        for (day, texts) in days {
+            let path = dir.join("om").join(format!("{day}.om"));
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            for ((family, column), text) in FAMILIES.iter().zip(texts) {
+                let kind = if *column == "timeouts" { "counter" } else { "gauge" };
+                write!(out, "# TYPE {family} {kind}\n{text}").unwrap();
+            }
+            writeln!(out, "# EOF").unwrap();
+            files.push(path);
+        }
+        for pair in files.chunks(2) {
+            let runs: Vec<Child> = pair
+                .iter()
+                .map(|om| {
+                    Command::new("promtool")
+                        .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
+                        .arg(om)
+                        .arg(dir.join("tsdb"))
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            for run in runs {
+                let made = run.wait_with_output().unwrap();
+                assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+            }
+        }
+        std::fs::remove_dir_all(dir.join("om")).unwrap();
         std::fs::write(&done, "").unwrap();
         dir.join("tsdb")
     })
@@ -212,13 +247,13 @@ impl Drop for Server {
 
 /// What Prometheus answers at `t`: the latest row at or before `t`, if it
 /// is at most five minutes old.
-fn at(series: &[(i64, BTreeMap<String, String>)], t: i64) -> Option<&BTreeMap<String, String>> {
+fn at(series: &[(i64, String)], t: i64) -> Option<&String> {
     let i = series.partition_point(|(ts, _)| *ts <= t);
     let (ts, row) = series.get(i.checked_sub(1)?)?;
     (*ts >= t - LOOKBACK).then_some(row)
 }
 
-/// The sample October as a CSV sampled on the grid of `step` in `[from, to)`
+/// The sample months as a CSV sampled on the grid of `step` in `[from, to)`
 /// for the pools of `services`: one row per pool and step time.
 fn grid_csv(dir: &Path, from: i64, to: i64, step: i64, services: &[&str]) -> (PathBuf, u64) {
     let (header, rows) = csv_rows();
@@ -231,11 +266,9 @@ fn grid_csv(dir: &Path, from: i64, to: i64, step: i64, services: &[&str]) -> (Pa
             if !services.contains(&service.as_str()) {
                 continue;
             }
-            if let Some(row) = at(series, t) {
-                let mut fields: Vec<String> = header.iter().map(|h| row[h].clone()).collect();
-                fields[0] = jiff::Timestamp::from_second(t).unwrap().to_string();
-                text.push_str(&fields.join(","));
-                text.push('\n');
+            if let Some(line) = at(series, t) {
+                let (_, rest) = line.split_once(',').unwrap();
+                text.push_str(&format!("{},{rest}\n", jiff::Timestamp::from_second(t).unwrap()));
                 points += 1;
             }
         }
@@ -257,6 +290,62 @@ fn plan(config: &str, source: &[&str]) -> Value {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains(PASSWORD) && !out.stdout.contains(PASSWORD));
     serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// Asserts two plans are the same but for what aggregating the earlier
+/// months in the server changes: a history month's p95 interpolates between
+/// ranks where the analysis takes the nearest rank (at most one step of the
+/// utilization apart: 1/80 for the backend's four pools of 20, 1/20 for the
+/// worker's two of 10), and so the outlook's p95 trend; a month's mean and
+/// coverage differ by the seconds after the last point before a gap (the
+/// server counts one step, the analysis holds it up to max_gap), under
+/// 1e-5, and the outlook and the overprovisioned finding built on them
+/// under 1e-4; every other number agrees to 1e-9.
+fn assert_close(server: &Value, csv: &Value) {
+    fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let p = format!("{path}.{k}");
+                    if p.ends_with(".outlook.p95") {
+                        continue;
+                    }
+                    walk(
+                        &p,
+                        x.get(k).unwrap_or(&Value::Null),
+                        y.get(k).unwrap_or(&Value::Null),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (a, b)) in x.iter().zip(y).enumerate() {
+                    walk(&format!("{path}[{i}]"), a, b, out);
+                }
+            }
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                let tolerance = if path.contains(".history[") && path.ends_with(".p95_utilization") {
+                    0.05 + 1e-9
+                } else if path.contains(".history[") {
+                    1e-5
+                } else if path.contains(".outlook.") || path.contains(".monthly_means[") {
+                    1e-4
+                } else {
+                    1e-9 * x.abs().max(1.0)
+                };
+                if (x - y).abs() > tolerance {
+                    out.push(format!("{path}: {x} vs {y}"));
+                }
+            }
+            _ if a == b => {}
+            _ => out.push(format!("{path}: {a} vs {b}")),
+        }
+    }
+    let mut differences = Vec::new();
+    walk("", server, csv, &mut differences);
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
 
 /// A plan without the parts that name its inputs.
@@ -283,13 +372,18 @@ fn plan_from_the_server_equals_plan_from_the_csv_on_the_step_grid() {
     assert_eq!(from_server["provenance"]["request"]["prometheus"], server.bare());
     let (from, to) = (seconds(&record["from"]), seconds(&record["to"]));
     let dir = tempfile::tempdir().unwrap();
-    let (grid, points) = grid_csv(dir.path(), from, to, 60, &["backend", "worker"]);
+    let (_, points) = grid_csv(dir.path(), from, to, 60, &["backend", "worker"]);
     // Five metrics a pool, each with a point wherever the CSV row is.
     assert_eq!(record["rows"].as_u64().unwrap(), 5 * points);
     assert_eq!(record["used"].as_u64().unwrap(), points);
     assert!(record["queries"].as_u64().unwrap() > 10, "{record}");
-    let from_csv = plan("data/poolcap.toml", &["--metrics", grid.to_str().unwrap()]);
-    assert_eq!(decisions(from_server.clone()), decisions(from_csv));
+    // The months before October were aggregated in the server.
+    let months = record["aggregated_in_server"].as_array().unwrap();
+    assert_eq!(months.len(), 5, "{record}");
+    let history_from = months.iter().map(seconds).min().unwrap();
+    let (whole, _) = grid_csv(dir.path(), history_from, to, 60, &["backend", "worker"]);
+    let from_csv = plan("data/poolcap.toml", &["--metrics", whole.to_str().unwrap()]);
+    assert_close(&decisions(from_server.clone()), &decisions(from_csv));
     // The backend's October decision, as the sample documents it.
     let backend = &from_server["services"][0];
     assert_eq!(backend["service"], "backend");
@@ -354,15 +448,18 @@ fn a_month_at_15_s_crosses_chunk_edges_without_losing_or_doubling_a_point() {
     );
     let record = &from_server["provenance"]["prometheus"];
     let (from, to) = (seconds(&record["from"]), seconds(&record["to"]));
-    let (grid, points) = grid_csv(dir.path(), from, to, 15, &["worker"]);
+    let (_, points) = grid_csv(dir.path(), from, to, 15, &["worker"]);
     assert_eq!(record["used"].as_u64().unwrap(), points, "every grid time once");
     assert_eq!(record["rows"].as_u64().unwrap(), 5 * points);
     assert_eq!(
         record["queries"].as_u64().unwrap(),
         (((to - from) / 15) as u64).div_ceil(10_000)
     );
-    let from_csv = plan(config, &["--metrics", grid.to_str().unwrap()]);
-    assert_eq!(decisions(from_server), decisions(from_csv));
+    let months = record["aggregated_in_server"].as_array().unwrap();
+    let history_from = months.iter().map(seconds).min().unwrap();
+    let (whole, _) = grid_csv(dir.path(), history_from, to, 15, &["worker"]);
+    let from_csv = plan(config, &["--metrics", whole.to_str().unwrap()]);
+    assert_close(&decisions(from_server), &decisions(from_csv));
 }
 
 #[test]
@@ -379,14 +476,16 @@ fn server_errors_are_sentences_that_quote_the_server() {
         assert!(!out.stderr.contains(PASSWORD) && !out.stdout.contains(PASSWORD));
         out
     };
-    // More points in one query than the server's --query.max-samples.
-    let out = run("data/poolcap.toml", &[]);
+    // More points in one query than the server's --query.max-samples: a
+    // month's history at 15 s, both services in one query.
+    let out = run("data/poolcap.toml", &["--step", "15s"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr
             .contains(&format!("Prometheus at {} answered HTTP 422", server.bare()))
             && out.stderr.contains("too many samples")
             && out.stderr.contains("--prometheus-points")
+            && out.stderr.contains("count_over_time((sum by (service)")
             && out.stderr.contains("sqlalchemy_pool_checked_out"),
         "{}",
         out.stderr
@@ -497,4 +596,122 @@ fn an_unreachable_server_fails_fast_naming_the_address() {
         out.stderr
     );
     assert!(!out.stderr.contains("hidden"), "{}", out.stderr);
+}
+
+#[test]
+fn a_month_ingested_from_the_server_plans_as_the_server_does() {
+    if !available() {
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("history.db");
+    let store = store.to_str().unwrap();
+    let url = server.url();
+    let ingest = || {
+        poolcap(&[
+            "--config",
+            "data/poolcap.toml",
+            "--store",
+            store,
+            "ingest",
+            "metrics",
+            "--prometheus",
+            &url,
+            "--month",
+            "2026-10",
+            "--prometheus-points",
+            POINTS,
+        ])
+        .run()
+    };
+    let out = ingest();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
+    // One line for the server: every sample stored.
+    let line = out.stdout.lines().next().unwrap();
+    assert!(line.starts_with(&format!("{}: ", server.bare())), "{line}");
+    assert!(line.contains(" 0 already present, 0 conflicting, 0 rejected"), "{line}");
+    // Again: the same samples, already present.
+    let out = ingest();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(" 0 stored, "), "{}", out.stdout);
+    // The months before it too, as the plan's history.
+    for month in ["2026-08", "2026-09"] {
+        let out = poolcap(&[
+            "--config",
+            "data/poolcap.toml",
+            "--store",
+            store,
+            "ingest",
+            "metrics",
+            "--prometheus",
+            &url,
+            "--month",
+            month,
+        ])
+        .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let from_store = plan("data/poolcap.toml", &["--store", store]);
+    let from_server = plan(
+        "data/poolcap.toml",
+        &["--prometheus", &url, "--prometheus-points", POINTS],
+    );
+    assert_close(&decisions(from_server), &decisions(from_store));
+    // Without --month there is no window to read.
+    let out = poolcap(&[
+        "--config",
+        "data/poolcap.toml",
+        "--store",
+        store,
+        "ingest",
+        "metrics",
+        "--prometheus",
+        &url,
+    ])
+    .run();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--month YYYY-MM"), "{}", out.stderr);
+}
+
+#[test]
+fn promtool_tests_from_the_server_equal_those_from_the_csv_on_the_step_grid() {
+    if !available() {
+        return;
+    }
+    let server = Server::start();
+    let url = server.url();
+    let export = |source: &[&str]| {
+        let mut args = vec![
+            "export",
+            "promtool-tests",
+            "--config",
+            "data/poolcap.toml",
+            "--from",
+            "2026-10-28",
+            "--to",
+            "2026-10-29",
+        ];
+        args.extend(source);
+        let out = poolcap(&args).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
+        // The first line names the inputs.
+        out.stdout.split_once('\n').unwrap().1.to_string()
+    };
+    let from_server = export(&["--prometheus", &url, "--prometheus-points", POINTS]);
+    let dir = tempfile::tempdir().unwrap();
+    // The span in UTC (London is on GMT again from 25 October) and the
+    // replay's last evaluation a minute after it, as the server is asked.
+    let (grid, _) = grid_csv(
+        dir.path(),
+        1_793_145_600,
+        1_793_232_000 + 60,
+        60,
+        &["backend", "worker"],
+    );
+    let from_csv = export(&["--metrics", grid.to_str().unwrap()]);
+    assert_eq!(from_server, from_csv);
+    assert!(from_server.contains("exp_alerts:"));
 }

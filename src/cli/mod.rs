@@ -259,34 +259,38 @@ pub struct MetricsArgs {
 
 /// A Prometheus server as the metrics source (docs/prometheus.md).
 #[derive(Debug, Args, Clone)]
-#[command(next_help_heading = "Prometheus")]
 pub struct PrometheusArgs {
     /// Read the pool metrics from this Prometheus server (or Thanos, Mimir,
     /// VictoriaMetrics) instead of files: http(s)://[user:password@]host[:port][/prefix].
     /// Default: POOLCAP_PROMETHEUS_URL when no metric file is given. A bearer
     /// token is read from POOLCAP_PROMETHEUS_TOKEN.
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "Prometheus", long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Seconds between the points read (Prometheus' query step), e.g. 15s or 1m.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_step, requires = "prometheus")]
+    #[arg(help_heading = "Prometheus", long, value_name = "DURATION", default_value = "60s", value_parser = parse_step, requires = "prometheus")]
     pub step: i64,
     /// A file holding the bearer token (instead of POOLCAP_PROMETHEUS_TOKEN).
-    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    #[arg(help_heading = "Prometheus", long, value_name = "FILE", requires = "prometheus")]
     pub prometheus_token_file: Option<PathBuf>,
     /// A PEM file of the CA(s) that signed the server's certificate.
-    #[arg(long, value_name = "FILE", requires = "prometheus")]
+    #[arg(help_heading = "Prometheus", long, value_name = "FILE", requires = "prometheus")]
     pub prometheus_ca: Option<PathBuf>,
     /// An extra header for every request, e.g. "X-Scope-OrgID: clinical" (repeatable).
-    #[arg(long = "prometheus-header", value_name = "NAME: VALUE", requires = "prometheus")]
+    #[arg(
+        help_heading = "Prometheus",
+        long = "prometheus-header",
+        value_name = "NAME: VALUE",
+        requires = "prometheus"
+    )]
     pub prometheus_headers: Vec<String>,
     /// Queries in flight at once.
-    #[arg(long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    #[arg(help_heading = "Prometheus", long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
     pub prometheus_concurrency: usize,
     /// The most points one query may return (all its series together).
-    #[arg(long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_POINTS, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(help_heading = "Prometheus", long, value_name = "N", default_value_t = crate::ops::prometheus::DEFAULT_POINTS, value_parser = clap::value_parser!(i64).range(1..))]
     pub prometheus_points: i64,
     /// The longest one request may take, e.g. 2m.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_step)]
+    #[arg(help_heading = "Prometheus", long, value_name = "DURATION", default_value = "2m", value_parser = parse_step)]
     pub prometheus_timeout: i64,
 }
 
@@ -459,6 +463,8 @@ pub struct ExportArgs {
 }
 
 /// What `export` writes.
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ExportWhat {
     /// A Prometheus rules file for the configured alert rules (`promtool check rules` clean).

@@ -85,8 +85,11 @@ pub struct PrometheusRecord {
     pub from: String,
     /// See `from`.
     pub to: String,
-    /// Range queries sent.
+    /// Range queries sent for the samples.
     pub queries: u64,
+    /// HTTP requests answered in all: the series listing, the step check,
+    /// the range queries and the history's instant queries.
+    pub requests: u64,
     /// Bytes transferred (as sent, compressed).
     pub bytes: u64,
     /// Series the queries returned.
@@ -97,6 +100,10 @@ pub struct PrometheusRecord {
     pub used: u64,
     /// Order-independent digest of the used samples, as for a store.
     pub rows_digest: String,
+    /// The earlier months whose statistics the server computed (their
+    /// samples were not read; the digest does not cover them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aggregated_in_server: Vec<String>,
 }
 
 /// A slow-log digest read back from the store.

@@ -88,6 +88,7 @@ const BATCH: usize = 8192;
 
 /// Samples for the analysis thread, with the series first seen since the last batch
 /// (id and index of its service, `None` for a service not in the config).
+#[derive(Default)]
 pub(super) struct Batch {
     new_series: Vec<(u32, Option<usize>)>,
     samples: Vec<Sample>,
@@ -246,25 +247,17 @@ impl<'a> Feed<'a> {
 
     /// Sends what is left and waits for the analysis.
     pub(super) fn finish(mut self) -> anyhow::Result<Analysed> {
-        if let Some(tx) = self.tx.take() {
-            if !self.batch.samples.is_empty() {
-                let _ = tx.send(std::mem::take(&mut self.batch));
-            }
+        // Taking the sender closes the channel once the last batch is sent.
+        if let Some(tx) = self.tx.take()
+            && !self.batch.samples.is_empty()
+        {
+            let _ = tx.send(std::mem::take(&mut self.batch));
         }
         self.worker
             .take()
             .expect("a feed finishes once")
             .join()
             .map_err(|_| anyhow::anyhow!("the analysis thread panicked"))
-    }
-}
-
-impl Default for Batch {
-    fn default() -> Self {
-        Batch {
-            new_series: Vec::new(),
-            samples: Vec::new(),
-        }
     }
 }
 

@@ -18,7 +18,7 @@ use anyhow::bail;
 
 use super::UsageError;
 use super::metrics::{Feed, Loaded, MetricFiles, Read, conclude};
-use crate::analyze::AnalyzerSettings;
+use crate::analyze::{AnalyzerSettings, WindowStats};
 use crate::config::Settings;
 use crate::ingest::prometheus_api::{Client, ClientOptions, MAX_POINTS_PER_SERIES, RangeQuery, range_chunks};
 use crate::ingest::{self, Diagnostics, IngestError, MetricFormat, ReadOptions, SeriesTable};
@@ -31,6 +31,9 @@ use crate::support::notice::Notices;
 pub const DEFAULT_STEP: i64 = 60;
 /// The default `--prometheus-points`: points one query may return.
 pub const DEFAULT_POINTS: i64 = 1_000_000;
+/// A history query may evaluate this many times `--prometheus-points`
+/// samples (a subquery holds its series at every step of the month).
+pub const HISTORY_POINTS_FACTOR: u64 = 4;
 /// The longest window read from a server (a review's trend of 13 months fits).
 pub const MAX_DAYS: i64 = 731;
 /// The default `--prometheus-concurrency`.
@@ -69,7 +72,8 @@ struct Batch {
 /// The range queries that read a window from a server, and the client
 /// that sends them.
 pub struct Fetch {
-    client: Client,
+    /// The connection.
+    pub client: Client,
     /// The server, without credentials.
     pub server: String,
     /// The listing's selector: the user's matchers and the metric names.
@@ -81,6 +85,13 @@ pub struct Fetch {
     to: i64,
     step: i64,
     concurrency: usize,
+    /// Whether every service read is named by `service_label` (the
+    /// server-side history groups by it).
+    pub named_by_label: bool,
+    /// Per service: its checked-out and pool-size series (the history's).
+    utilization_series: BTreeMap<String, u64>,
+    /// `--prometheus-points`.
+    points: i64,
 }
 
 /// What reading a [`Fetch`] gave.
@@ -120,7 +131,15 @@ pub fn prepare(
     // Which services the server holds, and how many series each.
     let listed = client.series(&selector.to_string(), from, to - 1)?;
     let mut services: BTreeMap<Named, u64> = BTreeMap::new();
+    // Per service label value: its checked-out and pool-size series.
+    let mut utilization_series: BTreeMap<String, u64> = BTreeMap::new();
     for labels in &listed {
+        let name = labels.get("__name__").map(String::as_str);
+        if let Some(service) = labels.get(&p.service_label).filter(|v| !v.is_empty())
+            && (name == Some(p.checked_out_metric.as_str()) || name == Some(p.pool_size_metric.as_str()))
+        {
+            *utilization_series.entry(service.clone()).or_default() += 1;
+        }
         let get = |k: &str| labels.get(k).filter(|v| !v.is_empty());
         let named = match (get(&p.service_label), get("job")) {
             (Some(s), _) => Named::Label(s.clone()),
@@ -158,6 +177,7 @@ pub fn prepare(
             settings.path.display()
         );
     }
+    let named_by_label = wanted.iter().all(|(n, _)| matches!(n, Named::Label(_)));
     let other_names: BTreeSet<String> = others.iter().filter_map(|(n, _)| service_of(n)).collect();
     if !other_names.is_empty() {
         printer.note(&format!(
@@ -203,6 +223,9 @@ pub fn prepare(
         to,
         step: source.step,
         concurrency: source.concurrency,
+        named_by_label,
+        utilization_series,
+        points: source.points,
     })
 }
 
@@ -265,6 +288,41 @@ impl Fetch {
         Fetched { files, digest, result }
     }
 
+    /// `services` in batches whose history queries each evaluate at most
+    /// [`HISTORY_POINTS_FACTOR`] × `--prometheus-points` samples (their
+    /// checked-out and pool-size series at every step of the longest of
+    /// `windows`); a service over that is a batch of its own.
+    pub fn history_batches(&self, services: &[String], windows: &[crate::model::window::Window]) -> Vec<Vec<String>> {
+        let steps = windows
+            .iter()
+            .map(|w| (w.end - w.start) / self.step)
+            .max()
+            .unwrap_or(1)
+            .max(1) as u64;
+        let budget = (self.points as u64).saturating_mul(HISTORY_POINTS_FACTOR);
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut load = 0u64;
+        for name in services {
+            let cost = self
+                .utilization_series
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+                .saturating_mul(steps);
+            match out.last_mut() {
+                Some(batch) if load.saturating_add(cost) <= budget => {
+                    batch.push(name.clone());
+                    load += cost;
+                }
+                _ => {
+                    out.push(vec![name.clone()]);
+                    load = cost;
+                }
+            }
+        }
+        out
+    }
+
     /// Queries to send.
     pub fn queries(&self) -> usize {
         self.queries.len()
@@ -302,24 +360,40 @@ impl Fetch {
             from: rfc3339(self.from, false).unwrap_or_default(),
             to: rfc3339(self.to, false).unwrap_or_default(),
             queries: self.queries.len() as u64,
+            requests: self.client.traffic.requests.load(std::sync::atomic::Ordering::Relaxed),
             bytes: self.bytes(),
             series: series as u64,
             rows,
             used,
             rows_digest: digest.hex(),
+            aggregated_in_server: Vec::new(),
         }
     }
 }
 
-/// Reads the analysed windows' samples from the server of `source`.
+/// Reads the analysed windows' samples from the server of `source`: the
+/// reviewed window (and the episode window) as samples; the earlier months,
+/// when the services are named by `service_label`, as statistics the server
+/// computes ([`history_in_server`]), so history never crosses the network.
 pub fn load(
     source: &Source,
     args: &MetricFiles,
     settings: &Settings,
-    analyzer: AnalyzerSettings,
+    mut analyzer: AnalyzerSettings,
     printer: &mut dyn Notices,
 ) -> anyhow::Result<Loaded> {
-    let fetch = prepare(source, settings, args.service.as_deref(), span(&analyzer)?, printer)?;
+    // The months before the reviewed one are aggregated in the server,
+    // when its series name their service by the service label.
+    let mut earlier = if analyzer.windows.len() > 1 {
+        analyzer.windows.split_off(1)
+    } else {
+        Vec::new()
+    };
+    let mut fetch = prepare(source, settings, args.service.as_deref(), span(&analyzer)?, printer)?;
+    if !earlier.is_empty() && !fetch.named_by_label {
+        analyzer.windows.append(&mut earlier);
+        fetch = prepare(source, settings, args.service.as_deref(), span(&analyzer)?, printer)?;
+    }
     let opts = ReadOptions::new(settings, args.service.clone(), MetricFormat::Prometheus);
     let service_names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
     let mut feed = Feed::start(analyzer, &service_names);
@@ -359,12 +433,125 @@ pub fn load(
         });
     summary.files = vec![(PathBuf::from(format!("Prometheus at {}", fetch.server)), total)];
     fetch.report(rows, series.len(), started.elapsed(), printer);
-    summary.prometheus = Some(fetch.record(rows, series.len(), analysed.used, &fetched.digest));
+    let mut record = fetch.record(rows, series.len(), analysed.used, &fetched.digest);
+    let mut analysis = analysed.analysis;
+    if !earlier.is_empty() {
+        let started = std::time::Instant::now();
+        let names: Vec<String> = settings.services.iter().map(|s| s.name.clone()).collect();
+        let mut stats = BTreeMap::new();
+        for batch in fetch.history_batches(&names, &earlier) {
+            stats.extend(history_in_server(
+                &fetch.client,
+                settings,
+                &batch,
+                &earlier,
+                source.step,
+            )?);
+        }
+        for (service, name) in analysis.services.iter_mut().zip(&names) {
+            service.windows.extend(
+                stats
+                    .remove(name)
+                    .unwrap_or_else(|| earlier.iter().map(|w| WindowStats::empty(*w)).collect()),
+            );
+        }
+        printer.note(&format!(
+            "the {} earlier month(s) aggregated in Prometheus in {:.2} s",
+            earlier.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        record.aggregated_in_server = earlier
+            .iter()
+            .map(|w| rfc3339(w.start, false).unwrap_or_default())
+            .collect();
+        record.requests = fetch.client.traffic.requests.load(std::sync::atomic::Ordering::Relaxed);
+        record.bytes = fetch.bytes();
+    }
+    summary.prometheus = Some(record);
     Ok(Loaded {
-        analysis: analysed.analysis,
+        analysis,
         series,
         summary,
     })
+}
+
+/// The time-weighted statistics of each service in each of `windows`,
+/// computed by the server on the step grid: the service's utilization at a
+/// step is Σ checked out / Σ pool size over its pools (as the analysis
+/// takes it), and each statistic is one instant query at the window's last
+/// second over a subquery of the window at the step — `avg_over_time`,
+/// `quantile_over_time` (which interpolates where the analysis takes the
+/// nearest rank), `max_over_time`, and `count_over_time` of the steps with a
+/// value (coverage) and of those above each reported threshold. Only the
+/// utilization figures, as a PostgreSQL store's SQL gives them: saturation,
+/// timeouts and waiting are the reviewed month's concern.
+pub fn history_in_server(
+    client: &Client,
+    settings: &Settings,
+    services: &[String],
+    windows: &[crate::model::window::Window],
+    step: i64,
+) -> anyhow::Result<BTreeMap<String, Vec<WindowStats>>> {
+    let p = &settings.prometheus;
+    let label = &p.service_label;
+    let filter = p
+        .selector
+        .with([Matcher::any_of(label, services.iter().map(String::as_str))]);
+    let metric = |name: &str| filter.with([Matcher::equal("__name__", name)]).to_string();
+    let checked_out = format!("sum by ({label}) ({})", metric(&p.checked_out_metric));
+    let utilization = format!("{checked_out} / sum by ({label}) ({})", metric(&p.pool_size_metric));
+    let mut out: BTreeMap<String, Vec<WindowStats>> = services
+        .iter()
+        .map(|s| (s.clone(), windows.iter().map(|w| WindowStats::empty(*w)).collect()))
+        .collect();
+    for (k, window) in windows.iter().enumerate() {
+        let range = format!("[{}s:{step}s]", window.end - window.start);
+        let at = window.end - 1;
+        let ask = |query: String| -> anyhow::Result<BTreeMap<String, f64>> {
+            let data = client.query(&query, at)?;
+            let mut values = BTreeMap::new();
+            for item in data["result"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let name = item["metric"][label.as_str()].as_str().unwrap_or_default();
+                let value = item["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
+                if let Some(v) = value.filter(|v| v.is_finite()) {
+                    values.insert(name.to_string(), v);
+                }
+            }
+            Ok(values)
+        };
+        let steps = ask(format!("count_over_time(({utilization}){range})"))?;
+        let mean = ask(format!("avg_over_time(({utilization}){range})"))?;
+        let quantiles = [0.5, 0.95, 0.99].map(|q| ask(format!("quantile_over_time({q}, ({utilization}){range})")));
+        let max = ask(format!("max_over_time(({utilization}){range})"))?;
+        let mean_checked_out = ask(format!("avg_over_time(({checked_out}){range})"))?;
+        let above = crate::model::stats::REPORTED_THRESHOLDS
+            .map(|t| ask(format!("count_over_time((({utilization}) > {t}){range})")));
+        let samples = ask(format!(
+            "sum by ({label}) (count_over_time(({}){range}))",
+            metric(&p.checked_out_metric)
+        ))?;
+        let [p50, p95, p99] = quantiles;
+        let (p50, p95, p99) = (p50?, p95?, p99?);
+        let [a0, a1, a2] = above;
+        let (a0, a1, a2) = (a0?, a1?, a2?);
+        for (name, stats) in &mut out {
+            let Some(&n) = steps.get(name) else {
+                continue;
+            };
+            let w = &mut stats[k];
+            let get = |m: &BTreeMap<String, f64>| m.get(name).copied().unwrap_or(0.0);
+            w.set_covered(n as i64 * step);
+            w.mean_utilization = get(&mean);
+            w.p50_utilization = get(&p50);
+            w.p95_utilization = get(&p95);
+            w.p99_utilization = get(&p99);
+            w.max_utilization = get(&max);
+            w.mean_checked_out = get(&mean_checked_out);
+            w.seconds_above = [get(&a0), get(&a1), get(&a2)].map(|c| c as i64 * step);
+            w.samples = get(&samples) as u64;
+        }
+    }
+    Ok(out)
 }
 
 /// `A to B`, RFC 3339 UTC.
