@@ -322,6 +322,52 @@ impl Client {
         self.data(&body, &what)
     }
 
+    /// The answers to instant queries `(query, time)`, on up to
+    /// `concurrency` threads, in the order asked; the first error (in that
+    /// order) if any failed.
+    pub fn queries(&self, queries: &[(String, i64)], concurrency: usize) -> Result<Vec<serde_json::Value>, ApiError> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let answers: Vec<std::sync::Mutex<Option<Result<serde_json::Value, ApiError>>>> =
+            queries.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..concurrency.clamp(1, queries.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((query, time)) = queries.get(i) else {
+                            break;
+                        };
+                        let answer = self.query(query, *time);
+                        let failed = answer.is_err();
+                        if let Ok(mut slot) = answers[i].lock() {
+                            *slot = Some(answer);
+                        }
+                        if failed {
+                            // The others stop at their next query.
+                            next.store(queries.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut out = Vec::with_capacity(queries.len());
+        for (slot, (query, time)) in answers.into_iter().zip(queries) {
+            match slot.into_inner().ok().flatten() {
+                Some(answer) => out.push(answer?),
+                None => {
+                    return Err(ApiError::Failed {
+                        url: self.base.clone(),
+                        what: format!("the query {} at {}", clip_query(query), when(*time)),
+                        why: "it was not sent: an earlier query failed".into(),
+                        tries: 0,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The label sets of the series `selector` matches between `start` and `end`.
     pub fn series(
         &self,

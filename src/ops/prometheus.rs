@@ -446,6 +446,7 @@ pub fn load(
                 &batch,
                 &earlier,
                 source.step,
+                source.concurrency,
             )?);
         }
         for (service, name) in analysis.services.iter_mut().zip(&names) {
@@ -491,6 +492,7 @@ pub fn history_in_server(
     services: &[String],
     windows: &[crate::model::window::Window],
     step: i64,
+    concurrency: usize,
 ) -> anyhow::Result<BTreeMap<String, Vec<WindowStats>>> {
     let p = &settings.prometheus;
     let label = &p.service_label;
@@ -500,15 +502,37 @@ pub fn history_in_server(
     let metric = |name: &str| filter.with([Matcher::equal("__name__", name)]).to_string();
     let checked_out = format!("sum by ({label}) ({})", metric(&p.checked_out_metric));
     let utilization = format!("{checked_out} / sum by ({label}) ({})", metric(&p.pool_size_metric));
-    let mut out: BTreeMap<String, Vec<WindowStats>> = services
-        .iter()
-        .map(|s| (s.clone(), windows.iter().map(|w| WindowStats::empty(*w)).collect()))
-        .collect();
-    for (k, window) in windows.iter().enumerate() {
+    // Eleven instant queries a window, all sent at once (a few at a time).
+    let thresholds = crate::model::stats::REPORTED_THRESHOLDS;
+    let mut asked = Vec::new();
+    for window in windows {
         let range = format!("[{}s:{step}s]", window.end - window.start);
         let at = window.end - 1;
-        let ask = |query: String| -> anyhow::Result<BTreeMap<String, f64>> {
-            let data = client.query(&query, at)?;
+        let over = |f: &str| format!("{f}(({utilization}){range})");
+        asked.push((over("count_over_time"), at));
+        asked.push((over("avg_over_time"), at));
+        for q in [0.5, 0.95, 0.99] {
+            asked.push((format!("quantile_over_time({q}, ({utilization}){range})"), at));
+        }
+        asked.push((over("max_over_time"), at));
+        asked.push((format!("avg_over_time(({checked_out}){range})"), at));
+        for t in thresholds {
+            asked.push((format!("count_over_time((({utilization}) > {t}){range})"), at));
+        }
+        asked.push((
+            format!(
+                "sum by ({label}) (count_over_time(({}){range}))",
+                metric(&p.checked_out_metric)
+            ),
+            at,
+        ));
+    }
+    const PER_WINDOW: usize = 11;
+    let answers = client.queries(&asked, concurrency)?;
+    // Per answer: service → value.
+    let values: Vec<BTreeMap<String, f64>> = answers
+        .iter()
+        .map(|data| {
             let mut values = BTreeMap::new();
             for item in data["result"].as_array().map(Vec::as_slice).unwrap_or_default() {
                 let name = item["metric"][label.as_str()].as_str().unwrap_or_default();
@@ -517,39 +541,29 @@ pub fn history_in_server(
                     values.insert(name.to_string(), v);
                 }
             }
-            Ok(values)
-        };
-        let steps = ask(format!("count_over_time(({utilization}){range})"))?;
-        let mean = ask(format!("avg_over_time(({utilization}){range})"))?;
-        let quantiles = [0.5, 0.95, 0.99].map(|q| ask(format!("quantile_over_time({q}, ({utilization}){range})")));
-        let max = ask(format!("max_over_time(({utilization}){range})"))?;
-        let mean_checked_out = ask(format!("avg_over_time(({checked_out}){range})"))?;
-        let above = crate::model::stats::REPORTED_THRESHOLDS
-            .map(|t| ask(format!("count_over_time((({utilization}) > {t}){range})")));
-        let samples = ask(format!(
-            "sum by ({label}) (count_over_time(({}){range}))",
-            metric(&p.checked_out_metric)
-        ))?;
-        let [p50, p95, p99] = quantiles;
-        let (p50, p95, p99) = (p50?, p95?, p99?);
-        let [a0, a1, a2] = above;
-        let (a0, a1, a2) = (a0?, a1?, a2?);
-        for (name, stats) in &mut out {
-            let Some(&n) = steps.get(name) else {
-                continue;
-            };
-            let w = &mut stats[k];
-            let get = |m: &BTreeMap<String, f64>| m.get(name).copied().unwrap_or(0.0);
-            w.set_covered(n as i64 * step);
-            w.mean_utilization = get(&mean);
-            w.p50_utilization = get(&p50);
-            w.p95_utilization = get(&p95);
-            w.p99_utilization = get(&p99);
-            w.max_utilization = get(&max);
-            w.mean_checked_out = get(&mean_checked_out);
-            w.seconds_above = [get(&a0), get(&a1), get(&a2)].map(|c| c as i64 * step);
-            w.samples = get(&samples) as u64;
+            values
+        })
+        .collect();
+    let mut out: BTreeMap<String, Vec<WindowStats>> = BTreeMap::new();
+    for name in services {
+        let mut months = Vec::with_capacity(windows.len());
+        for (window, v) in windows.iter().zip(values.chunks(PER_WINDOW)) {
+            let mut w = WindowStats::empty(*window);
+            let get = |k: usize| v[k].get(name).copied().unwrap_or(0.0);
+            if v[0].contains_key(name) {
+                w.set_covered(get(0) as i64 * step);
+                w.mean_utilization = get(1);
+                w.p50_utilization = get(2);
+                w.p95_utilization = get(3);
+                w.p99_utilization = get(4);
+                w.max_utilization = get(5);
+                w.mean_checked_out = get(6);
+                w.seconds_above = [get(7), get(8), get(9)].map(|c| c as i64 * step);
+                w.samples = get(10) as u64;
+            }
+            months.push(w);
         }
+        out.insert(name.clone(), months);
     }
     Ok(out)
 }
