@@ -608,7 +608,7 @@ fn a_month_ingested_from_the_server_plans_as_the_server_does() {
     let store = dir.path().join("history.db");
     let store = store.to_str().unwrap();
     let url = server.url();
-    let ingest = || {
+    let ingest = |month: &str| {
         poolcap(&[
             "--config",
             "data/poolcap.toml",
@@ -619,13 +619,13 @@ fn a_month_ingested_from_the_server_plans_as_the_server_does() {
             "--prometheus",
             &url,
             "--month",
-            "2026-10",
+            month,
             "--prometheus-points",
             POINTS,
         ])
         .run()
     };
-    let out = ingest();
+    let out = ingest("2026-10");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stdout.contains(PASSWORD) && !out.stderr.contains(PASSWORD));
     // One line for the server: every sample stored.
@@ -633,24 +633,12 @@ fn a_month_ingested_from_the_server_plans_as_the_server_does() {
     assert!(line.starts_with(&format!("{}: ", server.bare())), "{line}");
     assert!(line.contains(" 0 already present, 0 conflicting, 0 rejected"), "{line}");
     // Again: the same samples, already present.
-    let out = ingest();
+    let out = ingest("2026-10");
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(" 0 stored, "), "{}", out.stdout);
     // The months before it too, as the plan's history.
     for month in ["2026-08", "2026-09"] {
-        let out = poolcap(&[
-            "--config",
-            "data/poolcap.toml",
-            "--store",
-            store,
-            "ingest",
-            "metrics",
-            "--prometheus",
-            &url,
-            "--month",
-            month,
-        ])
-        .run();
+        let out = ingest(month);
         assert_eq!(out.code, 0, "{}", out.stderr);
     }
     let from_store = plan("data/poolcap.toml", &["--store", store]);

@@ -511,6 +511,15 @@ impl Client {
                 unreachable("the host name is not known".into())
             }
             ureq::Error::Timeout(t) => failed(format!("timed out ({t})")),
+            ureq::Error::Io(e) if e.to_string().contains("lookup address") => {
+                unreachable("the host name is not known".into())
+            }
+            ureq::Error::Io(e) if is_tls(&e.to_string()) => Attempt::Fatal(ApiError::Setup {
+                url: self.base.clone(),
+                why: format!(
+                    "TLS failed ({e}); check that the server speaks https (else give http://), and for a private CA pass --prometheus-ca FILE"
+                ),
+            }),
             ureq::Error::Io(e) => failed(crate::support::io_text(&e)),
             ureq::Error::Tls(why) => Attempt::Fatal(ApiError::Setup {
                 url: self.base.clone(),
@@ -518,10 +527,12 @@ impl Client {
             }),
             other => {
                 let text = other.to_string();
-                if text.contains("certificate") || text.contains("Certificate") {
+                if is_tls(&text) {
                     Attempt::Fatal(ApiError::Setup {
                         url: self.base.clone(),
-                        why: format!("TLS failed ({text}); for a private CA pass --prometheus-ca FILE"),
+                        why: format!(
+                            "TLS failed ({text}); check that the server speaks https (else give http://), and for a private CA pass --prometheus-ca FILE"
+                        ),
                     })
                 } else {
                     failed(text)
@@ -569,6 +580,21 @@ impl Client {
             Ok(())
         })
     }
+}
+
+/// Whether an error's text is rustls' (a certificate, or a peer that does
+/// not speak TLS): retrying will not help.
+fn is_tls(text: &str) -> bool {
+    [
+        "certificate",
+        "Certificate",
+        "InvalidContentType",
+        "corrupt message",
+        "HandshakeFailure",
+        "tls",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 enum Attempt {

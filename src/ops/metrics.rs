@@ -710,10 +710,47 @@ pub fn load_from_store(
     })
 }
 
-/// A stored sample as the store digest reads it: service, instance, Unix
-/// seconds, checked out, pool size, max_overflow, waiting, timeouts (empty
-/// when absent), tab-separated.
-fn canonical_row(service: &str, instance: &str, o: &Observation) -> String {
+/// A sample's values as the row digest reads them.
+pub(super) struct RowValues {
+    ts: i64,
+    checked_out: u32,
+    pool_size: u32,
+    max_overflow: Option<u32>,
+    waiting: Option<u32>,
+    timeouts: Option<u64>,
+}
+
+impl From<&Observation> for RowValues {
+    fn from(o: &Observation) -> Self {
+        RowValues {
+            ts: o.ts,
+            checked_out: o.checked_out,
+            pool_size: o.pool_size,
+            max_overflow: o.max_overflow,
+            waiting: o.waiting,
+            timeouts: o.timeouts,
+        }
+    }
+}
+
+impl From<&Sample> for RowValues {
+    fn from(s: &Sample) -> Self {
+        RowValues {
+            ts: s.ts,
+            checked_out: s.checked_out,
+            pool_size: s.pool_size,
+            max_overflow: s.max_overflow,
+            waiting: s.waiting,
+            timeouts: s.timeouts,
+        }
+    }
+}
+
+/// A sample as the row digest of a store or a server reads it: service,
+/// instance, Unix seconds, checked out, pool size, max_overflow, waiting,
+/// timeouts (empty when absent), tab-separated.
+pub(super) fn canonical_row(service: &str, instance: &str, o: impl Into<RowValues>) -> String {
+    let o: RowValues = o.into();
     let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
     format!(
         "{service}\t{instance}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use super::UsageError;
-use super::metrics::{Feed, Loaded, MetricFiles, Read, conclude};
+use super::metrics::{Feed, Loaded, MetricFiles, Read, canonical_row, conclude};
 use crate::analyze::{AnalyzerSettings, WindowStats};
 use crate::config::Settings;
 use crate::ingest::prometheus_api::{Client, ClientOptions, MAX_POINTS_PER_SERIES, RangeQuery, range_chunks};
@@ -690,22 +690,6 @@ fn check_step(
         }
     }
     Ok(())
-}
-
-/// A sample as the digest reads it, as for a store: service, instance, Unix
-/// seconds, checked out, pool size, max_overflow, waiting, timeouts (empty
-/// when absent), tab-separated.
-fn canonical_row(service: &str, instance: &str, s: &ingest::Sample) -> String {
-    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
-    format!(
-        "{service}\t{instance}\t{}\t{}\t{}\t{}\t{}\t{}",
-        s.ts,
-        s.checked_out,
-        s.pool_size,
-        opt(s.max_overflow.map(u64::from)),
-        opt(s.waiting.map(u64::from)),
-        opt(s.timeouts)
-    )
 }
 
 /// Up to ten names, then how many more.
