@@ -168,7 +168,7 @@ pub fn prepare(
                     configured.iter().copied().collect::<Vec<_>>().join(", ")
                 )
             },
-            clip_selector(&selector.to_string()),
+            crate::ingest::clip(&selector.to_string()),
             if held.is_empty() {
                 String::new()
             } else {
@@ -433,7 +433,6 @@ pub fn load(
         });
     summary.files = vec![(PathBuf::from(format!("Prometheus at {}", fetch.server)), total)];
     fetch.report(rows, series.len(), started.elapsed(), printer);
-    let mut record = fetch.record(rows, series.len(), analysed.used, &fetched.digest);
     let mut analysis = analysed.analysis;
     if !earlier.is_empty() {
         let started = std::time::Instant::now();
@@ -461,13 +460,13 @@ pub fn load(
             earlier.len(),
             started.elapsed().as_secs_f64()
         ));
-        record.aggregated_in_server = earlier
-            .iter()
-            .map(|w| rfc3339(w.start, false).unwrap_or_default())
-            .collect();
-        record.requests = fetch.client.traffic.requests.load(std::sync::atomic::Ordering::Relaxed);
-        record.bytes = fetch.bytes();
     }
+    // Recorded once every request is answered, the history's included.
+    let mut record = fetch.record(rows, series.len(), analysed.used, &fetched.digest);
+    record.aggregated_in_server = earlier
+        .iter()
+        .map(|w| rfc3339(w.start, false).unwrap_or_default())
+        .collect();
     summary.prometheus = Some(record);
     Ok(Loaded {
         analysis,
@@ -665,13 +664,7 @@ fn check_step(
     let range = (to - from).min(86_400);
     let query = format!(
         "quantile(0.5, count_over_time({}[{range}s]))",
-        Selector::default()
-            .with([Matcher {
-                label: "__name__".into(),
-                op: MatchOp::Equal,
-                value: p.checked_out_metric.clone(),
-            }])
-            .with(p.selector.matchers.iter().cloned())
+        p.selector.with([Matcher::equal("__name__", &p.checked_out_metric)])
     );
     let data = client.query(&query, to - 1)?;
     let count = data["result"][0]["value"][1]
@@ -699,8 +692,4 @@ fn shortlist(names: &BTreeSet<String>) -> String {
         text.push_str(&format!(" and {} more", names.len() - 10));
     }
     text
-}
-
-fn clip_selector(selector: &str) -> String {
-    crate::ingest::clip(selector).into_owned()
 }
