@@ -12,6 +12,7 @@ mod edits;
 mod evidence;
 mod export;
 mod firstday;
+mod fleet;
 mod folders;
 mod history;
 mod hostile;

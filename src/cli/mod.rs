@@ -358,6 +358,11 @@ pub struct PlanArgs {
     /// file a merge-request comment is made from.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Print every service's row, findings and outlook; without it a fleet of
+    /// more than 20 services prints a summary, then only the services with
+    /// something to say (a change, a finding, too little data).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// What a plan is computed from.

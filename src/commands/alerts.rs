@@ -15,7 +15,7 @@ use crate::render::{self, Printer};
 /// Runs `poolcap alerts`.
 pub fn run(global: &GlobalArgs, args: &AlertsArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
-    let tz = &settings.policy.timezone;
+    let tz = &settings.policy.timezone.clone();
     let parse = |text: &Option<String>, flag: &str| -> Result<Option<i64>, UsageError> {
         text.as_deref()
             .map(|t| parse_when(t, tz, flag).map(|ms| ms / 1000))
@@ -37,9 +37,10 @@ pub fn run(global: &GlobalArgs, args: &AlertsArgs, printer: &mut Printer) -> any
     if window.end <= window.start {
         return Err(UsageError("--to must be after --from".into()).into());
     }
+    let store = super::ingest::store_location(global);
+    let settings = crate::ops::fleet::resolve(settings, &files, Some(&store), (window, "the replayed span"), printer)?;
     let analyzer = replay_settings(&settings, window);
     let loaded = if files.from_store() {
-        let store = super::ingest::store_location(global);
         metrics::load_from_store(&store, &settings, analyzer, printer)?
     } else {
         metrics::load(&files, &settings, analyzer, printer)?

@@ -3,7 +3,6 @@
 //! diff instead ([`crate::ops::apply`] builds the change set).
 
 use crate::cli::{ApplyArgs, Format, GlobalArgs};
-use crate::config;
 use crate::exit::ExitStatus;
 use crate::ops::apply::{Refusal, Request, change_set, fold_overrides, refusal};
 use crate::ops::{change, plan};
@@ -11,7 +10,7 @@ use crate::render::{self, Printer};
 
 /// Runs `poolcap apply`.
 pub fn run(global: &GlobalArgs, args: &ApplyArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let settings = config::load(&global.config)?;
+    let settings = super::planned_settings(global, &args.inputs.request(), printer)?;
     let _lock = if args.change.dry_run {
         None
     } else {

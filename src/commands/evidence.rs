@@ -116,6 +116,15 @@ pub fn run(global: &GlobalArgs, args: &EvidenceArgs, printer: &mut Printer) -> a
     };
     let store = super::ingest::store_location(global);
     let metric_files = args.metrics.files();
+    // A fleet left to the data is the one of the whole period.
+    let tz = settings.policy.timezone.clone();
+    let settings = crate::ops::fleet::resolve(
+        settings,
+        &metric_files,
+        Some(&store),
+        (period.window(&tz), &period.label()),
+        printer,
+    )?;
 
     // The months' decisions, as `plan --format json` makes them.
     let mut plans = Vec::new();

@@ -70,3 +70,36 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         ExitStatus::Error
     }
 }
+
+/// The config for a run that plans `inputs.month`, its fleet resolved from
+/// that month's data when it leaves services or replicas to it
+/// (`[discovery]`, `replicas = "seen"`; `ops::fleet`).
+pub(crate) fn planned_settings(
+    global: &crate::cli::GlobalArgs,
+    inputs: &crate::ops::plan::PlanInputs,
+    printer: &mut Printer,
+) -> anyhow::Result<crate::config::Settings> {
+    resolve_for_month(crate::config::load(&global.config)?, global, inputs, printer)
+}
+
+/// `settings` with its fleet resolved from the data of `inputs.month`.
+pub(crate) fn resolve_for_month(
+    settings: crate::config::Settings,
+    global: &crate::cli::GlobalArgs,
+    inputs: &crate::ops::plan::PlanInputs,
+    printer: &mut Printer,
+) -> anyhow::Result<crate::config::Settings> {
+    if !crate::ops::fleet::needed(&settings) {
+        return Ok(settings);
+    }
+    let tz = settings.policy.timezone.clone();
+    let month = crate::ops::plan::parse_month_in(&inputs.month, &tz)?;
+    let store = ingest::store_location(global);
+    crate::ops::fleet::resolve(
+        settings,
+        &inputs.metrics,
+        Some(&store),
+        (month.window(&tz), &month.to_string()),
+        printer,
+    )
+}

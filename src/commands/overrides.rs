@@ -13,6 +13,34 @@ use super::UsageError;
 /// Runs `poolcap override`.
 pub fn run(global: &GlobalArgs, args: &OverrideArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let settings = config::load(&global.config)?;
+    // A fleet left to the data: the services and pools the store saw in the
+    // last 31 days. An incident override never fails for want of them.
+    let settings = if crate::ops::fleet::needed(&settings) {
+        let now = crate::support::clock::now().as_second();
+        let window = crate::model::window::Window {
+            start: now - 31 * 86_400,
+            end: now + 1,
+        };
+        let store = super::ingest::store_location(global);
+        match crate::ops::fleet::resolve(
+            settings.clone(),
+            &Default::default(),
+            Some(&store),
+            (window, "the last 31 days"),
+            printer,
+        ) {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                printer.warn(&format!(
+                    "the services and replicas left to the data could not be read ({e:#}); the budget counts the [[services]] of {} only, with replicas = 1 where they are \"seen\"",
+                    settings.path.display()
+                ));
+                settings
+            }
+        }
+    } else {
+        settings
+    };
     let req = OverrideRequest {
         service: args.service.clone(),
         to: args.to,

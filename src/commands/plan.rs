@@ -2,7 +2,6 @@
 //! JSON, with `--check` exit codes for CI.
 
 use crate::cli::{Format, GlobalArgs, PlanArgs};
-use crate::config;
 use crate::exit::ExitStatus;
 use crate::ops::change;
 use crate::ops::plan::{compute, data_gaps};
@@ -38,7 +37,7 @@ fn decide(
     args: &PlanArgs,
     printer: &mut Printer,
 ) -> anyhow::Result<(render::plan::PlanReport, ExitStatus)> {
-    let settings = config::load(&global.config)?;
+    let settings = super::planned_settings(global, &args.inputs.request(), printer)?;
     // A killed apply's files are finished first, so the plan reads what is deployed.
     let _lock = if crate::write::atomic::interrupted(&change::journal_dir(&settings)) {
         Some(change::lock(&settings, "10s", printer)?)
@@ -59,7 +58,7 @@ fn decide(
     match global.format {
         Format::Json => printer.json(&report)?,
         Format::Table | Format::Csv => {
-            let text = render::plan::table(&report, printer);
+            let text = render::plan::table(&report, printer, args.all);
             printer.out(&text)?;
         }
     }

@@ -16,7 +16,7 @@ pub const TREND_MONTHS: usize = 11;
 
 /// Runs `poolcap review`.
 pub fn run(global: &GlobalArgs, args: &ReviewArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
-    let settings = config::load(&global.config)?;
+    let settings = super::planned_settings(global, &args.inputs.request(), printer)?;
     let options = ComputeOptions {
         history_months: TREND_MONTHS,
         detail_columns: Some(render::charts::PLOT_COLUMNS),

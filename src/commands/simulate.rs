@@ -4,7 +4,6 @@
 
 use crate::analyze::simulator::PoolConfig;
 use crate::cli::{Format, GlobalArgs, SimulateArgs};
-use crate::config;
 use crate::exit::ExitStatus;
 use crate::model::simulation::Hours;
 use crate::ops::plan::{self, ComputeOptions, QueueingSizes};
@@ -29,7 +28,14 @@ fn from_data(
     month: &str,
     printer: &mut Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let settings = config::load(&global.config)?;
+    let inputs = plan::PlanInputs {
+        month: month.to_string(),
+        metrics: args.metrics.files(),
+        slowlog: args.slowlog.clone(),
+        slowlog_options: args.slowlog_inputs.options(),
+        ..plan::PlanInputs::default()
+    };
+    let settings = super::planned_settings(global, &inputs, printer)?;
     let hours = match &args.hours {
         Some(text) => Hours::parse(text).map_err(|m| UsageError(format!("--hours {m}")))?,
         None => settings.policy.simulate_hours,
@@ -48,13 +54,6 @@ fn from_data(
             ..CheckRequest::from_settings(&settings)
         }),
         ..ComputeOptions::default()
-    };
-    let inputs = plan::PlanInputs {
-        month: month.to_string(),
-        metrics: args.metrics.files(),
-        slowlog: args.slowlog.clone(),
-        slowlog_options: args.slowlog_inputs.options(),
-        ..plan::PlanInputs::default()
     };
     let outcome = plan::compute_with(&settings, &inputs, &options, printer)?;
     let report = month_report(&settings, &outcome, hours, seed, args.metrics.service.as_deref());

@@ -43,6 +43,7 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs, printer: &mut Printer) -> any
         return Ok(ExitStatus::Error);
     }
     let request = verify::plan_inputs(p, args.probe.clone())?;
+    let settings = super::resolve_for_month(settings, global, &request, printer)?;
     // The decision as `plan` makes it (review's plan.json is the same bytes).
     let outcome = crate::ops::plan::compute(
         &settings,

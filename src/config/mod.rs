@@ -37,6 +37,96 @@ pub struct Settings {
     pub prometheus: PrometheusSettings,
     /// How log lines carrying SQLAlchemy's `pool.status()` are read (`[pool_status]`).
     pub pool_status: PoolStatusSettings,
+    /// What a service takes for the keys it leaves out, and what a discovered
+    /// service is made of (`[defaults]`).
+    pub defaults: Option<ServiceDefaults>,
+    /// Where services besides `[[services]]` come from (`[discovery]`).
+    pub discovery: Discovery,
+}
+
+/// Where the services poolcap plans come from (`[discovery] from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// Only the `[[services]]` of the config (the default).
+    #[default]
+    Config,
+    /// Also every service present in the metrics of the period, made from `[defaults]`.
+    Metrics,
+}
+
+/// `[defaults]`: the keys of a service that leaves them out, and of every
+/// discovered service. Target paths hold `{service}`, replaced by the
+/// service's name as a file stem ([`names::file_stem`]).
+#[derive(Debug, Clone)]
+pub struct ServiceDefaults {
+    /// Replicas; `None`: from the pools seen in the metrics (`"seen"`, the default here).
+    pub replicas: Option<u32>,
+    /// Processes per replica.
+    pub processes_per_replica: u32,
+    /// Peak concurrent users, for the sizing formula.
+    pub concurrent_users: Option<u32>,
+    /// Hard upper limit on `pool_size`.
+    pub max_pool_size: Option<u32>,
+    /// The pool as configured, when the services have no target files.
+    pub current: Option<PoolSize>,
+    /// Target files, their paths patterns with `{service}`.
+    pub targets: Vec<Target>,
+    /// The change log's path pattern (`{service}` optional: one log may serve all).
+    pub changelog: Option<String>,
+    /// `[pool]` with `[defaults.pool]` over it.
+    pub pool: PoolDefaults,
+    /// The config file, to resolve the paths made from the patterns.
+    pub config: PathBuf,
+}
+
+impl ServiceDefaults {
+    /// The placeholder target paths hold.
+    pub const PLACEHOLDER: &str = "{service}";
+
+    /// `pattern` with the placeholder replaced by `service` as a file stem.
+    pub fn path_for(pattern: &str, service: &str) -> String {
+        pattern.replace(Self::PLACEHOLDER, &names::file_stem(service))
+    }
+
+    /// The target files of `service`.
+    pub fn targets_for(&self, service: &str) -> Vec<Target> {
+        self.targets
+            .iter()
+            .map(|t| {
+                let shown = Self::path_for(&t.shown, service);
+                Target {
+                    path: raw::resolve(&self.config, &shown),
+                    shown,
+                    ..t.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// The change log of `service`.
+    pub fn changelog_for(&self, service: &str) -> Option<PathBuf> {
+        self.changelog
+            .as_deref()
+            .map(|c| raw::resolve(&self.config, &Self::path_for(c, service)))
+    }
+
+    /// A service found in the metrics, made of these defaults with
+    /// `replicas` (for `"seen"`: the pools seen ÷ processes, by the caller).
+    pub fn service(&self, name: &str, replicas: u32) -> ServiceSettings {
+        ServiceSettings {
+            name: name.to_string(),
+            replicas: self.replicas.unwrap_or(replicas),
+            replicas_seen: self.replicas.is_none(),
+            processes_per_replica: self.processes_per_replica,
+            concurrent_users: self.concurrent_users,
+            max_pool_size: self.max_pool_size,
+            current: self.current,
+            targets: self.targets_for(name),
+            changelog: self.changelog_for(name),
+            pool: self.pool,
+            discovered: true,
+        }
+    }
 }
 
 /// Reading log lines that carry SQLAlchemy's `pool.status()` text (`[pool_status]`).
@@ -417,6 +507,11 @@ pub struct ServiceSettings {
     pub name: String,
     /// Replicas (pods, containers) of the service.
     pub replicas: u32,
+    /// `replicas = "seen"`: `replicas` is a placeholder until the metrics
+    /// are read (`ops::fleet` sets it from the pools seen reporting at once).
+    pub replicas_seen: bool,
+    /// Found in the metrics (`[discovery]`), not written in `[[services]]`.
+    pub discovered: bool,
     /// Processes per replica, each with its own pool (gunicorn/uvicorn workers).
     pub processes_per_replica: u32,
     /// Peak concurrent users, for the sizing formula.
@@ -514,6 +609,12 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
 /// Validates config text; `path` is used in messages only.
 pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
     raw::parse(path, text, true)
+}
+
+/// A path from the config (or made from a `[defaults]` pattern), relative to
+/// the config's folder.
+pub fn resolve_path(config: &Path, path: &str) -> PathBuf {
+    raw::resolve(config, path)
 }
 
 /// Settings for commands that need no services (`slowlog`): the file when it

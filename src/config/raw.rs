@@ -7,11 +7,13 @@ use std::path::Path;
 use serde::Deserialize;
 
 mod locate;
+mod services;
 mod targets;
 mod validate;
 
 use super::{ConfigError, Settings, line_column};
 use locate::{Locator, key_at};
+pub(super) use validate::resolve;
 use validate::validate;
 
 #[derive(Deserialize)]
@@ -31,6 +33,57 @@ struct RawConfig {
     prometheus: RawPrometheus,
     #[serde(default)]
     pool_status: RawPoolStatus,
+    defaults: Option<RawDefaults>,
+    discovery: Option<RawDiscovery>,
+}
+
+/// `[defaults]`: every key a `[[services]]` block may hold but its name,
+/// taken by the services that leave it out and by the discovered ones.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    replicas: Option<RawReplicas>,
+    processes_per_replica: Option<i64>,
+    concurrent_users: Option<i64>,
+    max_pool_size: Option<i64>,
+    current: Option<RawPool>,
+    targets: Option<RawTargets>,
+    pool: Option<RawPoolDefaults>,
+}
+
+/// `[discovery]`: where the services planned besides `[[services]]` come from.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    from: String,
+}
+
+/// `replicas`: a number, or a word (`"seen"`: from the metrics).
+enum RawReplicas {
+    Count(i64),
+    Word(String),
+}
+
+impl<'de> Deserialize<'de> for RawReplicas {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawReplicas;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number, or \"seen\" to count the pools in the metrics")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawReplicas, E> {
+                Ok(RawReplicas::Count(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawReplicas, E> {
+                Ok(RawReplicas::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawReplicas, E> {
+                Ok(RawReplicas::Word(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -136,7 +189,7 @@ struct RawDatabase {
 #[serde(deny_unknown_fields)]
 struct RawService {
     name: String,
-    replicas: Option<i64>,
+    replicas: Option<RawReplicas>,
     processes_per_replica: Option<i64>,
     concurrent_users: Option<i64>,
     max_pool_size: Option<i64>,

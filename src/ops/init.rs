@@ -272,6 +272,8 @@ pub fn init(args: &InitRequest, printer: &mut dyn Notices) -> anyhow::Result<usi
         let service = ServiceSettings {
             name: draft.name.clone(),
             replicas: 1,
+            replicas_seen: false,
+            discovered: false,
             processes_per_replica: 1,
             concurrent_users: None,
             max_pool_size: None,

@@ -8,6 +8,7 @@
 //! - [`doctor`]: is a deployment ready to plan.
 //! - [`ingest`]: metric files and slow logs into the history store.
 //! - [`init`]: a first config from the target files a deployment has.
+//! - [`fleet`]: the services the data adds (`[discovery]`, `replicas = "seen"`).
 //! - [`metrics`]: metric files or the store → the analysis.
 //! - [`plan`]: the month's decisions (the outcome `plan`, `review` and
 //!   `apply` share) and the data gate.
@@ -27,6 +28,7 @@ pub mod apply;
 pub mod change;
 pub mod doctor;
 pub mod evidence;
+pub mod fleet;
 pub mod ingest;
 pub mod init;
 pub mod loadtest;

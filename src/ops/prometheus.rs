@@ -568,6 +568,44 @@ pub fn history_in_server(
 }
 
 /// `A to B`, RFC 3339 UTC.
+/// Per service present in `window`: the most pools (pool-size series)
+/// reporting at once on the step grid — one instant query,
+/// `max_over_time(count by (service, job) (pool_size)[window:step])`.
+/// Series are named as the range reader names them: by `service_label`,
+/// else `job`, else `service` (the run's `--service`).
+pub fn pools_seen(
+    source: &Source,
+    settings: &Settings,
+    service: Option<&str>,
+    window: crate::model::window::Window,
+) -> anyhow::Result<BTreeMap<String, u32>> {
+    let client = Client::new(&source.client)?;
+    let p = &settings.prometheus;
+    let label = &p.service_label;
+    let series = p.selector.with([Matcher::equal("__name__", &p.pool_size_metric)]);
+    let query = format!(
+        "max_over_time(count by ({label}, job) ({series})[{}s:{}s])",
+        window.end - window.start,
+        source.step
+    );
+    let data = client.query(&query, window.end - 1)?;
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for item in data["result"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let get = |k: &str| item["metric"][k].as_str().filter(|v| !v.is_empty());
+        let Some(name) = get(label).or_else(|| get("job")).or(service) else {
+            continue;
+        };
+        let pools = item["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        // Two jobs may carry one service's pools: theirs add up.
+        let entry = seen.entry(name.to_string()).or_default();
+        *entry = entry.saturating_add(pools.clamp(0.0, f64::from(u32::MAX)) as u32);
+    }
+    Ok(seen)
+}
+
 fn window_text(from: i64, to: i64) -> String {
     format!(
         "{} to {}",

@@ -102,6 +102,13 @@ pub fn promtool_tests(
         check_alert_name(&alert_name(rule))?;
     }
     let window = span.or(within).unwrap_or(ALL_TIME);
+    let resolved;
+    let settings = if super::fleet::needed(settings) {
+        resolved = super::fleet::resolve(settings.clone(), metrics, None, (window, "the tested span"), printer)?;
+        &resolved
+    } else {
+        settings
+    };
     // The last evaluation is at the span's end: the replay must report what starts there.
     let mut analyzer = replay_settings(
         settings,

@@ -120,6 +120,19 @@ pub struct ServiceJson {
     pub outlook: Option<Outlook>,
     /// Why there is no outlook (`null` when there is one).
     pub outlook_reason: Option<String>,
+    /// What the data decided about the service itself (absent when the
+    /// config wrote it all out): found in the metrics, replicas counted there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_data: Option<FromDataJson>,
+}
+
+/// A service the metrics had a say in (`[discovery]`, `replicas = "seen"`).
+#[derive(Debug, Serialize)]
+pub struct FromDataJson {
+    /// Found in the metrics and made from `[defaults]`.
+    pub discovered: bool,
+    /// Its replicas, when counted from the pools seen reporting at once.
+    pub replicas_seen: Option<u32>,
 }
 
 impl PlanReport {
@@ -221,6 +234,10 @@ impl PlanReport {
                     headroom,
                     outlook: outcome.outlook[k].outlook.clone(),
                     outlook_reason: outcome.outlook[k].reason.clone(),
+                    from_data: (service.discovered || service.replicas_seen).then(|| FromDataJson {
+                        discovered: service.discovered,
+                        replicas_seen: service.replicas_seen.then_some(service.replicas),
+                    }),
                 }
             })
             .collect();
@@ -321,9 +338,22 @@ pub(crate) fn pad(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The plan for people.
-pub fn table(report: &PlanReport, printer: &Printer) -> String {
+/// More services than this make a fleet: the table starts with a summary
+/// and shows only the services with something to say (`plan --all`: every one).
+pub const FLEET_ROWS: usize = 20;
+
+/// Whether a service has something to say beyond "keep": a change, a finding
+/// that is more than information, or too little data.
+fn noteworthy(s: &ServiceJson) -> bool {
+    s.changes || s.stats.samples == 0 || s.findings.iter().any(|f| f.effect != Effect::Info)
+}
+
+/// The plan for people. With more than [`FLEET_ROWS`] services and not
+/// `all`: a summary line, then only the [`noteworthy`] services.
+pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
     let mut out = String::new();
+    let fleet = !all && report.services.len() > FLEET_ROWS;
+    let shown: Vec<&ServiceJson> = report.services.iter().filter(|s| !fleet || noteworthy(s)).collect();
     let source = match &report.provenance.prometheus {
         Some(p) => format!("Prometheus at {}", p.server),
         None => format!("{} file(s)", report.inputs.files.len()),
@@ -333,6 +363,23 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         "poolcap plan — {} ({}), {} sample(s) from {source}\n",
         report.month, report.timezone, report.inputs.samples,
     );
+    if fleet {
+        let count = |f: &dyn Fn(&ServiceJson) -> bool| report.services.iter().filter(|s| f(s)).count();
+        let changes = count(&|s| s.changes);
+        let thin = count(&|s| s.stats.samples == 0 || s.findings.iter().any(|f| f.code == Code::InsufficientData));
+        let blocked = count(&|s| s.findings.iter().any(|f| f.effect == Effect::Block));
+        let _ = writeln!(
+            out,
+            "{} services: {changes} to change, {blocked} blocked, {thin} with insufficient data, {} with nothing to report (listed with --all); budget {}\n",
+            report.services.len(),
+            report.services.len() - shown.len(),
+            if report.budget.ok {
+                printer.paint("ok", "32")
+            } else {
+                printer.paint("BLOCKED", "31;1")
+            },
+        );
+    }
     let mut rows = vec![
         [
             "SERVICE",
@@ -347,7 +394,7 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         .map(String::from)
         .to_vec(),
     ];
-    for s in &report.services {
+    for s in &shown {
         let drifted = s.findings.iter().any(|f| f.code == Code::SettingDrift);
         let decision = match (s.changes, s.deciding) {
             (true, Some(code)) => printer.paint(&format!("increase ({})", code.as_str()), "33;1"),
@@ -374,8 +421,10 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
             decision,
         ]);
     }
-    out.push_str(&pad(&rows));
-    for s in &report.services {
+    if rows.len() > 1 {
+        out.push_str(&pad(&rows));
+    }
+    for s in &shown {
         if s.findings.is_empty() && s.alerts.is_empty() {
             continue;
         }
@@ -416,10 +465,22 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
     } else {
         printer.paint("BLOCKED", "31;1")
     };
+    // A fleet's sum would fill the screen: its total and its parts' count instead.
+    let arithmetic = if fleet {
+        let pools: u64 = b.services.iter().map(|l| l.pools).sum();
+        let other = if b.database.other_clients > 0 {
+            format!(" + {} other clients", b.database.other_clients)
+        } else {
+            String::new()
+        };
+        format!("{pools} pools of {} services{other}", report.services.len())
+    } else {
+        b.arithmetic()
+    };
     let _ = writeln!(
         out,
         "\nbudget: {} = {} of {} connections ({} max − {} superuser − {} reserved − {} headroom): {verdict}",
-        b.arithmetic(),
+        arithmetic,
         b.required,
         b.limit,
         b.database.max_connections,
@@ -427,14 +488,16 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         b.database.reserved_connections,
         b.database.headroom,
     );
-    let room: Vec<String> = report
-        .services
+    let room: Vec<String> = shown
         .iter()
         .map(|s| match s.headroom {
             Some(p) => format!("{} {p}", s.service),
             None => format!("{} none", s.service),
         })
         .collect();
+    if shown.is_empty() {
+        return out;
+    }
     let _ = writeln!(
         out,
         "headroom: the largest pool_size within the budget, the others as recommended: {}",
@@ -446,7 +509,7 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
         crate::policy::outlook::OUTLOOK_MONTHS
     );
     let mut rows: Vec<Vec<String>> = Vec::new();
-    for s in &report.services {
+    for s in &shown {
         let o = ServiceOutlook {
             outlook: s.outlook.clone(),
             reason: s.outlook_reason.clone(),
@@ -457,7 +520,9 @@ pub fn table(report: &PlanReport, printer: &Printer) -> String {
             .map_or(String::new(), |o| format!("({} months)", o.months.len()));
         rows.push(vec![format!("  {}", s.service), fitted, outlook_line(&o)]);
     }
-    out.push_str(&pad(&rows));
+    if !rows.is_empty() {
+        out.push_str(&pad(&rows));
+    }
     out
 }
 

@@ -41,6 +41,7 @@ const SERIES_ID: &str = "SELECT CAST(id AS BIGINT) FROM series WHERE service = $
 
 /// Samples with $1 ≤ ts < $2.
 const SAMPLES_BETWEEN: &str = include_str!("sql/samples_between.sql");
+const INSTANCE_SPANS: &str = include_str!("sql/instance_spans.sql");
 
 /// Same and conflicting staged rows.
 const COMPARE_STAGED: &str = include_str!("sql/compare_staged.sql");
@@ -315,6 +316,20 @@ impl Store {
                     n += 1;
                 }
                 Ok(n)
+            })
+        })
+    }
+
+    /// Every instance with a stored sample at `from ≤ ts < to`: its service,
+    /// instance, first and last sample time there, by service and instance.
+    pub fn instance_spans(&self, from: i64, to: i64) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        self.run(async move {
+            per_backend!(&self.backend, |pool| {
+                let rows = sqlx::query(INSTANCE_SPANS).bind(from).bind(to).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(Into::into)
             })
         })
     }

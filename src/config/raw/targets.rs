@@ -7,11 +7,23 @@ use super::locate::{Locator, Seg};
 use super::validate::resolve;
 use crate::config::{ConfigError, Setting, Target, TargetKind, Unit, Units};
 
-pub(super) type Targets = (Vec<Target>, Option<std::path::PathBuf>);
+/// The targets in the order written, and the change log as written.
+pub(super) type Targets = (Vec<Target>, Option<String>);
 
-pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Result<Targets, ConfigError> {
-    use Seg::{Index, Key};
-    let base = |kind: &'static str| [Key("services"), Index(service), Key("targets"), Key(kind)];
+/// The targets written at `at` (`services[i].targets`, `defaults.targets`);
+/// `pattern`: each path must hold `{service}` (the `[defaults]` ones).
+pub(super) fn targets(
+    loc: &Locator<'_>,
+    at: &[Seg<'_>],
+    raw: RawTargets,
+    pattern: bool,
+) -> Result<Targets, ConfigError> {
+    use Seg::Key;
+    let base = |kind: &'static str| {
+        let mut segs = at.to_vec();
+        segs.push(Key(kind));
+        segs
+    };
     let mut out: Vec<(usize, Target)> = Vec::new();
     for (kind, raw_target) in [
         (TargetKind::Env, raw.env),
@@ -20,9 +32,27 @@ pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Res
     ] {
         let Some(t) = raw_target else { continue };
         let segs = base(kind.name());
-        let at = |k| [segs[0], segs[1], segs[2], segs[3], Key(k)];
+        let at = |k| {
+            let mut key = segs.clone();
+            key.push(Key(k));
+            key
+        };
+        let at2 = |k, name| {
+            let mut key = at(k);
+            key.push(Key(name));
+            key
+        };
         if t.path.trim().is_empty() {
             return Err(loc.invalid(&at("path"), "must not be empty"));
+        }
+        if pattern && !t.path.contains(crate::config::ServiceDefaults::PLACEHOLDER) {
+            return Err(loc.invalid(
+                &at("path"),
+                format!(
+                    "{:?} does not hold {{service}}: every service would write the same file; use a pattern such as \"deploy/{{service}}.env\"",
+                    t.path
+                ),
+            ));
         }
         let prefix: Vec<String> = match (&t.prefix, kind) {
             (Some(_), TargetKind::Env) => {
@@ -60,7 +90,7 @@ pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Res
                 for (name, key) in map {
                     let Some(setting) = Setting::from_name(&name) else {
                         return Err(loc.invalid(
-                            &[segs[0], segs[1], segs[2], segs[3], Key("keys"), Key(&name)],
+                            &at2("keys", &name),
                             format!(
                                 "unknown setting {name:?}; settings are {}",
                                 Setting::ALL.map(Setting::name).join(", ")
@@ -68,10 +98,7 @@ pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Res
                         ));
                     };
                     if key.trim().is_empty() {
-                        return Err(loc.invalid(
-                            &[segs[0], segs[1], segs[2], segs[3], Key("keys"), Key(&name)],
-                            "must not be empty",
-                        ));
+                        return Err(loc.invalid(&at2("keys", &name), "must not be empty"));
                     }
                     keys.push((setting, key));
                 }
@@ -87,7 +114,7 @@ pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Res
         }
         let mut units = Units::default();
         for (name, unit) in t.units.iter().flatten() {
-            let at_unit = [segs[0], segs[1], segs[2], segs[3], Key("units"), Key(name)];
+            let at_unit = at2("units", name);
             let Some(setting) = Setting::from_name(name).filter(|s| Units::default().of(*s).is_some()) else {
                 return Err(loc.invalid(
                     &at_unit,
@@ -115,6 +142,5 @@ pub(super) fn targets(loc: &Locator<'_>, service: usize, raw: RawTargets) -> Res
     }
     // The order written in the file decides which target is the source of truth.
     out.sort_by_key(|(order, _)| *order);
-    let changelog = raw.changelog.map(|c| resolve(loc.path, &c));
-    Ok((out.into_iter().map(|(_, t)| t).collect(), changelog))
+    Ok((out.into_iter().map(|(_, t)| t).collect(), raw.changelog))
 }

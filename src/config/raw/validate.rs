@@ -5,13 +5,11 @@
 use std::path::Path;
 
 use super::locate::{Locator, Seg};
-use super::targets::targets;
 use super::{RawConfig, RawPoolDefaults};
 use crate::config::{
-    AlertRule, ConfigError, PolicySettings, PoolDefaults, PoolStatusSettings, PrometheusSettings, ServiceSettings,
-    Settings, line_column,
+    AlertRule, ConfigError, PolicySettings, PoolDefaults, PoolStatusSettings, PrometheusSettings, Settings, line_column,
 };
-use crate::model::{DatabaseBudget, PoolSize, limits, parse_duration};
+use crate::model::{DatabaseBudget, limits, parse_duration};
 
 pub(super) fn fraction(
     loc: &Locator<'_>,
@@ -304,87 +302,15 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
     };
 
     let pool = pool_settings(loc, &[Key("pool")], &raw.pool, PoolDefaults::default())?;
-    let raw_services = raw.services.unwrap_or_default();
-    if raw_services.is_empty() && services_required {
-        return Err(loc.invalid(
-            &[Key("services")],
-            "at least one [[services]] table is needed (name, replicas, processes_per_replica, current)",
-        ));
-    }
-    let mut services: Vec<ServiceSettings> = Vec::with_capacity(raw_services.len());
-    for (i, s) in raw_services.into_iter().enumerate() {
-        let seg = |k| [Key("services"), Index(i), Key(k)];
-        if s.name.trim().is_empty() {
-            return Err(loc.invalid(&seg("name"), "must not be empty"));
-        }
-        if s.name.chars().any(char::is_control) {
-            return Err(loc.invalid(
-                &seg("name"),
-                format!(
-                    "{:?} holds a control character (newline, tab, …); a service name is one printable line",
-                    s.name
-                ),
-            ));
-        }
-        if services.iter().any(|other| other.name == s.name) {
-            return Err(loc.invalid(&seg("name"), format!("service {:?} is defined twice", s.name)));
-        }
-        let cur_key = |k| [Key("services"), Index(i), Key("current"), Key(k)];
-        let current = match s.current {
-            Some(c) => Some(PoolSize {
-                pool_size: count(loc, &cur_key("pool_size"), c.pool_size, 1, limits::MAX_CONNECTIONS)?,
-                max_overflow: count(
-                    loc,
-                    &cur_key("max_overflow"),
-                    c.max_overflow,
-                    0,
-                    limits::MAX_CONNECTIONS,
-                )?,
-            }),
-            None => None,
-        };
-        let (targets, changelog) = match s.targets {
-            Some(t) => targets(loc, i, t)?,
-            None => (Vec::new(), None),
-        };
-        if current.is_none() && targets.is_empty() {
-            return Err(loc.invalid(
-                &[Key("services"), Index(i)],
-                format!(
-                    "service {:?} needs `current = {{ pool_size = N, max_overflow = M }}` or [services.targets] to read them from",
-                    s.name
-                ),
-            ));
-        }
-        let max_pool_size = match s.max_pool_size {
-            Some(v) => Some(count(loc, &seg("max_pool_size"), v, 1, limits::MAX_CONNECTIONS)?),
-            None => None,
-        };
-        let service_pool = match &s.pool {
-            Some(raw_pool) => pool_settings(loc, &[Key("services"), Index(i), Key("pool")], raw_pool, pool)?,
-            None => pool,
-        };
-        services.push(ServiceSettings {
-            pool: service_pool,
-            replicas: count(loc, &seg("replicas"), s.replicas.unwrap_or(1), 1, limits::MAX_PROCESSES)?,
-            processes_per_replica: count(
-                loc,
-                &seg("processes_per_replica"),
-                s.processes_per_replica.unwrap_or(1),
-                1,
-                limits::MAX_PROCESSES,
-            )?,
-            concurrent_users: match s.concurrent_users {
-                Some(v) => Some(count(loc, &seg("concurrent_users"), v, 0, limits::MAX_USERS)?),
-                None => None,
-            },
-            max_pool_size,
-            current,
-            targets,
-            changelog,
-            name: s.name,
-        });
-    }
+    let defaults = super::services::defaults(loc, raw.defaults, pool)?;
+    let discovery = super::services::discovery(loc, raw.discovery, defaults.as_ref())?;
+    let services = super::services::services(
+        loc,
+        raw.services.unwrap_or_default(),
+        defaults.as_ref(),
+        pool,
+        services_required && discovery == crate::config::Discovery::Config,
+    )?;
     let changelog_template = raw.changelog.template.map(|t| resolve(loc.path, &t));
 
     let prom_defaults = PrometheusSettings::default();
@@ -509,6 +435,8 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
         changelog_template,
         prometheus,
         pool_status,
+        defaults,
+        discovery,
     })
 }
 
@@ -522,7 +450,7 @@ pub(super) fn is_prometheus_name(name: &str, label: bool) -> bool {
 }
 
 /// A path from the config, relative to the config's directory.
-pub(super) fn resolve(config: &Path, path: &str) -> std::path::PathBuf {
+pub(in crate::config) fn resolve(config: &Path, path: &str) -> std::path::PathBuf {
     let p = Path::new(path);
     if p.is_absolute() {
         return p.to_path_buf();
