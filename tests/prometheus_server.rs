@@ -703,3 +703,60 @@ fn promtool_tests_from_the_server_equal_those_from_the_csv_on_the_step_grid() {
     assert_eq!(from_server, from_csv);
     assert!(from_server.contains("exp_alerts:"));
 }
+
+#[test]
+fn a_fleet_discovered_in_the_server_plans_as_the_explicit_config_does() {
+    if !available() {
+        return;
+    }
+    let server = Server::start();
+    let text = std::fs::read_to_string(crate::util::root().join("data/poolcap.toml")).unwrap();
+    let head = &text[..text.find("[[services]]").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let explicit = dir.path().join("explicit.toml");
+    let fleet = dir.path().join("fleet.toml");
+    let pool = "current = { pool_size = 20, max_overflow = 10 }";
+    std::fs::write(
+        &explicit,
+        format!(
+            "{head}[[services]]\nname = \"backend\"\nreplicas = 2\nprocesses_per_replica = 2\n{pool}\n\n\
+             [[services]]\nname = \"worker\"\nreplicas = 1\nprocesses_per_replica = 2\n{pool}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &fleet,
+        format!("{head}[defaults]\nprocesses_per_replica = 2\n{pool}\n\n[discovery]\nfrom = \"metrics\"\n"),
+    )
+    .unwrap();
+    let source = ["--prometheus", &server.url(), "--prometheus-points", POINTS];
+    let from_explicit = plan(explicit.to_str().unwrap(), &source);
+    let mut from_fleet = plan(fleet.to_str().unwrap(), &source);
+    // Each service found in the server, its replicas counted there: the
+    // backend's four pools and the worker's two, two processes a replica.
+    let mut seen = Vec::new();
+    for s in from_fleet["services"].as_array_mut().unwrap() {
+        let from_data = s.as_object_mut().unwrap().remove("from_data").unwrap();
+        seen.push((s["service"].clone(), from_data));
+    }
+    assert_eq!(
+        seen,
+        [
+            (
+                "backend".into(),
+                serde_json::json!({"discovered": true, "replicas_seen": 2})
+            ),
+            (
+                "worker".into(),
+                serde_json::json!({"discovered": true, "replicas_seen": 1})
+            ),
+        ]
+    );
+    // All but the config's name in the budget's source.
+    let mut from_fleet = decisions(from_fleet);
+    let mut from_explicit = decisions(from_explicit);
+    for plan in [&mut from_fleet, &mut from_explicit] {
+        plan.as_object_mut().unwrap().remove("budget_source");
+    }
+    assert!(from_fleet == from_explicit, "the plans differ");
+}
