@@ -314,3 +314,45 @@ fn a_fleet_plan_prints_a_summary_then_only_the_services_with_something_to_say() 
     }
     assert!(all.stdout.contains("budget: 1 × 38 + 1 × 38 + 1 × 38 + 1 × 30"));
 }
+
+#[test]
+fn a_discovered_name_becomes_a_file_stem_and_every_missing_file_is_named_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("deploy")).unwrap();
+    std::fs::write(
+        dir.path().join("m.csv"),
+        "ts,service,instance,pool_size,checked_out\n\
+         2026-10-01T00:00:00Z,team/api,a,20,3\n2026-10-01T00:01:00Z,team/api,a,20,4\n\
+         2026-10-01T00:01:00Z,../../etc,b,20,4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("poolcap.toml"),
+        "[defaults]\n[defaults.targets]\nenv = { path = \"deploy/{service}.env\" }\n[discovery]\nfrom = \"metrics\"\n",
+    )
+    .unwrap();
+    let out = poolcap(&["plan", "--month", "2026-10", "--metrics", "m.csv"])
+        .cwd(dir.path())
+        .run();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "2 service(s) found in the metrics have no target file: \"../../etc\" (deploy/---..-etc-b2d9fe.env), \"team/api\" (deploy/team-api-dbc21e.env)"
+        ),
+        "{}",
+        out.stderr
+    );
+    // Nothing was made outside the folder, nor in it.
+    assert_eq!(std::fs::read_dir(dir.path().join("deploy")).unwrap().count(), 0);
+    // A month without samples is an error, never an empty plan.
+    let out = poolcap(&["plan", "--month", "2026-09", "--metrics", "m.csv"])
+        .cwd(dir.path())
+        .run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("no service has metrics in 2026-09, and poolcap.toml names none"),
+        "{}",
+        out.stderr
+    );
+}

@@ -158,6 +158,25 @@ pub fn resolve(
             settings.services.len(),
             settings.path.display()
         ));
+        // One sentence for every discovered service without its file, not
+        // one run each.
+        let missing: Vec<String> = added
+            .iter()
+            .flat_map(|s| {
+                s.targets
+                    .iter()
+                    .filter(|t| !t.create && !t.path.exists())
+                    .map(move |t| format!("{:?} ({})", s.name, t.shown))
+            })
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{} service(s) found in the metrics have no target file: {}; create the files, set `create = true` on [defaults.targets] in {}, or write these services out in [[services]] with their `current`",
+                missing.len(),
+                crate::ingest::clip(&missing.join(", ")),
+                settings.path.display()
+            );
+        }
         settings.services.extend(added);
         if settings.services.is_empty() {
             anyhow::bail!(
