@@ -306,6 +306,22 @@ fn a_fleet_plan_prints_a_summary_then_only_the_services_with_something_to_say() 
     ));
     assert!(!out.stdout.contains("svc-10"), "a quiet service is not listed");
 
+    // The CI summary lists the same services.
+    let check = plan(&["--check", "--summary", "summary.md"]);
+    assert_eq!(check.code, 5, "svc-03's thin month fails the gate: {}", check.stderr);
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(
+        summary
+            .contains("25 services, 4 listed (a change, a finding or too little data); the others keep their pools."),
+        "{summary}"
+    );
+    assert!(summary.contains("| svc-00 | 20 + 10 | 25 + 13 | change (monthly-escalation) |"));
+    assert!(!summary.contains("svc-10"), "{summary}");
+    assert!(
+        summary.contains("25 pools of 25 services = 774 of 992 connections"),
+        "{summary}"
+    );
+
     let all = plan(&["--all"]);
     assert_eq!(all.code, 0, "{}", all.stderr);
     assert!(!all.stdout.contains("services:"), "{}", all.stdout);

@@ -348,6 +348,22 @@ fn noteworthy(s: &ServiceJson) -> bool {
     s.changes || s.stats.samples == 0 || s.findings.iter().any(|f| f.effect != Effect::Info)
 }
 
+/// The budget's sum: every service's pools × size for a few services; a
+/// fleet's would fill the screen, so its pools and services are counted instead.
+fn budget_sum(report: &PlanReport, fleet: bool) -> String {
+    let b = &report.budget;
+    if !fleet {
+        return b.arithmetic();
+    }
+    let pools: u64 = b.services.iter().map(|l| l.pools).sum();
+    let other = if b.database.other_clients > 0 {
+        format!(" + {} other clients", b.database.other_clients)
+    } else {
+        String::new()
+    };
+    format!("{pools} pools of {} services{other}", report.services.len())
+}
+
 /// The plan for people. With more than [`FLEET_ROWS`] services and not
 /// `all`: a summary line, then only the [`noteworthy`] services.
 pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
@@ -465,18 +481,7 @@ pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
     } else {
         printer.paint("BLOCKED", "31;1")
     };
-    // A fleet's sum would fill the screen: its total and its parts' count instead.
-    let arithmetic = if fleet {
-        let pools: u64 = b.services.iter().map(|l| l.pools).sum();
-        let other = if b.database.other_clients > 0 {
-            format!(" + {} other clients", b.database.other_clients)
-        } else {
-            String::new()
-        };
-        format!("{pools} pools of {} services{other}", report.services.len())
-    } else {
-        b.arithmetic()
-    };
+    let arithmetic = budget_sum(report, fleet);
     let _ = writeln!(
         out,
         "\nbudget: {} = {} of {} connections ({} max − {} superuser − {} reserved − {} headroom): {verdict}",
@@ -533,9 +538,20 @@ pub fn summary(report: &PlanReport, outcome: &str) -> String {
     use crate::support::markdown::text_escape;
     let mut out = String::new();
     let _ = writeln!(out, "### poolcap plan {}: {outcome}\n", report.month);
+    // A fleet's summary lists the services with something to say, as the table does.
+    let fleet = report.services.len() > FLEET_ROWS;
+    let shown: Vec<&ServiceJson> = report.services.iter().filter(|s| !fleet || noteworthy(s)).collect();
+    if fleet {
+        let _ = writeln!(
+            out,
+            "{} services, {} listed (a change, a finding or too little data); the others keep their pools.\n",
+            report.services.len(),
+            shown.len()
+        );
+    }
     let _ = writeln!(out, "| service | current | recommended | decision |");
     let _ = writeln!(out, "|---|---|---|---|");
-    for s in &report.services {
+    for s in shown {
         let decision = match (s.changes, s.deciding) {
             (true, Some(code)) => format!("change ({})", code.as_str()),
             (true, None) => "change".to_string(),
@@ -556,7 +572,7 @@ pub fn summary(report: &PlanReport, outcome: &str) -> String {
         out,
         "\nConnection budget ({}): {} = {} of {} connections — {}.\n",
         text_escape(&report.budget_source),
-        text_escape(&report.budget.arithmetic()),
+        text_escape(&budget_sum(report, fleet)),
         report.budget.required,
         report.budget.limit,
         if report.budget.ok { "ok" } else { "**over the budget**" }
