@@ -70,41 +70,16 @@ fn plan_json(dir: &Path, config: &str, month: &str, store: Option<&str>) -> (ser
     (serde_json::from_str(&out.stdout).unwrap(), out.stderr)
 }
 
-/// The first place two JSON values differ, as a path (`None`: equal).
-fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Option<String> {
-    use serde_json::Value;
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys()) {
-                match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => {
-                        if let Some(d) = first_difference(p, q, &format!("{at}.{k}")) {
-                            return Some(d);
-                        }
-                    }
-                    _ => return Some(format!("{at}.{k}: in one only")),
-                }
-            }
-            None
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (p, q))| first_difference(p, q, &format!("{at}[{i}]"))),
-        _ if a == b => None,
-        _ => Some(format!("{at}: {} vs {}", clip(a), clip(b))),
-    }
-}
-
-fn clip(v: &serde_json::Value) -> String {
-    v.to_string().chars().take(200).collect()
-}
-
+/// Fails naming the first few places where two plans differ.
 fn assert_same(a: &serde_json::Value, b: &serde_json::Value, what: &str) {
-    if let Some(d) = first_difference(a, b, "") {
-        panic!("{what}: the plans differ at {d}");
-    }
+    use poolcap::support::jsondiff::{differences, short};
+    let found = differences(a, b, &|_| false);
+    let shown: Vec<String> = found
+        .iter()
+        .take(5)
+        .map(|d| format!("{}: {} vs {}", d.path, short(&d.before), short(&d.after)))
+        .collect();
+    assert!(found.is_empty(), "{what}: the plans differ at {}", shown.join("; "));
 }
 
 /// The parts of a plan the fleet must not change: every service's decision,
