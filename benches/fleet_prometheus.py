@@ -382,11 +382,59 @@ def plan_cmd(binary, url, month, fmt):
             "--prometheus", url, "--step", "60s"]
 
 
-def run_plan(argv, workdir):
-    """Runs argv under /usr/bin/time -v in workdir: (wall s, peak RSS MiB, stdout, stderr)."""
+def busy_cpu_s():
+    """CPU-seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid):
+    """CPU-seconds (user + system) of one live process."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def wait_quiet(prom, limit):
+    """Waits (at most `limit` seconds) until processes other than the served Prometheus use under a
+    tenth of a core over 5 s: the machine may be shared with builds. Returns the seconds waited."""
+    started = time.perf_counter()
+    said = 0.0
+    while True:
+        busy0, prom0 = busy_cpu_s(), process_cpu_s(prom.proc.pid)
+        time.sleep(5)
+        other = busy_cpu_s() - busy0 - (process_cpu_s(prom.proc.pid) - prom0)
+        waited = time.perf_counter() - started
+        if other < 0.5 or waited >= limit:
+            if other >= 0.5:
+                log(f"  machine still busy after {waited:.0f} s ({other / 5:.1f} cores): measuring anyway")
+            return waited
+        if waited - said >= 60:
+            said = waited
+            log(f"  waiting for the machine to be quiet: other processes use {other / 5:.1f} cores")
+
+
+def run_plan(argv, workdir, prom=None):
+    """Runs argv under /usr/bin/time -v in workdir: (wall s, peak RSS MiB, stdout, stderr notes,
+    CPU-s, CPU-s spent meanwhile by processes other than poolcap and the Prometheus served)."""
+    busy0, prom0 = busy_cpu_s(), process_cpu_s(prom.proc.pid) if prom else 0.0
     start = time.perf_counter()
-    proc = subprocess.run([TIME, "-v", *argv], cwd=workdir, capture_output=True, text=True)
+    # In a session of its own, so that an interrupted benchmark ends poolcap too, not only time(1).
+    proc = subprocess.Popen([TIME, "-v", *argv], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    proc.stdout, proc.stderr = stdout, stderr
     wall = time.perf_counter() - start
+    busy = busy_cpu_s() - busy0
+    prom_cpu = (process_cpu_s(prom.proc.pid) - prom0) if prom else 0.0
     if proc.returncode != 0:
         print(f"poolcap failed (exit {proc.returncode}):\n  cd {workdir} && {' '.join(argv)}\n"
               f"--- stderr ---\n{proc.stderr}", file=sys.stderr)
@@ -394,7 +442,8 @@ def run_plan(argv, workdir):
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     notes = [line for line in proc.stderr.splitlines() if not line.startswith("\t")
              and "Command being timed" not in line]
-    return wall, int(rss.group(1)) / 1024, proc.stdout, "\n".join(notes)
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
+    return wall, int(rss.group(1)) / 1024, proc.stdout, "\n".join(notes), cpu, busy - cpu - prom_cpu
 
 
 def measure(args, services, months, table_lines=False):
@@ -414,15 +463,17 @@ def measure(args, services, months, table_lines=False):
         argv = plan_cmd(args.bin, prom.url, args.month, "json")
         runs = []
         for n in range(args.runs):
-            wall, rss, out, notes = run_plan(argv, workdir)
+            waited = wait_quiet(prom, args.quiet_wait) if args.quiet_wait > 0 else 0.0
+            wall, rss, out, notes, cpu, other = run_plan(argv, workdir, prom)
             (workdir / "plan.json").write_text(out)
-            runs.append((wall, rss))
+            (workdir / f"stderr-{n + 1}.txt").write_text(notes)
+            runs.append((wall, rss, cpu, other, waited))
             log(f"  {services * POOLS_PER_SERVICE} pools, {months} month(s): run {n + 1}/{args.runs} "
-                f"{wall:.1f} s, {rss:.0f} MiB")
+                f"{wall:.1f} s, {rss:.0f} MiB, poolcap {cpu:.0f} CPU-s, other processes {other:.0f} CPU-s")
         plan = json.loads(out)
         table = None
         if table_lines:
-            _, _, text, _ = run_plan(plan_cmd(args.bin, prom.url, args.month, "table"), workdir)
+            _, _, text, _, _, _ = run_plan(plan_cmd(args.bin, prom.url, args.month, "table"), workdir)
             (workdir / "plan.txt").write_text(text)
             table = text.splitlines()[:15]
         prom_rss = prom.peak_rss_mib()
@@ -433,8 +484,9 @@ def measure(args, services, months, table_lines=False):
     svcs = plan["services"]
     return {
         "pools": services * POOLS_PER_SERVICE, "services": services, "months": months,
-        "wall": statistics.median(w for w, _ in runs), "walls": [w for w, _ in runs],
-        "rss": statistics.median(r for _, r in runs), "rsses": [r for _, r in runs],
+        "wall": statistics.median(r[0] for r in runs), "walls": [r[0] for r in runs],
+        "rss": statistics.median(r[1] for r in runs), "rsses": [r[1] for r in runs],
+        "cpus": [r[2] for r in runs], "others": [r[3] for r in runs], "waited": [r[4] for r in runs],
         "queries": p["queries"], "requests": p["requests"], "bytes": p["bytes"], "series": p["series"],
         "rows": p["rows"], "used": p.get("used"), "aggregated": p.get("aggregated_in_server", []),
         "planned": len(svcs), "changed": sum(1 for s in svcs if s.get("changes") is True),
@@ -478,6 +530,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="promtool processes at a time")
     ap.add_argument("--max-block-duration", default=BLOCK_DURATION,
                     help="promtool's block length (2h: promtool's default, 3 times slower to build)")
+    ap.add_argument("--quiet-wait", type=float, default=900,
+                    help="before each run, wait up to this many seconds for other processes to go quiet (0: never)")
     args = ap.parse_args()
     globals()["BLOCK_DURATION"] = args.max_block_duration
     args.bin = args.bin.resolve()
@@ -487,7 +541,12 @@ def main():
         if not os.access(tool, os.X_OK):
             sys.exit(f"{tool} not found (prometheus/promtool: apt-get install prometheus; "
                      "poolcap: cargo build --release)")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    def stop(signum, _frame):
+        log(f"stopped by signal {signum}")
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     # The 500-pool history rows right after the 500-pool row, larger fleets last.
@@ -521,7 +580,7 @@ def main():
     print()
     for r in results:
         b = r["build"]
-        how = "cached" if b.get("cached") else "built now"
+        how = "cached, built earlier" if b.get("cached") else "built now"
         read = re.search(r"transferred, ([\d.]+) s\)", r["notes"])
         hist = re.search(r"aggregated in Prometheus in ([\d.]+) s", r["notes"])
         split = ""
@@ -530,12 +589,17 @@ def main():
             split = (f"; last run: reading {rs:.1f} s, earlier months {hs:.1f} s, "
                      f"the rest (discovery, analysis, queueing check) {r['walls'][-1] - rs - hs:.1f} s")
         print(f"- {r['pools']} pools × {r['months']} month(s): runs {', '.join(f'{w:.2f}' for w in r['walls'])} s, "
-              f"RSS {', '.join(f'{x:.0f}' for x in r['rsses'])} MiB{split}; Prometheus ready in {r['ready_s']:.1f} s, "
+              f"RSS {', '.join(f'{x:.0f}' for x in r['rsses'])} MiB, poolcap CPU {', '.join(f'{x:.0f}' for x in r['cpus'])} s, "
+              f"CPU-s of other processes meanwhile {', '.join(f'{x:.0f}' for x in r['others'])} "
+              f"(after waiting {', '.join(f'{x:.0f}' for x in r['waited'])} s for quiet){split}; Prometheus ready in {r['ready_s']:.1f} s, "
               f"its peak RSS {r['prom_rss']:.0f} MiB; {len(r['aggregated'])} earlier months aggregated in the server; "
               f"budget ok: {r['budget_ok']}; TSDB {b.get('tsdb_mb', 0):.0f} MB in {b.get('blocks')} blocks "
               f"({how}: {b.get('days', 0)} day(s) backfilled, generating {b.get('generate_s', 0):.0f} s, "
               f"promtool {b.get('promtool_s', 0):.0f} s summed / {b.get('wall_s', 0):.0f} s wall, "
               f"compaction {b.get('settle_s', 0):.0f} s); row {r['row_s']:.0f} s in all")
+        for line in r["notes"].splitlines():
+            if line.strip():
+                print(f"  - poolcap (last run): {line.strip()}")
     by = {(r["pools"], r["months"]): r for r in results}
     print()
     ref = by.get((500, 1))
