@@ -382,6 +382,14 @@ def plan_cmd(binary, url, month, fmt):
             "--prometheus", url, "--step", "60s"]
 
 
+class PoolcapFailed(Exception):
+    """A poolcap run that failed: its command line, exit status and whole stderr."""
+
+    def __init__(self, command, status, stderr):
+        super().__init__(command)
+        self.command, self.status, self.stderr = command, status, stderr
+
+
 def busy_cpu_s():
     """CPU-seconds the whole machine has been busy (all cores), from /proc/stat."""
     fields = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
@@ -436,9 +444,7 @@ def run_plan(argv, workdir, prom=None):
     busy = busy_cpu_s() - busy0
     prom_cpu = (process_cpu_s(prom.proc.pid) - prom0) if prom else 0.0
     if proc.returncode != 0:
-        print(f"poolcap failed (exit {proc.returncode}):\n  cd {workdir} && {' '.join(argv)}\n"
-              f"--- stderr ---\n{proc.stderr}", file=sys.stderr)
-        raise SystemExit(1)
+        raise PoolcapFailed(f"cd {workdir} && {' '.join(argv)}", proc.returncode, proc.stderr)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     notes = [line for line in proc.stderr.splitlines() if not line.startswith("\t")
              and "Command being timed" not in line]
@@ -479,7 +485,7 @@ def measure(args, services, months, table_lines=False):
         prom_rss = prom.peak_rss_mib()
     finally:
         prom.stop()
-    shutil.rmtree(workdir / "tsdb")
+        shutil.rmtree(workdir / "tsdb", ignore_errors=True)
     p = plan["provenance"]["prometheus"]
     svcs = plan["services"]
     return {
@@ -567,9 +573,16 @@ def main():
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     began = time.perf_counter()
     results = []
+    failed = None
     for services, months in rows_wanted:
         t0 = time.perf_counter()
-        r = measure(args, services, months, table_lines=(services, months) == reference)
+        try:
+            r = measure(args, services, months, table_lines=(services, months) == reference)
+        except PoolcapFailed as e:
+            # Stop measuring; report the rows measured and the failure as it came.
+            failed = (services * POOLS_PER_SERVICE, months, e)
+            log(f"poolcap failed (exit {e.status}):\n  {e.command}\n--- stderr ---\n{e.stderr}")
+            break
         r["row_s"] = time.perf_counter() - t0
         results.append(r)
         print(f"| {r['pools']:,} | {r['services']} | {r['months']} | {r['wall']:.2f} | {r['rss']:.0f} | "
@@ -577,6 +590,10 @@ def main():
               f"{r['changed']} of {r['planned']} |", flush=True)
         log(f"row {r['pools']} pools × {months} month(s) done in {r['row_s']:.0f} s")
     total = time.perf_counter() - began
+    if failed:
+        pools, months, e = failed
+        print(f"| {pools:,} | {pools // POOLS_PER_SERVICE} | {months} | poolcap failed (exit {e.status}) "
+              "| | | | | | | |")
     print()
     for r in results:
         b = r["build"]
@@ -613,6 +630,9 @@ def main():
                            for m in range(1, args.months + 1) if (500, m) in by)
         print(f"bytes transferred with more months in the server (500 pools): {growth}")
     print(f"benchmark time: {total / 60:.1f} min (TSDB builds included)\n")
+    if not results:
+        print_failure(failed)
+        return
     r = results[0]
     print("commands:\n")
     print("```")
@@ -628,6 +648,18 @@ def main():
         print("```")
         print("\n".join(ref["table"]))
         print("```")
+    print_failure(failed)
+
+
+def print_failure(failed):
+    if failed:
+        pools, months, e = failed
+        print(f"\npoolcap failed at {pools} pools × {months} month(s) (exit {e.status}), and the benchmark stopped:\n")
+        print("```")
+        print(e.command)
+        print(e.stderr.rstrip())
+        print("```")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
