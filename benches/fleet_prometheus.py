@@ -536,10 +536,12 @@ def main():
     ap.add_argument("--jobs", type=int, default=2, help="promtool processes at a time")
     ap.add_argument("--max-block-duration", default=BLOCK_DURATION,
                     help="promtool's block length (2h: promtool's default, 3 times slower to build)")
+    ap.add_argument("--prometheus-bin", default=PROMETHEUS, help="the prometheus binary (default: from PATH)")
     ap.add_argument("--quiet-wait", type=float, default=900,
                     help="before each run, wait up to this many seconds for other processes to go quiet (0: never)")
     args = ap.parse_args()
     globals()["BLOCK_DURATION"] = args.max_block_duration
+    globals()["PROMETHEUS"] = args.prometheus_bin
     args.bin = args.bin.resolve()
     args.cache = args.cache.resolve()
     args.cache.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ use std::collections::VecDeque;
 
 use crate::config::AlertRule;
 use crate::model::PoolSize;
+use crate::model::simulation::Hours;
 use crate::model::window::Window;
 use distribution::Distribution;
 use episodes::{Episode, EpisodeTracker, Qualify, Segment};
@@ -36,10 +37,23 @@ use timeline::Timeline;
 
 pub use crate::model::stats::{REPORTED_THRESHOLDS, WindowStats};
 
-/// Instances whose minutes are kept for the simulation (the first ones seen):
-/// a month of minutes costs about 1 MB per instance, so memory stays bounded
-/// however many series a run reads.
-pub const MAX_MINUTE_INSTANCES: usize = 256;
+/// Minutes kept for the simulation, over all instances (the first ones seen
+/// keep theirs): 28 bytes each, so about 320 MB however many series a run
+/// reads. That is 256 instances of a month of every minute (`simulate_hours
+/// = "all"`), or 7 440 of `busiest:24` (each keeps 24 hours of 64 minutes).
+pub const MAX_KEPT_MINUTES: usize = 256 * 44_640;
+
+/// Instances whose minutes may be kept under [`MAX_KEPT_MINUTES`].
+pub fn max_minute_instances(window: Window, hours: Hours) -> usize {
+    let month = usize::try_from((window.seconds() + 59) / 60)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let per_instance = match hours {
+        Hours::Busiest(n) => month.min(n.saturating_mul(60 + 2 * demand::MARGIN)).max(1),
+        Hours::All => month,
+    };
+    (MAX_KEPT_MINUTES / per_instance).max(1)
+}
 
 /// `max_gap` for an instance with fewer than two samples.
 pub const FALLBACK_MAX_GAP: i64 = 180;
@@ -65,8 +79,9 @@ pub struct AnalyzerSettings {
     pub service_pools: Vec<PoolSize>,
     /// Overflow factor, for samples whose pool size is not the current one.
     pub overflow_factor: f64,
-    /// Keep each instance's minutes of this window (for the simulation).
-    pub minutes: Option<Window>,
+    /// Keep each instance's minutes of this window, reduced to its busiest
+    /// hours (for the simulation).
+    pub minutes: Option<(Window, Hours)>,
     /// For charts: the first window reduced to this many slices, and the local
     /// (weekday × 24 + hour) slot of each of its quarter hours.
     pub detail: Option<DetailSettings>,
@@ -373,8 +388,8 @@ impl Analyzer {
             let minutes = self
                 .settings
                 .minutes
-                .filter(|_| self.minute_instances < MAX_MINUTE_INSTANCES)
-                .map(demand::MinuteRecorder::new);
+                .filter(|&(window, hours)| self.minute_instances < max_minute_instances(window, hours))
+                .map(|(window, hours)| demand::MinuteRecorder::new(window, hours));
             self.minute_instances += usize::from(minutes.is_some());
             self.series[idx] = Some(SeriesState {
                 series: obs.series,
@@ -474,6 +489,9 @@ impl Analyzer {
                 t.close();
             }
             state.sustained.close();
+            if let Some(r) = &mut state.minutes {
+                r.finish();
+            }
             let ew = self.settings.episode_window;
             let overlaps = |e: &Episode| e.start < ew.end && e.end > ew.start;
             let mut alerts = Vec::new();

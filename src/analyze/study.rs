@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::demand::{self, HourRank, Hours, MinuteObs, MinuteRecorder, NO_SAMPLE};
+use super::demand::{self, HourRank, Hours, KeptHour, MARGIN, MinuteObs, MinuteRecorder, NO_SAMPLE};
 use super::replay::{Block, BlockMinute, LaneResult, LaneSize, run_block};
 use super::simulator::{HoldTime, quantile};
 use crate::model::PoolSize;
@@ -36,7 +36,7 @@ pub struct StudySettings {
 pub struct InstanceMinutes<'a> {
     /// A stable name (e.g. `backend/backend-0-w1`).
     pub name: &'a str,
-    /// Its minutes of the month.
+    /// Its minutes of the month (its busiest hours, and the dispersion of all).
     pub minutes: &'a MinuteRecorder,
 }
 
@@ -97,19 +97,25 @@ fn block_seed(seed: u64, name: &str, minute: usize) -> u64 {
 
 /// One block to run, and where its results go.
 struct Job {
-    /// Index of the hour rank it starts with, in the service's selection.
-    first_rank: usize,
     block: Block,
+    /// What the metrics measured in its minutes (for the calibration).
+    measured: Vec<MinuteObs>,
 }
 
-/// One instance's demand over the month.
-struct InstanceDemand {
-    /// Checkouts per second, per minute.
-    rates: Vec<Option<f64>>,
-    /// Smoothed offered load, per minute.
-    loads: Vec<Option<f64>>,
-    /// Its fitted dispersion.
-    dispersion: Option<f64>,
+/// The minutes of contiguous kept `hours` of one instance, with [`MARGIN`]
+/// before the first and after the last (as [`KeptHour::minutes`]).
+fn joined(hours: &[&KeptHour]) -> Vec<MinuteObs> {
+    let mut minutes = Vec::with_capacity(hours.len() * 60 + 2 * MARGIN);
+    if let Some(first) = hours.first() {
+        minutes.extend_from_slice(&first.minutes[..MARGIN]);
+    }
+    for h in hours {
+        minutes.extend_from_slice(h.own());
+    }
+    if let Some(last) = hours.last() {
+        minutes.extend_from_slice(&last.minutes[MARGIN + last.len..]);
+    }
+    minutes
 }
 
 /// The blocks of one service: contiguous selected hours of one instance.
@@ -119,21 +125,8 @@ fn blocks(
     settings: &StudySettings,
 ) -> (Vec<Job>, Option<f64>) {
     let hold_mean = settings.hold.mean();
-    let mut dispersion: Option<f64> = None;
-    let mut per_instance: Vec<InstanceDemand> = Vec::new();
-    for inst in instances {
-        let minutes = &inst.minutes.minutes;
-        let d = demand::dispersion(minutes);
-        if let Some(d) = d {
-            dispersion = Some(dispersion.map_or(d, |x: f64| x.max(d)));
-        }
-        let loads = demand::smoothed_loads(minutes);
-        per_instance.push(InstanceDemand {
-            rates: demand::rates(minutes, &loads, hold_mean),
-            loads,
-            dispersion: d,
-        });
-    }
+    let dispersion = instances.iter().filter_map(|i| i.minutes.dispersion()).reduce(f64::max);
+    let kept: Vec<Vec<&KeptHour>> = instances.iter().map(|i| i.minutes.kept()).collect();
     let mut jobs: Vec<Job> = Vec::new();
     let mut i = 0;
     while i < selected.len() {
@@ -145,16 +138,21 @@ fn blocks(
             j += 1;
         }
         let k = selected[i].instance;
-        let minutes = &instances[k].minutes.minutes;
-        let InstanceDemand {
-            rates,
-            loads,
-            dispersion: d,
-        } = &per_instance[k];
+        let d = instances[k].minutes.dispersion();
+        let hours: Vec<&KeptHour> = selected[i..j]
+            .iter()
+            .filter_map(|r| kept[k].iter().find(|h| h.hour == r.hour).copied())
+            .collect();
+        // The margins give the block's first and last minutes the smoothing
+        // they have in the whole month.
+        let minutes = joined(&hours);
+        let loads = demand::smoothed_loads(&minutes);
+        let rates = demand::rates(&minutes, &loads, hold_mean);
+        let own = MARGIN..minutes.len() - MARGIN;
         let from = selected[i].hour * 60;
-        let to = ((selected[j - 1].hour + 1) * 60).min(minutes.len());
         let mut deployed = (0, 0);
-        let block_minutes = (from..to)
+        let block_minutes = own
+            .clone()
             .map(|m| {
                 let obs = &minutes[m];
                 if obs.capacity > 0 {
@@ -184,30 +182,41 @@ fn blocks(
             })
             .collect();
         jobs.push(Job {
-            first_rank: i,
             block: Block {
                 minutes: block_minutes,
                 seed: block_seed(settings.seed, instances[k].name, from),
             },
+            measured: minutes[own].to_vec(),
         });
         i = j;
     }
     (jobs, dispersion)
 }
 
-/// Runs `jobs` on `threads` threads; results in the jobs' order.
-fn run_jobs(jobs: &[Job], sizes: &[LaneSize], settings: &StudySettings) -> Vec<Vec<LaneResult>> {
+/// Runs every service's jobs on `threads` threads, longest block first (so
+/// that no thread is left with a long one at the end); results in each
+/// service's job order. Each block has its own seed, so the results do not
+/// depend on the threads or the order.
+fn run_jobs(services: &[Prepared], settings: &StudySettings) -> Vec<Vec<Vec<LaneResult>>> {
+    let mut order: Vec<(usize, usize)> = services
+        .iter()
+        .enumerate()
+        .flat_map(|(s, p)| (0..p.jobs.len()).map(move |j| (s, j)))
+        .collect();
+    order.sort_by_key(|&(s, j)| (std::cmp::Reverse(services[s].jobs[j].block.minutes.len()), s, j));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Vec<LaneResult>>>> = Mutex::new(vec![None; jobs.len()]);
-    let threads = settings.threads.clamp(1, jobs.len().max(1));
+    let results: Mutex<Vec<Vec<Option<Vec<LaneResult>>>>> =
+        Mutex::new(services.iter().map(|p| vec![None; p.jobs.len()]).collect());
+    let threads = settings.threads.clamp(1, order.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let r = run_block(&job.block, sizes, &settings.hold, settings.timeout);
-                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+                    let Some(&(s, j)) = order.get(i) else { break };
+                    let p = &services[s];
+                    let r = run_block(&p.jobs[j].block, &p.sizes, &settings.hold, settings.timeout);
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[s][j] = Some(r);
                 }
             });
         }
@@ -216,27 +225,19 @@ fn run_jobs(jobs: &[Job], sizes: &[LaneSize], settings: &StudySettings) -> Vec<V
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .into_iter()
-        .map(Option::unwrap_or_default)
+        .map(|r| r.into_iter().map(Option::unwrap_or_default).collect())
         .collect()
 }
 
 /// What the metrics measured over `jobs`' minutes, and the simulated
 /// counterpart from the deployed lane.
-fn calibration(
-    instances: &[InstanceMinutes<'_>],
-    selected: &[HourRank],
-    jobs: &[Job],
-    deployed: &LaneResult,
-) -> (Measured, Measured) {
+fn calibration(jobs: &[Job], deployed: &LaneResult) -> (Measured, Measured) {
     let (mut in_use, mut pool_seconds, mut saturated, mut timeouts) = (0.0, 0.0, 0.0, 0u64);
     let mut sampled_measured = Vec::new();
     let mut pool_at_samples = Vec::new();
     let mut sim_pool_seconds = 0.0;
     for job in jobs {
-        let k = selected[job.first_rank].instance;
-        let from = selected[job.first_rank].hour * 60;
-        let minutes: &[MinuteObs] = &instances[k].minutes.minutes;
-        for (m, bm) in minutes[from..].iter().zip(&job.block.minutes) {
+        for (m, bm) in job.measured.iter().zip(&job.block.minutes) {
             sim_pool_seconds += f64::from(bm.deployed.0) * 60.0;
             if m.covered == 0 {
                 continue;
@@ -274,9 +275,18 @@ fn calibration(
     (measured, simulated)
 }
 
-/// Studies one service: its `instances`' busiest hours at each of `candidates`.
-pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings: &StudySettings) -> ServiceStudy {
-    let all: Vec<&[MinuteObs]> = instances.iter().map(|i| i.minutes.minutes.as_slice()).collect();
+/// One service's study, ready to run.
+struct Prepared {
+    ranked: Vec<HourRank>,
+    selected: Vec<HourRank>,
+    jobs: Vec<Job>,
+    dispersion: Option<f64>,
+    /// The candidates' lanes, then the deployed one.
+    sizes: Vec<LaneSize>,
+}
+
+fn prepare(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings: &StudySettings) -> Prepared {
+    let all: Vec<&MinuteRecorder> = instances.iter().map(|i| i.minutes).collect();
     let ranked = demand::rank_hours(&all);
     let selected = demand::select_hours(&ranked, settings.hours);
     let (jobs, dispersion) = blocks(instances, &selected, settings);
@@ -288,21 +298,71 @@ pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], setting
         })
         .collect();
     sizes.push(LaneSize::Deployed);
-    let results = run_jobs(&jobs, &sizes, settings);
+    Prepared {
+        ranked,
+        selected,
+        jobs,
+        dispersion,
+        sizes,
+    }
+}
+
+/// Studies one service: its `instances`' busiest hours at each of `candidates`.
+pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings: &StudySettings) -> ServiceStudy {
+    study_services(&[(instances, candidates)], settings)
+        .pop()
+        .expect("one service in, one study out")
+}
+
+/// [`study`] of several services at once: their blocks share the threads,
+/// so a fleet keeps every core busy however its blocks are spread. The
+/// studies are those [`study`] gives one by one.
+pub fn study_services(
+    services: &[(&[InstanceMinutes<'_>], &[PoolSize])],
+    settings: &StudySettings,
+) -> Vec<ServiceStudy> {
+    let prepared: Vec<Prepared> = services
+        .iter()
+        .map(|(instances, candidates)| prepare(instances, candidates, settings))
+        .collect();
+    let results = run_jobs(&prepared, settings);
+    prepared
+        .into_iter()
+        .zip(results)
+        .zip(services)
+        .map(|((p, results), (instances, candidates))| assemble(p, &results, instances, candidates))
+        .collect()
+}
+
+fn assemble(
+    prepared: Prepared,
+    results: &[Vec<LaneResult>],
+    instances: &[InstanceMinutes<'_>],
+    candidates: &[PoolSize],
+) -> ServiceStudy {
+    let Prepared {
+        ranked,
+        selected,
+        jobs,
+        dispersion,
+        sizes,
+    } = prepared;
     let mut merged = vec![LaneResult::default(); sizes.len()];
-    for r in &results {
+    for r in results {
         for (m, x) in merged.iter_mut().zip(r) {
             m.merge(x);
         }
     }
     let chosen: std::collections::HashSet<(usize, usize)> = selected.iter().map(|s| (s.instance, s.hour)).collect();
+    // The hours each instance did not keep were beaten by its own kept ones.
     let unsimulated_peak = ranked
         .iter()
         .filter(|h| !chosen.contains(&(h.instance, h.hour)))
         .map(|h| h.peak)
+        .chain(instances.iter().filter_map(|i| i.minutes.dropped_peak()))
         .reduce(f64::max);
     let deployed = merged.pop().unwrap_or_default();
-    let (measured, simulated) = calibration(instances, &selected, &jobs, &deployed);
+    let (measured, simulated) = calibration(&jobs, &deployed);
     ServiceStudy {
         minutes: jobs.iter().map(|j| j.block.minutes.len()).sum(),
         hours: selected,

@@ -5,11 +5,17 @@
 //! Each instance segment is added in O(1) to difference arrays (one value at its
 //! start, its negation at its end); one sweep at the end turns them into the
 //! service's distribution. Each day of the window starts as a sparse list of
-//! changes (16 bytes per change) and turns into dense per-second arrays (20
-//! bytes per second: sums over instances are `i64`, so no number of pools can
-//! wrap them) once that is smaller, so memory is the lesser of the two: days
-//! without data cost nothing, minute-sampled days a few hundred KiB, and no day
-//! more than 1.7 MiB, however many samples it has.
+//! changes and turns into dense per-second arrays (20 bytes per second: sums
+//! over instances are `i64`, so no number of pools can wrap them) once that is
+//! smaller, so memory is the lesser of the two: days without data cost
+//! nothing, and no day more than 1.7 MiB, however many samples it has.
+//!
+//! The sparse list is what a fleet's memory goes to (issue 19), so it is kept
+//! small: changes at the same second as the previous one are merged (an
+//! instance's segment ends where its next begins, so a steadily sampled pool
+//! makes one change per sample, not two), and each change is stored as four
+//! variable-length integers — the step from the previous change's second and
+//! the three deltas — about 4 bytes for a minute-sampled pool instead of 32.
 
 use super::distribution::Distribution;
 use crate::model::window::Window;
@@ -36,16 +42,107 @@ impl Chunk {
 /// One day of changes.
 #[derive(Clone)]
 enum Day {
-    /// (second of the day, Δchecked_out, Δpool_size, Δsaturated), in arrival
-    /// order: one instance's change, which fits `i32` (samples are at most
-    /// [`crate::model::limits::MAX_CONNECTIONS`]).
-    Sparse(Vec<(u32, i32, i32, i32)>),
+    /// Changes in arrival order ([`SparseDay`]).
+    Sparse(SparseDay),
     /// Per-second difference arrays.
     Dense(Box<Chunk>),
 }
 
-/// Changes a sparse day holds before it turns dense (same memory either way).
-const SPARSE_MAX: usize = (CHUNK as usize * 20) / 16;
+/// One change: (second of the day, Δchecked_out, Δpool_size, Δsaturated).
+type Change = (u32, i64, i64, i64);
+
+/// A day's changes, encoded: each as the zigzag varints of its second minus
+/// the previous change's second, and of its three deltas. The newest change
+/// stays unencoded in `open`, so that a change at the same second adds to it.
+#[derive(Clone, Default)]
+struct SparseDay {
+    bytes: Vec<u8>,
+    /// The second of the last encoded change (the base of the next step).
+    last_at: u32,
+    open: Option<Change>,
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(bytes: &mut Vec<u8>, v: i64) {
+    let mut v = zigzag(v);
+    while v >= 0x80 {
+        bytes.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    bytes.push(v as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> i64 {
+    let (mut v, mut shift) = (0u64, 0u32);
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    unzigzag(v)
+}
+
+impl SparseDay {
+    fn push(&mut self, change: Change) {
+        match &mut self.open {
+            Some(open) if open.0 == change.0 => {
+                open.1 += change.1;
+                open.2 += change.2;
+                open.3 += change.3;
+            }
+            _ => {
+                self.close();
+                self.open = Some(change);
+            }
+        }
+    }
+
+    /// Encodes the open change (a change that came to nothing is dropped).
+    fn close(&mut self) {
+        if let Some((at, c, p, s)) = self.open.take()
+            && (c, p, s) != (0, 0, 0)
+        {
+            put_varint(&mut self.bytes, i64::from(at) - i64::from(self.last_at));
+            put_varint(&mut self.bytes, c);
+            put_varint(&mut self.bytes, p);
+            put_varint(&mut self.bytes, s);
+            self.last_at = at;
+        }
+    }
+
+    /// Memory held, bytes.
+    fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Every change, in arrival order.
+    fn changes(&self) -> Vec<Change> {
+        let mut out = Vec::new();
+        let (mut i, mut at) = (0usize, 0i64);
+        while i < self.bytes.len() {
+            at += get_varint(&self.bytes, &mut i);
+            let c = get_varint(&self.bytes, &mut i);
+            let p = get_varint(&self.bytes, &mut i);
+            let s = get_varint(&self.bytes, &mut i);
+            out.push((u32::try_from(at).unwrap_or(0), c, p, s));
+        }
+        out.extend(self.open);
+        out
+    }
+}
+
+/// Bytes a sparse day holds before it turns dense (the dense day's size).
+const SPARSE_MAX: usize = CHUNK as usize * 20;
 
 /// Difference arrays for one service over one window.
 pub struct Timeline {
@@ -68,17 +165,22 @@ impl Timeline {
             return;
         }
         let offset = t - self.window.start;
-        let day = self.chunks[(offset / CHUNK) as usize].get_or_insert_with(|| Day::Sparse(Vec::new()));
+        let day = self.chunks[(offset / CHUNK) as usize].get_or_insert_with(|| Day::Sparse(SparseDay::default()));
         let i = (offset % CHUNK) as usize;
         match day {
-            Day::Sparse(changes) => {
-                changes.push((i as u32, checked_out, pool_size, saturated));
-                if changes.len() > SPARSE_MAX {
+            Day::Sparse(sparse) => {
+                sparse.push((
+                    i as u32,
+                    i64::from(checked_out),
+                    i64::from(pool_size),
+                    i64::from(saturated),
+                ));
+                if sparse.size() > SPARSE_MAX {
                     let mut chunk = Box::new(Chunk::new());
-                    for &(at, c, p, s) in changes.iter() {
-                        chunk.checked_out[at as usize] += i64::from(c);
-                        chunk.pool_size[at as usize] += i64::from(p);
-                        chunk.saturated[at as usize] += s;
+                    for (at, c, p, s) in sparse.changes() {
+                        chunk.checked_out[at as usize] += c;
+                        chunk.pool_size[at as usize] += p;
+                        chunk.saturated[at as usize] += s as i32;
                     }
                     *day = Day::Dense(chunk);
                 }
@@ -112,10 +214,10 @@ impl Timeline {
         let mut run_start = 0i64;
         let total = self.window.seconds();
         let mut t = 0i64;
-        let mut apply = |at: i64, dc: i64, dp: i64, ds: i32, run: &mut (i64, i64, bool), run_start: &mut i64| {
+        let mut apply = |at: i64, dc: i64, dp: i64, ds: i64, run: &mut (i64, i64, bool), run_start: &mut i64| {
             c += dc;
             p += dp;
-            s += i64::from(ds);
+            s += ds;
             let state = (c, p, s > 0);
             if state != *run {
                 if at > *run_start {
@@ -131,16 +233,16 @@ impl Timeline {
             match chunk {
                 // No change anywhere in this day: the state holds throughout.
                 None => {}
-                Some(Day::Sparse(changes)) => {
-                    let mut sorted = changes.clone();
+                Some(Day::Sparse(sparse)) => {
+                    let mut sorted = sparse.changes();
                     sorted.sort_unstable_by_key(|c| c.0);
                     let mut k = 0;
                     while k < sorted.len() {
                         let at = sorted[k].0;
-                        let (mut dc, mut dp, mut ds) = (0i64, 0i64, 0);
+                        let (mut dc, mut dp, mut ds) = (0i64, 0i64, 0i64);
                         while k < sorted.len() && sorted[k].0 == at {
-                            dc += i64::from(sorted[k].1);
-                            dp += i64::from(sorted[k].2);
+                            dc += sorted[k].1;
+                            dp += sorted[k].2;
                             ds += sorted[k].3;
                             k += 1;
                         }
@@ -151,7 +253,7 @@ impl Timeline {
                 }
                 Some(Day::Dense(chunk)) => {
                     for i in 0..day_len as usize {
-                        let (dc, dp, ds) = (chunk.checked_out[i], chunk.pool_size[i], chunk.saturated[i]);
+                        let (dc, dp, ds) = (chunk.checked_out[i], chunk.pool_size[i], i64::from(chunk.saturated[i]));
                         if dc != 0 || dp != 0 || ds != 0 {
                             apply(base + i as i64, dc, dp, ds, &mut run, &mut run_start);
                         }
@@ -332,9 +434,14 @@ mod tests {
         };
         let mut sparse = Timeline::new(w);
         let mut busy = Timeline::new(w);
-        // Day 0: 56 000 one-second segments (112 000 changes > SPARSE_MAX): dense.
-        for i in 0..56_000 {
-            busy.add(i, i + 1, (i % 7) as u32, 10, false);
+        // Day 0: 12 pools sampled every second, one after the other: 12 ×
+        // 86 400 changes of about 4 bytes (only an instance's own end and
+        // next start merge) are more than SPARSE_MAX, so the day turns dense.
+        let value = |k: i64, i: i64| ((i * 7 + k) % 11) as u32;
+        for k in 0..12 {
+            for i in 0..86_400 {
+                busy.add(i, i + 1, value(k, i), 10, false);
+            }
         }
         for i in 0..4 {
             sparse.add(i * 2, i * 2 + 1, (i % 7) as u32, 10, false);
@@ -342,10 +449,64 @@ mod tests {
         assert!(matches!(busy.chunks[0], Some(Day::Dense(_))));
         assert!(matches!(sparse.chunks[0], Some(Day::Sparse(_))));
         let d = busy.distribution();
-        assert_eq!(d.covered(), 56_000);
-        let expected: f64 = (0..56_000).map(|i| f64::from(i % 7) / 10.0).sum::<f64>() / 56_000.0;
+        assert_eq!(d.covered(), 86_400);
+        let expected: f64 = (0..86_400)
+            .map(|i| (0..12).map(|k| f64::from(value(k, i))).sum::<f64>() / 120.0)
+            .sum::<f64>()
+            / 86_400.0;
         assert!((d.mean() - expected).abs() < 1e-12);
         assert_eq!(sparse.distribution().covered(), 4);
+    }
+
+    #[test]
+    fn a_minute_sampled_pool_costs_about_four_bytes_a_sample() {
+        let w = Window { start: 0, end: 86_400 };
+        let mut t = Timeline::new(w);
+        // Five pools, one sample a minute, each holding until the next.
+        for k in 0..5u32 {
+            for m in 0..1440i64 {
+                t.add(m * 60, m * 60 + 60, (m as u32 * 3 + k) % 17, 20, false);
+            }
+        }
+        let Some(Day::Sparse(day)) = &t.chunks[0] else {
+            panic!("a minute-sampled day stays sparse")
+        };
+        // Four bytes a sample, and a few more where one pool ends and the next begins.
+        assert!(day.size() <= 5 * 1440 * 4 + 5 * 8, "{} bytes", day.size());
+        // The same answer as the segments summed by brute force.
+        let d = t.distribution();
+        assert_eq!(d.covered(), 86_400);
+        let expected: f64 = (0..1440u32)
+            .map(|m| (0..5).map(|k| f64::from((m * 3 + k) % 17)).sum::<f64>() / 100.0)
+            .sum::<f64>()
+            / 1440.0;
+        assert!((d.mean() - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn changes_survive_their_encoding() {
+        let mut day = SparseDay::default();
+        let changes: Vec<Change> = vec![
+            (86_399, i64::from(i32::MAX), -i64::from(i32::MAX), 1),
+            (0, -1, 0, -1),
+            (5, 0, 0, 0),
+            (5, 3, 1, 0),
+            (40_000, i64::from(i32::MIN), 7, 0),
+        ];
+        for &c in &changes {
+            day.push(c);
+        }
+        // The two changes at second 5 merge; the one that came to nothing, kept open, merges too.
+        let expected: Vec<Change> = vec![
+            (86_399, i64::from(i32::MAX), -i64::from(i32::MAX), 1),
+            (0, -1, 0, -1),
+            (5, 3, 1, 0),
+            (40_000, i64::from(i32::MIN), 7, 0),
+        ];
+        assert_eq!(day.changes(), expected);
+        for v in [0, 1, -1, 63, -64, 64, i64::from(i32::MAX), i64::MIN / 4, i64::MAX / 4] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
     }
 
     #[test]

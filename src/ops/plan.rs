@@ -328,7 +328,13 @@ pub fn compute_with(
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
         // The reviewed month's minutes feed the queueing check's simulation.
-        minutes: (options.queueing_sizes != QueueingSizes::Skip).then(|| month.window(tz)),
+        minutes: (options.queueing_sizes != QueueingSizes::Skip).then(|| {
+            let hours = options
+                .queueing_request
+                .as_ref()
+                .map_or(settings.policy.simulate_hours, |r| r.hours);
+            (month.window(tz), hours)
+        }),
         // Chart detail for the review only.
         detail: options
             .detail_columns
@@ -405,14 +411,11 @@ pub fn compute_with(
         .queueing_request
         .clone()
         .unwrap_or_else(|| super::queueing::CheckRequest::from_settings(settings));
-    let mut queueing = Vec::with_capacity(plan.decisions.len());
-    for (k, decision) in plan.decisions.iter_mut().enumerate() {
+    let mut asks = Vec::with_capacity(plan.decisions.len());
+    for (k, decision) in plan.decisions.iter().enumerate() {
         let (current, recommended) = (decision.current, decision.recommended);
         let mut sizes = match &options.queueing_sizes {
-            QueueingSizes::Skip => {
-                queueing.push(None);
-                continue;
-            }
+            QueueingSizes::Skip => continue,
             QueueingSizes::Chart => super::queueing::chart_sizes(settings, current, recommended),
             QueueingSizes::Given(list) => list
                 .iter()
@@ -425,23 +428,23 @@ pub fn compute_with(
         sizes.extend([current, recommended]);
         sizes.sort_by_key(|s| (s.pool_size, s.max_overflow));
         sizes.dedup();
-        let check = super::queueing::check_service(
-            settings,
-            &loaded.analysis,
-            &loaded.series,
-            k,
-            &hold,
-            &request,
+        asks.push(super::queueing::CheckAsk {
+            service: k,
             current,
             recommended,
-            &sizes,
-        );
-        let check = check.map(|mut q| {
+            sizes,
+        });
+    }
+    // Every service's simulation at once: a fleet's blocks share the cores.
+    let checks = super::queueing::check_services(settings, &loaded.analysis, &loaded.series, &hold, &request, &asks);
+    let mut queueing: Vec<Option<QueueingStudy>> = vec![None; plan.decisions.len()];
+    for (ask, check) in asks.iter().zip(checks) {
+        let decision = &mut plan.decisions[ask.service];
+        queueing[ask.service] = check.map(|mut q| {
             q.disagreement = policy::evidence::queueing_disagreement(&q, decision);
             decision.findings.push(policy::evidence::queueing_finding(&q));
             q
         });
-        queueing.push(check);
     }
     let outlook = (0..plan.decisions.len())
         .map(|k| {

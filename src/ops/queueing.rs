@@ -7,7 +7,7 @@
 use crate::analyze::Analysis;
 use crate::analyze::digest::{Digest, Histogram};
 use crate::analyze::simulator::HoldTime;
-use crate::analyze::study::{InstanceMinutes, QueueingStudy, StudyMeta, StudySettings, study};
+use crate::analyze::study::{InstanceMinutes, QueueingStudy, StudyMeta, StudySettings, study_services};
 use crate::config::Settings;
 use crate::ingest::SeriesTable;
 use crate::model::simulation::{HoldShape, Hours};
@@ -86,41 +86,60 @@ impl CheckRequest {
     }
 }
 
-/// The check of service `k` at `sizes` (sorted, unique, holding `current`
-/// and `recommended`), or `None` when none of its instances has minutes of
-/// the month.
-#[allow(clippy::too_many_arguments)]
-pub fn check_service(
+/// What one service's check is asked: service `k` at `sizes` (sorted,
+/// unique, holding `current` and `recommended`).
+#[derive(Debug, Clone)]
+pub struct CheckAsk {
+    /// Index of the service.
+    pub service: usize,
+    /// Its pool as deployed.
+    pub current: PoolSize,
+    /// The plan's size.
+    pub recommended: PoolSize,
+    /// The sizes to simulate.
+    pub sizes: Vec<PoolSize>,
+}
+
+/// The checks of `asks`, in their order (`None` for a service none of whose
+/// instances has minutes of the month). The services' blocks share the
+/// threads ([`crate::analyze::study::study_services`]); each check is what it
+/// would be alone.
+pub fn check_services(
     settings: &Settings,
     analysis: &Analysis,
     series: &SeriesTable,
-    k: usize,
     hold: &(HoldTime, String),
     request: &CheckRequest,
-    current: PoolSize,
-    recommended: PoolSize,
-    sizes: &[PoolSize],
-) -> Option<QueueingStudy> {
-    let mut instances: Vec<(String, &crate::analyze::demand::MinuteRecorder)> = analysis
-        .instances
+    asks: &[CheckAsk],
+) -> Vec<Option<QueueingStudy>> {
+    // Each service's instances, by name: the seeds and the order of the
+    // blocks do not depend on the input's row order.
+    let names: Vec<Vec<(String, &crate::analyze::demand::MinuteRecorder)>> = asks
         .iter()
-        .filter(|i| i.service == k)
-        .filter_map(|i| {
-            let key = series.key(i.series);
-            i.minutes
-                .as_ref()
-                .map(|m| (format!("{}/{}", key.service, key.instance), m))
+        .map(|ask| {
+            let mut instances: Vec<(String, &crate::analyze::demand::MinuteRecorder)> = analysis
+                .instances
+                .iter()
+                .filter(|i| i.service == ask.service)
+                .filter_map(|i| {
+                    let key = series.key(i.series);
+                    i.minutes
+                        .as_ref()
+                        .map(|m| (format!("{}/{}", key.service, key.instance), m))
+                })
+                .filter(|(_, m)| m.covered())
+                .collect();
+            instances.sort_by(|a, b| a.0.cmp(&b.0));
+            instances
         })
-        .filter(|(_, m)| m.minutes.iter().any(|x| x.covered > 0))
         .collect();
-    if instances.is_empty() {
-        return None;
-    }
-    // By name: the seeds and the order of the blocks do not depend on the input's row order.
-    instances.sort_by(|a, b| a.0.cmp(&b.0));
-    let inputs: Vec<InstanceMinutes<'_>> = instances
+    let inputs: Vec<Vec<InstanceMinutes<'_>>> = names
         .iter()
-        .map(|(name, minutes)| InstanceMinutes { name, minutes })
+        .map(|list| {
+            list.iter()
+                .map(|(name, minutes)| InstanceMinutes { name, minutes })
+                .collect()
+        })
         .collect();
     let study_settings = StudySettings {
         hours: request.hours,
@@ -129,19 +148,32 @@ pub fn check_service(
         seed: request.seed,
         threads: request.threads,
     };
-    let result = study(&inputs, sizes, &study_settings);
+    let with_minutes: Vec<usize> = (0..asks.len()).filter(|&k| !inputs[k].is_empty()).collect();
+    let jobs: Vec<(&[InstanceMinutes<'_>], &[PoolSize])> = with_minutes
+        .iter()
+        .map(|&k| (inputs[k].as_slice(), asks[k].sizes.as_slice()))
+        .collect();
+    let mut studies = study_services(&jobs, &study_settings).into_iter();
     let meta = StudyMeta {
         hours: request.hours,
         hold_source: hold.1.clone(),
         target: settings.policy.queue_target,
         seed: request.seed,
     };
-    Some(QueueingStudy::new(
-        &result,
-        &study_settings,
-        &meta,
-        current,
-        recommended,
-        inputs.len(),
-    ))
+    (0..asks.len())
+        .map(|k| {
+            if inputs[k].is_empty() {
+                return None;
+            }
+            let result = studies.next()?;
+            Some(QueueingStudy::new(
+                &result,
+                &study_settings,
+                &meta,
+                asks[k].current,
+                asks[k].recommended,
+                inputs[k].len(),
+            ))
+        })
+        .collect()
 }
