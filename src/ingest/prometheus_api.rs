@@ -704,7 +704,7 @@ fn error_text(body: &[u8]) -> String {
 /// The fix for an error the server often gives.
 fn fix_for(status: u16, text: &str) -> String {
     if text.contains("too many samples") || text.contains("max-samples") {
-        "; the server's --query.max-samples is lower than one query needs: lower --prometheus-points (points per query) or narrow [prometheus] selector".into()
+        "; the server's --query.max-samples is lower than one query needs: lower --prometheus-points (points per query), narrow [prometheus] selector, or raise the server's --query.max-samples".into()
     } else if text.contains("exceeded maximum resolution") {
         "; lower --prometheus-points (at most 11000 points a series)".into()
     } else if status == 400 && text.contains("parse error") {

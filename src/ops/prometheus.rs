@@ -36,6 +36,9 @@ pub const DEFAULT_POINTS: i64 = 1_000_000;
 pub const HISTORY_POINTS_FACTOR: u64 = 4;
 /// The longest window read from a server (a review's trend of 13 months fits).
 pub const MAX_DAYS: i64 = 731;
+/// Steps one discovery query spans (a day at the default 60 s step).
+const DISCOVERY_STEPS: i64 = 1440;
+
 /// The default `--prometheus-concurrency`.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
@@ -583,27 +586,63 @@ pub fn pools_seen(
     let p = &settings.prometheus;
     let label = &p.service_label;
     let series = p.selector.with([Matcher::equal("__name__", &p.pool_size_metric)]);
-    let query = format!(
-        "max_over_time(count by ({label}, job) ({series})[{}s:{}s])",
-        window.end - window.start,
-        source.step
-    );
-    let data = client.query(&query, window.end - 1)?;
+    // One instant query a day of steps: a month at once would load more
+    // samples than a server's --query.max-samples allows for a large fleet
+    // (1 000 pools at 60 s did). The pieces' subqueries together evaluate
+    // the step instants the whole window's would.
+    let queries: Vec<(String, i64)> = discovery_pieces(window, source.step)
+        .into_iter()
+        .map(|(range, at)| {
+            (
+                format!(
+                    "max_over_time(count by ({label}, job) ({series})[{range}s:{}s])",
+                    source.step
+                ),
+                at,
+            )
+        })
+        .collect();
+    let answers = client.queries(&queries, source.concurrency)?;
+    // The most pools each (service, job) had at once in any piece …
+    let mut peaks: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for data in &answers {
+        for item in data["result"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            let get = |k: &str| item["metric"][k].as_str().filter(|v| !v.is_empty());
+            let Some(name) = get(label).or_else(|| get("job")).or(service) else {
+                continue;
+            };
+            let job = get("job").unwrap_or_default().to_string();
+            let pools = item["value"][1]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            let peak = peaks.entry((name.to_string(), job)).or_insert(0.0);
+            *peak = peak.max(pools);
+        }
+    }
+    // … and two jobs that carry one service's pools add up.
     let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-    for item in data["result"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let get = |k: &str| item["metric"][k].as_str().filter(|v| !v.is_empty());
-        let Some(name) = get(label).or_else(|| get("job")).or(service) else {
-            continue;
-        };
-        let pools = item["value"][1]
-            .as_str()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        // Two jobs may carry one service's pools: theirs add up.
-        let entry = seen.entry(name.to_string()).or_default();
+    for ((name, _), pools) in peaks {
+        let entry = seen.entry(name).or_default();
         *entry = entry.saturating_add(pools.clamp(0.0, f64::from(u32::MAX)) as u32);
     }
     Ok(seen)
+}
+
+/// The (range, evaluation instant) of each discovery query: pieces of at
+/// most [`DISCOVERY_STEPS`] steps that tile `window`, each evaluated at its
+/// last second, so that their subqueries' step instants are the whole
+/// window's.
+fn discovery_pieces(window: crate::model::window::Window, step: i64) -> Vec<(i64, i64)> {
+    let piece = DISCOVERY_STEPS * step.max(1);
+    let mut pieces = Vec::new();
+    let mut at = window.start;
+    while at < window.end {
+        let end = (at + piece).min(window.end);
+        pieces.push((end - at, end - 1));
+        at = end;
+    }
+    pieces
 }
 
 fn window_text(from: i64, to: i64) -> String {
@@ -730,4 +769,34 @@ fn shortlist(names: &BTreeSet<String>) -> String {
         text.push_str(&format!(" and {} more", names.len() - 10));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::window::Window;
+
+    #[test]
+    fn discovery_pieces_tile_the_window_a_day_of_steps_at_a_time() {
+        // October 2026 in London: 31 days and an hour (the clocks go back).
+        let window = Window {
+            start: 1_790_809_200,
+            end: 1_790_809_200 + 31 * 86_400 + 3_600,
+        };
+        for step in [15, 60, 300] {
+            let pieces = discovery_pieces(window, step);
+            let mut covered = window.start;
+            for &(range, at) in &pieces {
+                // Each piece (at − range, at] ends a second before the next begins.
+                assert_eq!(at + 1 - range, covered, "step {step}");
+                assert!(range > 0 && range <= DISCOVERY_STEPS * step, "step {step}: {range}");
+                covered = at + 1;
+            }
+            assert_eq!(covered, window.end, "step {step}");
+            let expected = (window.seconds() + DISCOVERY_STEPS * step - 1) / (DISCOVERY_STEPS * step);
+            assert_eq!(pieces.len() as i64, expected, "step {step}");
+        }
+        // 60 s: one query a day, and one for the extra hour.
+        assert_eq!(discovery_pieces(window, 60).len(), 32);
+    }
 }
