@@ -219,7 +219,7 @@ impl MinuteRecorder {
     /// Minute `i`, to write: `None` when it is already final (a write
     /// out of time order, which the analyzer never makes).
     fn minute_mut(&mut self, i: usize) -> Option<&mut MinuteObs> {
-        if i < self.final_before.max(self.live_from) {
+        if i < self.final_before {
             debug_assert!(false, "minute {i} written after it was final");
             return None;
         }
@@ -286,15 +286,8 @@ impl MinuteRecorder {
                 return;
             }
             Some(_) => {
-                let worst = (0..self.kept.len())
-                    .min_by(|&a, &b| {
-                        if self.kept[b].beats(&self.kept[a]) {
-                            std::cmp::Ordering::Less
-                        } else {
-                            std::cmp::Ordering::Greater
-                        }
-                    })
-                    .unwrap_or(0);
+                // The kept hour every other kept hour beats.
+                let worst = (1..self.kept.len()).fold(0, |w, k| if self.kept[w].beats(&self.kept[k]) { k } else { w });
                 if !candidate.beats(&self.kept[worst]) {
                     drop(candidate.peak, &mut self.dropped_peak);
                     return;

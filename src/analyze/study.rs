@@ -307,16 +307,9 @@ fn prepare(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings:
     }
 }
 
-/// Studies one service: its `instances`' busiest hours at each of `candidates`.
-pub fn study(instances: &[InstanceMinutes<'_>], candidates: &[PoolSize], settings: &StudySettings) -> ServiceStudy {
-    study_services(&[(instances, candidates)], settings)
-        .pop()
-        .expect("one service in, one study out")
-}
-
-/// [`study`] of several services at once: their blocks share the threads,
-/// so a fleet keeps every core busy however its blocks are spread. The
-/// studies are those [`study`] gives one by one.
+/// Studies services: each one's `instances`' busiest hours at each of its
+/// `candidates`. Their blocks share the threads, so a fleet keeps every core
+/// busy however its blocks are spread; each study is what it would be alone.
 pub fn study_services(
     services: &[(&[InstanceMinutes<'_>], &[PoolSize])],
     settings: &StudySettings,

@@ -317,6 +317,10 @@ pub fn compute_with(
     }
     let mut windows = vec![month.window(tz)];
     windows.extend(earlier.iter().map(|m| m.window(tz)));
+    let request = options
+        .queueing_request
+        .clone()
+        .unwrap_or_else(|| super::queueing::CheckRequest::from_settings(settings));
     let analyzer = AnalyzerSettings {
         episode_window: windows[0],
         windows,
@@ -328,13 +332,7 @@ pub fn compute_with(
         service_pools: deployed.iter().map(|d| d.current).collect(),
         overflow_factor: settings.policy.overflow_factor,
         // The reviewed month's minutes feed the queueing check's simulation.
-        minutes: (options.queueing_sizes != QueueingSizes::Skip).then(|| {
-            let hours = options
-                .queueing_request
-                .as_ref()
-                .map_or(settings.policy.simulate_hours, |r| r.hours);
-            (month.window(tz), hours)
-        }),
+        minutes: (options.queueing_sizes != QueueingSizes::Skip).then(|| (month.window(tz), request.hours)),
         // Chart detail for the review only.
         detail: options
             .detail_columns
@@ -407,10 +405,6 @@ pub fn compute_with(
         None
     };
     let hold = super::queueing::hold_time(slow.as_ref().map(|d| &d.digest), settings);
-    let request = options
-        .queueing_request
-        .clone()
-        .unwrap_or_else(|| super::queueing::CheckRequest::from_settings(settings));
     let mut asks = Vec::with_capacity(plan.decisions.len());
     for (k, decision) in plan.decisions.iter().enumerate() {
         let (current, recommended) = (decision.current, decision.recommended);

@@ -112,23 +112,23 @@ pub fn check_services(
     request: &CheckRequest,
     asks: &[CheckAsk],
 ) -> Vec<Option<QueueingStudy>> {
-    // Each service's instances, by name: the seeds and the order of the
-    // blocks do not depend on the input's row order.
+    // Each service's instances (one pass over them), by name: the seeds and
+    // the order of the blocks do not depend on the input's row order.
+    let mut by_service: std::collections::HashMap<usize, Vec<(String, &crate::analyze::demand::MinuteRecorder)>> =
+        std::collections::HashMap::new();
+    for i in &analysis.instances {
+        if let Some(m) = i.minutes.as_ref().filter(|m| m.covered()) {
+            let key = series.key(i.series);
+            by_service
+                .entry(i.service)
+                .or_default()
+                .push((format!("{}/{}", key.service, key.instance), m));
+        }
+    }
     let names: Vec<Vec<(String, &crate::analyze::demand::MinuteRecorder)>> = asks
         .iter()
         .map(|ask| {
-            let mut instances: Vec<(String, &crate::analyze::demand::MinuteRecorder)> = analysis
-                .instances
-                .iter()
-                .filter(|i| i.service == ask.service)
-                .filter_map(|i| {
-                    let key = series.key(i.series);
-                    i.minutes
-                        .as_ref()
-                        .map(|m| (format!("{}/{}", key.service, key.instance), m))
-                })
-                .filter(|(_, m)| m.covered())
-                .collect();
+            let mut instances = by_service.get(&ask.service).cloned().unwrap_or_default();
             instances.sort_by(|a, b| a.0.cmp(&b.0));
             instances
         })
