@@ -7,8 +7,10 @@
 //! The keys, as a user sees them: docs/config.md.
 
 pub mod names;
+pub mod pgbouncer_ini;
 mod raw;
 
+use crate::model::bouncer::{Route, ServicePools};
 use crate::model::{DatabaseBudget, PoolSize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,6 +79,34 @@ pub struct ServiceDefaults {
     pub pool: PoolDefaults,
     /// The config file, to resolve the paths made from the patterns.
     pub config: PathBuf,
+    /// The route: through `[pgbouncer]` or direct.
+    pub route: RouteSpec,
+}
+
+/// A service's route as written: through `[pgbouncer]` or straight to the
+/// database, and the server pool it lands in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Through PgBouncer (the default when there is a `[pgbouncer]`).
+    pub via_pgbouncer: bool,
+    /// `pgbouncer_database`; unset: PgBouncer's only database, else the
+    /// service's name.
+    pub database: Option<String>,
+    /// `pgbouncer_user`; unset: the service's name.
+    pub user: Option<String>,
+}
+
+impl RouteSpec {
+    /// The route of `service`.
+    pub fn route(&self, service: &str) -> Route {
+        if !self.via_pgbouncer {
+            return Route::Direct;
+        }
+        Route::Pgbouncer {
+            database: self.database.clone().unwrap_or_else(|| service.to_string()),
+            user: self.user.clone().unwrap_or_else(|| service.to_string()),
+        }
+    }
 }
 
 impl ServiceDefaults {
@@ -125,6 +155,7 @@ impl ServiceDefaults {
             changelog: self.changelog_for(name),
             pool: self.pool,
             discovered: true,
+            route: self.route.route(name),
         }
     }
 }
@@ -529,6 +560,8 @@ pub struct ServiceSettings {
     /// The fixed pool settings written for it: `[pool]`, with the keys its
     /// own `[services.pool]` gives replaced.
     pub pool: PoolDefaults,
+    /// How its connections reach the database.
+    pub route: Route,
 }
 
 impl ServiceSettings {
@@ -536,6 +569,14 @@ impl ServiceSettings {
     /// (each at most [`limits::MAX_PROCESSES`], so the product fits easily).
     pub fn pools(&self) -> u64 {
         u64::from(self.replicas) * u64::from(self.processes_per_replica)
+    }
+
+    /// Its pools as the connection budget counts them.
+    pub fn budget_pools(&self) -> ServicePools {
+        ServicePools {
+            count: self.pools(),
+            route: self.route.clone(),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 mod locate;
+mod pgbouncer;
 mod services;
 mod targets;
 mod validate;
@@ -35,6 +36,41 @@ struct RawConfig {
     pool_status: RawPoolStatus,
     defaults: Option<RawDefaults>,
     discovery: Option<RawDiscovery>,
+    pgbouncer: Option<RawPgbouncer>,
+}
+
+/// `[pgbouncer]`: the bouncer in front of the database, its limits written
+/// here or read from its `pgbouncer.ini` (`ini`), never both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPgbouncer {
+    ini: Option<String>,
+    pool_mode: Option<String>,
+    max_client_conn: Option<i64>,
+    default_pool_size: Option<i64>,
+    reserve_pool_size: Option<i64>,
+    max_db_connections: Option<i64>,
+    max_user_connections: Option<i64>,
+    headroom: Option<i64>,
+    other_clients: Option<i64>,
+    databases: Option<std::collections::BTreeMap<String, RawBouncerDatabase>>,
+    users: Option<std::collections::BTreeMap<String, RawBouncerUser>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBouncerDatabase {
+    pool_size: Option<i64>,
+    reserve_pool: Option<i64>,
+    max_db_connections: Option<i64>,
+    pool_mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBouncerUser {
+    max_user_connections: Option<i64>,
+    pool_mode: Option<String>,
 }
 
 /// `[defaults]`: every key a `[[services]]` block may hold but its name,
@@ -49,6 +85,9 @@ struct RawDefaults {
     current: Option<RawPool>,
     targets: Option<RawTargets>,
     pool: Option<RawPoolDefaults>,
+    via: Option<String>,
+    pgbouncer_database: Option<String>,
+    pgbouncer_user: Option<String>,
 }
 
 /// `[discovery]`: where the services planned besides `[[services]]` come from.
@@ -196,6 +235,9 @@ struct RawService {
     current: Option<RawPool>,
     targets: Option<RawTargets>,
     pool: Option<RawPoolDefaults>,
+    via: Option<String>,
+    pgbouncer_database: Option<String>,
+    pgbouncer_user: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 //! more than one layer needs it; the model imports only [`crate::support`]
 //! (ARCHITECTURE.md, "Layers").
 
+pub mod bouncer;
 pub mod duration;
 pub mod limits;
 pub mod pool;

@@ -16,6 +16,8 @@ pub struct DatabaseBudget {
     pub headroom: u32,
     /// Connections used by clients poolcap does not size (cron jobs, BI tools…).
     pub other_clients: u32,
+    /// PgBouncer in front of the database, when the services go through one.
+    pub bouncer: Option<crate::model::bouncer::Bouncer>,
 }
 
 impl DatabaseBudget {
@@ -28,6 +30,7 @@ impl DatabaseBudget {
             reserved_connections: 0,
             headroom: 5,
             other_clients: 0,
+            bouncer: None,
         }
     }
 

@@ -281,6 +281,7 @@ pub fn init(args: &InitRequest, printer: &mut dyn Notices) -> anyhow::Result<usi
             targets,
             changelog: None,
             pool: PoolDefaults::default(),
+            route: crate::model::bouncer::Route::Direct,
         };
         let deployed = crate::ops::targets::read_deployed(&service)?;
         for f in &deployed.findings {

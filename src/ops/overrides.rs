@@ -159,7 +159,11 @@ pub fn prepare(settings: &Settings, req: &OverrideRequest) -> anyhow::Result<Res
             findings: Vec::new(),
         })
         .collect();
-    let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let pools: Vec<_> = settings
+        .services
+        .iter()
+        .map(config::ServiceSettings::budget_pools)
+        .collect();
     let budget = policy::check_budget(&settings.database, &pools, &decisions);
     let budget_row = change::budget_row(&budget);
     let headroom = policy::headroom(

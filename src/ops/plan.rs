@@ -348,7 +348,11 @@ pub fn compute_with(
     };
     let current: Vec<_> = deployed.iter().map(|d| d.current).collect();
     let evidence = policy::evidence::evidence(settings, &current, &loaded.analysis, &loaded.series);
-    let pools: Vec<u64> = settings.services.iter().map(config::ServiceSettings::pools).collect();
+    let pools: Vec<_> = settings
+        .services
+        .iter()
+        .map(config::ServiceSettings::budget_pools)
+        .collect();
     // The budget's limits: the live server's when --probe is given, else the config's.
     let (database, budget_source) = match &args.probe {
         Some(url) => {

@@ -323,10 +323,10 @@ pub fn month_report(
     only: Option<&str>,
 ) -> MonthReport {
     let budget = &outcome.plan.budget;
-    let pools: Vec<u64> = settings
+    let pools: Vec<_> = settings
         .services
         .iter()
-        .map(crate::config::ServiceSettings::pools)
+        .map(crate::config::ServiceSettings::budget_pools)
         .collect();
     let services = outcome
         .plan
@@ -336,23 +336,21 @@ pub fn month_report(
         .filter(|(_, d)| only.is_none_or(|s| s == d.service))
         .filter_map(|(k, d)| {
             let q = outcome.queueing.get(k)?.clone()?;
-            let line = budget.services.get(k).map_or(0, |l| l.connections);
-            let others = budget.required.saturating_sub(line);
             let sizes = q
                 .candidates
                 .iter()
                 .map(|c| {
-                    let connections = pools[k].saturating_mul(c.size().capacity());
+                    let connections = pools[k].count.saturating_mul(c.size().capacity());
                     SizeRow {
                         outcome: c.clone(),
                         connections,
-                        fits_budget: others.saturating_add(connections) <= u64::from(budget.limit),
+                        fits_budget: budget.fits(k, connections),
                     }
                 })
                 .collect();
             Some(ServiceSimulation {
                 service: d.service.clone(),
-                pools: pools[k],
+                pools: pools[k].count,
                 current: d.current,
                 recommended: d.recommended,
                 headroom: crate::policy::headroom(

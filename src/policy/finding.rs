@@ -40,6 +40,10 @@ pub enum Code {
     /// The simulated queueing check of the busiest instance-hours (advisory
     /// when the recommended pool misses `queue_target`, else information).
     Queueing,
+    /// A PgBouncer server pool its clients outgrow: session mode with more
+    /// client connections than server ones, or clients seen waiting
+    /// (`cl_waiting`) by a probe (advisory).
+    PgbouncerPool,
 }
 
 impl Code {
@@ -55,6 +59,7 @@ impl Code {
             Code::BudgetExceeded => "budget-exceeded",
             Code::MaxPoolSize => "max-pool-size",
             Code::Queueing => "queueing",
+            Code::PgbouncerPool => "pgbouncer-pool",
             Code::TargetsDisagree => "targets-disagree",
             Code::DuplicateKey => "duplicate-key",
             Code::SlowQueries => "slow-queries",
@@ -83,7 +88,7 @@ impl Code {
             }
             Code::InsufficientData => "A month with coverage below min_coverage gives no mean-based decision.",
             Code::BudgetExceeded => {
-                "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom."
+                "Σ replicas × processes × (pool_size + max_overflow) + other_clients must stay ≤ max_connections − superuser_reserved − reserved − headroom. Behind PgBouncer the routed pools count against max_client_conn − its headroom, and its server pools (pool + reserve, within max_db_connections and max_user_connections) against the database."
             }
             Code::MaxPoolSize => "pool_size never exceeds the service's max_pool_size.",
             Code::TargetsDisagree => {
@@ -98,6 +103,9 @@ impl Code {
             }
             Code::Queueing => {
                 "Queueing check (advisory): the month's busiest instance-hours replayed through a simulation of SQLAlchemy's QueuePool at the current and recommended sizes; P(timeout) per checkout should stay under queue_target. It informs the review; the sizing rules decide."
+            }
+            Code::PgbouncerPool => {
+                "Behind PgBouncer, clients wait for a server connection when its server pool (pool_size + reserve) is busy: in session mode each client connection holds one for its life, so the pool must cover every client connection; in transaction mode clients waiting (cl_waiting > 0, maxwait) mean the server pool is too small for the load."
             }
             Code::SlowQueries => {
                 "Quarterly review of slow query logs (queries taking > slow_query_seconds): slow queries hold connections and starve the pool; optimise them before growing it."
@@ -228,6 +236,29 @@ pub enum FindingEvidence {
         limit: u32,
         /// Connections the plan needs.
         required: u64,
+        /// The side over its limit: the database (left out of the JSON), or
+        /// PgBouncer's clients.
+        #[serde(skip_serializing_if = "crate::policy::BudgetSide::is_database")]
+        side: crate::policy::BudgetSide,
+    },
+    /// `pgbouncer-pool`.
+    PgbouncerPool {
+        /// The pool's database.
+        database: String,
+        /// The pool's user.
+        user: String,
+        /// Its mode.
+        pool_mode: crate::model::bouncer::PoolMode,
+        /// pool_size + reserve.
+        server_capacity: u64,
+        /// Client connections the routed services' pools may hold.
+        clients: u64,
+        /// Clients waiting for a server connection, when probed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cl_waiting: Option<u64>,
+        /// The oldest client's wait, seconds, when probed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        maxwait_seconds: Option<f64>,
     },
     /// `duplicate-key`.
     DuplicateKey {

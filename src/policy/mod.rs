@@ -14,15 +14,20 @@
 //! The rules in plain words: docs/policy.md.
 
 pub mod alert_rules;
+mod budget;
 pub mod evidence;
 mod finding;
 pub mod outlook;
 
+pub use budget::{
+    Breach, BouncerBudget, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
+};
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};
 
 use serde::Serialize;
 
 use crate::config::PolicySettings;
+use crate::model::bouncer::{PoolMode, ServicePools};
 use crate::model::{DatabaseBudget, PoolSize, ceil_times};
 
 /// A month's service-level numbers.
@@ -367,143 +372,6 @@ pub fn decide(e: &Evidence, p: &PolicySettings) -> Decision {
     }
 }
 
-/// A service's share of the connection budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BudgetLine {
-    /// Service name.
-    pub service: String,
-    /// replicas × processes per replica.
-    pub pools: u64,
-    /// `pool_size + max_overflow` recommended.
-    pub per_pool: u64,
-    /// pools × per_pool.
-    pub connections: u64,
-    /// The same with the current sizes.
-    pub current_connections: u64,
-}
-
-/// The connection budget checked on the recommendation (DESIGN §1.5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Budget {
-    /// max − superuser reserved − reserved − headroom.
-    pub limit: u32,
-    /// Σ lines + other clients, recommended sizes (`u64`, saturating: no
-    /// configuration can wrap it back under the limit).
-    pub required: u64,
-    /// The same with the current sizes.
-    pub current_required: u64,
-    /// `required ≤ limit`.
-    pub ok: bool,
-    /// The inputs of `limit`.
-    pub database: BudgetDatabase,
-    /// Per service.
-    pub services: Vec<BudgetLine>,
-}
-
-/// The database side of the budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BudgetDatabase {
-    /// `max_connections`.
-    pub max_connections: u32,
-    /// `superuser_reserved_connections`.
-    pub superuser_reserved_connections: u32,
-    /// `reserved_connections`.
-    pub reserved_connections: u32,
-    /// Configured headroom.
-    pub headroom: u32,
-    /// Declared other clients.
-    pub other_clients: u32,
-}
-
-/// Checks the budget for the given (service, pools) and decisions. Every
-/// product and sum is taken in `u64` and saturates, so the guard can only err
-/// on the side of blocking.
-pub fn check_budget(db: &DatabaseBudget, pools: &[u64], decisions: &[Decision]) -> Budget {
-    let services: Vec<BudgetLine> = decisions
-        .iter()
-        .zip(pools)
-        .map(|(d, &pools)| BudgetLine {
-            service: d.service.clone(),
-            pools,
-            per_pool: d.recommended.capacity(),
-            connections: pools.saturating_mul(d.recommended.capacity()),
-            current_connections: pools.saturating_mul(d.current.capacity()),
-        })
-        .collect();
-    let total = |each: fn(&BudgetLine) -> u64| {
-        services
-            .iter()
-            .map(each)
-            .fold(u64::from(db.other_clients), u64::saturating_add)
-    };
-    let required = total(|l| l.connections);
-    let current_required = total(|l| l.current_connections);
-    let limit = db.limit();
-    Budget {
-        limit,
-        required,
-        current_required,
-        ok: required <= u64::from(limit),
-        database: BudgetDatabase {
-            max_connections: db.max_connections,
-            superuser_reserved_connections: db.superuser_reserved_connections,
-            reserved_connections: db.reserved_connections,
-            headroom: db.headroom,
-            other_clients: db.other_clients,
-        },
-        services,
-    }
-}
-
-/// The largest `pool_size` service `k` can take within the budget, with every
-/// other service as in `decisions` (their recommended sizes) and the overflow
-/// following `overflow_factor`, capped by `max_pool_size`. `None` when even a
-/// pool of 1 does not fit.
-pub fn headroom(
-    db: &DatabaseBudget,
-    pools: &[u64],
-    decisions: &[Decision],
-    k: usize,
-    overflow_factor: f64,
-    max_pool_size: Option<u32>,
-) -> Option<u32> {
-    let others = decisions
-        .iter()
-        .zip(pools)
-        .enumerate()
-        .filter(|(i, _)| *i != k)
-        .map(|(_, (d, &n))| n.saturating_mul(d.recommended.capacity()))
-        .fold(u64::from(db.other_clients), u64::saturating_add);
-    let room = u64::from(db.limit()).checked_sub(others)?;
-    let per_pool = room / pools.get(k).copied().unwrap_or(1).max(1);
-    let fits = |p: u64| p + u64::from(ceil_times(p.min(u64::from(u32::MAX)) as u32, overflow_factor)) <= per_pool;
-    // p + ceil(p × factor) grows with p: start from the division, settle by steps.
-    let mut p = ((per_pool as f64) / (1.0 + overflow_factor)).floor() as u64;
-    p = p.min(u64::from(u32::MAX));
-    while p > 0 && !fits(p) {
-        p -= 1;
-    }
-    while p < u64::from(u32::MAX) && fits(p + 1) {
-        p += 1;
-    }
-    let p = u32::try_from(p).unwrap_or(u32::MAX);
-    let p = max_pool_size.map_or(p, |m| p.min(m));
-    (p >= 1).then_some(p)
-}
-
-impl Budget {
-    /// The sum as written: `4 × 38 + 2 × 15 + 12` (pools × connections per pool,
-    /// then other clients).
-    pub fn arithmetic(&self) -> String {
-        self.services
-            .iter()
-            .map(|l| format!("{} × {}", l.pools, l.per_pool))
-            .chain((self.database.other_clients > 0).then(|| self.database.other_clients.to_string()))
-            .collect::<Vec<_>>()
-            .join(" + ")
-    }
-}
-
 /// The whole plan: decisions, then the budget guard on them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -553,7 +421,7 @@ pub struct SharedTarget {
 /// a `shared-target` finding blocks the plan when they ask for different ones.
 pub fn plan(
     evidence: &[Evidence],
-    pools: &[u64],
+    pools: &[ServicePools],
     params: &PolicySettings,
     db: &DatabaseBudget,
     shared: &[SharedTarget],
@@ -621,30 +489,73 @@ pub fn plan(
         }
     }
     let budget = check_budget(db, pools, &budgeted);
-    if !budget.ok {
-        let any_growing = decisions.iter().any(Decision::changes);
-        let arithmetic = budget.arithmetic();
-        let message = format!(
-            "the plan needs {arithmetic} = {} connections but the budget is {} ({} max_connections − {} superuser reserved − {} reserved − {} headroom); ways out: fewer processes per replica, PgBouncer in transaction mode, or a larger max_connections (needs a database restart)",
-            budget.required,
-            budget.limit,
-            db.max_connections,
-            db.superuser_reserved_connections,
-            db.reserved_connections,
-            db.headroom,
-        );
-        for d in &mut decisions {
-            if d.changes() || !any_growing {
+    let any_growing = decisions.iter().any(Decision::changes);
+    for breach in budget.breaches() {
+        // The finding goes on the services counted on that side that grow;
+        // when none grows (the deployed pools alone break it), on every service.
+        let counted = |k: usize| {
+            pools
+                .get(k)
+                .is_some_and(|p| (p.route == crate::model::bouncer::Route::Direct) == breach.side.is_database())
+        };
+        let growing_here: Vec<usize> = (0..decisions.len())
+            .filter(|&k| counted(k) && decisions[k].changes())
+            .collect();
+        let on: Vec<usize> = if growing_here.is_empty() || !any_growing {
+            (0..decisions.len()).collect()
+        } else {
+            growing_here
+        };
+        for k in on {
+            decisions[k].findings.push(Finding {
+                code: Code::BudgetExceeded,
+                effect: Effect::Block,
+                candidate_pool_size: None,
+                message: breach.message.clone(),
+                rule: Code::BudgetExceeded.rule_text(),
+                evidence: FindingEvidence::BudgetExceeded {
+                    current_required: breach.current_required,
+                    limit: breach.limit,
+                    required: breach.required,
+                    side: breach.side,
+                },
+            });
+        }
+    }
+    // Session mode: a SQLAlchemy pool keeps its connections open, and each
+    // open client connection holds a server connection for its life.
+    if let Some(p) = &budget.pgbouncer {
+        for line in &p.server_pools {
+            if line.pool.pool_mode != PoolMode::Session || line.clients <= line.pool.capacity() {
+                continue;
+            }
+            let message = format!(
+                "{} reach PostgreSQL through PgBouncer's pool {}/{} in session mode: their pools may hold {} client connections, and each holds a server connection for its whole life, but the server pool has {} ({} + {} reserve); the other {} clients wait (cl_waiting) and time out. Ways out: pool_mode = transaction for this database or user, a server pool of {} or more, or smaller application pools",
+                line.services.join(", "),
+                line.pool.database,
+                line.pool.user,
+                line.clients,
+                line.pool.capacity(),
+                line.pool.pool_size,
+                line.pool.reserve,
+                line.clients - line.pool.capacity(),
+                line.clients,
+            );
+            for d in decisions.iter_mut().filter(|d| line.services.contains(&d.service)) {
                 d.findings.push(Finding {
-                    code: Code::BudgetExceeded,
-                    effect: Effect::Block,
+                    code: Code::PgbouncerPool,
+                    effect: Effect::Advisory,
                     candidate_pool_size: None,
                     message: message.clone(),
-                    rule: Code::BudgetExceeded.rule_text(),
-                    evidence: FindingEvidence::BudgetExceeded {
-                        current_required: budget.current_required,
-                        limit: budget.limit,
-                        required: budget.required,
+                    rule: Code::PgbouncerPool.rule_text(),
+                    evidence: FindingEvidence::PgbouncerPool {
+                        database: line.pool.database.clone(),
+                        user: line.pool.user.clone(),
+                        pool_mode: line.pool.pool_mode,
+                        server_capacity: line.pool.capacity(),
+                        clients: line.clients,
+                        cl_waiting: None,
+                        maxwait_seconds: None,
                     },
                 });
             }

@@ -4,6 +4,10 @@ use proptest::prelude::*;
 /// The card's numbers (the config's defaults), which the tests below assume:
 /// escalate above 60% by 5, sustained 80% for 5 min, coverage 80%, users ×
 /// 1.5, overflow × 0.5, overprovisioned below 20% for 3 months.
+fn direct(counts: &[u64]) -> Vec<ServicePools> {
+    counts.iter().map(|&n| ServicePools::direct(n)).collect()
+}
+
 fn params() -> PolicySettings {
     PolicySettings::default()
 }
@@ -191,9 +195,10 @@ fn budget_blocks_and_explains() {
         reserved_connections: 0,
         headroom: 5,
         other_clients: 0,
+        bouncer: None,
     };
     // The card's 20 + 10 on 2 × 2 processes already needs 120 of 92.
-    let plan = plan(&[evidence(20, 0.3)], &[4], &params(), &db, &[]);
+    let plan = plan(&[evidence(20, 0.3)], &direct(&[4]), &params(), &db, &[]);
     assert!(plan.blocked());
     assert_eq!((plan.budget.required, plan.budget.limit), (120, 92));
     let f = plan.decisions[0].findings.last().unwrap();
@@ -203,7 +208,7 @@ fn budget_blocks_and_explains() {
         "{}",
         f.message
     );
-    let plan2 = super::plan(&[evidence(20, 0.3)], &[2], &params(), &db, &[]);
+    let plan2 = super::plan(&[evidence(20, 0.3)], &direct(&[2]), &params(), &db, &[]);
     assert!(!plan2.blocked());
     assert!(plan2.decisions[0].findings.is_empty());
 }
@@ -281,9 +286,9 @@ proptest! {
 
     #[test]
     fn an_unblocked_plan_stays_within_budget(es in prop::collection::vec(arb_evidence(), 1..4), max in 20u32..400, other in 0u32..20) {
-        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other, bouncer: None };
         let pools: Vec<u64> = (0..es.len() as u64).map(|i| i % 3 + 1).collect();
-        let plan = plan(&es, &pools, &params(), &db, &[]);
+        let plan = plan(&es, &direct(&pools), &params(), &db, &[]);
         let used: u64 = plan.decisions.iter().zip(&pools).map(|(d, n)| n * d.recommended.capacity()).sum::<u64>() + u64::from(other);
         prop_assert_eq!(plan.budget.required, used);
         if !plan.blocked() {
@@ -382,7 +387,7 @@ proptest! {
         other in any::<u32>(),
         max in any::<u32>(),
     ) {
-        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other };
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: other, bouncer: None };
         let decisions: Vec<Decision> = sizes.iter().map(|&(p, o, _, _)| Decision {
             service: "s".into(),
             current: PoolSize { pool_size: p, max_overflow: o },
@@ -391,7 +396,7 @@ proptest! {
             findings: Vec::new(),
         }).collect();
         let pools: Vec<u64> = sizes.iter().map(|&(_, _, r, k)| u64::from(r) * u64::from(k)).collect();
-        let budget = check_budget(&db, &pools, &decisions);
+        let budget = check_budget(&db, &direct(&pools), &decisions);
         let exact: u128 = sizes.iter().map(|&(p, o, r, k)| u128::from(r) * u128::from(k) * (u128::from(p) + u128::from(o))).sum::<u128>() + u128::from(other);
         prop_assert_eq!(u128::from(budget.required), exact.min(u128::from(u64::MAX)));
         prop_assert_eq!(budget.ok, exact <= u128::from(db.limit()));
@@ -442,8 +447,9 @@ fn the_budget_does_not_wrap() {
         reserved_connections: 0,
         headroom: 5,
         other_clients: u32::MAX,
+        bouncer: None,
     };
-    let plan = plan(&[evidence(25, 0.3)], &[2_147_483_648], &params(), &db, &[]);
+    let plan = plan(&[evidence(25, 0.3)], &direct(&[2_147_483_648]), &params(), &db, &[]);
     assert!(plan.blocked());
     assert_eq!(plan.budget.services[0].connections, 2_147_483_648 * 37);
     assert_eq!(plan.budget.required, 2_147_483_648 * 37 + u64::from(u32::MAX));
@@ -459,6 +465,7 @@ fn shared_targets_are_budgeted_together_and_block_when_they_differ() {
         reserved_connections: 0,
         headroom: 5,
         other_clients: 0,
+        bouncer: None,
     };
     let mut busy = evidence(20, 0.7);
     busy.service = "backend".into();
@@ -468,7 +475,7 @@ fn shared_targets_are_budgeted_together_and_block_when_they_differ() {
         file: "deploy/backend.env".into(),
         services: vec![0, 1],
     }];
-    let p = plan(&[busy.clone(), quiet], &[4, 1], &params(), &db, &shared);
+    let p = plan(&[busy.clone(), quiet], &direct(&[4, 1]), &params(), &db, &shared);
     // backend asks for 25 + 13, reports keeps 20 + 10: the file holds one.
     assert!(p.blocked() && p.budget.ok);
     let f = p.shared_conflict().unwrap();
@@ -477,7 +484,7 @@ fn shared_targets_are_budgeted_together_and_block_when_they_differ() {
     assert_eq!(p.budget.required, 4 * 38 + 38);
     let mut busy_too = busy.clone();
     busy_too.service = "reports".into();
-    let p = plan(&[busy, busy_too], &[4, 1], &params(), &db, &shared);
+    let p = plan(&[busy, busy_too], &direct(&[4, 1]), &params(), &db, &shared);
     assert!(!p.blocked());
     let f = p.decisions[1]
         .findings
@@ -499,6 +506,7 @@ fn headroom_is_the_largest_pool_that_fits() {
         reserved_connections: 0,
         headroom: 10,
         other_clients: 12,
+        bouncer: None,
     };
     let decisions = [
         Decision {
@@ -528,19 +536,19 @@ fn headroom_is_the_largest_pool_that_fits() {
             findings: Vec::new(),
         },
     ];
-    assert_eq!(headroom(&db, &[4, 2], &decisions, 0, 0.5, None), Some(32));
-    assert_eq!(headroom(&db, &[4, 2], &decisions, 0, 0.5, Some(30)), Some(30));
+    assert_eq!(headroom(&db, &direct(&[4, 2]), &decisions, 0, 0.5, None), Some(32));
+    assert_eq!(headroom(&db, &direct(&[4, 2]), &decisions, 0, 0.5, Some(30)), Some(30));
     // worker: (237 − 12 − 4 × 38) / 2 = 36 a pool → p + ceil(p/2) ≤ 36 → 24.
-    assert_eq!(headroom(&db, &[4, 2], &decisions, 1, 0.5, None), Some(24));
+    assert_eq!(headroom(&db, &direct(&[4, 2]), &decisions, 1, 0.5, None), Some(24));
     // Nothing fits when the others already take the budget.
-    assert_eq!(headroom(&db, &[400, 2], &decisions, 1, 0.5, None), None);
+    assert_eq!(headroom(&db, &direct(&[400, 2]), &decisions, 1, 0.5, None), None);
 }
 
 proptest! {
     /// The headroom fits the budget, and one more connection would not.
     #[test]
     fn headroom_is_tight(max in 50u32..2000, others in 0u32..40, pools in 1u64..8, factor in 0.0f64..2.0) {
-        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: others };
+        let db = DatabaseBudget { max_connections: max, superuser_reserved_connections: 3, reserved_connections: 0, headroom: 5, other_clients: others, bouncer: None };
         let d = |size: u32| Decision {
             service: "s".into(),
             current: PoolSize { pool_size: size, max_overflow: size / 2 },
@@ -552,9 +560,9 @@ proptest! {
         let with = |p: u32| {
             let mut ds = decisions.clone();
             ds[0].recommended = PoolSize { pool_size: p, max_overflow: ceil_times(p, factor) };
-            check_budget(&db, &[pools, 2], &ds).ok
+            check_budget(&db, &direct(&[pools, 2]), &ds).ok
         };
-        match headroom(&db, &[pools, 2], &decisions, 0, factor, None) {
+        match headroom(&db, &direct(&[pools, 2]), &decisions, 0, factor, None) {
             Some(p) => { prop_assert!(with(p)); prop_assert!(!with(p + 1)); }
             None => prop_assert!(!with(1)),
         }
@@ -680,5 +688,179 @@ mod queueing {
         // Keep, and no timeouts: nothing to say.
         let q = study((20, 0), (20, 0), 1e-4);
         assert_eq!(queueing_disagreement(&q, &decision(20, 20)), None);
+    }
+}
+
+mod pgbouncer {
+    use super::*;
+    use crate::model::bouncer::{Bouncer, BouncerDatabase, Route};
+
+    fn decision(service: &str, pool_size: u32, max_overflow: u32) -> Decision {
+        let size = PoolSize {
+            pool_size,
+            max_overflow,
+        };
+        Decision {
+            service: service.into(),
+            current: size,
+            recommended: size,
+            deciding: None,
+            findings: Vec::new(),
+        }
+    }
+
+    fn via(count: u64, database: &str, user: &str) -> ServicePools {
+        ServicePools {
+            count,
+            route: Route::Pgbouncer {
+                database: database.into(),
+                user: user.into(),
+            },
+        }
+    }
+
+    /// The hand-worked sample of docs/pgbouncer.md: PostgreSQL 100 − 3 − 0 −
+    /// 5 = 92 with 2 other clients; PgBouncer max_client_conn 200 − 10
+    /// headroom = 190 with 5 other clients; database `app` pool_size 30,
+    /// reserve 5, max_db_connections 50.
+    fn sample() -> DatabaseBudget {
+        let mut b = Bouncer::defaults("pgbouncer.ini");
+        b.max_client_conn = 200;
+        b.headroom = 10;
+        b.other_clients = 5;
+        b.reserve_pool_size = 5;
+        b.databases.insert(
+            "app".into(),
+            BouncerDatabase {
+                pool_size: Some(30),
+                max_db_connections: Some(50),
+                ..BouncerDatabase::default()
+            },
+        );
+        DatabaseBudget {
+            max_connections: 100,
+            superuser_reserved_connections: 3,
+            reserved_connections: 0,
+            headroom: 5,
+            other_clients: 2,
+            bouncer: Some(b),
+        }
+    }
+
+    /// backend 6 pools × (20 + 10) and worker 2 × (5 + 3) through PgBouncer,
+    /// reports 1 × (4 + 2) direct.
+    /// Clients: 180 + 16 + 5 = 201 > 190. Server pools app/backend and
+    /// app/worker: 35 each = 70, capped at 50 by max_db_connections.
+    /// Database: 6 + 50 + 2 = 58 ≤ 92 (the old one-sided guard said 204).
+    #[test]
+    fn both_sides_are_checked_with_their_arithmetic() {
+        let db = sample();
+        let pools = [via(6, "app", "backend"), via(2, "app", "worker"), ServicePools::direct(1)];
+        let decisions = [decision("backend", 20, 10), decision("worker", 5, 3), decision("reports", 4, 2)];
+        let b = check_budget(&db, &pools, &decisions);
+        assert_eq!((b.required, b.limit), (58, 92));
+        assert_eq!(b.arithmetic(), "1 × 6 + 50 (PgBouncer's server pools: 30 + 5, 30 + 5) + 2");
+        let p = b.pgbouncer.as_ref().unwrap();
+        assert_eq!((p.client_required, p.client_limit, p.clients_ok), (201, 190, false));
+        assert_eq!(b.client_arithmetic().unwrap(), "6 × 30 + 2 × 8 + 5");
+        assert_eq!(p.server_connections, 50);
+        assert_eq!(p.caps, ["max_db_connections 50 for app (its pools 70)"]);
+        assert!(!b.ok);
+        let breaches = b.breaches();
+        assert_eq!(breaches.len(), 1);
+        assert_eq!(breaches[0].side, BudgetSide::PgbouncerClients);
+        assert!(
+            breaches[0]
+                .message
+                .contains("need 6 × 30 + 2 × 8 + 5 = 201 client connections but PgBouncer allows 190 (200 max_client_conn − 10 headroom"),
+            "{}",
+            breaches[0].message
+        );
+        // Room: backend (190 − 16 − 5) / 6 = 28 a pool → 18 + 9; reports
+        // has 92 − 50 − 2 = 40 → 26 + 13, but the client side is over
+        // whatever reports takes.
+        assert_eq!(headroom(&db, &pools, &decisions, 0, 0.5, None), Some(18));
+        assert_eq!(headroom(&db, &pools, &decisions, 2, 0.5, None), None);
+        assert!(b.fits(0, 6 * 27) && !b.fits(0, 6 * 29));
+    }
+
+    /// The breach lands on the routed service that grows, with its side.
+    #[test]
+    fn the_plan_blocks_on_the_client_side() {
+        let db = sample();
+        let pools = [via(6, "app", "backend"), ServicePools::direct(1)];
+        let mut busy = evidence(20, 0.7);
+        busy.current.max_overflow = 10;
+        let mut quiet = evidence(4, 0.3);
+        quiet.service = "reports".into();
+        let p = plan(&[busy, quiet], &pools, &params(), &db, &[]);
+        // backend: 20 → 25 + 13 = 38 a pool, 6 × 38 + 5 = 233 > 190.
+        assert!(p.blocked());
+        let f = p.decisions[0]
+            .findings
+            .iter()
+            .find(|f| f.code == Code::BudgetExceeded)
+            .unwrap();
+        assert!(f.message.contains("6 × 38 + 5 = 233 client connections"), "{}", f.message);
+        assert!(matches!(
+            f.evidence,
+            FindingEvidence::BudgetExceeded {
+                side: BudgetSide::PgbouncerClients,
+                required: 233,
+                limit: 190,
+                ..
+            }
+        ));
+        assert!(!codes(&p.decisions[1]).contains(&"budget-exceeded"));
+        // The database side is the server pools, whatever the routed pools ask.
+        assert_eq!(p.budget.required, 6 + 2 + 35);
+    }
+
+    /// Session mode: each client connection holds a server connection, so
+    /// 2 × (10 + 5) = 30 clients on a server pool of 10 + 0 wait.
+    #[test]
+    fn session_mode_pools_that_clients_outgrow_are_reported() {
+        let mut db = sample();
+        let b = db.bouncer.as_mut().unwrap();
+        b.reserve_pool_size = 0;
+        b.default_pool_size = 10;
+        let pools = [via(2, "web", "web")];
+        let mut e = evidence(10, 0.3);
+        e.current.max_overflow = 5;
+        let p = plan(&[e], &pools, &params(), &db, &[]);
+        let f = p.decisions[0]
+            .findings
+            .iter()
+            .find(|f| f.code == Code::PgbouncerPool)
+            .expect("a pgbouncer-pool finding");
+        assert_eq!(f.effect, Effect::Advisory);
+        assert!(f.message.contains("30 client connections"), "{}", f.message);
+        assert!(f.message.contains("the server pool has 10 (10 + 0 reserve)"), "{}", f.message);
+        // In transaction mode the same pools multiplex: no finding.
+        db.bouncer.as_mut().unwrap().pool_mode = crate::model::bouncer::PoolMode::Transaction;
+        let mut e = evidence(10, 0.3);
+        e.current.max_overflow = 5;
+        let p = plan(&[e], &pools, &params(), &db, &[]);
+        assert!(!codes(&p.decisions[0]).contains(&"pgbouncer-pool"));
+    }
+
+    proptest! {
+        /// Behind PgBouncer the database side does not depend on the routed
+        /// pools' sizes, and a routed service's headroom is tight on the
+        /// client side.
+        #[test]
+        fn routed_pools_count_on_the_client_side(size in 1u32..60, count in 1u64..10, max_client in 50u32..3000) {
+            let mut db = sample();
+            db.bouncer.as_mut().unwrap().max_client_conn = max_client;
+            let pools = [via(count, "app", "backend"), ServicePools::direct(1)];
+            let small = [decision("backend", 1, 1), decision("reports", 4, 2)];
+            let big = [decision("backend", size, size / 2), decision("reports", 4, 2)];
+            prop_assert_eq!(check_budget(&db, &pools, &small).required, check_budget(&db, &pools, &big).required);
+            if let Some(p) = headroom(&db, &pools, &big, 0, 0.5, None) {
+                let at = |p: u32| [decision("backend", p, ceil_times(p, 0.5)), decision("reports", 4, 2)];
+                prop_assert!(check_budget(&db, &pools, &at(p)).ok);
+                prop_assert!(!check_budget(&db, &pools, &at(p + 1)).ok);
+            }
+        }
     }
 }

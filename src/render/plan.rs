@@ -163,18 +163,11 @@ impl PlanReport {
     pub fn new(settings: &Settings, outcome: &PlanOutcome) -> Self {
         let tz = &settings.policy.timezone;
         let window: Window = outcome.month.window(tz);
-        let b = &outcome.plan.budget.database;
-        let db = crate::model::DatabaseBudget {
-            max_connections: b.max_connections,
-            superuser_reserved_connections: b.superuser_reserved_connections,
-            reserved_connections: b.reserved_connections,
-            headroom: b.headroom,
-            other_clients: b.other_clients,
-        };
-        let pools: Vec<u64> = settings
+        let db = &outcome.database;
+        let pools: Vec<_> = settings
             .services
             .iter()
-            .map(crate::config::ServiceSettings::pools)
+            .map(crate::config::ServiceSettings::budget_pools)
             .collect();
         let services = settings
             .services
@@ -183,7 +176,7 @@ impl PlanReport {
             .map(|(k, service)| {
                 let decision = &outcome.plan.decisions[k];
                 let headroom = crate::policy::headroom(
-                    &db,
+                    db,
                     &pools,
                     &outcome.plan.decisions,
                     k,

@@ -7,6 +7,7 @@ use super::targets::targets;
 use super::validate::{count, pool_settings, resolve};
 use super::{RawDefaults, RawDiscovery, RawPool, RawReplicas, RawService};
 use crate::config::{ConfigError, Discovery, PoolDefaults, ServiceDefaults, ServiceSettings};
+use crate::model::bouncer::Bouncer;
 use crate::model::{PoolSize, limits};
 
 /// `replicas`: `Some(n)`, or `None` for `"seen"`.
@@ -40,6 +41,7 @@ pub(super) fn defaults(
     loc: &Locator<'_>,
     raw: Option<RawDefaults>,
     pool: PoolDefaults,
+    bouncer: Option<&Bouncer>,
 ) -> Result<Option<ServiceDefaults>, ConfigError> {
     use Seg::Key;
     let Some(d) = raw else { return Ok(None) };
@@ -86,6 +88,14 @@ pub(super) fn defaults(
             None => pool,
         },
         config: loc.path.to_path_buf(),
+        route: super::pgbouncer::route(
+            loc,
+            &[Key("defaults")],
+            (d.via, d.pgbouncer_database, d.pgbouncer_user),
+            bouncer,
+            None,
+            None,
+        )?,
     }))
 }
 
@@ -118,6 +128,7 @@ pub(super) fn services(
     defaults: Option<&ServiceDefaults>,
     pool: PoolDefaults,
     required: bool,
+    bouncer: Option<&Bouncer>,
 ) -> Result<Vec<ServiceSettings>, ConfigError> {
     use Seg::{Index, Key};
     if raw.is_empty() && required {
@@ -191,7 +202,17 @@ pub(super) fn services(
                 None => Some(1),
             },
         };
+        let route = super::pgbouncer::route(
+            loc,
+            &[Key("services"), Index(i)],
+            (s.via, s.pgbouncer_database, s.pgbouncer_user),
+            bouncer,
+            defaults.map(|d| &d.route),
+            Some(&s.name),
+        )?
+        .route(&s.name);
         services.push(ServiceSettings {
+            route,
             pool: service_pool,
             replicas: replicas.unwrap_or(1),
             replicas_seen: replicas.is_none(),

@@ -299,10 +299,12 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
             0,
             limits::MAX_CONNECTIONS,
         )?,
+        bouncer: super::pgbouncer::bouncer(loc, raw.pgbouncer)?,
     };
 
     let pool = pool_settings(loc, &[Key("pool")], &raw.pool, PoolDefaults::default())?;
-    let defaults = super::services::defaults(loc, raw.defaults, pool)?;
+    let bouncer = database.bouncer.as_ref();
+    let defaults = super::services::defaults(loc, raw.defaults, pool, bouncer)?;
     let discovery = super::services::discovery(loc, raw.discovery, defaults.as_ref())?;
     let services = super::services::services(
         loc,
@@ -310,6 +312,7 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
         defaults.as_ref(),
         pool,
         services_required && discovery == crate::config::Discovery::Config,
+        bouncer,
     )?;
     let changelog_template = raw.changelog.template.map(|t| resolve(loc.path, &t));
 
