@@ -385,6 +385,11 @@ pub struct PlanInputs {
     /// Take the budget's limits from this live database (postgres:// or mysql://).
     #[arg(long, env = "POOLCAP_PROBE_URL", value_name = "URL", hide_env_values = true)]
     pub probe: Option<String>,
+    /// Take PgBouncer's limits from its live admin console
+    /// (postgres://USER@HOST:6432/pgbouncer) instead of [pgbouncer], and
+    /// report its server pools where clients wait.
+    #[arg(long, env = "POOLCAP_PGBOUNCER_URL", value_name = "URL", hide_env_values = true)]
+    pub probe_pgbouncer: Option<String>,
     /// Let a fixed setting that differs tenfold or more from the config be
     /// rewritten (a `setting-drift` of that size blocks the plan otherwise:
     /// it is a unit mismatch far more often than a decision).
@@ -652,8 +657,19 @@ pub struct ReviewArgs {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// The database (postgres://user@host/db or mysql://user@host/db); the password is never printed.
-    #[arg(long, env = "POOLCAP_DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub database_url: String,
+    #[arg(
+        long,
+        env = "POOLCAP_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        required_unless_present = "pgbouncer"
+    )]
+    pub database_url: Option<String>,
+    /// PgBouncer's admin console (postgres://USER@HOST:6432/pgbouncer; USER in
+    /// its admin_users or stats_users): its limits, and each server pool's
+    /// clients, waiting clients and server connections.
+    #[arg(long, env = "POOLCAP_PGBOUNCER_URL", value_name = "URL", hide_env_values = true)]
+    pub pgbouncer: Option<String>,
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,
@@ -910,6 +926,7 @@ impl PlanInputs {
             slowlog: self.slowlog.clone(),
             slowlog_options: self.slowlog_inputs.options(),
             probe: self.probe.clone(),
+            probe_pgbouncer: self.probe_pgbouncer.clone(),
             accept_drift: self.accept_drift,
         }
     }

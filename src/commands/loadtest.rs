@@ -38,6 +38,7 @@ fn request(args: &LoadtestArgs) -> anyhow::Result<LoadTestRequest> {
                 slowlog: Vec::new(),
                 slowlog_options: args.slowlog_inputs.options(),
                 probe: None,
+                probe_pgbouncer: None,
                 accept_drift: false,
             }),
         ),

@@ -1,10 +1,11 @@
 //! `poolcap probe`: a live database's connection limits and connections, and
-//! the limits `plan --probe` puts into the connection budget.
+//! the limits `plan --probe` puts into the connection budget; with
+//! `--pgbouncer`, PgBouncer's limits and server pools (`plan --probe-pgbouncer`).
 
 use crate::cli::{Format, GlobalArgs, ProbeArgs};
 use crate::exit::ExitStatus;
 use crate::model::parse_duration;
-use crate::ops::probe::probe_url;
+use crate::ops::probe::{probe_pgbouncer, probe_url};
 use crate::render::{self, Printer};
 
 use super::UsageError;
@@ -12,10 +13,26 @@ use super::UsageError;
 /// Runs `poolcap probe`.
 pub fn run(global: &GlobalArgs, args: &ProbeArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let idle = parse_duration(&args.idle_threshold).map_err(|m| UsageError(format!("--idle-threshold: {m}")))?;
-    let result = probe_url(&args.database_url, idle as f64)?;
-    match global.format {
-        Format::Json => printer.json(&result)?,
-        _ => printer.out(&render::probe::table(&result))?,
+    let database = args
+        .database_url
+        .as_deref()
+        .map(|url| probe_url(url, idle as f64))
+        .transpose()?;
+    let pgbouncer = args.pgbouncer.as_deref().map(probe_pgbouncer).transpose()?;
+    match (global.format, &database, &pgbouncer) {
+        (Format::Json, Some(d), None) => printer.json(d)?,
+        (Format::Json, None, Some(b)) => printer.json(b)?,
+        (Format::Json, _, _) => printer.json(&serde_json::json!({ "database": database, "pgbouncer": pgbouncer }))?,
+        _ => {
+            let mut text = database.as_ref().map(render::probe::table).unwrap_or_default();
+            if let Some(b) = &pgbouncer {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&render::probe::pgbouncer_table(b));
+            }
+            printer.out(&text)?
+        }
     }
     Ok(ExitStatus::Ok)
 }

@@ -230,3 +230,30 @@ impl ServicePools {
         }
     }
 }
+
+/// One server pool at one moment, as PgBouncer's `SHOW POOLS` gives it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolSnapshot {
+    /// The database, as clients name it.
+    pub database: String,
+    /// The user.
+    pub user: String,
+    /// Clients paired with a server connection, or idle with nothing to do.
+    pub cl_active: u64,
+    /// Clients that sent a query and wait for a server connection.
+    pub cl_waiting: u64,
+    /// Server connections paired with a client.
+    pub sv_active: u64,
+    /// Server connections idle and ready.
+    pub sv_idle: u64,
+    /// Server connections idle longer than `server_check_delay` (need a check).
+    pub sv_used: u64,
+    /// Server connections being tested.
+    pub sv_tested: u64,
+    /// Server connections logging in.
+    pub sv_login: u64,
+    /// How long the oldest waiting client has waited, seconds.
+    pub maxwait_seconds: f64,
+    /// The pool's mode.
+    pub pool_mode: String,
+}

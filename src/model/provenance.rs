@@ -176,6 +176,9 @@ pub struct Request {
     /// `--prometheus`, without credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prometheus: Option<String>,
+    /// `--probe-pgbouncer`, any password replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_pgbouncer: Option<String>,
 }
 
 /// The policy's parameters (`[policy]`), durations in seconds.

@@ -33,6 +33,8 @@ pub struct PlanInputs {
     pub slowlog_options: slowlog::LogOptions,
     /// A database URL whose live limits replace the configured budget.
     pub probe: Option<String>,
+    /// PgBouncer's admin console, whose live limits replace `[pgbouncer]`'s.
+    pub probe_pgbouncer: Option<String>,
     /// Take drifted fixed settings as intended.
     pub accept_drift: bool,
 }
@@ -354,7 +356,7 @@ pub fn compute_with(
         .map(config::ServiceSettings::budget_pools)
         .collect();
     // The budget's limits: the live server's when --probe is given, else the config's.
-    let (database, budget_source) = match &args.probe {
+    let (mut database, mut budget_source) = match &args.probe {
         Some(url) => {
             let live = super::probe::probe_url(url, 60.0)?;
             let db = super::probe::budget_from(&live, &settings.database);
@@ -370,8 +372,41 @@ pub fn compute_with(
             format!("{} [database]", settings.path.display()),
         ),
     };
+    // PgBouncer's limits: its live console's with --probe-pgbouncer.
+    let live_bouncer = match (&args.probe_pgbouncer, &settings.database.bouncer) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(UsageError(format!(
+                "--probe-pgbouncer: {} has no [pgbouncer] table, so no service goes through PgBouncer; add one (an empty [pgbouncer] will do: every service then goes through it unless it says via = \"direct\")",
+                settings.path.display()
+            ))
+            .into());
+        }
+        (Some(url), Some(configured)) => {
+            let live = super::probe::probe_pgbouncer(url)?;
+            let source = format!("probe of {}", crate::support::redact_urls(url));
+            let bouncer = super::probe::bouncer_from(&live, configured, &source);
+            printer.note(&format!(
+                "PgBouncer limits from its console ({source}): pool_mode {}, max_client_conn {}, default_pool_size {}, reserve_pool_size {}",
+                bouncer.pool_mode.name(),
+                bouncer.max_client_conn,
+                bouncer.default_pool_size,
+                bouncer.reserve_pool_size
+            ));
+            budget_source = format!("{budget_source}; PgBouncer: {source}");
+            database.bouncer = Some(bouncer);
+            Some((live, source))
+        }
+    };
     let shared = targets::shared_targets(settings);
     let mut plan = policy::plan(&evidence, &pools, &settings.policy, &database, &shared);
+    if let Some((live, source)) = &live_bouncer {
+        for (service, finding) in policy::waiting_findings(&plan.budget, &live.pools, source) {
+            if let Some(d) = plan.decisions.iter_mut().find(|d| d.service == service) {
+                d.findings.push(finding);
+            }
+        }
+    }
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());
     }

@@ -29,6 +29,7 @@ pub fn request(args: &PlanInputs, month: &str) -> Request {
         input_format: args.slowlog_options.format.map(|f| f.name().to_string()),
         log_timezone: args.slowlog_options.log_timezone.clone(),
         probe: args.probe.as_deref().map(redact_urls),
+        probe_pgbouncer: args.probe_pgbouncer.as_deref().map(redact_urls),
         accept_drift: args.accept_drift,
         prometheus: args
             .metrics

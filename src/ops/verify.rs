@@ -203,6 +203,12 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
         ))
         .into());
     }
+    if let Some(console) = &r.probe_pgbouncer {
+        return Err(UsageError(format!(
+            "the decision took PgBouncer's limits and waiting clients from its live console ({console}), which change by the second; verify cannot replay that part: plan again, or describe PgBouncer in [pgbouncer] (ini = \"…/pgbouncer.ini\") and plan from the file"
+        ))
+        .into());
+    }
     if let Some(server) = &r.prometheus {
         return Err(UsageError(format!(
             "the decision read its samples from Prometheus at {server}, whose data changes as retention drops old blocks; verify re-reads files and stores only: save the answers (or ingest them: poolcap ingest metrics --prometheus URL) and plan from those"
@@ -226,6 +232,7 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
             log_timezone: r.log_timezone.clone(),
         },
         probe: if r.probe.is_some() { probe } else { None },
+        probe_pgbouncer: None,
         accept_drift: r.accept_drift,
     })
 }

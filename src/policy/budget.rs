@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Decision;
-use crate::model::bouncer::{Bouncer, PoolMode, Route, ServerPool, ServicePools};
+use super::{Code, Decision, Effect, Finding, FindingEvidence};
+use crate::model::bouncer::{Bouncer, PoolMode, PoolSnapshot, Route, ServerPool, ServicePools};
 use crate::model::{DatabaseBudget, ceil_times};
 
 /// A service's share of the connection budget.
@@ -418,4 +418,59 @@ impl Budget {
         }
         out
     }
+}
+
+/// The `pgbouncer-pool` findings of a live probe: each server pool of a
+/// routed service where clients wait for a server connection (`cl_waiting`
+/// > 0, or a `maxwait` of a second or more), on the services routed to it.
+pub fn waiting_findings(budget: &Budget, snapshots: &[PoolSnapshot], source: &str) -> Vec<(String, Finding)> {
+    let Some(p) = &budget.pgbouncer else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in &p.server_pools {
+        let Some(s) = snapshots
+            .iter()
+            .find(|s| s.database == line.pool.database && s.user == line.pool.user)
+        else {
+            continue;
+        };
+        if s.cl_waiting == 0 && s.maxwait_seconds < 1.0 {
+            continue;
+        }
+        let message = format!(
+            "the probe of {source} saw {} client(s) waiting for a server connection in pool {}/{} (the oldest for {:.1} s; {} server connections active of {} + {} reserve, {} clients active): the server pool is too small for this load, or long transactions hold it. Ways out: a larger pool_size for {} in pgbouncer.ini (within the database budget), shorter transactions, or fewer statements per request",
+            s.cl_waiting,
+            s.database,
+            s.user,
+            s.maxwait_seconds,
+            s.sv_active,
+            line.pool.pool_size,
+            line.pool.reserve,
+            s.cl_active,
+            s.database,
+        );
+        for service in &line.services {
+            out.push((
+                service.clone(),
+                Finding {
+                    code: Code::PgbouncerPool,
+                    effect: Effect::Advisory,
+                    candidate_pool_size: None,
+                    message: message.clone(),
+                    rule: Code::PgbouncerPool.rule_text(),
+                    evidence: FindingEvidence::PgbouncerPool {
+                        database: s.database.clone(),
+                        user: s.user.clone(),
+                        pool_mode: line.pool.pool_mode,
+                        server_capacity: line.pool.capacity(),
+                        clients: line.clients,
+                        cl_waiting: Some(s.cl_waiting),
+                        maxwait_seconds: Some(s.maxwait_seconds),
+                    },
+                },
+            ));
+        }
+    }
+    out
 }

@@ -21,6 +21,7 @@ pub mod outlook;
 
 pub use budget::{
     Breach, BouncerBudget, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
+    waiting_findings,
 };
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};
 

@@ -83,3 +83,75 @@ pub fn table(probe: &Probe) -> String {
     }
     out
 }
+
+/// A PgBouncer probe as text: its limits, then each server pool's clients
+/// and server connections (waiting clients flagged), then its traffic.
+pub fn pgbouncer_table(p: &crate::store::pgbouncer::PgbouncerProbe) -> String {
+    let mut out = String::new();
+    let c = &p.config;
+    let _ = writeln!(out, "{}", p.version);
+    let _ = writeln!(
+        out,
+        "pool_mode {}, max_client_conn {}, default_pool_size {}, reserve_pool_size {} (after {} s of waiting), max_db_connections {}, max_user_connections {}, query_wait_timeout {} s",
+        c.pool_mode,
+        c.max_client_conn,
+        c.default_pool_size,
+        c.reserve_pool_size,
+        c.reserve_pool_timeout,
+        cap(c.max_db_connections),
+        cap(c.max_user_connections),
+        c.query_wait_timeout,
+    );
+    let clients: u64 = p.pools.iter().map(|s| s.cl_active + s.cl_waiting).sum();
+    let _ = writeln!(out, "client connections now: {clients} of {}\n", c.max_client_conn);
+    let _ = writeln!(
+        out,
+        "{:<20} {:<16} {:>9} {:>10} {:>9} {:>7} {:>8}  {:<11}  SERVER POOL",
+        "DATABASE", "USER", "CL_ACTIVE", "CL_WAITING", "SV_ACTIVE", "SV_IDLE", "MAXWAIT", "MODE"
+    );
+    for s in &p.pools {
+        let db = p.databases.iter().find(|d| d.name == s.database);
+        let pool = db.map_or_else(
+            || "—".to_string(),
+            |d| format!("{} + {} reserve", d.pool_size, d.reserve_pool),
+        );
+        let _ = writeln!(
+            out,
+            "{:<20} {:<16} {:>9} {:>10} {:>9} {:>7} {:>7.1}s  {:<11}  {pool}{}",
+            s.database,
+            s.user,
+            s.cl_active,
+            s.cl_waiting,
+            s.sv_active,
+            s.sv_idle,
+            s.maxwait_seconds,
+            s.pool_mode,
+            if s.cl_waiting > 0 {
+                "  ← clients wait for a server connection"
+            } else {
+                ""
+            }
+        );
+    }
+    if p.pools.is_empty() {
+        let _ = writeln!(out, "(no server pools yet: no client has connected)");
+    }
+    if !p.stats.is_empty() {
+        let _ = writeln!(out, "\ntraffic since start (averages over the last stats_period):");
+        for s in &p.stats {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} transactions, mean {:.1} ms, mean wait {:.1} ms",
+                s.database,
+                s.total_xact_count,
+                s.avg_xact_time_us as f64 / 1000.0,
+                s.avg_wait_time_us as f64 / 1000.0
+            );
+        }
+    }
+    out
+}
+
+fn cap(n: u32) -> String {
+    if n == 0 { "none".into() } else { n.to_string() }
+}

@@ -10,6 +10,7 @@
 
 pub mod history;
 pub mod loadtest;
+pub mod pgbouncer;
 mod postgres;
 pub mod probe;
 mod sqlite;
