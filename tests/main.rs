@@ -20,6 +20,7 @@ mod layers;
 mod loadtest;
 mod mask;
 mod outlook;
+mod pgbouncer;
 mod plan;
 mod pool_status_input;
 mod probe;

@@ -135,7 +135,7 @@ pub fn run(global: &GlobalArgs, args: &EvidenceArgs, printer: &mut Printer) -> a
             slowlog: args.slowlog.clone(),
             slowlog_options: args.slowlog_inputs.options(),
             probe: None,
-                probe_pgbouncer: None,
+            probe_pgbouncer: None,
             accept_drift: false,
         };
         let outcome = plan::compute(&settings, &inputs, store.clone(), true, printer);

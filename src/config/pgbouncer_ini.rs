@@ -60,30 +60,116 @@ pub struct Line {
 /// PgBouncer 1.18's `[pgbouncer]` parameters (its `SHOW CONFIG`), and the
 /// ones later releases added, so a file for a newer PgBouncer still reads.
 const PARAMETERS: &[&str] = &[
-    "admin_users", "application_name_add_host", "auth_dbname", "auth_file", "auth_hba_file", "auth_query",
-    "auth_type", "auth_user", "autodb_idle_timeout", "client_idle_timeout", "client_login_timeout",
-    "client_tls13_ciphers", "client_tls_ca_file", "client_tls_cert_file", "client_tls_ciphers",
-    "client_tls_dheparams", "client_tls_ecdhcurve", "client_tls_key_file", "client_tls_protocols",
-    "client_tls_sslmode", "conffile", "default_pool_size", "disable_pqexec", "dns_max_ttl", "dns_nxdomain_ttl",
-    "dns_zone_check_period", "idle_transaction_timeout", "ignore_startup_parameters", "job_name", "listen_addr",
-    "listen_backlog", "listen_port", "log_connections", "log_disconnections", "log_pooler_errors", "log_stats",
-    "logfile", "max_client_conn", "max_db_connections", "max_packet_size", "max_prepared_statements",
-    "max_user_connections", "min_pool_size", "peer_id", "pidfile", "pkt_buf", "pool_mode", "query_timeout",
-    "query_wait_timeout", "reserve_pool_size", "reserve_pool_timeout", "resolv_conf", "sbuf_loopcnt",
-    "server_check_delay", "server_check_query", "server_connect_timeout", "server_fast_close",
-    "server_idle_timeout", "server_lifetime", "server_login_retry", "server_reset_query",
-    "server_reset_query_always", "server_round_robin", "server_tls13_ciphers", "server_tls_ca_file",
-    "server_tls_cert_file", "server_tls_ciphers", "server_tls_key_file", "server_tls_protocols",
-    "server_tls_sslmode", "service_name", "so_reuseport", "stats_period", "stats_users", "suspend_timeout",
-    "syslog", "syslog_facility", "syslog_ident", "tcp_defer_accept", "tcp_keepalive", "tcp_keepcnt",
-    "tcp_keepidle", "tcp_keepintvl", "tcp_socket_buffer", "tcp_user_timeout", "track_extra_parameters",
-    "unix_socket_dir", "unix_socket_group", "unix_socket_mode", "user", "verbose",
+    "admin_users",
+    "application_name_add_host",
+    "auth_dbname",
+    "auth_file",
+    "auth_hba_file",
+    "auth_query",
+    "auth_type",
+    "auth_user",
+    "autodb_idle_timeout",
+    "client_idle_timeout",
+    "client_login_timeout",
+    "client_tls13_ciphers",
+    "client_tls_ca_file",
+    "client_tls_cert_file",
+    "client_tls_ciphers",
+    "client_tls_dheparams",
+    "client_tls_ecdhcurve",
+    "client_tls_key_file",
+    "client_tls_protocols",
+    "client_tls_sslmode",
+    "conffile",
+    "default_pool_size",
+    "disable_pqexec",
+    "dns_max_ttl",
+    "dns_nxdomain_ttl",
+    "dns_zone_check_period",
+    "idle_transaction_timeout",
+    "ignore_startup_parameters",
+    "job_name",
+    "listen_addr",
+    "listen_backlog",
+    "listen_port",
+    "log_connections",
+    "log_disconnections",
+    "log_pooler_errors",
+    "log_stats",
+    "logfile",
+    "max_client_conn",
+    "max_db_connections",
+    "max_packet_size",
+    "max_prepared_statements",
+    "max_user_connections",
+    "min_pool_size",
+    "peer_id",
+    "pidfile",
+    "pkt_buf",
+    "pool_mode",
+    "query_timeout",
+    "query_wait_timeout",
+    "reserve_pool_size",
+    "reserve_pool_timeout",
+    "resolv_conf",
+    "sbuf_loopcnt",
+    "server_check_delay",
+    "server_check_query",
+    "server_connect_timeout",
+    "server_fast_close",
+    "server_idle_timeout",
+    "server_lifetime",
+    "server_login_retry",
+    "server_reset_query",
+    "server_reset_query_always",
+    "server_round_robin",
+    "server_tls13_ciphers",
+    "server_tls_ca_file",
+    "server_tls_cert_file",
+    "server_tls_ciphers",
+    "server_tls_key_file",
+    "server_tls_protocols",
+    "server_tls_sslmode",
+    "service_name",
+    "so_reuseport",
+    "stats_period",
+    "stats_users",
+    "suspend_timeout",
+    "syslog",
+    "syslog_facility",
+    "syslog_ident",
+    "tcp_defer_accept",
+    "tcp_keepalive",
+    "tcp_keepcnt",
+    "tcp_keepidle",
+    "tcp_keepintvl",
+    "tcp_socket_buffer",
+    "tcp_user_timeout",
+    "track_extra_parameters",
+    "unix_socket_dir",
+    "unix_socket_group",
+    "unix_socket_mode",
+    "user",
+    "verbose",
 ];
 
 /// The keys of a `[databases]` connection string PgBouncer 1.18 knows.
 const DATABASE_KEYS: &[&str] = &[
-    "dbname", "host", "port", "user", "password", "auth_user", "client_encoding", "datestyle", "timezone",
-    "pool_size", "min_pool_size", "reserve_pool", "connect_query", "pool_mode", "max_db_connections",
+    "dbname",
+    "host",
+    "port",
+    "user",
+    "password",
+    "auth_user",
+    "client_encoding",
+    "datestyle",
+    "timezone",
+    "pool_size",
+    "min_pool_size",
+    "reserve_pool",
+    "connect_query",
+    "pool_mode",
+    "max_db_connections",
     "application_name",
 ];
 
@@ -149,7 +235,9 @@ pub fn lines(text: &str) -> Result<Vec<Line>, (usize, String)> {
                 if written.is_empty() || !written.chars().all(key_char) {
                     return Err((
                         number,
-                        format!("{written:?} is not a key PgBouncer accepts (letters, digits, _ . - and * only): a syntax error"),
+                        format!(
+                            "{written:?} is not a key PgBouncer accepts (letters, digits, _ . - and * only): a syntax error"
+                        ),
                     ));
                 }
                 let value_part = &trimmed[eq + 1..];
@@ -163,7 +251,10 @@ pub fn lines(text: &str) -> Result<Vec<Line>, (usize, String)> {
             } else {
                 return Err((
                     number,
-                    format!("{:?} is neither a [section], a key = value line nor a comment: a syntax error", trimmed.trim_end()),
+                    format!(
+                        "{:?} is neither a [section], a key = value line nor a comment: a syntax error",
+                        trimmed.trim_end()
+                    ),
                 ));
             };
             out.push(Line {
@@ -220,7 +311,11 @@ pub fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
             loop {
                 match chars.next() {
                     None => return Err(format!("the quoted value of {key} is not closed")),
-                    Some('\\') => return Err(format!("the quoted value of {key} holds a backslash, which PgBouncer refuses; write a quote as ''")),
+                    Some('\\') => {
+                        return Err(format!(
+                            "the quoted value of {key} holds a backslash, which PgBouncer refuses; write a quote as ''"
+                        ));
+                    }
                     Some('\'') if chars.peek() == Some(&'\'') => {
                         chars.next();
                         value.push('\'');
@@ -308,7 +403,9 @@ impl Reading<'_> {
                     if self.depth >= MAX_INCLUDE_DEPTH {
                         return Err(error(
                             line.number,
-                            format!("%include {file} nests more than {MAX_INCLUDE_DEPTH} files deep (an include loop?)"),
+                            format!(
+                                "%include {file} nests more than {MAX_INCLUDE_DEPTH} files deep (an include loop?)"
+                            ),
                         ));
                     }
                     let included: PathBuf = match path.parent() {
@@ -351,7 +448,11 @@ impl Reading<'_> {
                         "max_db_connections" => entry.max_db_connections = atoi(&v),
                         "pool_mode" => entry.pool_mode = Some(mode(&k, &v)?),
                         _ if DATABASE_KEYS.contains(&k.as_str()) => {}
-                        _ => return Err(format!("database {key}: {k} is not a connection parameter PgBouncer knows")),
+                        _ => {
+                            return Err(format!(
+                                "database {key}: {k} is not a connection parameter PgBouncer knows"
+                            ));
+                        }
                     }
                 }
                 b.databases.insert(key.to_string(), entry);
@@ -429,7 +530,13 @@ mod tests {
         let parsed = lines(text).unwrap();
         assert_eq!(parsed.len(), 7);
         assert_eq!(parsed[1].line, IniLine::Section("pgbouncer".into()));
-        let IniLine::Entry { key, value, value_range, .. } = &parsed[2].line else {
+        let IniLine::Entry {
+            key,
+            value,
+            value_range,
+            ..
+        } = &parsed[2].line
+        else {
             panic!("not an entry: {:?}", parsed[2]);
         };
         assert_eq!((key.as_str(), value.as_str()), ("pool_mode", "transaction"));
@@ -467,7 +574,10 @@ mod tests {
                 ("pool_size".into(), "30".into()),
             ]
         );
-        assert_eq!(pairs("dbname=test\tpool_size=11").unwrap(), vec![("dbname".into(), "test\tpool_size=11".into())]);
+        assert_eq!(
+            pairs("dbname=test\tpool_size=11").unwrap(),
+            vec![("dbname".into(), "test\tpool_size=11".into())]
+        );
         assert!(pairs("password='it\\'s'").is_err());
         assert!(pairs("password=''").is_err());
         assert!(pairs("host='db").is_err());
@@ -501,16 +611,45 @@ mod tests {
             let n = |k: &str| want[k].as_u64().unwrap();
             assert_eq!(b.pool_mode.name(), want["pool_mode"].as_str().unwrap(), "{file}");
             assert_eq!(
-                [b.max_client_conn, b.default_pool_size, b.reserve_pool_size, b.max_db_connections, b.max_user_connections].map(u64::from),
-                ["max_client_conn", "default_pool_size", "reserve_pool_size", "max_db_connections", "max_user_connections"].map(n),
+                [
+                    b.max_client_conn,
+                    b.default_pool_size,
+                    b.reserve_pool_size,
+                    b.max_db_connections,
+                    b.max_user_connections
+                ]
+                .map(u64::from),
+                [
+                    "max_client_conn",
+                    "default_pool_size",
+                    "reserve_pool_size",
+                    "max_db_connections",
+                    "max_user_connections"
+                ]
+                .map(n),
                 "{file}"
             );
             for (name, d) in want["databases"].as_object().unwrap() {
                 let pool = b.server_pool(name, "nobody");
-                assert!(b.databases.contains_key(name.as_str()), "{file}: database {name} missing");
-                assert_eq!(u64::from(pool.pool_size), d["pool_size"].as_u64().unwrap(), "{file} {name}");
-                assert_eq!(u64::from(pool.reserve), d["reserve_pool"].as_u64().unwrap(), "{file} {name}");
-                assert_eq!(u64::from(b.database_cap(name)), d["max_db_connections"].as_u64().unwrap(), "{file} {name}");
+                assert!(
+                    b.databases.contains_key(name.as_str()),
+                    "{file}: database {name} missing"
+                );
+                assert_eq!(
+                    u64::from(pool.pool_size),
+                    d["pool_size"].as_u64().unwrap(),
+                    "{file} {name}"
+                );
+                assert_eq!(
+                    u64::from(pool.reserve),
+                    d["reserve_pool"].as_u64().unwrap(),
+                    "{file} {name}"
+                );
+                assert_eq!(
+                    u64::from(b.database_cap(name)),
+                    d["max_db_connections"].as_u64().unwrap(),
+                    "{file} {name}"
+                );
                 assert_eq!(
                     b.databases[name.as_str()].pool_mode.map(PoolMode::name),
                     d["pool_mode"].as_str(),
@@ -519,7 +658,11 @@ mod tests {
             }
             for (name, u) in want["users"].as_object().unwrap() {
                 let entry = &b.users[name.as_str()];
-                assert_eq!(entry.pool_mode.map(PoolMode::name), u["pool_mode"].as_str(), "{file} {name}");
+                assert_eq!(
+                    entry.pool_mode.map(PoolMode::name),
+                    u["pool_mode"].as_str(),
+                    "{file} {name}"
+                );
                 assert_eq!(
                     entry.max_user_connections.map(u64::from),
                     u["max_user_connections"].as_u64(),

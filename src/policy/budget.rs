@@ -316,6 +316,28 @@ pub fn headroom(
 }
 
 impl Budget {
+    /// Whether the database side is within its limit.
+    pub fn database_ok(&self) -> bool {
+        self.required <= u64::from(self.limit)
+    }
+
+    /// PgBouncer's client side in words, when there is one: `4 × 38 + 2 × 15
+    /// + 4 = 186 of 290 client connections (300 max_client_conn − 10
+    /// headroom; pgbouncer.ini, transaction mode)`.
+    pub fn client_sentence(&self) -> Option<String> {
+        let p = self.pgbouncer.as_ref()?;
+        Some(format!(
+            "{} = {} of {} client connections ({} max_client_conn − {} headroom; {}, {} mode)",
+            self.client_arithmetic()?,
+            p.client_required,
+            p.client_limit,
+            p.max_client_conn,
+            p.headroom,
+            p.source,
+            p.pool_mode.name()
+        ))
+    }
+
     /// The database side's sum as written: `4 × 38 + 2 × 15 + 12` (pools ×
     /// connections per pool, then PgBouncer's server connections, then other
     /// clients).
@@ -331,7 +353,12 @@ impl Budget {
                     .map(|s| format!("{} + {}", s.pool.pool_size, s.pool.reserve))
                     .collect::<Vec<_>>()
                     .join(", ");
-                format!("{} (PgBouncer's server pools: {pools})", p.server_connections)
+                let caps = if p.caps.is_empty() {
+                    String::new()
+                } else {
+                    format!(", within {}", p.caps.join(" and "))
+                };
+                format!("{} (PgBouncer's server pools: {pools}{caps})", p.server_connections)
             }))
             .chain((self.database.other_clients > 0).then(|| self.database.other_clients.to_string()))
             .collect::<Vec<_>>()
@@ -348,7 +375,11 @@ impl Budget {
             .map(|l| format!("{} × {}", l.pools, l.per_pool))
             .chain((p.other_clients > 0).then(|| p.other_clients.to_string()))
             .collect();
-        Some(if terms.is_empty() { "0".into() } else { terms.join(" + ") })
+        Some(if terms.is_empty() {
+            "0".into()
+        } else {
+            terms.join(" + ")
+        })
     }
 
     /// Whether a service's line may hold `connections` with the others as
@@ -359,10 +390,17 @@ impl Budget {
         };
         match (&self.pgbouncer, is_direct(&line.route)) {
             (Some(p), false) => {
-                p.client_required.saturating_sub(line.connections).saturating_add(connections)
+                p.client_required
+                    .saturating_sub(line.connections)
+                    .saturating_add(connections)
                     <= u64::from(p.client_limit)
             }
-            _ => self.required.saturating_sub(line.connections).saturating_add(connections) <= u64::from(self.limit),
+            _ => {
+                self.required
+                    .saturating_sub(line.connections)
+                    .saturating_add(connections)
+                    <= u64::from(self.limit)
+            }
         }
     }
 
@@ -371,19 +409,13 @@ impl Budget {
         let mut out = Vec::new();
         if self.required > u64::from(self.limit) {
             let d = &self.database;
-            let (server_part, ways) = match &self.pgbouncer {
-                Some(p) => (
-                    if p.caps.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (PgBouncer's caps applied: {})", p.caps.join("; "))
-                    },
-                    "smaller PgBouncer server pools (default_pool_size or a database's pool_size, reserve_pool_size) or a max_db_connections cap in pgbouncer.ini, fewer processes per replica for the services that connect directly, or a larger max_connections (needs a database restart)",
-                ),
-                None => (
-                    String::new(),
-                    "fewer processes per replica, PgBouncer in transaction mode, or a larger max_connections (needs a database restart)",
-                ),
+            let ways = match &self.pgbouncer {
+                Some(_) => {
+                    "smaller PgBouncer server pools (default_pool_size or a database's pool_size, reserve_pool_size) or a max_db_connections cap in pgbouncer.ini, fewer processes per replica for the services that connect directly, or a larger max_connections (needs a database restart)"
+                }
+                None => {
+                    "fewer processes per replica, PgBouncer in transaction mode, or a larger max_connections (needs a database restart)"
+                }
             };
             out.push(Breach {
                 side: BudgetSide::Database,
@@ -391,7 +423,7 @@ impl Budget {
                 current_required: self.current_required,
                 limit: self.limit,
                 message: format!(
-                    "the plan needs {} = {} connections{server_part} but the budget is {} ({} max_connections − {} superuser reserved − {} reserved − {} headroom); ways out: {ways}",
+                    "the plan needs {} = {} connections but the budget is {} ({} max_connections − {} superuser reserved − {} reserved − {} headroom); ways out: {ways}",
                     self.arithmetic(),
                     self.required,
                     self.limit,

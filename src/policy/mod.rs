@@ -20,7 +20,7 @@ mod finding;
 pub mod outlook;
 
 pub use budget::{
-    Breach, BouncerBudget, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
+    BouncerBudget, Breach, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
     waiting_findings,
 };
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};

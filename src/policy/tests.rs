@@ -755,11 +755,22 @@ mod pgbouncer {
     #[test]
     fn both_sides_are_checked_with_their_arithmetic() {
         let db = sample();
-        let pools = [via(6, "app", "backend"), via(2, "app", "worker"), ServicePools::direct(1)];
-        let decisions = [decision("backend", 20, 10), decision("worker", 5, 3), decision("reports", 4, 2)];
+        let pools = [
+            via(6, "app", "backend"),
+            via(2, "app", "worker"),
+            ServicePools::direct(1),
+        ];
+        let decisions = [
+            decision("backend", 20, 10),
+            decision("worker", 5, 3),
+            decision("reports", 4, 2),
+        ];
         let b = check_budget(&db, &pools, &decisions);
         assert_eq!((b.required, b.limit), (58, 92));
-        assert_eq!(b.arithmetic(), "1 × 6 + 50 (PgBouncer's server pools: 30 + 5, 30 + 5) + 2");
+        assert_eq!(
+            b.arithmetic(),
+            "1 × 6 + 50 (PgBouncer's server pools: 30 + 5, 30 + 5, within max_db_connections 50 for app (its pools 70)) + 2"
+        );
         let p = b.pgbouncer.as_ref().unwrap();
         assert_eq!((p.client_required, p.client_limit, p.clients_ok), (201, 190, false));
         assert_eq!(b.client_arithmetic().unwrap(), "6 × 30 + 2 × 8 + 5");
@@ -801,7 +812,11 @@ mod pgbouncer {
             .iter()
             .find(|f| f.code == Code::BudgetExceeded)
             .unwrap();
-        assert!(f.message.contains("6 × 38 + 5 = 233 client connections"), "{}", f.message);
+        assert!(
+            f.message.contains("6 × 38 + 5 = 233 client connections"),
+            "{}",
+            f.message
+        );
         assert!(matches!(
             f.evidence,
             FindingEvidence::BudgetExceeded {
@@ -835,7 +850,11 @@ mod pgbouncer {
             .expect("a pgbouncer-pool finding");
         assert_eq!(f.effect, Effect::Advisory);
         assert!(f.message.contains("30 client connections"), "{}", f.message);
-        assert!(f.message.contains("the server pool has 10 (10 + 0 reserve)"), "{}", f.message);
+        assert!(
+            f.message.contains("the server pool has 10 (10 + 0 reserve)"),
+            "{}",
+            f.message
+        );
         // In transaction mode the same pools multiplex: no finding.
         db.bouncer.as_mut().unwrap().pool_mode = crate::model::bouncer::PoolMode::Transaction;
         let mut e = evidence(10, 0.3);

@@ -348,13 +348,21 @@ fn budget_sum(report: &PlanReport, fleet: bool) -> String {
     if !fleet {
         return b.arithmetic();
     }
-    let pools: u64 = b.services.iter().map(|l| l.pools).sum();
+    let direct: Vec<_> = b
+        .services
+        .iter()
+        .filter(|l| l.route == crate::model::bouncer::Route::Direct)
+        .collect();
+    let pools: u64 = direct.iter().map(|l| l.pools).sum();
     let other = if b.database.other_clients > 0 {
         format!(" + {} other clients", b.database.other_clients)
     } else {
         String::new()
     };
-    format!("{pools} pools of {} services{other}", report.services.len())
+    let server = b.pgbouncer.as_ref().map_or_else(String::new, |p| {
+        format!(" + {} PgBouncer server connections", p.server_connections)
+    });
+    format!("{pools} pools of {} services{server}{other}", direct.len())
 }
 
 /// The plan for people. With more than [`FLEET_ROWS`] services and not
@@ -469,10 +477,12 @@ pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
     }
     let b = &report.budget;
 
-    let verdict = if b.ok {
-        printer.paint("ok", "32")
-    } else {
-        printer.paint("BLOCKED", "31;1")
+    let verdict = |ok: bool| {
+        if ok {
+            printer.paint("ok", "32")
+        } else {
+            printer.paint("BLOCKED", "31;1")
+        }
     };
     let arithmetic = budget_sum(report, fleet);
     let _ = writeln!(
@@ -485,7 +495,18 @@ pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
         b.database.superuser_reserved_connections,
         b.database.reserved_connections,
         b.database.headroom,
+        verdict = verdict(b.database_ok()),
     );
+    if let (Some(p), Some(sentence)) = (&b.pgbouncer, b.client_sentence()) {
+        let _ = writeln!(out, "PgBouncer clients: {sentence}: {}", verdict(p.clients_ok));
+        if p.pool_mode != crate::model::bouncer::PoolMode::Session {
+            let _ = writeln!(
+                out,
+                "  behind PgBouncer in {} mode a pool's utilization counts client slots at PgBouncer; PostgreSQL sees the server pools",
+                p.pool_mode.name()
+            );
+        }
+    }
     let room: Vec<String> = shown
         .iter()
         .map(|s| match s.headroom {
@@ -568,7 +589,19 @@ pub fn summary(report: &PlanReport, outcome: &str) -> String {
         text_escape(&budget_sum(report, fleet)),
         report.budget.required,
         report.budget.limit,
-        if report.budget.ok { "ok" } else { "**over the budget**" }
+        if report.budget.database_ok() {
+            "ok"
+        } else {
+            "**over the budget**"
+        }
     );
+    if let (Some(p), Some(sentence)) = (&report.budget.pgbouncer, report.budget.client_sentence()) {
+        let _ = writeln!(
+            out,
+            "PgBouncer clients: {} — {}.\n",
+            text_escape(&sentence),
+            if p.clients_ok { "ok" } else { "**over the limit**" }
+        );
+    }
     out
 }

@@ -145,8 +145,13 @@ async fn probe_async(url: &str) -> Result<PgbouncerProbe, ProbeError> {
         let text = super::error_text(&e);
         failure(
             url,
-            if text.contains("not allowed") || text.contains("no such user") {
-                format!("{text}; the user must be listed in PgBouncer's admin_users or stats_users")
+            if ["not allowed", "no such user", "authentication failed"]
+                .iter()
+                .any(|m| text.contains(m))
+            {
+                format!(
+                    "{text}; the console takes users of PgBouncer's auth_file (or auth_query) that are listed in its admin_users or stats_users"
+                )
             } else {
                 text
             },

@@ -24,7 +24,8 @@ pub(super) fn bouncer(loc: &Locator<'_>, raw: Option<RawPgbouncer>) -> Result<Op
     let Some(r) = raw else { return Ok(None) };
     let key = |k| [Key("pgbouncer"), Key(k)];
     let optional = |k: &'static str, v: Option<i64>, min: u32| -> Result<Option<u32>, ConfigError> {
-        v.map(|v| count(loc, &key(k), v, min, limits::MAX_CONNECTIONS)).transpose()
+        v.map(|v| count(loc, &key(k), v, min, limits::MAX_CONNECTIONS))
+            .transpose()
     };
     let mut b = match &r.ini {
         Some(ini) => {
@@ -81,7 +82,10 @@ pub(super) fn bouncer(loc: &Locator<'_>, raw: Option<RawPgbouncer>) -> Result<Op
 fn database(loc: &Locator<'_>, name: &str, d: RawBouncerDatabase) -> Result<BouncerDatabase, ConfigError> {
     use Seg::Key;
     let key = |k| [Key("pgbouncer"), Key("databases"), Key(name), Key(k)];
-    let n = |k: &'static str, v: Option<i64>| v.map(|v| count(loc, &key(k), v, 0, limits::MAX_CONNECTIONS)).transpose();
+    let n = |k: &'static str, v: Option<i64>| {
+        v.map(|v| count(loc, &key(k), v, 0, limits::MAX_CONNECTIONS))
+            .transpose()
+    };
     Ok(BouncerDatabase {
         pool_size: n("pool_size", d.pool_size)?,
         reserve_pool: n("reserve_pool", d.reserve_pool)?,
