@@ -142,7 +142,9 @@ impl Bouncer {
 
     /// `SHOW what` on the console, through psql: rows of column → value.
     pub fn show(&self, what: &str) -> Vec<BTreeMap<String, String>> {
+        // The corpus' userlist gives postgres the password "postgres"; trust ignores it.
         let out = Command::new("psql")
+            .env("PGPASSWORD", "postgres")
             .args([
                 "-h",
                 "127.0.0.1",
@@ -430,4 +432,65 @@ fn probe_errors_name_the_fix() {
     .run();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("has no [pgbouncer] table"), "{}", out.stderr);
+}
+
+/// PgBouncer starts with every edited file of the in/out trees and reads
+/// the new values: `SHOW CONFIG` and `SHOW DATABASES` give them back.
+#[test]
+fn pgbouncer_starts_with_every_edited_file() {
+    let Some(_url) = available() else { return };
+    let edits = root().join("tests/fixtures/pgbouncer-edits");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&edits).unwrap() {
+        let case = entry.unwrap().path();
+        let out = std::fs::read_to_string(case.join("out.ini")).unwrap();
+        let edits = std::fs::read_to_string(case.join("edits.txt")).unwrap();
+        let database = edits
+            .lines()
+            .find_map(|l| l.strip_prefix("database "))
+            .and_then(|l| l.split(' ').next())
+            .unwrap()
+            .to_string();
+        let port: u16 = out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("listen_port"))
+            .filter_map(|l| l.trim_start().strip_prefix('='))
+            .next_back()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pgbouncer.ini"), &out).unwrap();
+        std::fs::copy(
+            root().join("tests/fixtures/pgbouncer/userlist.txt"),
+            dir.path().join("userlist.txt"),
+        )
+        .unwrap();
+        let bouncer = Bouncer::spawn(dir, port, "postgres".into(), &database);
+        let config: BTreeMap<String, String> = bouncer
+            .show("CONFIG")
+            .into_iter()
+            .map(|r| (r["key"].clone(), r["value"].clone()))
+            .collect();
+        assert_eq!(
+            (config["default_pool_size"].as_str(), config["max_client_conn"].as_str()),
+            ("33", "512"),
+            "{}",
+            case.display()
+        );
+        let row = bouncer
+            .show("DATABASES")
+            .into_iter()
+            .find(|r| r["name"] == database)
+            .unwrap_or_else(|| panic!("{}: no {database}", case.display()));
+        assert_eq!(
+            (row["pool_size"].as_str(), row["reserve_pool"].as_str()),
+            ("44", "3"),
+            "{}",
+            case.display()
+        );
+        cases += 1;
+    }
+    assert!(cases >= 10);
 }

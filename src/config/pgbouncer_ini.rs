@@ -275,69 +275,95 @@ pub fn lines(text: &str) -> Result<Vec<Line>, (usize, String)> {
     Ok(out)
 }
 
+/// One `key=value` of a connection string: the key, the value as read
+/// (quotes undone), and where the value's bytes are in the string
+/// (quotes included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// The written value's byte range.
+    pub range: Range<usize>,
+}
+
 /// The `key=value` pairs of a `[databases]` or `[users]` value: split on
 /// spaces only (a tab is part of a value), a value may be single-quoted with
 /// `''` for a quote; a backslash inside quotes and an empty value are refused.
-pub fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn pair_spans(text: &str) -> Result<Vec<Pair>, String> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.peek() == Some(&' ') {
-            chars.next();
+    let mut i = 0;
+    let skip_spaces = |mut i: usize| {
+        while i < bytes.len() && bytes[i] == b' ' {
+            i += 1;
         }
-        if chars.peek().is_none() {
+        i
+    };
+    loop {
+        i = skip_spaces(i);
+        if i >= bytes.len() {
             return Ok(out);
         }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ' ' {
-                break;
-            }
-            key.push(c);
-            chars.next();
+        let key_start = i;
+        while i < bytes.len() && bytes[i] != b'=' && bytes[i] != b' ' {
+            i += 1;
         }
-        while chars.peek() == Some(&' ') {
-            chars.next();
-        }
-        if chars.next() != Some('=') {
+        let key = text[key_start..i].to_string();
+        i = skip_spaces(i);
+        if i >= bytes.len() || bytes[i] != b'=' {
             return Err(format!("{key:?} has no =value"));
         }
-        while chars.peek() == Some(&' ') {
-            chars.next();
-        }
+        i = skip_spaces(i + 1);
+        let value_start = i;
         let mut value = String::new();
-        if chars.peek() == Some(&'\'') {
-            chars.next();
+        if i < bytes.len() && bytes[i] == b'\'' {
+            i += 1;
             loop {
-                match chars.next() {
-                    None => return Err(format!("the quoted value of {key} is not closed")),
-                    Some('\\') => {
+                let Some(c) = text[i..].chars().next() else {
+                    return Err(format!("the quoted value of {key} is not closed"));
+                };
+                match c {
+                    '\\' => {
                         return Err(format!(
                             "the quoted value of {key} holds a backslash, which PgBouncer refuses; write a quote as ''"
                         ));
                     }
-                    Some('\'') if chars.peek() == Some(&'\'') => {
-                        chars.next();
+                    '\'' if bytes.get(i + 1) == Some(&b'\'') => {
                         value.push('\'');
+                        i += 2;
                     }
-                    Some('\'') => break,
-                    Some(c) => value.push(c),
+                    '\'' => {
+                        i += 1;
+                        break;
+                    }
+                    c => {
+                        value.push(c);
+                        i += c.len_utf8();
+                    }
                 }
             }
         } else {
-            while let Some(&c) = chars.peek() {
-                if c == ' ' {
-                    break;
-                }
-                value.push(c);
-                chars.next();
+            while i < bytes.len() && bytes[i] != b' ' {
+                i += 1;
             }
+            value.push_str(&text[value_start..i]);
         }
         if value.is_empty() {
             return Err(format!("{key} has an empty value, which PgBouncer refuses"));
         }
-        out.push((key, value));
+        out.push(Pair {
+            key,
+            value,
+            range: value_start..i,
+        });
     }
+}
+
+/// The pairs of [`pair_spans`] as (key, value).
+pub fn pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    Ok(pair_spans(text)?.into_iter().map(|p| (p.key, p.value)).collect())
 }
 
 /// Reads the PgBouncer limits of the file at `path` (and its includes).

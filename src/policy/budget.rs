@@ -1,8 +1,9 @@
 //! The connection budget (DESIGN §1.5): every pool's connections against
 //! what the database allows, with the arithmetic shown.
 //!
-//! Without PgBouncer there is one side: Σ pools × (pool_size + max_overflow)
-//! + other clients ≤ max_connections − reserved − headroom. With PgBouncer
+//! Without PgBouncer there is one side: Σ pools × (pool_size +
+//! max_overflow), plus other clients, ≤ max_connections − reserved −
+//! headroom. With PgBouncer
 //! there are two (docs/pgbouncer.md):
 //! - the client side: the pools routed through it, plus its other clients,
 //!   ≤ `max_client_conn` − its headroom;
@@ -321,9 +322,9 @@ impl Budget {
         self.required <= u64::from(self.limit)
     }
 
-    /// PgBouncer's client side in words, when there is one: `4 × 38 + 2 × 15
-    /// + 4 = 186 of 290 client connections (300 max_client_conn − 10
-    /// headroom; pgbouncer.ini, transaction mode)`.
+    /// PgBouncer's client side in words, when there is one, such as
+    /// `4 × 38 + 2 × 15 + 4 = 186 of 290 client connections (300
+    /// max_client_conn − 10 headroom; pgbouncer.ini, transaction mode)`.
     pub fn client_sentence(&self) -> Option<String> {
         let p = self.pgbouncer.as_ref()?;
         Some(format!(

@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod changelog;
 pub mod env;
+pub mod ini;
 pub mod mask;
 pub mod toml_file;
 pub mod yaml;
