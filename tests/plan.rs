@@ -186,6 +186,7 @@ fn sample_data_is_what_the_generator_makes() {
         "slowlog/postgresql-2026-09.log.gz",
         "slowlog/postgresql-2026-10.log.gz",
         "slowlog/mariadb-slow-2026-10.log.gz",
+        "pgbouncer/pools-2026-10.csv.gz",
     ] {
         let made = std::fs::read(dir.path().join(name)).unwrap();
         let committed = std::fs::read(root().join("data").join(name)).unwrap();

@@ -11,6 +11,7 @@
 //! instance's first 10 intervals (in time order), fixed from then on so that
 //! the analysis streams.
 
+pub mod bouncer;
 pub mod demand;
 pub mod digest;
 pub mod distribution;

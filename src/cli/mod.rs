@@ -390,6 +390,11 @@ pub struct PlanInputs {
     /// report its server pools where clients wait.
     #[arg(long, env = "POOLCAP_PGBOUNCER_URL", value_name = "URL", hide_env_values = true)]
     pub probe_pgbouncer: Option<String>,
+    /// PgBouncer's SHOW POOLS snapshots of the month (CSV or JSON lines, as
+    /// `probe --pgbouncer URL --record FILE` writes them): each server pool's
+    /// busy share and waiting clients, and its pool_size under the policy.
+    #[arg(long, num_args = 1.., value_name = "FILE")]
+    pub pgbouncer_pools: Vec<PathBuf>,
     /// Let a fixed setting that differs tenfold or more from the config be
     /// rewritten (a `setting-drift` of that size blocks the plan otherwise:
     /// it is a unit mismatch far more often than a decision).
@@ -927,6 +932,7 @@ impl PlanInputs {
             slowlog_options: self.slowlog_inputs.options(),
             probe: self.probe.clone(),
             probe_pgbouncer: self.probe_pgbouncer.clone(),
+            pgbouncer_pools: self.pgbouncer_pools.clone(),
             accept_drift: self.accept_drift,
         }
     }

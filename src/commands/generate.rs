@@ -104,6 +104,24 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                     .with_context(|| format!("{}: write failed", path.display()))?;
                 finish(w, &path)?;
                 printer.note(&format!("wrote {} ({} rows)", path.display(), rows.len()));
+                if month == (crate::model::window::Month { year: 2026, month: 10 }) {
+                    // The same month as PgBouncer saw it (data/pgbouncer).
+                    let path = out.join("pgbouncer").join(format!("pools-{month}.csv.gz"));
+                    let snapshots = generate::sample_pgbouncer_pools(&rows);
+                    let mut text = String::with_capacity(snapshots.len() * 80);
+                    text.push_str(crate::ingest::pgbouncer_pools::HEADER);
+                    text.push('\n');
+                    for (ts, s) in &snapshots {
+                        let ts = jiff::Timestamp::from_second(*ts).context("a sample time")?;
+                        text.push_str(&crate::ingest::pgbouncer_pools::csv_row(&ts.to_string(), s));
+                        text.push('\n');
+                    }
+                    let mut w = create(&path)?;
+                    w.write_all(text.as_bytes())
+                        .with_context(|| format!("{}: write failed", path.display()))?;
+                    finish(w, &path)?;
+                    printer.note(&format!("wrote {} ({} snapshots)", path.display(), snapshots.len()));
+                }
             }
             // Each month's PostgreSQL slow log (the quarterly review reads
             // August and September as 2026-Q3) and October's MariaDB one too:

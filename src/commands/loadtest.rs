@@ -39,6 +39,7 @@ fn request(args: &LoadtestArgs) -> anyhow::Result<LoadTestRequest> {
                 slowlog_options: args.slowlog_inputs.options(),
                 probe: None,
                 probe_pgbouncer: None,
+                pgbouncer_pools: Vec::new(),
                 accept_drift: false,
             }),
         ),

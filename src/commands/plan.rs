@@ -95,5 +95,7 @@ fn decide(
             changes |= !files.is_empty();
         }
     }
+    // A PgBouncer server pool to grow is a change too (pgbouncer.ini is edited by hand, or by its own target).
+    changes |= outcome.plan.pgbouncer_pools.iter().any(|p| p.changes());
     Ok((report, if changes { ExitStatus::Changes } else { ExitStatus::Ok }))
 }

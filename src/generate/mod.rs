@@ -280,3 +280,57 @@ mod tests {
         assert!(daily_shape(9.0, 2) > daily_shape(9.0, 7) + 0.1);
     }
 }
+
+/// The share of its checked-out connections a service has inside a
+/// transaction at a moment: behind PgBouncer in transaction mode, only those
+/// hold a server connection.
+const IN_TRANSACTION: f64 = 0.42;
+
+/// PgBouncer's `SHOW POOLS` of the sample deployment behind the sample
+/// `data/pgbouncer/pgbouncer.ini` (database `ehr`, pool_size 25 + 5
+/// reserve; users `ehr_app` for the backend, `ehr_worker` for the worker),
+/// one snapshot per pool per minute, made from the month's `rows`: busy
+/// server connections are the in-transaction share of the service's
+/// checked-out connections, up to the pool and its reserve; the rest wait.
+pub fn sample_pgbouncer_pools(rows: &[Row]) -> Vec<(i64, crate::model::bouncer::PoolSnapshot)> {
+    const POOL: u64 = 25;
+    const RESERVE: u64 = 5;
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < rows.len() {
+        let minute = rows[k].ts - rows[k].ts.rem_euclid(60);
+        let mut end = k;
+        while end < rows.len() && rows[end].ts - rows[end].ts.rem_euclid(60) == minute {
+            end += 1;
+        }
+        for (service, user) in [("backend", "ehr_app"), ("worker", "ehr_worker")] {
+            let (clients, checked_out) = rows[k..end]
+                .iter()
+                .filter(|r| r.service == service)
+                .fold((0u64, 0u64), |(c, o), r| {
+                    (c + u64::from(r.pool_size), o + u64::from(r.checked_out))
+                });
+            let demand = (checked_out as f64 * IN_TRANSACTION).round() as u64;
+            let sv_active = demand.min(POOL + RESERVE);
+            let cl_waiting = demand - sv_active;
+            out.push((
+                minute,
+                crate::model::bouncer::PoolSnapshot {
+                    database: "ehr".into(),
+                    user: user.into(),
+                    cl_active: clients.saturating_sub(cl_waiting),
+                    cl_waiting,
+                    sv_active,
+                    sv_idle: (POOL + RESERVE).min(POOL.max(sv_active)) - sv_active,
+                    sv_used: 0,
+                    sv_tested: 0,
+                    sv_login: 0,
+                    maxwait_seconds: if cl_waiting > 0 { 2.0 * cl_waiting as f64 } else { 0.0 },
+                    pool_mode: "transaction".into(),
+                },
+            ));
+        }
+        k = end;
+    }
+    out
+}

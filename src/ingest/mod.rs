@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod jsonl;
+pub mod pgbouncer_pools;
 pub mod pool_status;
 pub mod prometheus;
 pub mod prometheus_api;

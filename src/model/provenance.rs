@@ -179,6 +179,9 @@ pub struct Request {
     /// `--probe-pgbouncer`, any password replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe_pgbouncer: Option<String>,
+    /// `--pgbouncer-pools`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pgbouncer_pools: Vec<String>,
 }
 
 /// The policy's parameters (`[policy]`), durations in seconds.

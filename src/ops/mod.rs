@@ -34,6 +34,7 @@ pub mod init;
 pub mod loadtest;
 pub mod metrics;
 pub mod overrides;
+pub mod pgbouncer;
 pub mod plan;
 pub mod probe;
 pub mod prometheus;

@@ -35,6 +35,8 @@ pub struct PlanInputs {
     pub probe: Option<String>,
     /// PgBouncer's admin console, whose live limits replace `[pgbouncer]`'s.
     pub probe_pgbouncer: Option<String>,
+    /// PgBouncer's `SHOW POOLS` snapshots of the month, for its server pools' decisions.
+    pub pgbouncer_pools: Vec<std::path::PathBuf>,
     /// Take drifted fixed settings as intended.
     pub accept_drift: bool,
 }
@@ -406,6 +408,17 @@ pub fn compute_with(
                 d.findings.push(finding);
             }
         }
+    }
+    if !args.pgbouncer_pools.is_empty() {
+        if database.bouncer.is_none() {
+            return Err(UsageError(format!(
+                "--pgbouncer-pools: {} has no [pgbouncer] table to size the server pools against; add one (ini = \"…/pgbouncer.ini\", or its limits)",
+                settings.path.display()
+            ))
+            .into());
+        }
+        let stats = super::pgbouncer::pool_stats(&args.pgbouncer_pools, month.window(tz), &settings.policy)?;
+        plan.pgbouncer_pools = policy::pool_decisions(stats, &database, &pools, &plan.decisions, &settings.policy);
     }
     for (decision, d) in plan.decisions.iter_mut().zip(&deployed) {
         decision.findings.extend(d.findings.iter().cloned());

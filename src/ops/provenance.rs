@@ -30,6 +30,7 @@ pub fn request(args: &PlanInputs, month: &str) -> Request {
         log_timezone: args.slowlog_options.log_timezone.clone(),
         probe: args.probe.as_deref().map(redact_urls),
         probe_pgbouncer: args.probe_pgbouncer.as_deref().map(redact_urls),
+        pgbouncer_pools: args.pgbouncer_pools.iter().map(shown).collect(),
         accept_drift: args.accept_drift,
         prometheus: args
             .metrics

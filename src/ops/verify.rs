@@ -233,6 +233,7 @@ pub fn plan_inputs(p: &Provenance, probe: Option<String>) -> anyhow::Result<Plan
         },
         probe: if r.probe.is_some() { probe } else { None },
         probe_pgbouncer: None,
+        pgbouncer_pools: r.pgbouncer_pools.iter().map(PathBuf::from).collect(),
         accept_drift: r.accept_drift,
     })
 }

@@ -241,6 +241,24 @@ pub enum FindingEvidence {
         #[serde(skip_serializing_if = "crate::policy::BudgetSide::is_database")]
         side: crate::policy::BudgetSide,
     },
+    /// A PgBouncer server pool's rule (escalation, sustained waiting,
+    /// waiting, budget), from its `SHOW POOLS` snapshots.
+    PgbouncerServerPool {
+        /// The pool's database.
+        database: String,
+        /// The pool's user.
+        user: String,
+        /// Its `pool_size` now.
+        pool_size: u32,
+        /// Time-weighted mean of busy server connections.
+        mean_sv_active: f64,
+        /// Most server connections wanted at once (busy + waiting).
+        peak_demand: u64,
+        /// Seconds with a client waiting.
+        waiting_seconds: i64,
+        /// Most clients waiting at once.
+        max_cl_waiting: u64,
+    },
     /// `pgbouncer-pool`.
     PgbouncerPool {
         /// The pool's database.

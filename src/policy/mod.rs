@@ -14,6 +14,7 @@
 //! The rules in plain words: docs/policy.md.
 
 pub mod alert_rules;
+mod bouncer_pools;
 mod budget;
 pub mod evidence;
 mod finding;
@@ -23,6 +24,7 @@ pub use budget::{
     BouncerBudget, Breach, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
     waiting_findings,
 };
+pub use bouncer_pools::{PoolDecision, pool_decisions};
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};
 
 use serde::Serialize;
@@ -380,6 +382,10 @@ pub struct Plan {
     pub decisions: Vec<Decision>,
     /// The budget on the recommendation.
     pub budget: Budget,
+    /// PgBouncer's server pools, decided from their snapshots (`plan
+    /// --pgbouncer-pools`); empty without them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pgbouncer_pools: Vec<PoolDecision>,
 }
 
 impl Plan {
@@ -396,6 +402,7 @@ impl Plan {
         self.decisions
             .iter()
             .flat_map(|d| &d.findings)
+            .chain(self.pgbouncer_pools.iter().flat_map(|p| &p.findings))
             .filter(|f| f.effect == Effect::Block && f.code != Code::BudgetExceeded)
     }
 
@@ -562,7 +569,11 @@ pub fn plan(
             }
         }
     }
-    Plan { decisions, budget }
+    Plan {
+        decisions,
+        budget,
+        pgbouncer_pools: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub struct PlanReport {
     pub budget: Budget,
     /// Where the budget's limits came from: the config or a live probe.
     pub budget_source: String,
+    /// PgBouncer's server pools decided from their snapshots (left out without them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pgbouncer_pools: Vec<crate::policy::PoolDecision>,
     /// Whether a guard blocks the plan.
     pub blocked: bool,
     /// What the decision was made from: version, config, policy, alert
@@ -255,9 +258,21 @@ impl PlanReport {
             services,
             budget: outcome.plan.budget.clone(),
             budget_source: outcome.budget_source.clone(),
+            pgbouncer_pools: outcome.plan.pgbouncer_pools.clone(),
             blocked: outcome.plan.blocked(),
             provenance: outcome.provenance.clone(),
         }
+    }
+}
+
+/// A finding's effect as one mark in the text table.
+fn mark(effect: Effect) -> &'static str {
+    match effect {
+        Effect::Raise => "↑",
+        Effect::Block => "✗",
+        Effect::Limit => "⊤",
+        Effect::Advisory => "!",
+        Effect::Info => "·",
     }
 }
 
@@ -447,14 +462,7 @@ pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
         }
         let _ = writeln!(out, "\n{}", s.service);
         for f in &s.findings {
-            let mark = match f.effect {
-                Effect::Raise => "↑",
-                Effect::Block => "✗",
-                Effect::Limit => "⊤",
-                Effect::Advisory => "!",
-                Effect::Info => "·",
-            };
-            let _ = writeln!(out, "  {mark} {:<19} {}", f.code.as_str(), f.message);
+            let _ = writeln!(out, "  {} {:<19} {}", mark(f.effect), f.code.as_str(), f.message);
         }
         if !s.alerts.is_empty() {
             let mut counts = std::collections::BTreeMap::<&str, usize>::new();
@@ -477,6 +485,37 @@ pub fn table(report: &PlanReport, printer: &Printer, all: bool) -> String {
     }
     let b = &report.budget;
 
+    if !report.pgbouncer_pools.is_empty() {
+        let _ = writeln!(out, "\nPgBouncer server pools (SHOW POOLS snapshots):");
+        let _ = writeln!(
+            out,
+            "{:<28} {:>9} {:>11} {:>6} {:>7} {:>9} {:>9}  DECISION",
+            "POOL", "POOL_SIZE", "RECOMMENDED", "MEAN", "PEAK", "WAITING", "COVERAGE"
+        );
+        for p in &report.pgbouncer_pools {
+            let _ = writeln!(
+                out,
+                "{:<28} {:>9} {:>11} {:>6} {:>7} {:>8}s {:>9}  {}",
+                format!("{}/{}", p.database, p.user),
+                format!("{} + {}", p.current, p.reserve),
+                p.recommended,
+                pct(p.mean_utilization),
+                p.stats.peak_demand,
+                p.stats.waiting_seconds,
+                pct(p.stats.coverage),
+                if p.findings.iter().any(|f| f.effect == Effect::Block) {
+                    "blocked"
+                } else if p.changes() {
+                    "increase"
+                } else {
+                    "keep"
+                }
+            );
+            for f in &p.findings {
+                let _ = writeln!(out, "  {} {:<19} {}", mark(f.effect), f.code.as_str(), f.message);
+            }
+        }
+    }
     let verdict = |ok: bool| {
         if ok {
             printer.paint("ok", "32")
