@@ -494,3 +494,208 @@ fn pgbouncer_starts_with_every_edited_file() {
     }
     assert!(cases >= 10);
 }
+
+/// The sample behind PgBouncer (data/pgbouncer), worked by hand in
+/// docs/pgbouncer.md. Database: 100 − 3 − 0 − 10 = 87; server pools
+/// (ehr, ehr_app) and (ehr, ehr_worker) at 25 + 5 each = 60, within
+/// max_db_connections 40, + 12 other clients = 52. Clients: backend 4 ×
+/// (25 + 13) + worker 2 × (10 + 5) + 4 = 186 of 300 − 10 = 290. The old
+/// one-sided guard would have said 4 × 38 + 2 × 15 + 12 = 194 of 87.
+/// Server pool ehr/ehr_app: mean 82.5% busy of 25 → 30.
+#[test]
+fn the_sample_behind_pgbouncer_is_budgeted_on_both_sides() {
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        "data/pgbouncer/poolcap.toml",
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--pgbouncer-pools",
+        "data/pgbouncer/pools-2026-10.csv.gz",
+        "--format",
+        "json",
+    ])
+    .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let b = &plan["budget"];
+    assert_eq!(
+        (b["required"].as_u64(), b["limit"].as_u64(), b["ok"].as_bool()),
+        (Some(52), Some(87), Some(true))
+    );
+    let p = &b["pgbouncer"];
+    assert_eq!(
+        (
+            p["client_required"].as_u64(),
+            p["client_limit"].as_u64(),
+            p["server_connections"].as_u64()
+        ),
+        (Some(186), Some(290), Some(40))
+    );
+    assert_eq!(p["caps"][0], "max_db_connections 40 for ehr (its pools 60)");
+    assert_eq!(b["services"][0]["route"]["via"], "pgbouncer");
+    assert_eq!(b["services"][0]["route"]["user"], "ehr_app");
+    assert_eq!(plan["services"][0]["headroom"], 42);
+    let pools = plan["pgbouncer_pools"].as_array().unwrap();
+    assert_eq!(pools.len(), 2);
+    assert_eq!(
+        (
+            pools[0]["user"].as_str(),
+            pools[0]["current"].as_u64(),
+            pools[0]["recommended"].as_u64()
+        ),
+        (Some("ehr_app"), Some(25), Some(30))
+    );
+    assert_eq!(
+        (pools[1]["user"].as_str(), pools[1]["recommended"].as_u64()),
+        (Some("ehr_worker"), Some(25))
+    );
+    assert_eq!(pools[0]["stats"]["samples"], 44_700);
+
+    // The same config without [pgbouncer] is blocked: 194 connections of 87.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("data/pgbouncer/poolcap.toml")).unwrap();
+    let direct = text.replace("[pgbouncer]\n", "[pgbouncer_off]\n");
+    let direct: String = direct
+        .lines()
+        .filter(|l| {
+            !l.starts_with("[pgbouncer_off]")
+                && !l.starts_with("ini =")
+                && !l.starts_with("headroom = 10 ")
+                && !l.starts_with("other_clients = 4")
+                && !l.starts_with("pgbouncer_user")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.path().join("poolcap.toml"), direct).unwrap();
+    let out = poolcap(&[
+        "plan",
+        "--config",
+        dir.path().join("poolcap.toml").to_str().unwrap(),
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--format",
+        "json",
+    ])
+    .run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{}", out.stderr));
+    assert_eq!(
+        (plan["budget"]["required"].as_u64(), plan["budget"]["ok"].as_bool()),
+        (Some(194), Some(false))
+    );
+}
+
+/// Snapshot files that are not snapshots, or not of the month, are errors
+/// naming the file; `--pgbouncer-pools` needs a [pgbouncer] table.
+#[test]
+fn pool_snapshot_errors_name_the_file() {
+    let plan = |config: &str, pools: &str| {
+        poolcap(&[
+            "plan",
+            "--config",
+            config,
+            "--month",
+            "2026-10",
+            "--metrics",
+            "data/metrics/2026-10.csv.gz",
+            "--pgbouncer-pools",
+            pools,
+        ])
+        .run()
+    };
+    let out = plan("data/pgbouncer/poolcap.toml", "data/metrics/2026-10.csv.gz");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("data/metrics/2026-10.csv.gz:1: not SHOW POOLS snapshots"),
+        "{}",
+        out.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pools.csv");
+    std::fs::write(
+        &file,
+        "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle\n2026-12-01T00:00:00Z,ehr,ehr_app,1,0,1,0\n",
+    )
+    .unwrap();
+    let out = plan("data/pgbouncer/poolcap.toml", file.to_str().unwrap());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no PgBouncer snapshot falls in the month"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(&file, "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle\n2026-10-02T00:00:00Z,ehr,ehr_app,1,0,1,0\n2026-10-01T00:00:00Z,ehr,ehr_app,1,0,1,0\n").unwrap();
+    let out = plan("data/pgbouncer/poolcap.toml", file.to_str().unwrap());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("pools.csv:3: the snapshot of ehr/ehr_app") && out.stderr.contains("time order"),
+        "{}",
+        out.stderr
+    );
+    let out = plan("data/poolcap.toml", "data/pgbouncer/pools-2026-10.csv.gz");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("has no [pgbouncer] table"), "{}", out.stderr);
+}
+
+/// `probe --record` appends whole SHOW POOLS snapshots that plan reads;
+/// a second run appends without a second header; a file of another kind
+/// is refused, untouched.
+#[test]
+fn recorded_snapshots_are_what_the_console_showed() {
+    let Some(url) = available() else { return };
+    let bouncer = Bouncer::start(&url, 2);
+    let _load = bouncer.load(5, 30);
+    bouncer.wait_for_waiting(3);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pools.csv");
+    for _ in 0..2 {
+        let out = poolcap(&[
+            "probe",
+            "--pgbouncer",
+            &bouncer.console(),
+            "--record",
+            file.to_str().unwrap(),
+            "--every",
+            "1s",
+            "--count",
+            "2",
+        ])
+        .run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle,sv_used,sv_tested,sv_login,maxwait,maxwait_us,pool_mode"
+    );
+    assert_eq!(lines.len(), 5, "{text}");
+    for line in &lines[1..] {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            (f[1], f[3], f[4], f[5], f[12]),
+            ("app", "2", "3", "2", "transaction"),
+            "{line}"
+        );
+    }
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, "ts,service\n").unwrap();
+    let out = poolcap(&[
+        "probe",
+        "--pgbouncer",
+        &bouncer.console(),
+        "--record",
+        other.to_str().unwrap(),
+        "--count",
+        "1",
+    ])
+    .run();
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("is not a SHOW POOLS recording"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "ts,service\n");
+}

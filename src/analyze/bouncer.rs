@@ -248,6 +248,9 @@ mod tests {
         assert!(err.contains("time order"), "{err}");
         let s = &a.finish()[0];
         assert_eq!((s.covered_seconds, s.waiting_seconds), (100, 100));
-        assert_eq!(s.longest_waiting.as_ref().map(|e| (e.start, e.seconds)), Some((500, 100)));
+        assert_eq!(
+            s.longest_waiting.as_ref().map(|e| (e.start, e.seconds)),
+            Some((500, 100))
+        );
     }
 }

@@ -675,6 +675,17 @@ pub struct ProbeArgs {
     /// clients, waiting clients and server connections.
     #[arg(long, env = "POOLCAP_PGBOUNCER_URL", value_name = "URL", hide_env_values = true)]
     pub pgbouncer: Option<String>,
+    /// With --pgbouncer: append a SHOW POOLS snapshot to FILE (CSV, the
+    /// input of `plan --pgbouncer-pools`) every --every, until --count
+    /// snapshots or Ctrl-C; each snapshot is written whole.
+    #[arg(long, value_name = "FILE", requires = "pgbouncer")]
+    pub record: Option<PathBuf>,
+    /// With --record: the time between snapshots.
+    #[arg(long, value_name = "DURATION", default_value = "10s", requires = "record")]
+    pub every: String,
+    /// With --record: stop after this many snapshots (default: until Ctrl-C).
+    #[arg(long, value_name = "N", requires = "record")]
+    pub count: Option<u64>,
     /// Report sessions idle in a transaction at least this long.
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub idle_threshold: String,

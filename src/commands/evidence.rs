@@ -136,7 +136,7 @@ pub fn run(global: &GlobalArgs, args: &EvidenceArgs, printer: &mut Printer) -> a
             slowlog_options: args.slowlog_inputs.options(),
             probe: None,
             probe_pgbouncer: None,
-                pgbouncer_pools: Vec::new(),
+            pgbouncer_pools: Vec::new(),
             accept_drift: false,
         };
         let outcome = plan::compute(&settings, &inputs, store.clone(), true, printer);

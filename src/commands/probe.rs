@@ -13,6 +13,21 @@ use super::UsageError;
 /// Runs `poolcap probe`.
 pub fn run(global: &GlobalArgs, args: &ProbeArgs, printer: &mut Printer) -> anyhow::Result<ExitStatus> {
     let idle = parse_duration(&args.idle_threshold).map_err(|m| UsageError(format!("--idle-threshold: {m}")))?;
+    if let (Some(url), Some(file)) = (&args.pgbouncer, &args.record) {
+        let every = parse_duration(&args.every).map_err(|m| UsageError(format!("--every: {m}")))?;
+        if every < 1 {
+            return Err(UsageError("--every: at least 1s between snapshots".into()).into());
+        }
+        let n = crate::ops::probe::record_pgbouncer(
+            url,
+            file,
+            std::time::Duration::from_secs(every as u64),
+            args.count,
+            printer,
+        )?;
+        printer.note(&format!("recorded {n} snapshot(s) in {}", file.display()));
+        return Ok(ExitStatus::Ok);
+    }
     let database = args
         .database_url
         .as_deref()

@@ -144,9 +144,7 @@ pub fn read(path: &Path, input: impl Read, mut sink: impl FnMut(PoolRow)) -> Res
         };
         let ts = get("ts")
             .ok_or_else(|| bad(path, number, "the row has no ts".into()))
-            .and_then(|t| {
-                parse_timestamp(t.as_bytes()).map_err(|m| bad(path, number, format!("ts {t:?}: {m}")))
-            })?;
+            .and_then(|t| parse_timestamp(t.as_bytes()).map_err(|m| bad(path, number, format!("ts {t:?}: {m}"))))?;
         let name = |k: &str| -> Result<String, IngestError> {
             match get(k) {
                 Some(v) if !v.is_empty() => Ok(v.to_string()),
@@ -221,12 +219,21 @@ mod tests {
     #[test]
     fn wrong_files_are_refused_with_their_line() {
         let e = all("ts,service,instance,pool_size,checked_out\n").unwrap_err();
-        assert!(e.starts_with("pools.csv:1: not SHOW POOLS snapshots: the header lacks database, user"), "{e}");
-        let e = all(&format!("{HEADER}\n2026-10-01T08:00:00Z,app,web,x,0,0,0,0,0,0,0,0,session\n")).unwrap_err();
+        assert!(
+            e.starts_with("pools.csv:1: not SHOW POOLS snapshots: the header lacks database, user"),
+            "{e}"
+        );
+        let e = all(&format!(
+            "{HEADER}\n2026-10-01T08:00:00Z,app,web,x,0,0,0,0,0,0,0,0,session\n"
+        ))
+        .unwrap_err();
         assert!(e.starts_with("pools.csv:2: cl_active = \"x\" is not a count"), "{e}");
         let e = all(&format!("{HEADER}\n")).unwrap_err();
         assert!(e.contains("no valid samples"), "{e}");
-        let e = all(&format!("{HEADER}\n2026-10-01T08:00:00,app,web,1,0,0,0,0,0,0,0,0,session\n")).unwrap_err();
+        let e = all(&format!(
+            "{HEADER}\n2026-10-01T08:00:00,app,web,1,0,0,0,0,0,0,0,0,session\n"
+        ))
+        .unwrap_err();
         assert!(e.starts_with("pools.csv:2: ts"), "{e}");
     }
 }

@@ -34,9 +34,17 @@ pub fn pool_stats(files: &[PathBuf], window: Window, policy: &PolicySettings) ->
     if stats.is_empty() {
         anyhow::bail!(
             "{}: no PgBouncer snapshot falls in the month {}–{}; give the month's SHOW POOLS snapshots",
-            files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
-            jiff::Timestamp::from_second(window.start).map(|t| t.to_string()).unwrap_or_default(),
-            jiff::Timestamp::from_second(window.end).map(|t| t.to_string()).unwrap_or_default(),
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            jiff::Timestamp::from_second(window.start)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            jiff::Timestamp::from_second(window.end)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
         );
     }
     Ok(stats)

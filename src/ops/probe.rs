@@ -72,3 +72,72 @@ pub fn bouncer_from(
         users: configured.users.clone(),
     }
 }
+
+/// `probe --pgbouncer URL --record FILE`: appends a `SHOW POOLS` snapshot
+/// (every pool, one time) to `path` every `every` seconds, `count` times
+/// or until stopped; writes the header when the file is new or empty. Each
+/// snapshot is one `write` of whole lines, so a stop between snapshots
+/// leaves the file readable. Returns the snapshots written.
+pub fn record_pgbouncer(
+    url: &str,
+    path: &std::path::Path,
+    every: std::time::Duration,
+    count: Option<u64>,
+    notices: &mut dyn crate::support::notice::Notices,
+) -> anyhow::Result<u64> {
+    use crate::ingest::pgbouncer_pools::{HEADER, csv_row};
+    use std::io::Write as _;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: cannot append to it: {}",
+                    path.display(),
+                    crate::support::io_text(&e)
+                )
+            })
+    };
+    let mut file = open()?;
+    let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
+    if !empty {
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(std::fs::File::open(path)?), &mut first)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read it: {}", path.display(), crate::support::io_text(&e)))?;
+        if first.trim_end() != HEADER {
+            anyhow::bail!(
+                "{}: the file is not a SHOW POOLS recording (its first line is not `{HEADER}`); give a new file or an earlier recording",
+                path.display()
+            );
+        }
+    }
+    if empty {
+        file.write_all(format!("{HEADER}\n").as_bytes())?;
+    }
+    let mut written = 0u64;
+    loop {
+        let started = std::time::Instant::now();
+        let live = probe_pgbouncer(url)?;
+        let ts = jiff::Timestamp::now().round(jiff::Unit::Second)?.to_string();
+        let mut chunk = String::new();
+        for s in &live.pools {
+            chunk.push_str(&csv_row(&ts, s));
+            chunk.push('\n');
+        }
+        file.write_all(chunk.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: write failed: {}", path.display(), crate::support::io_text(&e)))?;
+        written += 1;
+        let waiting: u64 = live.pools.iter().map(|s| s.cl_waiting).sum();
+        notices.note(&format!(
+            "{ts}: {} pool(s), {waiting} client(s) waiting → {}",
+            live.pools.len(),
+            path.display()
+        ));
+        if count.is_some_and(|n| written >= n) {
+            return Ok(written);
+        }
+        std::thread::sleep(every.saturating_sub(started.elapsed()));
+    }
+}

@@ -20,11 +20,11 @@ pub mod evidence;
 mod finding;
 pub mod outlook;
 
+pub use bouncer_pools::{PoolDecision, pool_decisions};
 pub use budget::{
     BouncerBudget, Breach, Budget, BudgetDatabase, BudgetLine, BudgetSide, ServerPoolLine, check_budget, headroom,
     waiting_findings,
 };
-pub use bouncer_pools::{PoolDecision, pool_decisions};
 pub use finding::{Code, Effect, Finding, FindingEvidence, SlowShape, SourceValue};
 
 use serde::Serialize;
@@ -391,9 +391,16 @@ pub struct Plan {
 impl Plan {
     /// Whether a guard blocks the plan: the budget, or a finding that blocks
     /// (services writing different pools into one shared file, a tenfold
-    /// setting drift not accepted).
+    /// setting drift not accepted, PgBouncer server pools the database
+    /// cannot hold).
     pub fn blocked(&self) -> bool {
-        !self.budget.ok || self.blocking_findings().next().is_some()
+        !self.budget.ok
+            || self.blocking_findings().next().is_some()
+            || self
+                .pgbouncer_pools
+                .iter()
+                .flat_map(|p| &p.findings)
+                .any(|f| f.effect == Effect::Block)
     }
 
     /// The findings other than the budget's that block the plan; no budget
@@ -402,7 +409,6 @@ impl Plan {
         self.decisions
             .iter()
             .flat_map(|d| &d.findings)
-            .chain(self.pgbouncer_pools.iter().flat_map(|p| &p.findings))
             .filter(|f| f.effect == Effect::Block && f.code != Code::BudgetExceeded)
     }
 

@@ -863,6 +863,115 @@ mod pgbouncer {
         assert!(!codes(&p.decisions[0]).contains(&"pgbouncer-pool"));
     }
 
+    fn stats(mean: f64, waiting: i64, episode: Option<(i64, u64)>) -> crate::analyze::bouncer::PoolStats {
+        crate::analyze::bouncer::PoolStats {
+            database: "app".into(),
+            user: "backend".into(),
+            samples: 44_640,
+            covered_seconds: 2_678_400,
+            coverage: 1.0,
+            mean_sv_active: mean,
+            max_sv_active: 35,
+            peak_demand: episode.map_or(30, |(_, d)| d),
+            waiting_seconds: waiting,
+            max_cl_waiting: 4,
+            max_wait_seconds: 3.0,
+            longest_waiting: episode.map(|(seconds, peak_demand)| crate::analyze::bouncer::WaitingEpisode {
+                start: 0,
+                seconds,
+                peak_waiting: 4,
+                peak_demand,
+            }),
+        }
+    }
+
+    /// The sample's pool app/backend is 30 + 5 (database app, max 50).
+    /// Mean 21 busy of 30 = 70% > 60%: 30 + 5 = 35. A 10-minute wait with
+    /// 44 wanted: 35 → 44/35 = 126%, 40 → 110%, 45 → 98%, 50 → 88%,
+    /// 55 → 80% ≤ 80%: 55. Brief waits only: 35.
+    #[test]
+    fn server_pools_follow_the_policy() {
+        let db = sample();
+        let pools = [via(6, "app", "backend")];
+        let decisions = [decision("backend", 20, 10)];
+        let d = pool_decisions(vec![stats(21.0, 0, None)], &db, &pools, &decisions, &params());
+        assert_eq!((d[0].current, d[0].reserve, d[0].recommended), (30, 5, 35));
+        assert!((d[0].mean_utilization - 0.7).abs() < 1e-12);
+        assert_eq!(d[0].findings[0].code, Code::MonthlyEscalation);
+        let d = pool_decisions(
+            vec![stats(10.0, 600, Some((600, 44)))],
+            &db,
+            &pools,
+            &decisions,
+            &params(),
+        );
+        assert_eq!(d[0].recommended, 55);
+        assert_eq!(d[0].findings[0].code, Code::SustainedHigh);
+        let d = pool_decisions(
+            vec![stats(10.0, 120, Some((60, 33)))],
+            &db,
+            &pools,
+            &decisions,
+            &params(),
+        );
+        assert_eq!((d[0].recommended, d[0].findings[0].code), (35, Code::Saturation));
+        let d = pool_decisions(vec![stats(5.0, 0, None)], &db, &pools, &decisions, &params());
+        assert_eq!(
+            (d[0].recommended, d[0].findings.len()),
+            (30, 0),
+            "never shrinks, nothing to say"
+        );
+    }
+
+    /// Grown past max_db_connections: the cap is named. Grown past the
+    /// database: blocked. The database budget is 92 with 2 other clients;
+    /// without a cap, app/backend at 55 + 5 = 60 and app/worker at 55 + 5
+    /// (one pool_size per database) = 120 + 2 > 92.
+    #[test]
+    fn grown_server_pools_meet_the_caps_and_the_budget() {
+        let mut db = sample();
+        let pools = [via(6, "app", "backend"), via(2, "app", "worker")];
+        let decisions = [decision("backend", 20, 10), decision("worker", 5, 3)];
+        let waiting = || stats(10.0, 600, Some((600, 44)));
+        let d = pool_decisions(vec![waiting()], &db, &pools, &decisions, &params());
+        assert!(
+            d[0].findings.iter().any(|f| f.code == Code::PgbouncerPool
+                && f.message.contains("max_db_connections 50 for app (its pools 120)")),
+            "{:?}",
+            d[0].findings
+        );
+        db.bouncer
+            .as_mut()
+            .unwrap()
+            .databases
+            .get_mut("app")
+            .unwrap()
+            .max_db_connections = Some(0);
+        db.bouncer.as_mut().unwrap().max_client_conn = 1000;
+        let d = pool_decisions(vec![waiting()], &db, &pools, &decisions, &params());
+        let block = d[0]
+            .findings
+            .iter()
+            .find(|f| f.code == Code::BudgetExceeded)
+            .expect("blocked by the budget");
+        assert_eq!(block.effect, Effect::Block);
+        assert!(
+            block
+                .message
+                .contains("= 122 connections at the database, but the budget is 92"),
+            "{}",
+            block.message
+        );
+        let mut plan = Plan {
+            decisions: decisions.to_vec(),
+            budget: check_budget(&db, &pools, &decisions),
+            pgbouncer_pools: Vec::new(),
+        };
+        assert!(!plan.blocked(), "the pools as they are fit");
+        plan.pgbouncer_pools = d;
+        assert!(plan.blocked(), "the grown server pools do not");
+    }
+
     proptest! {
         /// Behind PgBouncer the database side does not depend on the routed
         /// pools' sizes, and a routed service's headroom is tight on the
