@@ -399,9 +399,14 @@ const MAX_INCLUDE_DEPTH: usize = 10;
 
 impl Reading<'_> {
     fn file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            source,
+            line: None,
+            column: None,
+            message: format!(
+                "cannot read PgBouncer's config: {}; check [pgbouncer] ini (relative to poolcap.toml's folder) and %include lines",
+                crate::support::io_text(&e)
+            ),
         })?;
         let error = |line: usize, message: String| ConfigError::Parse {
             path: path.to_path_buf(),

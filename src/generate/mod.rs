@@ -261,26 +261,6 @@ pub fn bench_csv(
     Ok(rows)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rng_is_stable() {
-        let mut r = Rng::new(7);
-        let first: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
-        let mut again = Rng::new(7);
-        assert_eq!(first, (0..3).map(|_| again.next_u64()).collect::<Vec<_>>());
-        assert_ne!(first[0], first[1]);
-    }
-
-    #[test]
-    fn ward_rounds_peak_on_weekday_mornings() {
-        assert!(daily_shape(9.0, 2) > daily_shape(3.0, 2) + 0.2);
-        assert!(daily_shape(9.0, 2) > daily_shape(9.0, 7) + 0.1);
-    }
-}
-
 /// The share of its checked-out connections a service has inside a
 /// transaction at a moment: behind PgBouncer in transaction mode, only those
 /// hold a server connection.
@@ -333,4 +313,24 @@ pub fn sample_pgbouncer_pools(rows: &[Row]) -> Vec<(i64, crate::model::bouncer::
         k = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_stable() {
+        let mut r = Rng::new(7);
+        let first: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
+        let mut again = Rng::new(7);
+        assert_eq!(first, (0..3).map(|_| again.next_u64()).collect::<Vec<_>>());
+        assert_ne!(first[0], first[1]);
+    }
+
+    #[test]
+    fn ward_rounds_peak_on_weekday_mornings() {
+        assert!(daily_shape(9.0, 2) > daily_shape(3.0, 2) + 0.2);
+        assert!(daily_shape(9.0, 2) > daily_shape(9.0, 7) + 0.1);
+    }
 }

@@ -34,6 +34,7 @@ pub fn refusal(outcome: &PlanOutcome, allow_over_budget: bool) -> Option<Refusal
             .decisions
             .iter()
             .flat_map(|d| &d.findings)
+            .chain(outcome.plan.pgbouncer_pools.iter().flat_map(|p| &p.findings))
             .find(|f| f.code == Code::BudgetExceeded)
             .map_or_else(String::new, |f| f.message.clone());
         return Some(Refusal::OverBudget(why));

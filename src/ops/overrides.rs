@@ -183,9 +183,19 @@ pub fn prepare(settings: &Settings, req: &OverrideRequest) -> anyhow::Result<Res
             Some(p) => format!("Only {p} fits, no more than deployed now ({}).", current.pool_size),
             None => "Not even a pool of 1 fits beside the other services.".to_string(),
         };
+        // Behind PgBouncer the side that breaks says its own arithmetic and ways out.
+        let why = if budget.pgbouncer.is_some() {
+            let breaches: Vec<String> = budget.breaches().into_iter().map(|b| b.message).collect();
+            format!("{}. {fits}", breaches.join("; and "))
+        } else {
+            format!(
+                "{} = {} of {}. {fits} Ways out: fewer processes per replica, PgBouncer, a larger max_connections (needs a restart)",
+                budget_row.arithmetic, budget.required, budget.limit
+            )
+        };
         return Ok(Err(Refused(vec![format!(
-            "{} + {} for {} breaks the connection budget: {} = {} of {}. {fits} Ways out: fewer processes per replica, PgBouncer, a larger max_connections (needs a restart). Nothing was written; to write it anyway: --allow-over-budget",
-            new.pool_size, new.max_overflow, service.name, budget_row.arithmetic, budget.required, budget.limit
+            "{} + {} for {} breaks the connection budget: {why}. Nothing was written; to write it anyway: --allow-over-budget",
+            new.pool_size, new.max_overflow, service.name
         )])));
     }
 

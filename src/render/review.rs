@@ -388,6 +388,7 @@ pub fn write(
         "slow": slow,
         "slow_chart": slow_chart,
         "budget_arithmetic": outcome.plan.budget.arithmetic(),
+        "pgbouncer_clients": outcome.plan.budget.client_sentence(),
         "data_quality": data_quality,
         "rejected": outcome.summary.diagnostics.rejected(),
         "version": env!("CARGO_PKG_VERSION"),
