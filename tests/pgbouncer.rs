@@ -249,6 +249,26 @@ fn sample_config(dir: &Path, ini: &Path, user: &str) -> PathBuf {
     path
 }
 
+/// `plan --probe-pgbouncer` of October on the sample config pointed at `bouncer`, as JSON.
+fn plan_with_console(bouncer: &Bouncer) -> crate::util::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sample_config(dir.path(), &bouncer.dir.path().join("pgbouncer.ini"), &bouncer.user);
+    poolcap(&[
+        "plan",
+        "--config",
+        config.to_str().unwrap(),
+        "--month",
+        "2026-10",
+        "--metrics",
+        "data/metrics/2026-10.csv.gz",
+        "--probe-pgbouncer",
+        &bouncer.console(),
+        "--format",
+        "json",
+    ])
+    .run()
+}
+
 /// Under a load of 5 clients on a server pool of 2: the probe's numbers
 /// are the console's, and the plan reports the 3 waiting clients on the
 /// services routed to that pool.
@@ -322,22 +342,7 @@ fn the_probe_reads_show_pools_and_the_plan_reports_waiting_clients() {
     );
 
     // The plan, its limits from the console: the waiting clients are a finding.
-    let dir = tempfile::tempdir().unwrap();
-    let config = sample_config(dir.path(), &bouncer.dir.path().join("pgbouncer.ini"), &bouncer.user);
-    let out = poolcap(&[
-        "plan",
-        "--config",
-        config.to_str().unwrap(),
-        "--month",
-        "2026-10",
-        "--metrics",
-        "data/metrics/2026-10.csv.gz",
-        "--probe-pgbouncer",
-        &bouncer.console(),
-        "--format",
-        "json",
-    ])
-    .run();
+    let out = plan_with_console(&bouncer);
     assert!(out.code == 0 || out.code == 3, "{}", out.stderr);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     for service in plan["services"].as_array().unwrap() {
@@ -373,22 +378,7 @@ fn the_probe_reads_show_pools_and_the_plan_reports_waiting_clients() {
 fn an_idle_bouncer_gives_no_waiting_finding() {
     let Some(url) = available() else { return };
     let bouncer = Bouncer::start(&url, 2);
-    let dir = tempfile::tempdir().unwrap();
-    let config = sample_config(dir.path(), &bouncer.dir.path().join("pgbouncer.ini"), &bouncer.user);
-    let out = poolcap(&[
-        "plan",
-        "--config",
-        config.to_str().unwrap(),
-        "--month",
-        "2026-10",
-        "--metrics",
-        "data/metrics/2026-10.csv.gz",
-        "--probe-pgbouncer",
-        &bouncer.console(),
-        "--format",
-        "json",
-    ])
-    .run();
+    let out = plan_with_console(&bouncer);
     assert!(out.code == 0 || out.code == 3, "{}", out.stderr);
     assert!(!out.stdout.contains("\"pgbouncer-pool\""), "{}", out.stdout);
 }
