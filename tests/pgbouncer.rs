@@ -662,14 +662,14 @@ fn recorded_snapshots_are_what_the_console_showed() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle,sv_used,sv_tested,sv_login,maxwait,maxwait_us,pool_mode"
+        "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle,sv_used,sv_tested,sv_login,maxwait,maxwait_us,pool_mode,pool_size"
     );
     assert_eq!(lines.len(), 5, "{text}");
     for line in &lines[1..] {
         let f: Vec<&str> = line.split(',').collect();
         assert_eq!(
-            (f[1], f[3], f[4], f[5], f[12]),
-            ("app", "2", "3", "2", "transaction"),
+            (f[1], f[3], f[4], f[5], f[12], f[13]),
+            ("app", "2", "3", "2", "transaction", "2"),
             "{line}"
         );
     }
@@ -688,4 +688,67 @@ fn recorded_snapshots_are_what_the_console_showed() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("is not a SHOW POOLS recording"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&other).unwrap(), "ts,service\n");
+}
+
+/// `[pgbouncer] write = true`: `apply` writes the server pools' sizes into
+/// pgbouncer.ini (a dry run shows the diff with every other value masked,
+/// the password in a connection string included), and applying again
+/// changes nothing: the rules step from the pool the snapshots measured.
+#[test]
+fn apply_writes_the_server_pools_into_pgbouncer_ini_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(root().join("data/pgbouncer/poolcap.toml"))
+        .unwrap()
+        .replace("ini = \"pgbouncer.ini\"", "ini = \"pgbouncer.ini\"\nwrite = true");
+    std::fs::write(dir.path().join("poolcap.toml"), config).unwrap();
+    let ini = std::fs::read_to_string(root().join("data/pgbouncer/pgbouncer.ini"))
+        .unwrap()
+        .replace(
+            "dbname=ehr pool_size=25",
+            "dbname=ehr password='s3cret pw' pool_size=25",
+        );
+    std::fs::write(dir.path().join("pgbouncer.ini"), &ini).unwrap();
+    let config = dir.path().join("poolcap.toml");
+    let pools = root().join("data/pgbouncer/pools-2026-10.csv.gz");
+    let apply = |extra: &[&str]| {
+        let mut args = vec![
+            "apply",
+            "--config",
+            config.to_str().unwrap(),
+            "--month",
+            "2026-10",
+            "--metrics",
+            "data/metrics/2026-10.csv.gz",
+            "--pgbouncer-pools",
+            pools.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        poolcap(&args).run()
+    };
+    let dry = apply(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(
+        dry.stdout.contains("-ehr = host=******** port=******** dbname=******** password=******** pool_size=25 max_db_connections=********")
+            && dry.stdout.contains("+ehr = host=******** port=******** dbname=******** password=******** pool_size=30 max_db_connections=********"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!dry.stdout.contains("s3cret") && !dry.stderr.contains("s3cret"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("pgbouncer.ini")).unwrap(), ini);
+    let out = apply(&[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("PgBouncer (pgbouncer.ini): ehr pool_size 25 → 30"),
+        "{}",
+        out.stdout
+    );
+    let written = std::fs::read_to_string(dir.path().join("pgbouncer.ini")).unwrap();
+    assert_eq!(written, ini.replace("pool_size=25", "pool_size=30"));
+    let again = apply(&[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(!again.stdout.contains("PgBouncer ("), "{}", again.stdout);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("pgbouncer.ini")).unwrap(),
+        written
+    );
 }

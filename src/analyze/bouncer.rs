@@ -55,6 +55,9 @@ pub struct PoolStats {
     pub max_wait_seconds: f64,
     /// The longest stretch with clients waiting.
     pub longest_waiting: Option<WaitingEpisode>,
+    /// The pool's `pool_size` in the last snapshot of the window that
+    /// recorded it (the pool the month measured).
+    pub observed_pool_size: Option<u32>,
 }
 
 #[derive(Default)]
@@ -70,6 +73,7 @@ struct Acc {
     max_wait: f64,
     current: Option<WaitingEpisode>,
     longest: Option<WaitingEpisode>,
+    pool_size: Option<u32>,
 }
 
 impl Acc {
@@ -141,6 +145,9 @@ impl PoolAnalyzer {
             acc.peak_demand = acc.peak_demand.max(demand);
             acc.max_cl_waiting = acc.max_cl_waiting.max(s.cl_waiting);
             acc.max_wait = acc.max_wait.max(s.maxwait_seconds);
+            if row.pool_size.is_some() {
+                acc.pool_size = row.pool_size;
+            }
         }
         acc.last = Some((
             row.ts,
@@ -176,6 +183,7 @@ impl PoolAnalyzer {
                     max_cl_waiting: acc.max_cl_waiting,
                     max_wait_seconds: acc.max_wait,
                     longest_waiting: acc.longest,
+                    observed_pool_size: acc.pool_size,
                 }
             })
             .collect()
@@ -204,6 +212,7 @@ mod tests {
                 pool_mode: "transaction".into(),
             },
             line: 0,
+            pool_size: Some(4),
         }
     }
 
@@ -224,7 +233,10 @@ mod tests {
             a.push(&row(ts, busy, waiting)).unwrap();
         }
         let s = &a.finish()[0];
-        assert_eq!((s.covered_seconds, s.samples), (1000, 10));
+        assert_eq!(
+            (s.covered_seconds, s.samples, s.observed_pool_size),
+            (1000, 10, Some(4))
+        );
         assert!((s.mean_sv_active - 2.4).abs() < 1e-9, "{}", s.mean_sv_active);
         assert_eq!((s.waiting_seconds, s.max_cl_waiting, s.peak_demand), (300, 3, 7));
         assert_eq!(

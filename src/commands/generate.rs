@@ -113,7 +113,7 @@ pub fn run(args: &GenerateArgs, printer: &mut Printer) -> anyhow::Result<ExitSta
                     text.push('\n');
                     for (ts, s) in &snapshots {
                         let ts = jiff::Timestamp::from_second(*ts).context("a sample time")?;
-                        text.push_str(&crate::ingest::pgbouncer_pools::csv_row(&ts.to_string(), s));
+                        text.push_str(&crate::ingest::pgbouncer_pools::csv_row(&ts.to_string(), s, Some(25)));
                         text.push('\n');
                     }
                     let mut w = create(&path)?;

@@ -44,6 +44,19 @@ pub struct Settings {
     pub defaults: Option<ServiceDefaults>,
     /// Where services besides `[[services]]` come from (`[discovery]`).
     pub discovery: Discovery,
+    /// `[pgbouncer] ini`, when PgBouncer's limits are read from its file.
+    pub pgbouncer_ini: Option<PgbouncerIni>,
+}
+
+/// PgBouncer's own config file (`[pgbouncer] ini`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgbouncerIni {
+    /// The file, resolved against the config's folder.
+    pub path: PathBuf,
+    /// As written in the config.
+    pub shown: String,
+    /// `[pgbouncer] write = true`: `apply` writes the server pools' sizes into it.
+    pub write: bool,
 }
 
 /// Where the services poolcap plans come from (`[discovery] from`).
@@ -335,6 +348,9 @@ pub enum TargetKind {
     Toml,
     /// A YAML file (ConfigMap, Helm values).
     Yaml,
+    /// PgBouncer's `pgbouncer.ini` (`[pgbouncer] write = true`): the server
+    /// pools' sizes, never a service's pool.
+    PgbouncerIni,
 }
 
 impl TargetKind {
@@ -344,6 +360,7 @@ impl TargetKind {
             TargetKind::Env => "env",
             TargetKind::Toml => "toml",
             TargetKind::Yaml => "yaml",
+            TargetKind::PgbouncerIni => "pgbouncer.ini",
         }
     }
 }

@@ -45,6 +45,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawPgbouncer {
     ini: Option<String>,
+    write: Option<bool>,
     pool_mode: Option<String>,
     max_client_conn: Option<i64>,
     default_pool_size: Option<i64>,

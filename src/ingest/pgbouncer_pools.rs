@@ -23,20 +23,21 @@ pub struct PoolRow {
     pub snapshot: PoolSnapshot,
     /// 1-based line in its file.
     pub line: u64,
+    /// The pool's `pool_size` then (`SHOW DATABASES`), when recorded.
+    pub pool_size: Option<u32>,
 }
 
 /// The columns a row needs, besides `ts`.
 const REQUIRED: [&str; 6] = ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle"];
 
 /// The CSV header this module reads, and `probe --record` writes.
-pub const HEADER: &str =
-    "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle,sv_used,sv_tested,sv_login,maxwait,maxwait_us,pool_mode";
+pub const HEADER: &str = "ts,database,user,cl_active,cl_waiting,sv_active,sv_idle,sv_used,sv_tested,sv_login,maxwait,maxwait_us,pool_mode,pool_size";
 
-/// A row as the CSV header line writes it.
-pub fn csv_row(ts: &str, s: &PoolSnapshot) -> String {
+/// A row as the CSV header line writes it (`pool_size` left empty when unknown).
+pub fn csv_row(ts: &str, s: &PoolSnapshot, pool_size: Option<u32>) -> String {
     let seconds = s.maxwait_seconds.trunc();
     format!(
-        "{ts},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{ts},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         s.database,
         s.user,
         s.cl_active,
@@ -48,7 +49,8 @@ pub fn csv_row(ts: &str, s: &PoolSnapshot) -> String {
         s.sv_login,
         seconds as u64,
         ((s.maxwait_seconds - seconds) * 1e6).round() as u64,
-        s.pool_mode
+        s.pool_mode,
+        pool_size.map(|p| p.to_string()).unwrap_or_default()
     )
 }
 
@@ -164,11 +166,19 @@ pub fn read(path: &Path, input: impl Read, mut sink: impl FnMut(PoolRow)) -> Res
             maxwait_seconds: count("maxwait", false)? as f64 + count("maxwait_us", false)? as f64 / 1e6,
             pool_mode: get("pool_mode").unwrap_or_default().to_string(),
         };
+        let pool_size = match get("pool_size") {
+            Some(v) if !v.is_empty() => Some(
+                v.parse::<u32>()
+                    .map_err(|_| bad(path, number, format!("pool_size = {v:?} is not a count")))?,
+            ),
+            _ => None,
+        };
         rows += 1;
         sink(PoolRow {
             ts,
             snapshot,
             line: number,
+            pool_size,
         });
     }
     if rows == 0 {
@@ -207,10 +217,13 @@ mod tests {
             maxwait_seconds: 1.25,
             pool_mode: "transaction".into(),
         };
-        let csv = format!("{HEADER}\n{}\n", csv_row("2026-10-01T08:00:00Z", &s));
+        let csv = format!("{HEADER}\n{}\n", csv_row("2026-10-01T08:00:00Z", &s, Some(25)));
         let rows = all(&csv).unwrap();
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].ts, rows[0].line), (1_790_841_600, 2));
+        assert_eq!(
+            (rows[0].ts, rows[0].line, rows[0].pool_size),
+            (1_790_841_600, 2, Some(25))
+        );
         assert_eq!(rows[0].snapshot, s);
         let json = "{\"ts\":\"2026-10-01T08:00:00Z\",\"database\":\"app\",\"user\":\"web\",\"cl_active\":2,\"cl_waiting\":3,\"sv_active\":2,\"sv_idle\":0,\"maxwait\":1,\"maxwait_us\":250000,\"pool_mode\":\"transaction\"}\n";
         assert_eq!(all(json).unwrap()[0].snapshot, s);
@@ -224,14 +237,14 @@ mod tests {
             "{e}"
         );
         let e = all(&format!(
-            "{HEADER}\n2026-10-01T08:00:00Z,app,web,x,0,0,0,0,0,0,0,0,session\n"
+            "{HEADER}\n2026-10-01T08:00:00Z,app,web,x,0,0,0,0,0,0,0,0,session,\n"
         ))
         .unwrap_err();
         assert!(e.starts_with("pools.csv:2: cl_active = \"x\" is not a count"), "{e}");
         let e = all(&format!("{HEADER}\n")).unwrap_err();
         assert!(e.contains("no valid samples"), "{e}");
         let e = all(&format!(
-            "{HEADER}\n2026-10-01T08:00:00,app,web,1,0,0,0,0,0,0,0,0,session\n"
+            "{HEADER}\n2026-10-01T08:00:00,app,web,1,0,0,0,0,0,0,0,0,session,\n"
         ))
         .unwrap_err();
         assert!(e.starts_with("pools.csv:2: ts"), "{e}");

@@ -160,6 +160,34 @@ pub fn change_set(
             entries.push(entry);
         }
     }
+    // PgBouncer's server pools, when its file is a target.
+    if let Some(ini) = settings.pgbouncer_ini.as_ref().filter(|i| i.write)
+        && outcome.plan.pgbouncer_pools.iter().any(|p| p.changes())
+    {
+        let before = std::fs::read_to_string(&ini.path).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot read PgBouncer's config: {}",
+                ini.shown,
+                crate::support::io_text(&e)
+            )
+        })?;
+        let edits = super::pgbouncer::ini_edits(&before, &outcome.plan.pgbouncer_pools)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ini.shown))?;
+        let (edits, said): (Vec<_>, Vec<_>) = edits.into_iter().unzip();
+        let after = crate::write::ini::edit(&before, &edits).map_err(|e| anyhow::anyhow!("{}: {e}", ini.shown))?;
+        if after != before {
+            summary.push(format!("PgBouncer ({}): {}", ini.shown, said.join(", ")));
+            files.push(PendingFile {
+                path: ini.path.clone(),
+                shown: ini.shown.clone(),
+                before: Some(before),
+                after,
+                managed_keys: vec!["pool_size".into(), "default_pool_size".into()],
+                prefix: Vec::new(),
+                kind: crate::config::TargetKind::PgbouncerIni,
+            });
+        }
+    }
     let log_files = logs.into_pending(settings);
     let log_count = log_files.len();
     files.extend(log_files);

@@ -415,6 +415,7 @@ fn write_service(
             TargetKind::Env => "a dotenv file: DB_POOL_SIZE, DB_MAX_OVERFLOW, …",
             TargetKind::Toml => "a TOML file: pool_size, max_overflow, … under prefix",
             TargetKind::Yaml => "a YAML file: DB_POOL_SIZE, DB_MAX_OVERFLOW, … under prefix",
+            TargetKind::PgbouncerIni => "PgBouncer's config",
         };
         let _ = writeln!(t, "{table}  # {what}");
     }

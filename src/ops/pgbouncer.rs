@@ -49,3 +49,62 @@ pub fn pool_stats(files: &[PathBuf], window: Window, policy: &PolicySettings) ->
     }
     Ok(stats)
 }
+
+/// The edits that put the server pools' recommendations into
+/// `pgbouncer.ini` (`text`), with a line for each: a database with its own
+/// `[databases]` entry gets `pool_size=` there (the largest its pools ask
+/// for); pools PgBouncer sizes by `default_pool_size` (the `*` entry, or no
+/// entry) raise `default_pool_size` to the largest of theirs.
+pub fn ini_edits(
+    text: &str,
+    pools: &[crate::policy::PoolDecision],
+) -> anyhow::Result<Vec<(crate::write::ini::IniEdit, String)>> {
+    use crate::config::pgbouncer_ini::{IniLine, lines};
+    use crate::write::ini::IniEdit;
+    use std::collections::BTreeMap;
+    let parsed = lines(text).map_err(|(line, message)| anyhow::anyhow!("line {line}: {message}"))?;
+    let mut section = String::new();
+    let mut entries = std::collections::BTreeSet::new();
+    for l in parsed {
+        match l.line {
+            IniLine::Section(name) => section = name,
+            IniLine::Entry { key, .. } if section == "databases" => {
+                entries.insert(key);
+            }
+            _ => {}
+        }
+    }
+    let mut by_database: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    let mut default: Option<(u32, u32)> = None;
+    for p in pools.iter().filter(|p| p.changes()) {
+        let slot = if entries.contains(&p.database) {
+            by_database.entry(&p.database).or_insert((p.current, p.recommended))
+        } else {
+            default.get_or_insert((p.current, p.recommended))
+        };
+        slot.1 = slot.1.max(p.recommended);
+    }
+    let mut edits: Vec<(IniEdit, String)> = by_database
+        .into_iter()
+        .map(|(database, (from, to))| {
+            (
+                IniEdit::DatabaseParam {
+                    database: database.to_string(),
+                    param: "pool_size".into(),
+                    value: to.to_string(),
+                },
+                format!("{database} pool_size {from} → {to}"),
+            )
+        })
+        .collect();
+    if let Some((from, to)) = default {
+        edits.push((
+            IniEdit::Setting {
+                key: "default_pool_size".into(),
+                value: to.to_string(),
+            },
+            format!("default_pool_size {from} → {to}"),
+        ));
+    }
+    Ok(edits)
+}

@@ -123,7 +123,12 @@ pub fn record_pgbouncer(
         let ts = jiff::Timestamp::now().round(jiff::Unit::Second)?.to_string();
         let mut chunk = String::new();
         for s in &live.pools {
-            chunk.push_str(&csv_row(&ts, s));
+            let pool_size = live
+                .databases
+                .iter()
+                .find(|d| d.name == s.database)
+                .map(|d| d.pool_size);
+            chunk.push_str(&csv_row(&ts, s, pool_size));
             chunk.push('\n');
         }
         file.write_all(chunk.as_bytes())

@@ -69,6 +69,10 @@ fn read_target(target: &Target) -> anyhow::Result<TargetState> {
                 .with_context(|| format!("{}: cannot read the pool settings", target.path.display()))?,
             TargetKind::Yaml => write::yaml::read(text, &prefix, &keys)
                 .with_context(|| format!("{}: cannot read the pool settings", target.path.display()))?,
+            TargetKind::PgbouncerIni => anyhow::bail!(
+                "{}: pgbouncer.ini holds PgBouncer's server pools, not a service's pool",
+                target.path.display()
+            ),
         };
         for ((setting, _), value) in target.keys.iter().zip(found) {
             if let Some(v) = value {
@@ -446,6 +450,9 @@ pub fn render(state: &TargetState, values: &BTreeMap<Setting, Value>) -> anyhow:
         TargetKind::Yaml => {
             write::yaml::edit(&text, &prefix, &typed).with_context(|| format!("{path}: cannot edit"))?
         }
+        TargetKind::PgbouncerIni => {
+            anyhow::bail!("{path}: pgbouncer.ini holds PgBouncer's server pools, not a service's pool")
+        }
     })
 }
 
@@ -567,6 +574,7 @@ pub fn masked(file: &PendingFile, text: &str) -> String {
         TargetKind::Env => write::mask::env(text, &managed),
         TargetKind::Toml => write::mask::toml(text, &prefix, &managed),
         TargetKind::Yaml => write::mask::yaml(text, &prefix, &managed),
+        TargetKind::PgbouncerIni => write::mask::ini(text, &managed),
     }
 }
 

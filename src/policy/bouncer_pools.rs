@@ -23,13 +23,15 @@ pub struct PoolDecision {
     pub user: String,
     /// Its mode.
     pub pool_mode: PoolMode,
-    /// Its `pool_size` now (the database's, else `default_pool_size`).
+    /// Its `pool_size` now, as configured (the database's, else
+    /// `default_pool_size`); the rules step from the pool the snapshots
+    /// measured (`stats.observed_pool_size`) when they recorded it.
     pub current: u32,
     /// Its reserve.
     pub reserve: u32,
     /// The `pool_size` the policy asks for.
     pub recommended: u32,
-    /// Mean busy server connections ÷ `pool_size`.
+    /// Mean busy server connections ÷ the measured `pool_size`.
     pub mean_utilization: f64,
     /// The month's numbers.
     pub stats: PoolStats,
@@ -81,7 +83,10 @@ pub fn pool_decisions(
         .into_iter()
         .map(|s| {
             let pool = bouncer.server_pool(&s.database, &s.user);
-            let current = pool.pool_size;
+            let configured = pool.pool_size;
+            // Steps are taken from the pool the month measured (applying
+            // twice is stable); without it recorded, from the configured one.
+            let current = s.observed_pool_size.unwrap_or(configured);
             let u = if current > 0 {
                 s.mean_sv_active / f64::from(current)
             } else {
@@ -164,9 +169,9 @@ pub fn pool_decisions(
                 database: s.database.clone(),
                 user: s.user.clone(),
                 pool_mode: pool.pool_mode,
-                current,
+                current: configured,
+                recommended: recommended.max(configured),
                 reserve: pool.reserve,
-                recommended,
                 mean_utilization: u,
                 stats: s,
                 findings,

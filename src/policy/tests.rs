@@ -882,6 +882,7 @@ mod pgbouncer {
                 peak_waiting: 4,
                 peak_demand,
             }),
+            observed_pool_size: None,
         }
     }
 
@@ -921,6 +922,13 @@ mod pgbouncer {
             (30, 0),
             "never shrinks, nothing to say"
         );
+        // Measured at 25 (the file now says 30): 21 of 25 = 84% → 25 + 5 = 30,
+        // which the file already holds: applying twice changes nothing.
+        let mut measured = stats(21.0, 0, None);
+        measured.observed_pool_size = Some(25);
+        let d = pool_decisions(vec![measured], &db, &pools, &decisions, &params());
+        assert_eq!((d[0].current, d[0].recommended, d[0].changes()), (30, 30, false));
+        assert!((d[0].mean_utilization - 0.84).abs() < 1e-12);
     }
 
     /// Grown past max_db_connections: the cap is named. Grown past the

@@ -38,6 +38,45 @@ pub const MASK: &str = "********";
 
 const BOM: &str = "\u{feff}";
 
+/// A `pgbouncer.ini` with every value masked but those of the `managed`
+/// keys: `[pgbouncer]` settings by name, and a `[databases]` entry's
+/// connection-string parameters by name (its `password=` always masked);
+/// the entry and parameter names stay. A file that does not read as
+/// PgBouncer reads it is masked whole.
+pub fn ini(text: &str, managed: &[&str]) -> String {
+    use crate::config::pgbouncer_ini::{IniLine, lines, pair_spans};
+    let Ok(parsed) = lines(text) else {
+        return everything(text);
+    };
+    let mut section = String::new();
+    let mut ranges = Vec::new();
+    for line in parsed {
+        match line.line {
+            IniLine::Section(name) => section = name,
+            IniLine::Entry {
+                key,
+                value,
+                value_range,
+                ..
+            } => match section.as_str() {
+                "pgbouncer" if managed.contains(&key.as_str()) => {}
+                "databases" => match pair_spans(&value) {
+                    Ok(pairs) => ranges.extend(
+                        pairs
+                            .into_iter()
+                            .filter(|p| !managed.contains(&p.key.as_str()) || p.key == "password")
+                            .map(|p| value_range.start + p.range.start..value_range.start + p.range.end),
+                    ),
+                    Err(_) => ranges.push(value_range),
+                },
+                _ => ranges.push(value_range),
+            },
+            IniLine::Blank | IniLine::Include(_) => {}
+        }
+    }
+    replace(text, ranges)
+}
+
 /// An env file with the value of every key not in `managed` masked.
 pub fn env(text: &str, managed: &[&str]) -> String {
     let file = super::env::parse(text);

@@ -5,7 +5,7 @@
 use super::locate::{Locator, Seg};
 use super::validate::{count, resolve};
 use super::{RawBouncerDatabase, RawBouncerUser, RawPgbouncer};
-use crate::config::{ConfigError, RouteSpec, pgbouncer_ini};
+use crate::config::{ConfigError, PgbouncerIni, RouteSpec, pgbouncer_ini};
 use crate::model::bouncer::{Bouncer, BouncerDatabase, BouncerUser, FALLBACK_DATABASE, PoolMode};
 use crate::model::limits;
 
@@ -18,10 +18,14 @@ fn mode(loc: &Locator<'_>, segs: &[Seg<'_>], text: &str) -> Result<PoolMode, Con
     })
 }
 
-/// `[pgbouncer]` into the bouncer's limits, or `None` without the table.
-pub(super) fn bouncer(loc: &Locator<'_>, raw: Option<RawPgbouncer>) -> Result<Option<Bouncer>, ConfigError> {
+/// `[pgbouncer]` into the bouncer's limits (`None` without the table) and
+/// its `ini` file as a possible target.
+pub(super) fn bouncer(
+    loc: &Locator<'_>,
+    raw: Option<RawPgbouncer>,
+) -> Result<(Option<Bouncer>, Option<PgbouncerIni>), ConfigError> {
     use Seg::Key;
-    let Some(r) = raw else { return Ok(None) };
+    let Some(r) = raw else { return Ok((None, None)) };
     let key = |k| [Key("pgbouncer"), Key(k)];
     let optional = |k: &'static str, v: Option<i64>, min: u32| -> Result<Option<u32>, ConfigError> {
         v.map(|v| count(loc, &key(k), v, min, limits::MAX_CONNECTIONS))
@@ -76,7 +80,22 @@ pub(super) fn bouncer(loc: &Locator<'_>, raw: Option<RawPgbouncer>) -> Result<Op
     };
     b.headroom = optional("headroom", r.headroom, 0)?.unwrap_or(b.headroom);
     b.other_clients = optional("other_clients", r.other_clients, 0)?.unwrap_or(b.other_clients);
-    Ok(Some(b))
+    let write = r.write.unwrap_or(false);
+    let ini = match &r.ini {
+        Some(ini) => Some(PgbouncerIni {
+            path: resolve(loc.path, ini),
+            shown: ini.clone(),
+            write,
+        }),
+        None if write => {
+            return Err(loc.invalid(
+                &key("write"),
+                "write = true writes the server pools' sizes into PgBouncer's file: name it with ini = \"path/to/pgbouncer.ini\"",
+            ));
+        }
+        None => None,
+    };
+    Ok((Some(b), ini))
 }
 
 fn database(loc: &Locator<'_>, name: &str, d: RawBouncerDatabase) -> Result<BouncerDatabase, ConfigError> {

@@ -299,8 +299,10 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
             0,
             limits::MAX_CONNECTIONS,
         )?,
-        bouncer: super::pgbouncer::bouncer(loc, raw.pgbouncer)?,
+        bouncer: None,
     };
+    let (bouncer, pgbouncer_ini) = super::pgbouncer::bouncer(loc, raw.pgbouncer)?;
+    let database = crate::model::DatabaseBudget { bouncer, ..database };
 
     let pool = pool_settings(loc, &[Key("pool")], &raw.pool, PoolDefaults::default())?;
     let bouncer = database.bouncer.as_ref();
@@ -440,6 +442,7 @@ pub(super) fn validate(raw: RawConfig, loc: &Locator<'_>, services_required: boo
         pool_status,
         defaults,
         discovery,
+        pgbouncer_ini,
     })
 }
 

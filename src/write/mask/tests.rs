@@ -99,5 +99,17 @@ proptest::proptest! {
         let _ = env(&text, &["a"]);
         let _ = toml(&text, &prefix, &["a"]);
         let _ = yaml(&text, &prefix, &["a"]);
+        let _ = ini(&text, &["a"]);
     }
+}
+
+#[test]
+fn pgbouncer_ini_shows_only_the_pool_sizes() {
+    let text = "[databases]\r\nehr = host=db password='s3cret pw' pool_size=25 max_db_connections=40\r\n[pgbouncer]\r\n; keep\r\nauth_file = /etc/pgbouncer/userlist.txt\r\ndefault_pool_size = 20\r\n[users]\r\napp = pool_mode=session\r\n";
+    assert_eq!(
+        ini(text, &["pool_size", "default_pool_size", "password"]),
+        "[databases]\r\nehr = host=******** password=******** pool_size=25 max_db_connections=********\r\n[pgbouncer]\r\n; keep\r\nauth_file = ********\r\ndefault_pool_size = 20\r\n[users]\r\napp = ********\r\n"
+    );
+    // A file PgBouncer would refuse is masked whole.
+    assert_eq!(ini("[pgbouncer]\npassword\n", &[]), "********\n********\n");
 }
