@@ -699,7 +699,10 @@ fn apply_writes_the_server_pools_into_pgbouncer_ini_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = std::fs::read_to_string(root().join("data/pgbouncer/poolcap.toml"))
         .unwrap()
-        .replace("ini = \"pgbouncer.ini\"", "ini = \"pgbouncer.ini\"\nwrite = true");
+        .replace(
+            "ini = \"pgbouncer.ini\"",
+            "ini = \"pgbouncer.ini\"\nwrite = true\nchangelog = \"CHANGELOG-pgbouncer.md\"",
+        );
     std::fs::write(dir.path().join("poolcap.toml"), config).unwrap();
     let ini = std::fs::read_to_string(root().join("data/pgbouncer/pgbouncer.ini"))
         .unwrap()
@@ -744,11 +747,32 @@ fn apply_writes_the_server_pools_into_pgbouncer_ini_once() {
     );
     let written = std::fs::read_to_string(dir.path().join("pgbouncer.ini")).unwrap();
     assert_eq!(written, ini.replace("pool_size=25", "pool_size=30"));
+    let log = std::fs::read_to_string(dir.path().join("CHANGELOG-pgbouncer.md")).unwrap();
+    assert!(log.contains("— PgBouncer ehr/ehr_app: pool 25 + 5 → 30 + 5"), "{log}");
+    assert!(log.contains("| `[databases] ehr pool_size` | 25 | 30 ◀ |"), "{log}");
+    assert!(log.contains("`monthly-escalation` — server pool ehr/ehr_app"), "{log}");
+    assert!(!log.contains("s3cret"), "{log}");
     let again = apply(&[]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert!(!again.stdout.contains("PgBouncer ("), "{}", again.stdout);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("pgbouncer.ini")).unwrap(),
         written
+    );
+    let unchanged = std::fs::read_to_string(dir.path().join("CHANGELOG-pgbouncer.md")).unwrap();
+    assert_eq!(unchanged, log, "a second apply adds no entry");
+    // The entry records pgbouncer.ini as it was: verify names the file that changed since.
+    let verify = poolcap(&[
+        "verify",
+        dir.path().join("CHANGELOG-pgbouncer.md").to_str().unwrap(),
+        "--entry",
+        "PgBouncer ehr",
+    ])
+    .run();
+    assert_eq!(verify.code, 1, "{}", verify.stderr);
+    assert!(
+        verify.stderr.contains("pgbouncer.ini") && verify.stderr.contains("[databases] ehr pool_size 25 then, 30 now"),
+        "{}",
+        verify.stderr
     );
 }

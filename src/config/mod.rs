@@ -57,6 +57,8 @@ pub struct PgbouncerIni {
     pub shown: String,
     /// `[pgbouncer] write = true`: `apply` writes the server pools' sizes into it.
     pub write: bool,
+    /// `[pgbouncer] changelog`: where those changes are recorded.
+    pub changelog: Option<PathBuf>,
 }
 
 /// Where the services poolcap plans come from (`[discovery] from`).

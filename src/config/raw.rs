@@ -46,6 +46,7 @@ struct RawConfig {
 struct RawPgbouncer {
     ini: Option<String>,
     write: Option<bool>,
+    changelog: Option<String>,
     pool_mode: Option<String>,
     max_client_conn: Option<i64>,
     default_pool_size: Option<i64>,

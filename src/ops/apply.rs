@@ -177,6 +177,66 @@ pub fn change_set(
         let after = crate::write::ini::edit(&before, &edits).map_err(|e| anyhow::anyhow!("{}: {e}", ini.shown))?;
         if after != before {
             summary.push(format!("PgBouncer ({}): {}", ini.shown, said.join(", ")));
+            // One change-log entry per server pool grown: "pool 25 + 5 → 30 + 5" is pool_size + reserve.
+            let month = outcome.month.to_string();
+            for p in outcome.plan.pgbouncer_pools.iter().filter(|p| p.changes()) {
+                let own_entry = edits.iter().any(|e| {
+                    matches!(e, crate::write::ini::IniEdit::DatabaseParam { database, .. } if *database == p.database)
+                });
+                let settings_rows = vec![changelog::SettingRow {
+                    key: if own_entry {
+                        format!("[databases] {} pool_size", p.database)
+                    } else {
+                        "default_pool_size".to_string()
+                    },
+                    before: p.current.to_string(),
+                    after: p.recommended.to_string(),
+                    changed: true,
+                }];
+                let (before, after) = (
+                    changelog::Sizes {
+                        pool_size: p.current,
+                        max_overflow: p.reserve,
+                    },
+                    changelog::Sizes {
+                        pool_size: p.recommended,
+                        max_overflow: p.reserve,
+                    },
+                );
+                let name = format!("PgBouncer {}/{}", p.database, p.user);
+                let entry = Entry {
+                    id: changelog::entry_id(&name, &month, before, after, &settings_rows),
+                    kind: "review",
+                    date: date.clone(),
+                    service: name,
+                    month: Some(month.clone()),
+                    incident: None,
+                    ticket: ticket.map(str::to_string),
+                    reason: None,
+                    over_budget_reason: outcome
+                        .plan
+                        .blocked()
+                        .then(|| over_budget_reason.map(str::to_string))
+                        .flatten(),
+                    author: author.clone(),
+                    before,
+                    after,
+                    settings: settings_rows,
+                    findings: super::change::finding_rows(&p.findings),
+                    budget: budget.clone(),
+                    evidence: evidence.clone(),
+                };
+                match &ini.changelog {
+                    Some(log) => {
+                        logs.add(settings, log, &entry)?;
+                    }
+                    None => notices.warn(&format!(
+                        "{}: the change to {} is in no change log; name one with [pgbouncer] changelog",
+                        entry.service, ini.shown
+                    )),
+                }
+                entries.push(entry);
+            }
             files.push(PendingFile {
                 path: ini.path.clone(),
                 shown: ini.shown.clone(),

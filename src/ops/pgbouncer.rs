@@ -108,3 +108,35 @@ pub fn ini_edits(
     }
     Ok(edits)
 }
+
+/// `pgbouncer.ini` as the provenance records a target, when `apply` writes
+/// it (`[pgbouncer] write = true`): its pool sizes by key
+/// (`default_pool_size`, `[databases] NAME pool_size`), as written. A file
+/// that cannot be read is recorded as missing.
+pub fn ini_record(settings: &crate::config::Settings) -> Option<crate::model::provenance::TargetRecord> {
+    use crate::config::pgbouncer_ini::{IniLine, lines, pairs};
+    let ini = settings.pgbouncer_ini.as_ref().filter(|i| i.write)?;
+    let text = std::fs::read_to_string(&ini.path).ok();
+    let mut values = std::collections::BTreeMap::new();
+    let mut section = String::new();
+    for line in text.as_deref().and_then(|t| lines(t).ok()).unwrap_or_default() {
+        match line.line {
+            IniLine::Section(name) => section = name,
+            IniLine::Entry { key, value, .. } if section == "pgbouncer" && key == "default_pool_size" => {
+                values.insert(key, value);
+            }
+            IniLine::Entry { key, value, .. } if section == "databases" => {
+                if let Some((_, size)) = pairs(&value).ok().into_iter().flatten().find(|(k, _)| k == "pool_size") {
+                    values.insert(format!("[databases] {key} pool_size"), size);
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(crate::model::provenance::TargetRecord {
+        service: "PgBouncer".to_string(),
+        path: ini.path.display().to_string(),
+        exists: text.is_some(),
+        values,
+    })
+}

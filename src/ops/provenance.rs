@@ -99,6 +99,7 @@ pub fn provenance(
             .iter()
             .zip(deployed)
             .flat_map(|(service, d)| d.files.iter().map(|f| target_record(&service.name, f)))
+            .chain(super::pgbouncer::ini_record(settings))
             .collect(),
     }
 }

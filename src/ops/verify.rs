@@ -139,6 +139,7 @@ pub fn check_inputs(p: &Provenance, settings: &Settings) -> anyhow::Result<Vec<I
                 .iter()
                 .map(|f| super::provenance::target_record(&service.name, f))
         })
+        .chain(super::pgbouncer::ini_record(settings))
         .collect();
     for then in &p.targets {
         let record = FileRecord {

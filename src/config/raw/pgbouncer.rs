@@ -81,11 +81,18 @@ pub(super) fn bouncer(
     b.headroom = optional("headroom", r.headroom, 0)?.unwrap_or(b.headroom);
     b.other_clients = optional("other_clients", r.other_clients, 0)?.unwrap_or(b.other_clients);
     let write = r.write.unwrap_or(false);
+    if r.changelog.is_some() && !write {
+        return Err(loc.invalid(
+            &key("changelog"),
+            "the change log records what apply writes into pgbouncer.ini: it needs write = true (and ini)",
+        ));
+    }
     let ini = match &r.ini {
         Some(ini) => Some(PgbouncerIni {
             path: resolve(loc.path, ini),
             shown: ini.clone(),
             write,
+            changelog: r.changelog.as_deref().map(|c| resolve(loc.path, c)),
         }),
         None if write => {
             return Err(loc.invalid(
