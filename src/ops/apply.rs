@@ -92,6 +92,35 @@ pub fn change_set(
     let author = super::change::author(author);
     let date = super::change::today(settings);
     let budget = super::change::budget_row(&outcome.plan.budget);
+    let month = outcome.month.to_string();
+    let over_budget_reason = outcome
+        .plan
+        .blocked()
+        .then(|| over_budget_reason.map(str::to_string))
+        .flatten();
+    // A review entry of the month: a service's pool, or a PgBouncer server pool.
+    let review_entry = |name: String,
+                        before: changelog::Sizes,
+                        after: changelog::Sizes,
+                        settings: Vec<changelog::SettingRow>,
+                        findings: &[crate::policy::Finding]| Entry {
+        id: changelog::entry_id(&name, &month, before, after, &settings),
+        kind: "review",
+        date: date.clone(),
+        service: name,
+        month: Some(month.clone()),
+        incident: None,
+        ticket: ticket.map(str::to_string),
+        reason: None,
+        over_budget_reason: over_budget_reason.clone(),
+        author: author.clone(),
+        before,
+        after,
+        settings,
+        findings: super::change::finding_rows(findings),
+        budget: budget.clone(),
+        evidence: evidence.clone(),
+    };
     let mut files = Vec::new();
     let mut logs = ChangeLogs::default();
     let mut summary = Vec::new();
@@ -131,29 +160,7 @@ pub fn change_set(
                 super::change::sizes(decision.current),
                 super::change::sizes(decision.recommended),
             );
-            let month = outcome.month.to_string();
-            let entry = Entry {
-                id: changelog::entry_id(&service.name, &month, before, after, &settings_rows),
-                kind: "review",
-                date: date.clone(),
-                service: service.name.clone(),
-                month: Some(month),
-                incident: None,
-                ticket: ticket.map(str::to_string),
-                reason: None,
-                over_budget_reason: outcome
-                    .plan
-                    .blocked()
-                    .then(|| over_budget_reason.map(str::to_string))
-                    .flatten(),
-                author: author.clone(),
-                before,
-                after,
-                settings: settings_rows,
-                findings: super::change::finding_rows(&decision.findings),
-                budget: budget.clone(),
-                evidence: evidence.clone(),
-            };
+            let entry = review_entry(service.name.clone(), before, after, settings_rows, &decision.findings);
             if let Some(log) = &service.changelog {
                 logs.add(settings, log, &entry)?;
             }
@@ -178,7 +185,6 @@ pub fn change_set(
         if after != before {
             summary.push(format!("PgBouncer ({}): {}", ini.shown, said.join(", ")));
             // One change-log entry per server pool grown: "pool 25 + 5 → 30 + 5" is pool_size + reserve.
-            let month = outcome.month.to_string();
             for p in outcome.plan.pgbouncer_pools.iter().filter(|p| p.changes()) {
                 let own_entry = edits.iter().any(|e| {
                     matches!(e, crate::write::ini::IniEdit::DatabaseParam { database, .. } if *database == p.database)
@@ -204,28 +210,7 @@ pub fn change_set(
                     },
                 );
                 let name = format!("PgBouncer {}/{}", p.database, p.user);
-                let entry = Entry {
-                    id: changelog::entry_id(&name, &month, before, after, &settings_rows),
-                    kind: "review",
-                    date: date.clone(),
-                    service: name,
-                    month: Some(month.clone()),
-                    incident: None,
-                    ticket: ticket.map(str::to_string),
-                    reason: None,
-                    over_budget_reason: outcome
-                        .plan
-                        .blocked()
-                        .then(|| over_budget_reason.map(str::to_string))
-                        .flatten(),
-                    author: author.clone(),
-                    before,
-                    after,
-                    settings: settings_rows,
-                    findings: super::change::finding_rows(&p.findings),
-                    budget: budget.clone(),
-                    evidence: evidence.clone(),
-                };
+                let entry = review_entry(name, before, after, settings_rows, &p.findings);
                 match &ini.changelog {
                     Some(log) => {
                         logs.add(settings, log, &entry)?;
