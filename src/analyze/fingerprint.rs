@@ -178,7 +178,10 @@ fn fingerprint_body(sql: &str, dialect: Dialect, out: &mut String) {
                 {
                     push_token(out, &mut space, "?");
                 } else {
-                    push_token(out, &mut space, &word.to_ascii_lowercase());
+                    // Lowered in place: no allocation per identifier.
+                    let at = out.len();
+                    push_token(out, &mut space, word);
+                    out[at..].make_ascii_lowercase();
                 }
             }
             _ => {

@@ -77,6 +77,7 @@ pub fn run(global: &GlobalArgs, args: &SlowlogArgs, printer: &mut Printer) -> an
         &settings,
         &base,
         threads(args.threads),
+        crate::ops::slowlog::FileDigests::Skip,
     )?;
     tell_skipped(&digested, printer);
     let report = render::slowlog::SlowlogReport::new(&digested, &tz, args.top, args.show_samples);

@@ -14,7 +14,7 @@ use crate::model::window::Month;
 use crate::store::history::{Batch, IngestCounts, Store};
 use crate::support::notice::Notices;
 
-use super::slowlog::{Digested, LogOptions, digest_files};
+use super::slowlog::{Digested, FileDigests, LogOptions, digest_files};
 
 /// Rows per batch sent from the parser to the store.
 const BATCH: usize = 50_000;
@@ -191,7 +191,14 @@ pub fn monthly_digests(
     let mut stored = Vec::new();
     for file in files {
         // First pass: the file's span; then one digest per month it touches.
-        let whole = digest_files(std::slice::from_ref(file), options, settings, base, threads)?;
+        let whole = digest_files(
+            std::slice::from_ref(file),
+            options,
+            settings,
+            base,
+            threads,
+            FileDigests::Take,
+        )?;
         let Some((first, last)) = whole.digest.span else {
             continue;
         };
@@ -208,7 +215,15 @@ pub fn monthly_digests(
                     until_ms: Some(window.end * 1000),
                     ..base.clone()
                 };
-                digest_files(std::slice::from_ref(file), options, settings, &settings_m, threads)?.digest
+                digest_files(
+                    std::slice::from_ref(file),
+                    options,
+                    settings,
+                    &settings_m,
+                    threads,
+                    FileDigests::Skip,
+                )?
+                .digest
             };
             if monthly.statements > 0 {
                 let digested = Digested {

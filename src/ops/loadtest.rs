@@ -246,6 +246,7 @@ pub fn prepare(
                     keep_samples: false,
                 },
                 super::slowlog::threads(None),
+                super::slowlog::FileDigests::Skip,
             )?;
             super::slowlog::tell_skipped(&digested, notices);
             if digested.digest.statements == 0 {

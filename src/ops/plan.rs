@@ -440,6 +440,7 @@ pub fn compute_with(
             settings,
             &base,
             slowlog::threads(None),
+            slowlog::FileDigests::Take,
         )?)
     } else if let (true, Some(location)) = (args.metrics.from_store(), &options.store) {
         stored_slowlog(location, month, &base, &mut loaded.summary, printer)?

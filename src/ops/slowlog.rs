@@ -8,6 +8,7 @@ use crate::analyze::digest::{Digest, DigestSettings};
 use crate::analyze::fingerprint::Dialect;
 use crate::config::Settings;
 use crate::ingest::slowlog::postgres::Prefix;
+pub use crate::ingest::slowlog::reader::FileDigests;
 use crate::ingest::slowlog::reader::{self, FileReport, LogFormat, ReadSettings};
 use crate::model::provenance::{InputRecord, rfc3339};
 use crate::support::notice::Notices;
@@ -36,7 +37,12 @@ pub struct LogOptions {
     pub log_timezone: Option<String>,
 }
 
-fn read_settings(inputs: &LogOptions, settings: &Settings, threads: usize) -> anyhow::Result<ReadSettings> {
+fn read_settings(
+    inputs: &LogOptions,
+    settings: &Settings,
+    threads: usize,
+    file_digests: FileDigests,
+) -> anyhow::Result<ReadSettings> {
     let prefix = match &inputs.log_line_prefix {
         Some(p) => Some(Prefix::compile(p).map_err(|m| UsageError(format!("--log-line-prefix: {m}")))?),
         None => None,
@@ -53,19 +59,22 @@ fn read_settings(inputs: &LogOptions, settings: &Settings, threads: usize) -> an
         log_timezone,
         threads,
         block: reader::BLOCK,
+        file_digests,
     })
 }
 
 /// Reads and digests `files` with `threads` threads in all (the readers'
-/// thread pool, [`reader::read_files`]); each file's dialect follows its format.
+/// thread pool, [`reader::read_files`]); each file's dialect follows its
+/// format. With [`FileDigests::Skip`] the provenance records carry no SHA-256.
 pub fn digest_files(
     files: &[PathBuf],
     inputs: &LogOptions,
     settings: &Settings,
     base: &DigestSettings,
     threads: usize,
+    file_digests: FileDigests,
 ) -> anyhow::Result<Digested> {
-    let read = read_settings(inputs, settings, threads.max(1))?;
+    let read = read_settings(inputs, settings, threads.max(1), file_digests)?;
     let per_file = reader::read_files(files, &read, threads, |format| {
         Digest::new(DigestSettings {
             dialect: if format == LogFormat::Mysql {

@@ -182,6 +182,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     match needle {
         [] => Some(0),
         [one] => memchr::memchr(*one, hay),
+        // Short needles (`: `, `@`…), once per line: building a substring
+        // searcher would cost more than the search.
+        [first, rest @ ..] if rest.len() <= 2 => {
+            memchr::memchr_iter(*first, hay).find(|&i| hay[i + 1..].starts_with(rest))
+        }
         _ => memchr::memmem::find(hay, needle),
     }
 }

@@ -56,6 +56,19 @@ pub struct ReadSettings {
     pub threads: usize,
     /// Bytes read at a time (a block is parsed by one thread).
     pub block: usize,
+    /// Whether each file's SHA-256 is taken as it is read (for provenance).
+    pub file_digests: FileDigests,
+}
+
+/// Whether a reader takes each file's SHA-256 (for provenance: `plan`,
+/// `ingest`, `loadtest`), or skips it (`slowlog`, which shows no provenance;
+/// hashing is a fifth of a single-core read of a real log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileDigests {
+    /// Digest every file as it is read.
+    Take,
+    /// Don't: [`FileReport::digest`] stays `None`.
+    Skip,
 }
 
 /// What reading a file gave.
@@ -112,8 +125,9 @@ pub enum SlowlogError {
     },
 }
 
-/// The default block size.
-pub const BLOCK: usize = 4 << 20;
+/// The default block size: 1 MiB parses as fast as 4 (measured on a real
+/// log, docs/benchmarks.md) and keeps half the memory.
+pub const BLOCK: usize = 1 << 20;
 
 /// Recognises a log's format from its first bytes.
 pub fn detect_format(head: &[u8], path: &Path) -> LogFormat {
@@ -266,7 +280,11 @@ where
     F: Fn() -> S + Sync,
 {
     let tally = crate::support::digest::Tally::default();
-    let mut input = crate::ingest::open_digested(path, &tally).map_err(io_err(path))?;
+    let mut input = match settings.file_digests {
+        FileDigests::Take => crate::ingest::open_digested(path, &tally),
+        FileDigests::Skip => crate::ingest::open(path),
+    }
+    .map_err(io_err(path))?;
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
     let eof = fill(&mut *input, &mut buf, settings.block.max(1), path)?;
     let format = settings.format.unwrap_or_else(|| detect_format(&buf, path));
@@ -375,11 +393,74 @@ where
             hint,
         });
     }
-    report.digest = Some(tally.finish_file(path).map_err(|source| SlowlogError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?);
+    if settings.file_digests == FileDigests::Take {
+        report.digest = Some(tally.finish_file(path).map_err(|source| SlowlogError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?);
+    }
     Ok((sinks, report))
+}
+
+/// A block of a file being read: `bytes[..len]` is data, the rest room to
+/// read into. The room is zeroed once, when the block is made; a block
+/// recycled after parsing is read into again as it is.
+struct Block {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Block {
+    fn with_room(room: usize) -> Block {
+        Block {
+            bytes: vec![0; room],
+            len: 0,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// Makes `data` the block's only content.
+    fn set(&mut self, data: &[u8]) {
+        if self.bytes.len() < data.len() {
+            self.bytes.resize(data.len(), 0);
+        }
+        self.bytes[..data.len()].copy_from_slice(data);
+        self.len = data.len();
+    }
+
+    /// Reads up to `want` more bytes; returns whether the input ended.
+    fn fill(&mut self, input: &mut dyn Read, want: usize, path: &Path) -> Result<bool, SlowlogError> {
+        let target = self.len + want;
+        if self.bytes.len() < target {
+            self.bytes.resize(target, 0);
+        }
+        while self.len < target {
+            match input.read(&mut self.bytes[self.len..target]) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(SlowlogError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl From<Vec<u8>> for Block {
+    fn from(bytes: Vec<u8>) -> Block {
+        Block {
+            len: bytes.len(),
+            bytes,
+        }
+    }
 }
 
 fn count_lines(b: &[u8]) -> u64 {
@@ -404,7 +485,7 @@ const INHERITED: &str = "\u{0}inherited-from-block-";
 #[allow(clippy::too_many_arguments)]
 fn parallel_chunks<S, F>(
     input: &mut dyn Read,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
     mut eof: bool,
     path: &Path,
     settings: &ReadSettings,
@@ -417,8 +498,11 @@ where
     F: Fn() -> S + Sync,
 {
     let threads = settings.threads.max(1);
-    let (tx, rx) = mpsc::sync_channel::<(Vec<u8>, u64, usize)>(threads * 2);
+    let (tx, rx) = mpsc::sync_channel::<(Block, u64, usize)>(threads * 2);
     let rx = std::sync::Mutex::new(rx);
+    // Parsed blocks come back to be read into again: no block is allocated,
+    // zeroed or faulted in after the first few.
+    let (recycle, recycled) = mpsc::channel::<Block>();
     let splitter = match &format {
         ChunkFormat::Stderr(prefix) => Some(StderrParser::new(prefix.clone(), settings.log_timezone.clone())),
         _ => None,
@@ -440,6 +524,7 @@ where
                     _ => None,
                 };
                 let mut times = TimeReader::new(settings.log_timezone.clone());
+                let recycle = recycle.clone();
                 scope.spawn(move || {
                     let mut sink = make_sink();
                     let mut stats = ParseStats::default();
@@ -447,36 +532,43 @@ where
                     let mut block_ends: Vec<(usize, Option<String>)> = Vec::new();
                     loop {
                         let next = rx.lock().map(|r| r.recv()).unwrap_or(Err(mpsc::RecvError));
-                        let Ok((chunk, first_line, index)) = next else { break };
+                        let Ok((block, first_line, index)) = next else { break };
+                        let chunk = block.data();
                         let mut to_sink = |e: &super::LogEntry<'_>| sink.entry(e);
                         match (&format, parser.as_mut()) {
                             (ChunkFormat::Stderr(_), Some(p)) => {
-                                p.parse_chunk(&chunk, first_line, &mut stats, &mut to_sink)
+                                p.parse_chunk(chunk, first_line, &mut stats, &mut to_sink)
                             }
                             (ChunkFormat::Mysql, _) => {
                                 let mut state = MysqlState::default();
                                 state.database = Some(format!("{INHERITED}{index}"));
-                                mysql::parse_chunk(&chunk, first_line, &mut state, &mut stats, &mut to_sink);
+                                mysql::parse_chunk(chunk, first_line, &mut state, &mut stats, &mut to_sink);
                                 block_ends.push((index, state.database));
                             }
-                            _ => postgres::parse_json_chunk(&chunk, first_line, &mut times, &mut stats, &mut to_sink),
+                            _ => postgres::parse_json_chunk(chunk, first_line, &mut times, &mut stats, &mut to_sink),
                         }
+                        let _ = recycle.send(block);
                     }
                     (sink, stats, block_ends)
                 })
             })
             .collect();
+        drop(recycle);
         let mut line = 1u64;
         let mut index = 0usize;
         let mut result = Ok(());
+        let block = settings.block.max(1);
+        let mut current = Block::from(buf);
         loop {
-            let split = split_of(&buf, eof);
+            let split = split_of(current.data(), eof);
             if split > 0 {
-                let rest = buf.split_off(split);
-                let chunk = std::mem::replace(&mut buf, rest);
-                let lines = count_lines(&chunk);
-                report.bytes += chunk.len() as u64;
-                if tx.send((chunk, line, index)).is_err() {
+                // The unfinished entry after `split` starts the next block.
+                let mut next = recycled.try_recv().unwrap_or_else(|_| Block::with_room(2 * block));
+                next.set(&current.data()[split..]);
+                current.len = split;
+                let lines = count_lines(current.data());
+                report.bytes += split as u64;
+                if tx.send((std::mem::replace(&mut current, next), line, index)).is_err() {
                     break;
                 }
                 line += lines;
@@ -486,9 +578,8 @@ where
                 break;
             }
             // An entry longer than a block: read on until it ends.
-            let block = settings.block.max(1);
-            let want = if split == 0 { buf.len().max(block) } else { block };
-            match fill(input, &mut buf, want, path) {
+            let want = if split == 0 { current.len.max(block) } else { block };
+            match current.fill(input, want, path) {
                 Ok(e) => eof = e,
                 Err(e) => {
                     result = Err(e);
@@ -538,6 +629,7 @@ mod tests {
             log_timezone: TimeZone::UTC,
             threads,
             block,
+            file_digests: FileDigests::Take,
         };
         let ds = DigestSettings {
             dialect: Dialect::MySql,
