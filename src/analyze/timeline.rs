@@ -6,9 +6,10 @@
 //! start, its negation at its end); one sweep at the end turns them into the
 //! service's distribution. Each day of the window starts as a sparse list of
 //! changes and turns into dense per-second arrays (20 bytes per second: sums
-//! over instances are `i64`, so no number of pools can wrap them) once that is
-//! smaller, so memory is the lesser of the two: days without data cost
-//! nothing, and no day more than 1.7 MiB, however many samples it has.
+//! over instances are `i64`, so no number of pools can wrap them) once the
+//! list passes an eighth of that ([`SPARSE_MAX`]): days without data cost
+//! nothing, quiet days a few bytes per change, and no day more than 1.7 MiB,
+//! however many samples it has.
 //!
 //! The sparse list is what a fleet's memory goes to (issue 19), so it is kept
 //! small: changes at the same second as the previous one are merged (an
@@ -141,8 +142,17 @@ impl SparseDay {
     }
 }
 
-/// Bytes a sparse day holds before it turns dense (the dense day's size).
-const SPARSE_MAX: usize = CHUNK as usize * 20;
+/// A dense day's size, bytes.
+const DENSE_SIZE: usize = CHUNK as usize * 20;
+
+/// Bytes a sparse day holds before it turns dense: an eighth of the dense
+/// size. A day that busy (a service of a dozen or more pools sampled every
+/// 15 s) spends more time encoding, decoding and sorting its list than the
+/// dense arrays cost in memory: `plan` on 50 pools × 15 s for a month took
+/// 0.6 s less CPU and 22 MiB less peak memory than when a day waited until
+/// its list was as large as the dense day (docs/benchmarks.md). A fleet's
+/// small services (a few pools each) stay sparse.
+const SPARSE_MAX: usize = DENSE_SIZE / 8;
 
 /// Difference arrays for one service over one window.
 pub struct Timeline {
