@@ -365,6 +365,10 @@ impl EntrySink for Digest {
         self.add(e);
     }
 
+    fn merge(&mut self, later: Self) {
+        Digest::merge(self, later);
+    }
+
     fn rename_database(&mut self, from: &str, to: &str) {
         for (_, stats) in &mut self.fingerprints {
             let (renamed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut stats.by_database_user)

@@ -59,4 +59,9 @@ pub trait EntrySink: Send {
     /// Renames a database the entries named (MySQL blocks parsed in parallel
     /// learn the database they inherited only at the end).
     fn rename_database(&mut self, _from: &str, _to: &str) {}
+
+    /// Adds what a sink of the entries after this one's took.
+    fn merge(&mut self, later: Self)
+    where
+        Self: Sized;
 }
