@@ -56,7 +56,6 @@ small: it never imports duckdb nor holds an input in memory.
 import argparse
 import importlib.util
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -64,6 +63,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from plan_throughput import machine  # same directory
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench-out"
@@ -112,19 +113,6 @@ def run_child(argv, stdout=subprocess.DEVNULL):
             how = f"exit {code}" if code > 0 else f"signal {-code}"
             sys.exit(f"{' '.join(argv)}\nfailed ({how}); end of its stderr:\n{tail}")
     return wall, usage.ru_maxrss / 1024
-
-
-def machine():
-    """`machine: N cores (CPU model), OS release` for the benchmark's header."""
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}"
 
 
 def count_lines(path):

@@ -576,27 +576,13 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
             finish(path, std::mem::take(&mut reader.summary))
         }
         Lines::Quoted { head, line, byte } => {
+            // From `line` on, the csv crate reads the rest (the header too,
+            // when it is the quoted line).
             let rest = std::io::Cursor::new(head).chain(input);
-            match rows {
-                Some(mut reader) => {
-                    // Rows from `line` on, through the csv crate.
-                    let mut csv = csv_reader(rest, false);
-                    let offset = line - 1;
-                    let mut record = csv::ByteRecord::new();
-                    loop {
-                        match csv.read_byte_record(&mut record) {
-                            Ok(true) => {}
-                            Ok(false) => break,
-                            Err(err) => return Err(csv_error(err, path, offset)),
-                        }
-                        let at = record.position().map_or(0, csv::Position::line) + offset;
-                        reader.row(&record, at)?;
-                    }
-                    reader.summary.bytes = byte + csv.position().byte();
-                    finish(path, std::mem::take(&mut reader.summary))
-                }
+            let offset = line - 1;
+            let (mut csv, mut reader) = match rows {
+                Some(reader) => (csv_reader(rest, false), reader),
                 None => {
-                    // A quoted header: the whole file through the csv crate.
                     // (The header was not read, so these were not taken.)
                     let (Some(series), Some(diags), Some(sink)) = (series, diags, sink) else {
                         return Err(IngestError::NoSamples {
@@ -606,10 +592,9 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
                         });
                     };
                     let mut csv = csv_reader(rest, true);
-                    let offset = line - 1;
                     let header = csv.byte_headers().map_err(|e| csv_error(e, path, offset))?.clone();
                     let cols = header_columns(path, &header, opts, diags)?;
-                    let mut reader = RowReader {
+                    let reader = RowReader {
                         path,
                         file,
                         cols,
@@ -621,20 +606,21 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
                         diags,
                         sink,
                     };
-                    let mut record = csv::ByteRecord::new();
-                    loop {
-                        match csv.read_byte_record(&mut record) {
-                            Ok(true) => {}
-                            Ok(false) => break,
-                            Err(err) => return Err(csv_error(err, path, offset)),
-                        }
-                        let at = record.position().map_or(0, csv::Position::line) + offset;
-                        reader.row(&record, at)?;
-                    }
-                    reader.summary.bytes = byte + csv.position().byte();
-                    finish(path, std::mem::take(&mut reader.summary))
+                    (csv, reader)
                 }
+            };
+            let mut record = csv::ByteRecord::new();
+            loop {
+                match csv.read_byte_record(&mut record) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(err) => return Err(csv_error(err, path, offset)),
+                }
+                let at = record.position().map_or(0, csv::Position::line) + offset;
+                reader.row(&record, at)?;
             }
+            reader.summary.bytes = byte + csv.position().byte();
+            finish(path, std::mem::take(&mut reader.summary))
         }
     }
 }
