@@ -521,6 +521,19 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
     let mut rows: Option<RowReader<'_, '_>> = None;
     let (mut series, mut diags, mut sink) = (Some(series), Some(diags), Some(sink));
     let mut header_error: Option<IngestError> = None;
+    // The rows' reader, once the header gave the columns.
+    let start = |cols, header_len, series, diags, sink| RowReader {
+        path,
+        file,
+        cols,
+        header_len,
+        default_service,
+        summary: FileSummary::default(),
+        last_id: None,
+        series,
+        diags,
+        sink,
+    };
     let lines = quote_free_lines(&mut input, path, |line, ends, line_no| {
         let record = SplitLine { line, ends };
         match &mut rows {
@@ -532,18 +545,7 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
                 };
                 match header_columns(path, &header, opts, diags) {
                     Ok(cols) => {
-                        rows = Some(RowReader {
-                            path,
-                            file,
-                            cols,
-                            header_len: header.len(),
-                            default_service,
-                            summary: FileSummary::default(),
-                            last_id: None,
-                            series,
-                            diags,
-                            sink,
-                        });
+                        rows = Some(start(cols, header.len(), series, diags, sink));
                         Ok(())
                     }
                     Err(e) => {
@@ -594,19 +596,7 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
                     let mut csv = csv_reader(rest, true);
                     let header = csv.byte_headers().map_err(|e| csv_error(e, path, offset))?.clone();
                     let cols = header_columns(path, &header, opts, diags)?;
-                    let reader = RowReader {
-                        path,
-                        file,
-                        cols,
-                        header_len: header.len(),
-                        default_service,
-                        summary: FileSummary::default(),
-                        last_id: None,
-                        series,
-                        diags,
-                        sink,
-                    };
-                    (csv, reader)
+                    (csv, start(cols, header.len(), series, diags, sink))
                 }
             };
             let mut record = csv::ByteRecord::new();
