@@ -296,6 +296,9 @@ fn split_commas(line: &[u8], ends: &mut Vec<usize>) -> bool {
 struct RowReader<'c, 'x> {
     path: &'c Path,
     file: u32,
+    opts: &'c ReadOptions,
+    /// Whether the header was read (and gave `cols` and `header_len`).
+    has_header: bool,
     cols: Columns,
     header_len: usize,
     default_service: &'c [u8],
@@ -307,6 +310,14 @@ struct RowReader<'c, 'x> {
 }
 
 impl RowReader<'_, '_> {
+    /// Reads the header: the columns of the rows after it.
+    fn header(&mut self, header: &csv::ByteRecord) -> Result<(), IngestError> {
+        self.cols = header_columns(self.path, header, self.opts, self.diags)?;
+        self.header_len = header.len();
+        self.has_header = true;
+        Ok(())
+    }
+
     /// Reads one row (`line`: where it starts).
     #[inline]
     fn row(&mut self, record: &impl Row, line: u64) -> Result<(), IngestError> {
@@ -517,17 +528,14 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
         diags,
         sink,
     } = cx;
-    let default_service = opts.service.as_deref().unwrap_or("").as_bytes();
-    let mut rows: Option<RowReader<'_, '_>> = None;
-    let (mut series, mut diags, mut sink) = (Some(series), Some(diags), Some(sink));
-    let mut header_error: Option<IngestError> = None;
-    // The rows' reader, once the header gave the columns.
-    let start = |cols, header_len, series, diags, sink| RowReader {
+    let mut reader = RowReader {
         path,
         file,
-        cols,
-        header_len,
-        default_service,
+        opts,
+        has_header: false,
+        cols: Columns::default(),
+        header_len: 0,
+        default_service: opts.service.as_deref().unwrap_or("").as_bytes(),
         summary: FileSummary::default(),
         last_id: None,
         series,
@@ -536,69 +544,34 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
     };
     let lines = quote_free_lines(&mut input, path, |line, ends, line_no| {
         let record = SplitLine { line, ends };
-        match &mut rows {
-            Some(reader) => reader.row(&record, line_no),
-            None => {
-                let header: csv::ByteRecord = (0..record.len()).filter_map(|i| record.get(i)).collect();
-                let (Some(series), Some(diags), Some(sink)) = (series.take(), diags.take(), sink.take()) else {
-                    return Ok(());
-                };
-                match header_columns(path, &header, opts, diags) {
-                    Ok(cols) => {
-                        rows = Some(start(cols, header.len(), series, diags, sink));
-                        Ok(())
-                    }
-                    Err(e) => {
-                        header_error = Some(e);
-                        Err(IngestError::NoSamples {
-                            path: path.to_path_buf(),
-                            rows: 0,
-                            rejected: 0,
-                        })
-                    }
-                }
-            }
+        if reader.has_header {
+            reader.row(&record, line_no)
+        } else {
+            reader.header(&(0..record.len()).filter_map(|i| record.get(i)).collect())
         }
-    });
-    let lines = match (lines, header_error) {
-        (_, Some(e)) => return Err(e),
-        (result, None) => result?,
-    };
+    })?;
     match lines {
         Lines::End(bytes) => {
-            let Some(mut reader) = rows else {
+            if !reader.has_header {
                 // An empty file, or blank lines only: no header.
                 return Err(IngestError::NoSamples {
                     path: path.to_path_buf(),
                     rows: 0,
                     rejected: 0,
                 });
-            };
+            }
             reader.summary.bytes = bytes;
-            finish(path, std::mem::take(&mut reader.summary))
         }
         Lines::Quoted { head, line, byte } => {
             // From `line` on, the csv crate reads the rest (the header too,
             // when it is the quoted line).
             let rest = std::io::Cursor::new(head).chain(input);
             let offset = line - 1;
-            let (mut csv, mut reader) = match rows {
-                Some(reader) => (csv_reader(rest, false), reader),
-                None => {
-                    // (The header was not read, so these were not taken.)
-                    let (Some(series), Some(diags), Some(sink)) = (series, diags, sink) else {
-                        return Err(IngestError::NoSamples {
-                            path: path.to_path_buf(),
-                            rows: 0,
-                            rejected: 0,
-                        });
-                    };
-                    let mut csv = csv_reader(rest, true);
-                    let header = csv.byte_headers().map_err(|e| csv_error(e, path, offset))?.clone();
-                    let cols = header_columns(path, &header, opts, diags)?;
-                    (csv, start(cols, header.len(), series, diags, sink))
-                }
-            };
+            let mut csv = csv_reader(rest, !reader.has_header);
+            if !reader.has_header {
+                let header = csv.byte_headers().map_err(|e| csv_error(e, path, offset))?.clone();
+                reader.header(&header)?;
+            }
             let mut record = csv::ByteRecord::new();
             loop {
                 match csv.read_byte_record(&mut record) {
@@ -610,9 +583,9 @@ pub fn read(mut input: impl std::io::BufRead, cx: ReadContext<'_>) -> Result<Fil
                 reader.row(&record, at)?;
             }
             reader.summary.bytes = byte + csv.position().byte();
-            finish(path, std::mem::take(&mut reader.summary))
         }
     }
+    finish(path, reader.summary)
 }
 
 /// The columns of a header, or the error of an empty one.

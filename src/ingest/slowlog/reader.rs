@@ -154,20 +154,6 @@ pub fn detect_format(head: &[u8], path: &Path) -> LogFormat {
     }
 }
 
-/// Appends up to `want` more bytes to `buf` (no zeroing: `read_to_end` fills the
-/// spare capacity); returns whether the input ended.
-fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, SlowlogError> {
-    let start = buf.len();
-    buf.reserve(want);
-    match input.take(want as u64).read_to_end(buf) {
-        Ok(_) => Ok(buf.len() - start < want),
-        Err(source) => Err(SlowlogError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
 fn io_err(path: &Path) -> impl FnOnce(crate::ingest::IngestError) -> SlowlogError + '_ {
     move |e| match e {
         crate::ingest::IngestError::Io { source, .. } => SlowlogError::Io {
@@ -284,9 +270,10 @@ where
         FileDigests::Skip => crate::ingest::open(path),
     }
     .map_err(io_err(path))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
-    let eof = fill(&mut *input, &mut buf, settings.block.max(1), path)?;
-    let format = settings.format.unwrap_or_else(|| detect_format(&buf, path));
+    // The first block: the format and prefix are told from it.
+    let mut buf = Block::with_room(settings.block.max(1));
+    let eof = buf.fill(&mut *input, settings.block.max(1), path)?;
+    let format = settings.format.unwrap_or_else(|| detect_format(buf.data(), path));
     let mut report = FileReport {
         path: path.to_path_buf(),
         format,
@@ -308,7 +295,7 @@ where
         )?,
         LogFormat::Csvlog => {
             let mut sink = make_sink();
-            let chained = std::io::Cursor::new(std::mem::take(&mut buf)).chain(input);
+            let chained = std::io::Cursor::new(buf.into_data()).chain(input);
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
@@ -347,7 +334,7 @@ where
         LogFormat::Stderr => {
             let prefix = match &settings.prefix {
                 Some(p) => p.clone(),
-                None => postgres::detect_prefix(&buf).ok_or_else(|| SlowlogError::NoPrefix {
+                None => postgres::detect_prefix(buf.data()).ok_or_else(|| SlowlogError::NoPrefix {
                     path: path.to_path_buf(),
                 })?,
             };
@@ -421,6 +408,12 @@ impl Block {
         &self.bytes[..self.len]
     }
 
+    /// The data, as a vector.
+    fn into_data(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.len);
+        self.bytes
+    }
+
     /// Makes `data` the block's only content.
     fn set(&mut self, data: &[u8]) {
         if self.bytes.len() < data.len() {
@@ -453,15 +446,6 @@ impl Block {
     }
 }
 
-impl From<Vec<u8>> for Block {
-    fn from(bytes: Vec<u8>) -> Block {
-        Block {
-            len: bytes.len(),
-            bytes,
-        }
-    }
-}
-
 fn count_lines(b: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', b).count() as u64
 }
@@ -484,7 +468,7 @@ const INHERITED: &str = "\u{0}inherited-from-block-";
 #[allow(clippy::too_many_arguments)]
 fn parallel_chunks<S, F>(
     input: &mut dyn Read,
-    buf: Vec<u8>,
+    buf: Block,
     mut eof: bool,
     path: &Path,
     settings: &ReadSettings,
@@ -569,7 +553,7 @@ where
         let mut index = 0usize;
         let mut result = Ok(());
         let block = settings.block.max(1);
-        let mut current = Block::from(buf);
+        let mut current = buf;
         loop {
             let split = split_of(current.data(), eof);
             if split > 0 {
